@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-sqlite test-pg lint bench clean install browser-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: install, migrate an SQLite database under instance/, seed demo data when empty, serve.
+run: $(STAMP)
+	$(BIN)/lowrise migrate --yes
+	$(BIN)/lowrise seed --if-empty
+	$(BIN)/lowrise serve --host 127.0.0.1 --port 5000
+
+## make test: lint, then every test on SQLite and on PostgreSQL, then benchmarks at smoke size.
+test: $(STAMP)
+	bash .ci/ensure-services
+	$(BIN)/ruff check platform tests bench
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m bench --smoke
+
+lint: $(STAMP)
+	$(BIN)/ruff check platform tests bench
+
+## make bench: the benchmarks at full size (1,000,000 cases); figures go in docs/benchmarks.md.
+bench: $(STAMP)
+	bash .ci/ensure-services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""The exceptions the engine raises; each carries a message a business user can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class LowriseError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class FieldError(LowriseError):
+    """One value does not fit its field; the message names what would fit."""
+
+
+class ValidationError(LowriseError):
+    """A record's values were refused; `errors` maps field name to message (`""` = whole record)."""
+
+    def __init__(self, errors: Mapping[str, str], *, row: int | None = None):
+        self.errors = dict(errors)
+        self.row = row
+        where = f"row {row}: " if row is not None else ""
+        super().__init__(where + "; ".join(f"{k or 'record'}: {v}" for k, v in self.errors.items()))
+
+
+class BulkValidationError(LowriseError):
+    """Some rows of a bulk write were refused; nothing was written. `rows` maps row index to errors."""
+
+    def __init__(self, rows: Mapping[int, Mapping[str, str]]):
+        self.rows = {i: dict(e) for i, e in rows.items()}
+        first = ", ".join(str(i + 1) for i in list(self.rows)[:10])
+        super().__init__(f"{len(self.rows)} row(s) refused (rows {first}); nothing was written")
+
+
+class NotFound(LowriseError):
+    """No such record (or it is in the trash)."""
+
+
+class ConflictError(LowriseError):
+    """The record changed since it was read; nothing was overwritten."""
+
+    def __init__(self, message: str, *, current_version: int | None = None):
+        self.current_version = current_version
+        super().__init__(message)
+
+
+class FilterError(LowriseError):
+    """A filter names an unknown field or an operator the field does not support."""

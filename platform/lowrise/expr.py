@@ -1,0 +1,288 @@
+"""Safe expressions for formulas and rule values: a small language parsed with `ast`, never `eval`.
+
+Allowed: literals, field names, arithmetic (+ - * / // %), comparisons, `and`/`or`/`not`,
+`a if cond else b`, and calls to the functions in FUNCTIONS. Nothing else parses: no
+attribute access, no subscripts, no lambdas, no comprehensions, no `**`. Values are the
+record's field values; text results are capped in length.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from lowrise.errors import LowriseError
+
+MAX_TEXT = 10_000
+MAX_SOURCE = 2_000
+
+
+class ExpressionError(LowriseError):
+    """An expression does not parse, uses something not allowed, or fails on a record."""
+
+
+def _num(x: Any) -> Any:
+    if isinstance(x, float):
+        return Decimal(str(x))
+    return x
+
+
+def _add(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, str) or isinstance(b, str):
+        out = f"{a}{b}"
+        if len(out) > MAX_TEXT:
+            raise ExpressionError("text result too long")
+        return out
+    if isinstance(a, (date, datetime)) and isinstance(b, (int, Decimal)):
+        return a + timedelta(days=float(b))
+    return _num(a) + _num(b)
+
+
+def _sub(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, (date, datetime)) and isinstance(b, (int, Decimal)):
+        return a - timedelta(days=float(b))
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return Decimal(str((a - b).total_seconds() / 86400))
+    if isinstance(a, date) and isinstance(b, date):
+        return (a - b).days
+    return _num(a) - _num(b)
+
+
+def _mul(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, str) or isinstance(b, str):
+        raise ExpressionError("text cannot be multiplied")
+    return _num(a) * _num(b)
+
+
+def _div(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return Decimal(_num(a)) / Decimal(_num(b))
+
+
+def _null_safe(fn):
+    def wrapped(a, b):
+        if a is None or b is None:
+            return None
+        return fn(_num(a), _num(b))
+
+    return wrapped
+
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: _add,
+    ast.Sub: _sub,
+    ast.Mult: _mul,
+    ast.Div: _div,
+    ast.FloorDiv: _null_safe(lambda a, b: None if b == 0 else a // b),
+    ast.Mod: _null_safe(lambda a, b: None if b == 0 else a % b),
+}
+
+_CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+
+
+def _to_date(x):
+    if isinstance(x, datetime):
+        return x.date()
+    return x
+
+
+def _round(x, digits=0):
+    if x is None:
+        return None
+    return Decimal(_num(x)).quantize(Decimal(1).scaleb(-int(digits)), rounding=ROUND_HALF_UP)
+
+
+def _days_between(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return Decimal(str(round((b - a).total_seconds() / 86400, 4)))
+    return (_to_date(b) - _to_date(a)).days
+
+
+def _concat(*parts):
+    out = "".join("" if p is None else str(p) for p in parts)
+    if len(out) > MAX_TEXT:
+        raise ExpressionError("text result too long")
+    return out
+
+
+def _coalesce(*xs):
+    return next((x for x in xs if x is not None and x != ""), None)
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "add_days": lambda d, n: None if d is None or n is None else d + timedelta(days=float(n)),
+    "add_hours": lambda d, n: None if d is None or n is None else d + timedelta(hours=float(n)),
+    "days_between": _days_between,
+    "round": _round,
+    "abs": lambda x: None if x is None else abs(_num(x)),
+    "min": lambda *xs: min((x for x in xs if x is not None), default=None),
+    "max": lambda *xs: max((x for x in xs if x is not None), default=None),
+    "coalesce": _coalesce,
+    "concat": _concat,
+    "upper": lambda s: None if s is None else str(s).upper(),
+    "lower": lambda s: None if s is None else str(s).lower(),
+    "trim": lambda s: None if s is None else str(s).strip(),
+    "left": lambda s, n: None if s is None else str(s)[: int(n)],
+    "right": lambda s, n: None if s is None else str(s)[-int(n):] if int(n) else "",
+    "len": lambda s: None if s is None else len(s),
+    "mask": lambda s, keep_start=3, keep_end=4: None if s is None else (
+        str(s)[: int(keep_start)] + "*" * max(0, len(str(s)) - int(keep_start) - int(keep_end))
+        + (str(s)[-int(keep_end):] if int(keep_end) else "")),
+    "if_empty": lambda x, alt: alt if x is None or x == "" else x,
+    "year": lambda d: None if d is None else d.year,
+    "month": lambda d: None if d is None else d.month,
+    "date": lambda d: None if d is None else _to_date(d),
+    "is_empty": lambda x: x is None or x == "" or x == [],
+}
+
+# Functions that read the clock get it from the evaluation context, so tests can fix time.
+CLOCK_FUNCTIONS = ("now", "today")
+
+
+class Expression:
+    """A parsed, checked expression. `names` are the field names it reads."""
+
+    def __init__(self, source: str, *, allowed_names: set[str] | None = None):
+        if not isinstance(source, str) or not source.strip():
+            raise ExpressionError("an expression is empty")
+        if len(source) > MAX_SOURCE:
+            raise ExpressionError(f"an expression is limited to {MAX_SOURCE} characters")
+        self.source = source
+        try:
+            tree = ast.parse(source.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise ExpressionError(f"'{source}' does not parse: {exc.msg}") from None
+        self.names: set[str] = set()
+        self._check(tree.body)
+        if allowed_names is not None:
+            unknown = sorted(self.names - allowed_names)
+            if unknown:
+                raise ExpressionError(f"unknown field(s) {', '.join(unknown)} in '{source}'")
+        self._tree = tree.body
+
+    def _check(self, node: ast.AST) -> None:
+        match node:
+            case ast.Constant(value=v) if v is None or isinstance(v, (bool, int, float, str)):
+                if isinstance(v, str) and len(v) > MAX_TEXT:
+                    raise ExpressionError("a text literal is too long")
+            case ast.Name(id=name):
+                if name.startswith("_"):
+                    raise ExpressionError(f"'{name}' is not allowed")
+                if name not in ("true", "false", "null", "True", "False", "None"):
+                    self.names.add(name)
+            case ast.BinOp(op=op, left=l, right=r) if type(op) in _BINOPS:
+                self._check(l)
+                self._check(r)
+            case ast.UnaryOp(op=ast.USub() | ast.UAdd() | ast.Not(), operand=x):
+                self._check(x)
+            case ast.BoolOp(values=vs):
+                for v in vs:
+                    self._check(v)
+            case ast.Compare(left=l, ops=ops, comparators=cs) if all(
+                type(o) in _CMPOPS for o in ops
+            ):
+                self._check(l)
+                for c in cs:
+                    self._check(c)
+            case ast.IfExp(test=t, body=b, orelse=o):
+                for x in (t, b, o):
+                    self._check(x)
+            case ast.Call(func=ast.Name(id=fname), args=args, keywords=[]):
+                if fname not in FUNCTIONS and fname not in CLOCK_FUNCTIONS:
+                    known = ", ".join(sorted([*FUNCTIONS, *CLOCK_FUNCTIONS]))
+                    raise ExpressionError(f"'{fname}' is not a function here (known: {known})")
+                for a in args:
+                    self._check(a)
+            case _:
+                raise ExpressionError(
+                    f"'{ast.unparse(node)}' is not allowed in an expression "
+                    "(fields, numbers, text, arithmetic, comparisons and functions only)"
+                )
+
+    def evaluate(self, values: Mapping[str, Any], *, now: datetime | None = None) -> Any:
+        """Evaluate on one record's values; `now` fixes the clock."""
+        clock = now or datetime.now(UTC)
+        try:
+            return self._eval(self._tree, values, clock)
+        except ExpressionError:
+            raise
+        except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+            raise ExpressionError(f"'{self.source}' failed: {exc}") from None
+
+    def _eval(self, node: ast.AST, values: Mapping[str, Any], clock: datetime) -> Any:
+        ev = self._eval
+        match node:
+            case ast.Constant(value=v):
+                return _num(v)
+            case ast.Name(id="true" | "True"):
+                return True
+            case ast.Name(id="false" | "False"):
+                return False
+            case ast.Name(id="null" | "None"):
+                return None
+            case ast.Name(id=name):
+                return values.get(name)
+            case ast.BinOp(op=op, left=l, right=r):
+                return _BINOPS[type(op)](ev(l, values, clock), ev(r, values, clock))
+            case ast.UnaryOp(op=ast.Not(), operand=x):
+                return not ev(x, values, clock)
+            case ast.UnaryOp(op=op, operand=x):
+                v = ev(x, values, clock)
+                return None if v is None else (-_num(v) if isinstance(op, ast.USub) else v)
+            case ast.BoolOp(op=ast.And(), values=vs):
+                result = True
+                for v in vs:
+                    result = ev(v, values, clock)
+                    if not result:
+                        return result
+                return result
+            case ast.BoolOp(values=vs):
+                result = False
+                for v in vs:
+                    result = ev(v, values, clock)
+                    if result:
+                        return result
+                return result
+            case ast.Compare(left=l, ops=ops, comparators=cs):
+                left = ev(l, values, clock)
+                for o, c in zip(ops, cs, strict=True):
+                    right = ev(c, values, clock)
+                    if isinstance(o, (ast.Eq, ast.NotEq)):
+                        ok = _CMPOPS[type(o)](left, right)
+                    elif left is None or right is None:
+                        return False
+                    else:
+                        ok = _CMPOPS[type(o)](_num(left), _num(right))
+                    if not ok:
+                        return False
+                    left = right
+                return True
+            case ast.IfExp(test=t, body=b, orelse=o):
+                return ev(b, values, clock) if ev(t, values, clock) else ev(o, values, clock)
+            case ast.Call(func=ast.Name(id="now")):
+                return clock
+            case ast.Call(func=ast.Name(id="today")):
+                return clock.date()
+            case ast.Call(func=ast.Name(id=fname), args=args):
+                return FUNCTIONS[fname](*(ev(a, values, clock) for a in args))
+        raise ExpressionError(f"cannot evaluate {ast.unparse(node)}")  # pragma: no cover

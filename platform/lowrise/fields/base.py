@@ -1,0 +1,131 @@
+"""What every field type declares: column type, parsing, validation, display, operators."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+
+from lowrise.errors import FieldError
+
+TEXT_OPS = ("eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with",
+            "is_empty", "is_not_empty")
+ORDER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "between", "in", "not_in",
+             "is_empty", "is_not_empty")
+EMPTY_OPS = ("is_empty", "is_not_empty")
+
+# Options every field may carry, as JSON Schema properties.
+COMMON_OPTIONS: dict[str, Any] = {
+    "type": {"type": "string"},
+    "label": {"$ref": "#/$defs/label"},
+    "help": {"$ref": "#/$defs/label"},
+    "required": {"type": "boolean"},
+    "unique": {"type": "boolean"},
+    "indexed": {"type": "boolean"},
+    "read_only": {"type": "boolean"},
+    "default": {},
+    "renamed_from": {
+        "oneOf": [{"$ref": "#/$defs/name"}, {"type": "array", "items": {"$ref": "#/$defs/name"}}]
+    },
+    "sample": {"description": "How demo data fills this field (a Faker provider or a list)."},
+}
+
+
+class FieldType:
+    """One field type. Subclasses override what differs; instances are stateless singletons."""
+
+    name: ClassVar[str]
+    family: ClassVar[str] = "text"
+    operators: ClassVar[tuple[str, ...]] = TEXT_OPS
+    widget: ClassVar[str] = "text"
+    #: extra YAML options this type accepts, as JSON Schema properties
+    options_schema: ClassVar[dict[str, Any]] = {}
+    #: options that must be present
+    required_options: ClassVar[tuple[str, ...]] = ()
+    searchable: ClassVar[bool] = False
+    #: computed by the engine; a value given by a user is refused
+    generated: ClassVar[bool] = False
+    sortable: ClassVar[bool] = True
+
+    def column_type(self, field) -> sa.types.TypeEngine:
+        return sa.Text()
+
+    def parse(self, field, raw: Any) -> Any:
+        """Turn user input (form string or JSON value) into the stored Python value, or raise."""
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            raw = raw.strip()
+            return raw or None
+        raise FieldError(f"expected text, got {type(raw).__name__}")
+
+    def check(self, field, value: Any) -> None:
+        """Check a parsed, non-empty value against the field's options (min, max, pattern...)."""
+        cfg = field.config
+        if isinstance(value, str):
+            max_len = cfg.get("max_length")
+            if max_len and len(value) > max_len:
+                raise FieldError(f"must be at most {max_len} characters (is {len(value)})")
+            min_len = cfg.get("min_length")
+            if min_len and len(value) < min_len:
+                raise FieldError(f"must be at least {min_len} characters")
+            pattern = cfg.get("pattern")
+            if pattern and not re.fullmatch(pattern, value):
+                hint = cfg.get("pattern_hint") or f"the pattern {pattern}"
+                raise FieldError(f"does not match {hint}")
+        if isinstance(value, (int, float)) or hasattr(value, "as_tuple") or hasattr(value, "year"):
+            if isinstance(value, bool):
+                return
+            lo, hi = self.bound(field, "min"), self.bound(field, "max")
+            if lo is not None and value < lo:
+                raise FieldError(f"must be at least {self.display(field, lo)}")
+            if hi is not None and value > hi:
+                raise FieldError(f"must be at most {self.display(field, hi)}")
+
+    def bound(self, field, key: str) -> Any:
+        raw = field.config.get(key)
+        return None if raw is None else self.parse(field, raw)
+
+    def to_db(self, field, value: Any) -> Any:
+        return value
+
+    def from_db(self, field, value: Any) -> Any:
+        return value
+
+    def to_json(self, field, value: Any) -> Any:
+        return value
+
+    def display(self, field, value: Any, locale: str = "en") -> str:
+        """The value as a person reads it (no markup)."""
+        return "" if value is None else str(value)
+
+    def __repr__(self) -> str:
+        return f"<FieldType {self.name}>"
+
+
+class Registry:
+    """Field types by name. Built-in types register through the same call a plugin would use."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, FieldType] = {}
+
+    def register(self, cls: type[FieldType]) -> type[FieldType]:
+        self._types[cls.name] = cls()
+        return cls
+
+    def get(self, name: str) -> FieldType:
+        return self._types[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._types
+
+    def names(self) -> list[str]:
+        return list(self._types)
+
+    def items(self) -> Mapping[str, FieldType]:
+        return dict(self._types)
+
+
+registry = Registry()

@@ -1,0 +1,150 @@
+"""Choice family: boolean, select, multi_select (options with colours)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from lowrise.errors import FieldError
+
+from .base import FieldType, registry
+
+COLORS = ["gray", "red", "orange", "yellow", "green", "teal", "blue", "indigo", "purple", "pink",
+          "brown"]
+
+_TRUE = {"true", "yes", "y", "1", "on", "是", "checked", "x"}
+_FALSE = {"false", "no", "n", "0", "off", "否", ""}
+
+OPTIONS_SCHEMA = {
+    "options": {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "oneOf": [
+                {"type": "string", "pattern": "^[a-z0-9][a-z0-9_]{0,62}$"},
+                {
+                    "type": "object",
+                    "required": ["value"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "value": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_]{0,62}$"},
+                        "label": {"$ref": "#/$defs/label"},
+                        "color": {"enum": COLORS},
+                        "renamed_from": {"type": "string"},
+                    },
+                },
+            ]
+        },
+    }
+}
+
+
+@registry.register
+class Boolean(FieldType):
+    name = "boolean"
+    family = "choice"
+    operators = ("eq", "ne", "is_empty", "is_not_empty")
+    widget = "checkbox"
+
+    def column_type(self, field):
+        return sa.Boolean()
+
+    def parse(self, field, raw):
+        if raw is None or isinstance(raw, bool):
+            return raw
+        if isinstance(raw, int) and raw in (0, 1):
+            return bool(raw)
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise FieldError(f"'{raw}' is not yes or no (write true or false)")
+
+    def display(self, field, value, locale="en"):
+        if value is None:
+            return ""
+        if locale.startswith("zh"):
+            return "是" if value else "否"
+        return "Yes" if value else "No"
+
+
+def _match_option(field, raw: str) -> str:
+    text = raw.strip()
+    for o in field.options:
+        if text == o.value:
+            return o.value
+    low = text.lower()
+    for o in field.options:
+        if any(low == t.lower() for t in o.label.texts.values()):
+            return o.value
+    allowed = ", ".join(o.value for o in field.options)
+    raise FieldError(f"'{raw}' is not one of the options ({allowed})")
+
+
+@registry.register
+class Select(FieldType):
+    name = "select"
+    family = "choice"
+    operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "is_empty", "is_not_empty")
+    widget = "select"
+    options_schema = OPTIONS_SCHEMA
+    required_options = ("options",)
+
+    def column_type(self, field):
+        return sa.String(64)
+
+    def parse(self, field, raw):
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if not isinstance(raw, str):
+            raise FieldError(f"expected one option, got {raw!r}")
+        return _match_option(field, raw)
+
+    def rank(self, field, value) -> int:
+        """The option's position: a stage's order through its select field."""
+        return next((i for i, o in enumerate(field.options) if o.value == value), -1)
+
+    def display(self, field, value, locale="en"):
+        if value is None:
+            return ""
+        opt = field.option(value)
+        return opt.label.get(locale) if opt else value
+
+
+@registry.register
+class MultiSelect(FieldType):
+    """Stored as `|a|b|` so that "has option a" is a plain, portable LIKE '%|a|%'."""
+
+    name = "multi_select"
+    family = "choice"
+    operators = ("contains", "not_contains", "in", "is_empty", "is_not_empty")
+    widget = "multi_select"
+    options_schema = OPTIONS_SCHEMA
+    required_options = ("options",)
+    sortable = False
+
+    def parse(self, field, raw):
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            raw = [p for p in raw.replace("，", ",").split(",") if p.strip()]
+        if not isinstance(raw, (list, tuple)):
+            raise FieldError(f"expected a list of options, got {raw!r}")
+        values = []
+        for item in raw:
+            v = _match_option(field, str(item))
+            if v not in values:
+                values.append(v)
+        order = [o.value for o in field.options]
+        return sorted(values, key=order.index) or None
+
+    def to_db(self, field, value):
+        return None if not value else "|" + "|".join(value) + "|"
+
+    def from_db(self, field, value):
+        return None if not value else value.strip("|").split("|")
+
+    def display(self, field, value, locale="en"):
+        if not value:
+            return ""
+        return ", ".join(Select.display(self, field, v, locale) for v in value)

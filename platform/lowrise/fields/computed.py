@@ -1,0 +1,135 @@
+"""Computed family: autonumber (a pattern like CT-{YYYY}-{0000}) and formula (stored, recomputed)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from lowrise.errors import FieldError
+
+from .base import ORDER_OPS, TEXT_OPS, FieldType, registry
+from .types import ExactDecimal, UTCDateTime
+
+_TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|0+)\}")
+
+
+def autonumber_period(pattern: str, when: datetime) -> str:
+    """The counter's period: numbering restarts when the date parts of the pattern change."""
+    parts = []
+    for tok in _TOKEN.findall(pattern):
+        if tok == "YYYY":
+            parts.append(f"{when.year:04d}")
+        elif tok == "YY":
+            parts.append(f"{when.year % 100:02d}")
+        elif tok == "MM":
+            parts.append(f"{when.month:02d}")
+        elif tok == "DD":
+            parts.append(f"{when.day:02d}")
+    return "-".join(parts)
+
+
+def autonumber_format(pattern: str, when: datetime, n: int) -> str:
+    def sub(m: re.Match) -> str:
+        tok = m[1]
+        if tok == "YYYY":
+            return f"{when.year:04d}"
+        if tok == "YY":
+            return f"{when.year % 100:02d}"
+        if tok == "MM":
+            return f"{when.month:02d}"
+        if tok == "DD":
+            return f"{when.day:02d}"
+        return str(n).zfill(len(tok))
+
+    return _TOKEN.sub(sub, pattern)
+
+
+@registry.register
+class Autonumber(FieldType):
+    name = "autonumber"
+    family = "computed"
+    operators = TEXT_OPS
+    widget = "readonly"
+    generated = True
+    searchable = True
+    options_schema = {"pattern": {"type": "string", "pattern": r".*\{0+\}.*",
+                                  "description": "like CT-{YYYY}-{0000}"}}
+
+    def column_type(self, field):
+        return sa.String(64)
+
+    def parse(self, field, raw):
+        raise FieldError("is numbered automatically and cannot be set")
+
+
+FORMULA_RESULTS = ("text", "integer", "decimal", "date", "datetime", "boolean")
+
+
+@registry.register
+class Formula(FieldType):
+    name = "formula"
+    family = "computed"
+    widget = "readonly"
+    generated = True
+    options_schema = {
+        "expression": {"type": "string"},
+        "result": {"enum": list(FORMULA_RESULTS)},
+        "scale": {"type": "integer", "minimum": 0, "maximum": 12},
+    }
+    required_options = ("expression",)
+
+    @property
+    def operators(self):  # type: ignore[override]
+        return ORDER_OPS + ("contains", "starts_with")
+
+    def result(self, field) -> str:
+        return field.config.get("result", "decimal")
+
+    def column_type(self, field):
+        return {
+            "text": sa.Text(),
+            "integer": sa.BigInteger(),
+            "decimal": ExactDecimal(18, int(field.config.get("scale", 2))),
+            "date": sa.Date(),
+            "datetime": UTCDateTime(),
+            "boolean": sa.Boolean(),
+        }[self.result(field)]
+
+    def parse(self, field, raw):
+        raise FieldError("is computed from other fields and cannot be set")
+
+    def coerce(self, field, value):
+        """Fit an evaluated value to the declared result type."""
+        if value is None:
+            return None
+        kind = self.result(field)
+        if kind == "text":
+            return str(value)
+        if kind == "integer":
+            return int(value)
+        if kind == "decimal":
+            scale = int(field.config.get("scale", 2))
+            return Decimal(str(value)).quantize(Decimal(1).scaleb(-scale))
+        if kind == "boolean":
+            return bool(value)
+        if kind == "date" and isinstance(value, datetime):
+            return value.date()
+        return value
+
+    def to_json(self, field, value):
+        if isinstance(value, Decimal):
+            return str(value)
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        return value
+
+    def display(self, field, value, locale="en"):
+        kind = self.result(field)
+        if kind in ("decimal", "integer", "date", "datetime", "boolean"):
+            proxy = {"decimal": "decimal", "integer": "integer", "date": "date",
+                     "datetime": "datetime", "boolean": "boolean"}[kind]
+            return registry.get(proxy).display(field, value, locale)
+        return super().display(field, value, locale)

@@ -1,0 +1,94 @@
+"""Attachment: files stored under the instance folder, with size and type limits."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from dataclasses import dataclass
+
+from lowrise.errors import FieldError
+
+from .base import EMPTY_OPS, FieldType, registry
+
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A file given to a record, not yet stored."""
+
+    name: str
+    data: bytes
+    content_type: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:g} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+@registry.register
+class Attachment(FieldType):
+    """Stored as a JSON list of {name, key, size, type}; the bytes live in the file store."""
+
+    name = "attachment"
+    family = "file"
+    operators = EMPTY_OPS
+    widget = "file"
+    sortable = False
+    options_schema = {
+        "max_size": {"type": "integer", "minimum": 1, "description": "bytes per file"},
+        "accept": {"type": "array", "items": {"type": "string"},
+                   "description": "allowed extensions (.pdf) or MIME types (image/*)"},
+        "multiple": {"type": "boolean"},
+    }
+
+    def parse(self, field, raw):
+        if raw is None or raw == [] or raw == "":
+            return None
+        items = raw if isinstance(raw, (list, tuple)) else [raw]
+        if len(items) > 1 and not field.config.get("multiple"):
+            raise FieldError("takes one file")
+        out = []
+        for item in items:
+            if isinstance(item, FileUpload):
+                self._check_upload(field, item)
+                out.append(item)
+            elif isinstance(item, dict) and {"name", "key"} <= item.keys():
+                out.append(dict(item))
+            else:
+                raise FieldError("expected an uploaded file")
+        return out
+
+    def _check_upload(self, field, up: FileUpload) -> None:
+        limit = int(field.config.get("max_size", DEFAULT_MAX_SIZE))
+        if up.size > limit:
+            raise FieldError(f"'{up.name}' is {_human(up.size)}; the limit is {_human(limit)}")
+        accept = field.config.get("accept")
+        if accept:
+            ext = "." + up.name.rsplit(".", 1)[-1].lower() if "." in up.name else ""
+            ctype = up.content_type or mimetypes.guess_type(up.name)[0] or ""
+            ok = any(
+                a.lower() == ext
+                or a == ctype
+                or (a.endswith("/*") and ctype.startswith(a[:-1]))
+                for a in accept
+            )
+            if not ok:
+                raise FieldError(f"'{up.name}' is not an allowed file type ({', '.join(accept)})")
+
+    def to_db(self, field, value):
+        return None if not value else json.dumps(value, ensure_ascii=False)
+
+    def from_db(self, field, value):
+        return None if not value else json.loads(value)
+
+    def display(self, field, value, locale="en"):
+        return ", ".join(f["name"] for f in value or [])

@@ -1,0 +1,55 @@
+"""Link family: link (many-to-one to another record type) and user (a reference to a person)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from lowrise.errors import FieldError
+
+from .base import FieldType, registry
+
+
+@registry.register
+class Link(FieldType):
+    name = "link"
+    family = "link"
+    operators = ("eq", "ne", "in", "not_in", "is_empty", "is_not_empty")
+    widget = "link"
+    options_schema = {
+        "target": {"$ref": "#/$defs/name"},
+        "related_label": {"$ref": "#/$defs/label"},
+        "on_delete": {"enum": ["keep", "clear", "refuse"]},
+    }
+    required_options = ("target",)
+
+    def column_type(self, field):
+        return sa.BigInteger()
+
+    def parse(self, field, raw):
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if isinstance(raw, dict) and "id" in raw:
+            raw = raw["id"]
+        if isinstance(raw, bool):
+            raise FieldError("must be a record id")
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise FieldError(f"'{raw}' is not a record id") from None
+        if value <= 0:
+            raise FieldError(f"'{raw}' is not a record id")
+        return value
+
+    def display(self, field, value, locale="en"):
+        return "" if value is None else f"#{value}"
+
+
+@registry.register
+class User(Link):
+    """A person: a record of the workspace's users type (the staff). `me` is the current user."""
+
+    name = "user"
+    widget = "user"
+    options_schema = {"related_label": {"$ref": "#/$defs/label"},
+                      "role": {"type": "string"}}
+    required_options = ()

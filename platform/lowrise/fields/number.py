@@ -1,0 +1,149 @@
+"""Number family: integer, decimal, currency, percent, rating. Money stays exact (Decimal)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from babel.numbers import format_currency, format_decimal
+
+from lowrise.errors import FieldError
+
+from .base import ORDER_OPS, FieldType, registry
+from .types import ExactDecimal
+
+_BOUNDS = {"min": {"type": "number"}, "max": {"type": "number"}}
+
+
+def _babel_locale(locale: str) -> str:
+    return {"zh": "zh_CN", "en": "en_US"}.get(locale, locale or "en_US")
+
+
+@registry.register
+class Integer(FieldType):
+    name = "integer"
+    family = "number"
+    operators = ORDER_OPS
+    widget = "number"
+    options_schema = _BOUNDS
+
+    def column_type(self, field):
+        return sa.BigInteger()
+
+    def parse(self, field, raw):
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if isinstance(raw, bool):
+            raise FieldError("must be a whole number, not true/false")
+        if isinstance(raw, int):
+            return raw
+        try:
+            d = Decimal(str(raw).strip().replace(",", "").replace("_", ""))
+        except InvalidOperation:
+            raise FieldError(f"'{raw}' is not a whole number") from None
+        if d != d.to_integral_value():
+            raise FieldError(f"'{raw}' is not a whole number")
+        value = int(d)
+        if abs(value) >= 2**63:
+            raise FieldError(f"'{raw}' is too large")
+        return value
+
+    def display(self, field, value, locale="en"):
+        return "" if value is None else format_decimal(value, locale=_babel_locale(locale))
+
+
+@registry.register
+class DecimalField(FieldType):
+    name = "decimal"
+    family = "number"
+    operators = ORDER_OPS
+    widget = "number"
+    options_schema = {
+        **_BOUNDS,
+        "precision": {"type": "integer", "minimum": 1, "maximum": 38},
+        "scale": {"type": "integer", "minimum": 0, "maximum": 12},
+    }
+    default_scale = 2
+
+    def scale(self, field) -> int:
+        return int(field.config.get("scale", self.default_scale))
+
+    def precision(self, field) -> int:
+        return int(field.config.get("precision", 18))
+
+    def column_type(self, field):
+        return ExactDecimal(self.precision(field), self.scale(field))
+
+    def parse(self, field, raw):
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if isinstance(raw, bool):
+            raise FieldError("must be a number, not true/false")
+        text = str(raw).strip().replace(",", "").replace("_", "")
+        for sym in ("¥", "￥", "$", "€", "£", "%"):
+            text = text.replace(sym, "")
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise FieldError(f"'{raw}' is not a number") from None
+        if not d.is_finite():
+            raise FieldError(f"'{raw}' is not a number")
+        quantum = Decimal(1).scaleb(-self.scale(field))
+        q = d.quantize(quantum, rounding=ROUND_HALF_UP)
+        if q != d:
+            raise FieldError(f"'{raw}' has more than {self.scale(field)} decimal places")
+        digits = len(q.as_tuple().digits)
+        if digits > self.precision(field):
+            raise FieldError(f"'{raw}' has more than {self.precision(field)} digits")
+        return q
+
+    def to_json(self, field, value):
+        return None if value is None else str(value)
+
+    def display(self, field, value, locale="en"):
+        if value is None:
+            return ""
+        fmt = "#,##0." + "0" * self.scale(field) if self.scale(field) else "#,##0"
+        return format_decimal(value, format=fmt, locale=_babel_locale(locale))
+
+
+@registry.register
+class Currency(DecimalField):
+    name = "currency"
+    options_schema = {**DecimalField.options_schema,
+                      "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}
+
+    def display(self, field, value, locale="en"):
+        if value is None:
+            return ""
+        return format_currency(value, field.config.get("currency", "CNY"),
+                               locale=_babel_locale(locale))
+
+
+@registry.register
+class Percent(DecimalField):
+    name = "percent"
+
+    def display(self, field, value, locale="en"):
+        return "" if value is None else f"{super().display(field, value, locale)}%"
+
+
+@registry.register
+class Rating(Integer):
+    name = "rating"
+    widget = "rating"
+    options_schema = {"max": {"type": "integer", "minimum": 1, "maximum": 10}}
+
+    def column_type(self, field):
+        return sa.SmallInteger()
+
+    def check(self, field, value: Any) -> None:
+        top = int(field.config.get("max", 5))
+        if not 0 <= value <= top:
+            raise FieldError(f"must be between 0 and {top}")
+
+    def display(self, field, value, locale="en"):
+        if value is None:
+            return ""
+        return "★" * value + "☆" * (int(field.config.get("max", 5)) - value)

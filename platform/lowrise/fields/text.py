@@ -1,0 +1,104 @@
+"""Text family: text, long_text, email, phone, url."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from lowrise.errors import FieldError
+
+from .base import TEXT_OPS, FieldType, registry
+
+_LENGTHS = {
+    "min_length": {"type": "integer", "minimum": 0},
+    "max_length": {"type": "integer", "minimum": 1},
+    "pattern": {"type": "string", "format": "regex"},
+    "pattern_hint": {"type": "string"},
+}
+
+
+@registry.register
+class Text(FieldType):
+    name = "text"
+    options_schema = _LENGTHS
+    searchable = True
+
+    def check(self, field, value):
+        if "max_length" not in field.config and len(value) > 255:
+            raise FieldError(f"must be at most 255 characters (is {len(value)}); use long_text for more")
+        super().check(field, value)
+
+
+@registry.register
+class LongText(FieldType):
+    name = "long_text"
+    widget = "textarea"
+    operators = ("contains", "not_contains", "starts_with", "is_empty", "is_not_empty")
+    options_schema = _LENGTHS
+    searchable = True
+    sortable = False
+
+    def parse(self, field, raw):
+        value = super().parse(field, raw)
+        return value.replace("\r\n", "\n") if value else value
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@registry.register
+class Email(FieldType):
+    name = "email"
+    widget = "email"
+    searchable = True
+
+    def parse(self, field, raw):
+        value = super().parse(field, raw)
+        if value is None:
+            return None
+        if not _EMAIL.fullmatch(value) or len(value) > 254:
+            raise FieldError(f"'{value}' is not an e-mail address (like name@example.com)")
+        return value.lower()
+
+
+_PHONE_JUNK = re.compile(r"[\s\-().]")
+
+
+@registry.register
+class Phone(FieldType):
+    name = "phone"
+    widget = "tel"
+    searchable = True
+    options_schema = {"pattern": {"type": "string", "format": "regex"},
+                      "pattern_hint": {"type": "string"}}
+
+    def parse(self, field, raw):
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+        value = super().parse(field, raw)
+        if value is None:
+            return None
+        compact = _PHONE_JUNK.sub("", value)
+        if not re.fullmatch(r"\+?\d{3,20}", compact):
+            raise FieldError(f"'{value}' is not a phone number (digits, optionally starting with +)")
+        return compact
+
+
+@registry.register
+class Url(FieldType):
+    name = "url"
+    widget = "url"
+
+    def parse(self, field, raw):
+        value = super().parse(field, raw)
+        if value is None:
+            return None
+        if "://" not in value:
+            value = "https://" + value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or len(value) > 2048:
+            raise FieldError(f"'{value}' is not a web address (like https://example.com)")
+        return value
+
+
+__all__ = ["Text", "LongText", "Email", "Phone", "Url", "TEXT_OPS"]
