@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
-from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from babel.dates import format_date, format_datetime
@@ -15,6 +15,7 @@ from lowrise.errors import FieldError
 from .base import ORDER_OPS, FieldType, registry
 from .number import _babel_locale
 from .types import UTCDateTime
+
 
 @lru_cache(maxsize=64)
 def _tz(name: str) -> ZoneInfo:

@@ -1,0 +1,78 @@
+"""Connecting to the database: SQLite (WAL) embedded, PostgreSQL for teams."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+DEFAULT_INSTANCE = "instance"
+
+
+def default_url(instance: str | os.PathLike | None = None) -> str:
+    """DATABASE_URL if set, else an SQLite file in the instance folder."""
+    if url := os.environ.get("DATABASE_URL"):
+        return normalise_url(url)
+    folder = Path(instance or os.environ.get("LOWRISE_INSTANCE", DEFAULT_INSTANCE))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / 'lowrise.db').resolve()}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the common spellings of a PostgreSQL URL and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+def create_engine(url: str | None = None, **kw) -> Engine:
+    """An engine with the settings this project relies on (WAL and a busy timeout on SQLite)."""
+    url = normalise_url(url or default_url())
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, **kw)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+
+        # pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is
+        # ours: a write transaction takes the write lock at BEGIN (IMMEDIATE), so two writers
+        # queue on busy_timeout instead of failing on a lock upgrade.
+        @sa.event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn):
+            write = conn.get_execution_options().get("lowrise_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    kw.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kw)
+
+
+def is_sqlite(engine_or_conn) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """One write transaction (BEGIN IMMEDIATE on SQLite); commits on success, rolls back on error."""
+    with engine.connect() as conn:
+        conn.execution_options(lowrise_write=True)
+        with conn.begin():
+            yield conn
