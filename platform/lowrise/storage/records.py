@@ -1,0 +1,387 @@
+"""The records service: create, read, update, delete (to a trash), restore; audit in the same
+transaction as every change; optimistic concurrency on `version`. No Flask here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lowrise.actor import Actor
+from lowrise.errors import (
+    BulkValidationError,
+    ConflictError,
+    NotFound,
+    ValidationError,
+)
+from lowrise.fields.computed import autonumber_format, autonumber_period
+from lowrise.fields.file import FileUpload
+from lowrise.workspace.model import RecordType
+
+from .db import write_transaction
+from .files import FileStore
+from .tables import Schema
+from .values import (
+    compute_formulas,
+    from_db_row,
+    from_json_values,
+    parse_values,
+    to_db_row,
+    to_json_values,
+)
+
+Action = Literal["create", "update", "delete", "restore"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed-to-be change of one record, as hooks (the rules engine) see it."""
+
+    record_type: str
+    record_id: int
+    action: Action
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    changed: tuple[str, ...] = ()
+
+
+class Hook(Protocol):
+    """Called inside the write's transaction; may write more through `records` with `conn`,
+    or raise to refuse the whole change."""
+
+    def __call__(self, conn: sa.Connection, change: Change, actor: Actor,
+                 records: Records) -> None: ...
+
+
+@dataclass
+class Records:
+    """Every write to records goes through here."""
+
+    engine: sa.Engine
+    schema: Schema
+    files: FileStore | None = None
+    hooks: list[Hook] = field(default_factory=list)
+
+    # -- plumbing -----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, conn: sa.Connection | None = None) -> Iterator[sa.Connection]:
+        """Use the caller's transaction if given, else open a write transaction."""
+        if conn is not None:
+            yield conn
+            return
+        with write_transaction(self.engine) as c:
+            yield c
+
+    def _rt(self, type_name: str) -> RecordType:
+        try:
+            return self.schema.workspace.record_types[type_name]
+        except KeyError:
+            raise NotFound(f"there is no record type '{type_name}'") from None
+
+    def _table(self, type_name: str) -> sa.Table:
+        return self.schema.table(type_name)
+
+    def _fire(self, conn, change: Change, actor: Actor) -> None:
+        for hook in self.hooks:
+            hook(conn, change, actor, self)
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, type_name: str, record_id: int, *, conn: sa.Connection | None = None,
+            for_update: bool = False) -> dict[str, Any]:
+        """One record as Python values, or NotFound."""
+        rt, t = self._rt(type_name), self._table(type_name)
+        stmt = sa.select(t).where(t.c.id == record_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        if conn is None:
+            with self.engine.connect() as c:
+                row = c.execute(stmt).mappings().first()
+        else:
+            row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound(f"{rt.label} #{record_id} does not exist (or is in the trash)")
+        return from_db_row(rt, row)
+
+    def history(self, type_name: str, record_id: int) -> list[dict[str, Any]]:
+        """The audit entries of one record, newest first."""
+        a = self.schema.audit
+        stmt = (sa.select(a).where(a.c.record_type == type_name, a.c.record_id == record_id)
+                .order_by(a.c.id.desc()))
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(stmt).mappings()]
+
+    # -- checks shared by single and bulk writes ----------------------------------------
+    def _check_links(self, conn, rt: RecordType, rows: Sequence[Mapping[str, Any]],
+                     errors: dict[int, dict[str, str]]) -> None:
+        """Every link value must name an existing record of its target type (one query a field)."""
+        for f in rt.user_fields:
+            if f.type not in ("link", "user") or not f.target:
+                continue
+            wanted = {r[f.name] for r in rows if r.get(f.name) is not None}
+            if not wanted:
+                continue
+            target = self._table(f.target)
+            found = set()
+            ids = list(wanted)
+            for i in range(0, len(ids), 900):
+                found |= set(conn.execute(sa.select(target.c.id).where(
+                    target.c.id.in_(ids[i:i + 900]))).scalars())
+            for i, r in enumerate(rows):
+                v = r.get(f.name)
+                if v is not None and v not in found:
+                    target_label = self.schema.workspace.record_types[f.target].label
+                    errors.setdefault(i, {})[f.name] = f"there is no {target_label} #{v}"
+
+    def _check_unique(self, conn, rt: RecordType, rows: Sequence[Mapping[str, Any]],
+                      errors: dict[int, dict[str, str]], *, exclude_ids: Sequence[int | None]):
+        t = self._table(rt.name)
+        for f in rt.user_fields:
+            if not f.unique:
+                continue
+            seen: dict[Any, int] = {}
+            for i, r in enumerate(rows):
+                v = r.get(f.name)
+                if v is None:
+                    continue
+                if v in seen:
+                    errors.setdefault(i, {})[f.name] = (
+                        f"'{v}' is also given to row {seen[v] + 1}; it must be unique")
+                seen.setdefault(v, i)
+            if not seen:
+                continue
+            stored = list(seen)
+            clash: dict[Any, int] = {}
+            for i in range(0, len(stored), 900):
+                chunk = [f.kind.to_db(f, v) for v in stored[i:i + 900]]
+                for rid, val in conn.execute(sa.select(t.c.id, t.c[f.name]).where(
+                        t.c[f.name].in_(chunk))):
+                    clash[f.kind.from_db(f, val)] = rid
+            for i, r in enumerate(rows):
+                v = r.get(f.name)
+                if v in clash and clash[v] != exclude_ids[i]:
+                    errors.setdefault(i, {})[f.name] = (
+                        f"'{f.kind.display(f, v)}' is already used by {rt.label} #{clash[v]}; "
+                        "it must be unique")
+
+    def _store_files(self, rt: RecordType, values: dict[str, Any]) -> None:
+        for f in rt.user_fields:
+            items = values.get(f.name)
+            if f.type != "attachment" or not items:
+                continue
+            if any(isinstance(x, FileUpload) for x in items) and self.files is None:
+                raise ValidationError({f.name: "file uploads are not configured"})
+            values[f.name] = [self.files.put(x) if isinstance(x, FileUpload) else x for x in items]
+
+    def _next_numbers(self, conn, rt: RecordType, count: int, now) -> dict[str, list[str]]:
+        """Allocate `count` autonumbers per autonumber field, atomically on both databases."""
+        out: dict[str, list[str]] = {}
+        c = self.schema.counters
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(c)
+        for f in rt.user_fields:
+            if f.type != "autonumber":
+                continue
+            pattern = f.config.get("pattern") or "{0000}"
+            period = autonumber_period(pattern, now)
+            stmt = ins.values(record_type=rt.name, field=f.name, period=period, value=count)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[c.c.record_type, c.c.field, c.c.period],
+                set_={"value": c.c.value + count},
+            ).returning(c.c.value)
+            last = conn.execute(stmt).scalar_one()
+            out[f.name] = [autonumber_format(pattern, now, n)
+                           for n in range(last - count + 1, last + 1)]
+        return out
+
+    def _audit(self, conn, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self.schema.audit.insert(), rows)
+
+    # -- writes -------------------------------------------------------------------------
+    def create(self, type_name: str, values: Mapping[str, Any], actor: Actor, *,
+               conn: sa.Connection | None = None) -> dict[str, Any]:
+        """Create one record; returns it as stored. ValidationError names each bad field."""
+        return self.bulk_create(type_name, [values], actor, conn=conn, _single=True)[0]
+
+    def bulk_create(self, type_name: str, rows: Sequence[Mapping[str, Any]], actor: Actor, *,
+                    conn: sa.Connection | None = None, batch_size: int = 1000,
+                    run_hooks: bool = True, progress: Callable[[int], None] | None = None,
+                    _single: bool = False) -> list[dict[str, Any]]:
+        """Create many records, all or nothing: every row is checked before any is written."""
+        rt, t = self._rt(type_name), self._table(type_name)
+        parsed: list[dict[str, Any]] = []
+        errors: dict[int, dict[str, str]] = {}
+        for i, raw in enumerate(rows):
+            values, errs = parse_values(rt, raw, creating=True, actor=actor)
+            parsed.append(values)
+            if errs:
+                errors[i] = errs
+        with self.transaction(conn) as c:
+            self._check_links(c, rt, parsed, errors)
+            self._check_unique(c, rt, parsed, errors, exclude_ids=[None] * len(parsed))
+            if errors:
+                if _single:
+                    raise ValidationError(errors[0])
+                raise BulkValidationError(errors)
+            now = actor.now()
+            numbers = self._next_numbers(c, rt, len(parsed), now)
+            created: list[dict[str, Any]] = []
+            for start in range(0, len(parsed), batch_size):
+                batch = parsed[start:start + batch_size]
+                db_rows = []
+                for j, values in enumerate(batch):
+                    self._store_files(rt, values)
+                    for name, seq in numbers.items():
+                        values[name] = seq[start + j]
+                    values.update(created_at=now, updated_at=now, created_by=actor.user,
+                                  updated_by=actor.user, version=1)
+                    compute_formulas(rt, values, now)
+                    db_rows.append(to_db_row(rt, values))
+                result = c.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
+                                   db_rows)
+                ids = list(result.scalars())
+                audit = []
+                for rid, values in zip(ids, batch, strict=True):
+                    values["id"] = rid
+                    record = {f: values.get(f) for f in rt.fields}
+                    created.append(record)
+                    audit.append(dict(record_type=rt.name, record_id=rid, action="create",
+                                      actor=actor.user, actor_name=actor.name, at=now,
+                                      version=1, changes=None))
+                self._audit(c, audit)
+                if run_hooks and self.hooks:
+                    for record in created[start:]:
+                        self._fire(c, Change(rt.name, record["id"], "create", None, record,
+                                             tuple(k for k, v in record.items() if v is not None)),
+                                   actor)
+                if progress:
+                    progress(len(created))
+            return created
+
+    def update(self, type_name: str, record_id: int, values: Mapping[str, Any], actor: Actor, *,
+               expected_version: int | None = None,
+               conn: sa.Connection | None = None) -> dict[str, Any]:
+        """Change some fields of one record. A stale `expected_version` raises ConflictError."""
+        rt, t = self._rt(type_name), self._table(type_name)
+        parsed, errs = parse_values(rt, values, creating=False, actor=actor)
+        with self.transaction(conn) as c:
+            before = self.get(type_name, record_id, conn=c, for_update=True)
+            if expected_version is not None and int(expected_version) != before["version"]:
+                raise ConflictError(
+                    f"{rt.label} #{record_id} was changed by someone else (version "
+                    f"{before['version']}, you had {expected_version}); reload to see the "
+                    "changes, nothing was overwritten",
+                    current_version=before["version"])
+            errors = {0: errs} if errs else {}
+            self._check_links(c, rt, [parsed], errors)
+            self._check_unique(c, rt, [parsed], errors, exclude_ids=[record_id])
+            if errors:
+                raise ValidationError(errors[0])
+            self._store_files(rt, parsed)
+            after = dict(before)
+            after.update(parsed)
+            now = actor.now()
+            compute_formulas(rt, after, now)
+            changed = tuple(k for k in rt.fields if after.get(k) != before.get(k))
+            if not changed:
+                return before
+            after.update(updated_at=now, updated_by=actor.user, version=before["version"] + 1)
+            row = to_db_row(rt, {k: after[k] for k in (*changed, "updated_at", "updated_by",
+                                                       "version")})
+            res = c.execute(t.update().where(t.c.id == record_id,
+                                             t.c.version == before["version"]).values(row))
+            if res.rowcount != 1:  # pragma: no cover - guarded by the row lock above
+                raise ConflictError(f"{rt.label} #{record_id} changed during the update")
+            diff = to_json_values(rt, {k: before.get(k) for k in changed})
+            new = to_json_values(rt, {k: after.get(k) for k in changed})
+            self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="update",
+                                 actor=actor.user, actor_name=actor.name, at=now,
+                                 version=after["version"],
+                                 changes={k: [diff.get(k), new.get(k)] for k in changed})])
+            self._fire(c, Change(rt.name, record_id, "update", before, after, changed), actor)
+            return after
+
+    def delete(self, type_name: str, record_id: int, actor: Actor, *,
+               expected_version: int | None = None, conn: sa.Connection | None = None) -> None:
+        """Move a record to the trash (restorable). Links to it keep their value."""
+        rt, t = self._rt(type_name), self._table(type_name)
+        with self.transaction(conn) as c:
+            before = self.get(type_name, record_id, conn=c, for_update=True)
+            if expected_version is not None and int(expected_version) != before["version"]:
+                raise ConflictError(f"{rt.label} #{record_id} was changed by someone else; "
+                                    "reload before deleting", current_version=before["version"])
+            self._fire(c, Change(rt.name, record_id, "delete", before, None), actor)
+            now = actor.now()
+            title = before.get(rt.title_field)
+            c.execute(self.schema.trash.insert().values(
+                record_type=rt.name, record_id=record_id, data=to_json_values(rt, before),
+                title=None if title is None else str(title)[:255], deleted_at=now,
+                deleted_by=actor.user))
+            c.execute(t.delete().where(t.c.id == record_id))
+            self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="delete",
+                                 actor=actor.user, actor_name=actor.name, at=now,
+                                 version=before["version"], changes=None)])
+
+    def bulk_delete(self, type_name: str, ids: Sequence[int], actor: Actor) -> int:
+        """Delete several records in one transaction; all or nothing."""
+        with self.transaction() as c:
+            for rid in ids:
+                self.delete(type_name, rid, actor, conn=c)
+        return len(ids)
+
+    def trash(self, type_name: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
+        tr = self.schema.trash
+        stmt = sa.select(tr).order_by(tr.c.deleted_at.desc(), tr.c.id.desc()).limit(limit)
+        if type_name:
+            stmt = stmt.where(tr.c.record_type == type_name)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(stmt).mappings()]
+
+    def restore(self, type_name: str, record_id: int, actor: Actor, *,
+                conn: sa.Connection | None = None) -> dict[str, Any]:
+        """Bring a record back from the trash with its id, values and version."""
+        rt, t, tr = self._rt(type_name), self._table(type_name), self.schema.trash
+        with self.transaction(conn) as c:
+            item = c.execute(sa.select(tr).where(tr.c.record_type == type_name,
+                                                 tr.c.record_id == record_id)).mappings().first()
+            if item is None:
+                raise NotFound(f"{rt.label} #{record_id} is not in the trash")
+            values, errors = from_json_values(rt, item["data"])
+            errs: dict[int, dict[str, str]] = {0: errors} if errors else {}
+            self._check_unique(c, rt, [values], errs, exclude_ids=[None])
+            if errs:
+                raise ValidationError(errs[0])
+            now = actor.now()
+            compute_formulas(rt, values, now)
+            values["id"] = record_id
+            values.update(updated_at=now, updated_by=actor.user,
+                          version=int(values.get("version") or 1) + 1)
+            c.execute(t.insert().values(to_db_row(rt, {k: v for k, v in values.items()
+                                                       if k in rt.fields})))
+            c.execute(tr.delete().where(tr.c.id == item["id"]))
+            self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="restore",
+                                 actor=actor.user, actor_name=actor.name, at=now,
+                                 version=values["version"], changes=None)])
+            after = self.get(type_name, record_id, conn=c)
+            self._fire(c, Change(rt.name, record_id, "restore", None, after), actor)
+            return after
+
+    def bulk_update(self, type_name: str, updates: Sequence[tuple[int, Mapping[str, Any]]],
+                    actor: Actor) -> list[dict[str, Any]]:
+        """Apply several updates in one transaction; the first refusal undoes them all."""
+        out, errors = [], {}
+        with self.transaction() as c:
+            for i, (rid, values) in enumerate(updates):
+                try:
+                    out.append(self.update(type_name, rid, values, actor, conn=c))
+                except ValidationError as exc:
+                    errors[i] = exc.errors
+                except NotFound as exc:
+                    errors[i] = {"": str(exc)}
+            if errors:  # raising here rolls the whole transaction back
+                raise BulkValidationError(errors)
+        return out

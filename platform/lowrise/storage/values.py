@@ -1,0 +1,146 @@
+"""Turning raw input into stored values for one record type: parse, default, require, compute.
+
+Pure functions over the model; the records service calls them and does the I/O.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from lowrise.actor import Actor
+from lowrise.errors import FieldError
+from lowrise.expr import Expression, ExpressionError
+from lowrise.workspace.model import Field, RecordType
+
+SYSTEM_SET = {"id", "created_at", "updated_at", "created_by", "updated_by", "version"}
+
+
+def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
+                 actor: Actor) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse and check the given values. Returns (values, errors by field name)."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, value in raw.items():
+        f = rt.fields.get(name)
+        if f is None:
+            errors[name] = f"is not a field of {rt.label}"
+            continue
+        if f.system:
+            errors[name] = "is set by the system and cannot be changed"
+            continue
+        try:
+            parsed = f.kind.parse(f, _resolve_special(f, value, actor))
+            if parsed is not None and not _is_upload_list(parsed):
+                f.kind.check(f, parsed)
+            values[name] = parsed
+        except FieldError as exc:
+            errors[name] = str(exc)
+    if creating:
+        for f in rt.user_fields:
+            if f.name not in raw and f.default is not None and not f.kind.generated:
+                try:
+                    values[f.name] = f.kind.parse(f, _resolve_special(f, f.default, actor))
+                except FieldError as exc:  # the loader checks defaults; this is a backstop
+                    errors[f.name] = f"default: {exc}"
+    for f in rt.user_fields:
+        if not f.required or f.kind.generated or f.name in errors:
+            continue
+        missing = values.get(f.name) is None if (creating or f.name in values) else False
+        if missing:
+            errors[f.name] = "is required"
+    return values, errors
+
+
+def _is_upload_list(value: Any) -> bool:
+    return isinstance(value, list) and value and not isinstance(value[0], str)
+
+
+def _resolve_special(f: Field, value: Any, actor: Actor) -> Any:
+    """`me`, `now` and `today` as values (defaults, API input) mean what they say."""
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low == "me" and f.type == "user":
+            return actor.user
+        if low == "now" and f.type in ("datetime", "date"):
+            return actor.now()
+        if low == "today" and f.type in ("datetime", "date"):
+            return actor.now().date()
+    return value
+
+
+def formula_order(rt: RecordType) -> list[Field]:
+    """Formula fields in an order where each comes after the formulas it reads."""
+    formulas = {f.name: f for f in rt.fields.values() if f.type == "formula"}
+    graph = {}
+    for name, f in formulas.items():
+        deps = Expression(f.config["expression"]).names
+        graph[name] = {d for d in deps if d in formulas}
+    return [formulas[n] for n in graphlib.TopologicalSorter(graph).static_order()]
+
+
+def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Recompute every formula on a record; returns the formula values (None where undefined)."""
+    out = {}
+    for f in formula_order(rt):
+        try:
+            value = f.kind.coerce(f, Expression(f.config["expression"]).evaluate(record, now=now))
+        except (ExpressionError, ValueError, ArithmeticError, TypeError):
+            value = None
+        record[f.name] = value
+        out[f.name] = value
+    return out
+
+
+def to_db_row(rt: RecordType, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: rt.fields[k].kind.to_db(rt.fields[k], v) for k, v in values.items()}
+
+
+def from_db_row(rt: RecordType, row: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in row.items():
+        f = rt.fields.get(k)
+        out[k] = f.kind.from_db(f, v) if f is not None else v
+    return out
+
+
+def to_json_values(rt: RecordType, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as JSON-safe data (Decimal and dates as strings), for the audit log and trash."""
+    out = {}
+    for k, v in values.items():
+        f = rt.fields.get(k)
+        if f is None:
+            continue
+        if f.type in ("formula",):
+            out[k] = f.kind.to_json(f, v)
+        elif hasattr(v, "isoformat"):
+            out[k] = v.isoformat()
+        elif v is not None and f.kind.family == "number" and not isinstance(v, int):
+            out[k] = str(v)
+        else:
+            out[k] = v
+    return out
+
+
+def from_json_values(rt: RecordType, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The inverse of to_json_values through each type's parser (restoring from the trash).
+
+    Returns (values, errors): a value that no longer fits its field (an option since
+    removed, say) is reported rather than dropped. Formulas are left out: they are recomputed.
+    """
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for k, v in data.items():
+        f = rt.fields.get(k)
+        if f is None or f.type == "formula":
+            continue
+        if v is None or f.type in ("autonumber", "id"):
+            out[k] = v
+            continue
+        try:
+            out[k] = f.kind.parse(f, v)
+        except FieldError as exc:
+            errors[k] = str(exc)
+    return out, errors
