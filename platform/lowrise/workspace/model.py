@@ -75,6 +75,8 @@ class Field:
     config: Mapping[str, Any] = field(default_factory=dict)
     loc: Loc = Loc("")
     system: bool = False
+    #: how demo data fills this field (see lowrise.seed)
+    sample: Any = None
 
     @property
     def kind(self):
