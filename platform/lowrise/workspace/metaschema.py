@@ -1,0 +1,378 @@
+"""The JSON Schemas (draft 2020-12) of the workspace files, built from the field registry.
+
+One schema per kind of file: workspace.yaml, a record type (schemas/*.yaml), a view
+(views/*.yaml) and an automation rule (automations/*.yaml). The loader validates with them;
+the same schemas are shipped as JSON in `schemas/` so that editors with the YAML language
+server check a file as it is typed. `python -m lowrise.workspace.metaschema` regenerates
+the shipped files after a field type changes; a test keeps them from drifting.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lowrise.fields import registry
+from lowrise.fields.base import COMMON_OPTIONS
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+KINDS = ("workspace", "record_type", "view", "automation")
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+NAME_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
+_NAME = "[a-z][a-z0-9_]{0,62}"
+PATH_PATTERN = f"^{_NAME}(\\.{_NAME})*$"
+SORT_PATTERN = f"^-?{_NAME}$"
+LOCALE_PATTERN = "^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
+
+#: every operator of the filter language, as listed in docs/workspace-format.md
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "not_contains",
+             "starts_with", "is_empty", "is_not_empty", "between", "within")
+VIEW_TYPES = ("table", "form", "kanban", "calendar", "dashboard")
+
+REF_NAME = {"$ref": "#/$defs/name"}
+REF_LABEL = {"$ref": "#/$defs/label"}
+REF_FILTER = {"$ref": "#/$defs/filter"}
+
+TYPE_DOCS = {
+    "text": "one line of text (255 characters unless max_length)",
+    "long_text": "paragraphs of text",
+    "integer": "a whole number",
+    "decimal": "an exact decimal number",
+    "currency": "an amount of money (exact)",
+    "percent": "a percentage: 12.5 means 12.5%",
+    "boolean": "yes or no",
+    "date": "a date",
+    "datetime": "a date and time (stored in UTC, shown in the time zone)",
+    "duration": "a length of time, like 1h30m",
+    "select": "one of a list of options (also a stage)",
+    "multi_select": "any of a list of options",
+    "email": "an e-mail address",
+    "phone": "a phone number",
+    "url": "a web address",
+    "rating": "stars, 0 to max",
+    "user": "a person: a record of the workspace's users type",
+    "link": "a record of another record type (target)",
+    "autonumber": "a number given automatically, like CT-{YYYY}-{0000}",
+    "formula": "computed from other fields by an expression",
+    "attachment": "uploaded files",
+}
+
+OPTION_DOCS = {
+    "type": "The field type.",
+    "label": "The field's label: text, or a map of locale to text ({en: Name, zh: 姓名}).",
+    "help": "Help text shown under the field.",
+    "required": "A value must be given.",
+    "unique": "No two records share a value (a unique index).",
+    "indexed": "Add an index, for fields you filter or sort on a lot.",
+    "read_only": "Shown, not editable in forms.",
+    "default": "The value a new record gets.",
+    "renamed_from": "The field's old name (or a list): `lowrise migrate` renames the column, "
+                    "keeping the data.",
+    "min_length": "The fewest characters allowed.",
+    "max_length": "The most characters allowed.",
+    "pattern": "A regular expression the whole value must match.",
+    "pattern_hint": "What the pattern asks for, in words people understand.",
+    "min": "The smallest value allowed.",
+    "max": "The largest value allowed.",
+    "precision": "Digits in all (default 18).",
+    "scale": "Digits after the decimal point (default 2).",
+    "currency": "ISO currency code (default CNY).",
+    "timezone": "Time zone the value is read and shown in (default: the workspace's).",
+    "unit": "What a bare number means (default minutes).",
+    "options": "The choices, in order (for a stage: the stage order): a value, or "
+               "{value, label, color}.",
+    "target": "The record type this field points at.",
+    "related_label": "The name of the reverse list on the target record type.",
+    "on_delete": "What happens to this field when the linked record is deleted.",
+    "role": "Only people with this role can be chosen.",
+    "expression": "The formula: field names, arithmetic and functions, like `amount * 0.03`.",
+    "result": "The type of the formula's value (default decimal).",
+    "max_size": "The largest file allowed, in bytes.",
+    "accept": "Allowed extensions (.pdf) or MIME types (image/*).",
+    "multiple": "More than one file may be attached.",
+}
+
+
+def _doc(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """The schema with a description, unless it already has one."""
+    return schema if "description" in schema else {**schema, "description": text}
+
+
+def _defs() -> dict[str, Any]:
+    name = {"type": "string", "pattern": NAME_PATTERN,
+            "description": "A name: lower case letters, digits and _, starting with a letter."}
+    label = {
+        "description": "Text, or a map of locale to text: `Client` or `{en: Client, zh: 客户}`.",
+        "anyOf": [
+            {"type": "string"},
+            {"type": "object", "minProperties": 1,
+             "propertyNames": {"pattern": LOCALE_PATTERN},
+             "additionalProperties": {"type": "string"}},
+        ],
+    }
+    condition = {
+        "all": {"type": "array", "items": REF_FILTER, "description": "Every condition holds."},
+        "any": {"type": "array", "items": REF_FILTER, "description": "At least one holds."},
+        "not": _doc(dict(REF_FILTER), "The condition does not hold."),
+        "field": {"type": "string", "pattern": PATH_PATTERN,
+                  "description": "A field, or a path through a link like client.source."},
+        "op": {"enum": list(OPERATORS), "description": "The operator; each field type lists "
+               "the operators it supports."},
+        "value": {"description": "What to compare with; dates may be relative (today, -7d), "
+                  "`within` takes a period (this_week), a user field takes `me`."},
+    }
+    filter_ = {
+        "type": "object",
+        "description": "A filter: all:, any: or not: of filters, or {field, op, value}.",
+        "properties": condition,
+        "additionalProperties": False,
+        "oneOf": [{"required": ["all"]}, {"required": ["any"]}, {"required": ["not"]},
+                  {"required": ["field"]}],
+        "dependentRequired": {"field": ["op"], "op": ["field"], "value": ["field"]},
+    }
+    return {"name": name, "label": label, "filter": filter_}
+
+
+def _schema(kind: str, title: str, description: str, body: dict[str, Any],
+            defs: dict[str, Any]) -> dict[str, Any]:
+    return {"$schema": DIALECT, "$id": f"urn:lowrise:schema:{kind}", "title": title,
+            "description": description, **body, "$defs": defs}
+
+
+def workspace_schema() -> dict[str, Any]:
+    """The schema of workspace.yaml."""
+    role = {
+        "type": "object",
+        "description": "A role people can have.",
+        "properties": {
+            "label": _doc(dict(REF_LABEL), "The role's label."),
+            "description": _doc(dict(REF_LABEL), "What the role is for."),
+            "permissions": {"type": "object", "description": "What the role may see and do."},
+        },
+        "additionalProperties": False,
+    }
+    return _schema("workspace", "Lowrise workspace (workspace.yaml)",
+                   "The workspace's name, locales, time zone, users type and roles.", {
+        "type": "object",
+        "properties": {
+            "name": _doc(dict(REF_NAME), "The workspace's name (default: the folder's)."),
+            "label": _doc(dict(REF_LABEL), "The workspace's title."),
+            "description": _doc(dict(REF_LABEL), "What the workspace is for."),
+            "default_locale": {"type": "string", "pattern": LOCALE_PATTERN,
+                               "description": "The locale pages open in (one of locales)."},
+            "locales": {"type": "array", "minItems": 1, "uniqueItems": True,
+                        "items": {"type": "string", "pattern": LOCALE_PATTERN},
+                        "description": "The locales labels are written in, like [zh, en]."},
+            "timezone": {"type": "string", "description": "How dates and times are read and "
+                         "shown, like Asia/Shanghai (default UTC)."},
+            "users": _doc(dict(REF_NAME), "The record type whose records are the people; "
+                          "user fields point here."),
+            "roles": {"type": "object", "propertyNames": REF_NAME,
+                      "additionalProperties": role,
+                      "description": "The roles, by name."},
+        },
+        "additionalProperties": False,
+    }, _defs())
+
+
+def _field_defs() -> dict[str, Any]:
+    """`field` (any field) and one `field_<type>` per field type, from the registry."""
+    types = [t for t in registry.names() if t != "id"]
+    defs: dict[str, Any] = {}
+    branches = []
+    for t in types:
+        kind = registry.get(t)
+        props: dict[str, Any] = {}
+        for key, sub in {**COMMON_OPTIONS, **kind.options_schema}.items():
+            props[key] = _doc(copy.deepcopy(sub), OPTION_DOCS.get(key, key.replace("_", " ")))
+        props["type"] = {"const": t, "description": OPTION_DOCS["type"]}
+        doc = TYPE_DOCS.get(t) or (type(kind).__doc__ or t).strip().splitlines()[0]
+        defs[f"field_{t}"] = {"description": f"A {t} field: {doc}.", "type": "object",
+                              "properties": props, "additionalProperties": False,
+                              **({"required": list(kind.required_options)}
+                                 if kind.required_options else {})}
+        branches.append({"if": {"properties": {"type": {"const": t}}, "required": ["type"]},
+                         "then": {"$ref": f"#/$defs/field_{t}"}})
+    defs["field"] = {
+        "type": "object",
+        "description": "A field: its type, then the options every field takes and the "
+                       "type's own options.",
+        "required": ["type"],
+        "properties": {"type": {"enum": types, "description": OPTION_DOCS["type"],
+                                "enumDescriptions": [TYPE_DOCS.get(t, t) for t in types]}},
+        "allOf": branches,
+    }
+    return defs
+
+
+def record_type_schema() -> dict[str, Any]:
+    """The schema of a record type file (schemas/<type>.yaml), built from the field registry."""
+    return _schema("record_type", "Lowrise record type (schemas/<type>.yaml)",
+                   "One record type: its labels and fields. The file name is the type's name.", {
+        "type": "object",
+        "required": ["fields"],
+        "properties": {
+            "label": _doc(dict(REF_LABEL), "The record type's label, like Client."),
+            "label_plural": _doc(dict(REF_LABEL), "The label of a list, like Clients."),
+            "description": _doc(dict(REF_LABEL), "What these records are."),
+            "icon": {"type": "string", "description": "An icon name, like user."},
+            "title": _doc(dict(REF_NAME), "The field that names a record "
+                          "(default: the first text field)."),
+            "search": {"type": "array", "items": REF_NAME, "uniqueItems": True,
+                       "description": "Fields the quick search looks in (default: text fields)."},
+            "fields": {"type": "object", "minProperties": 1, "propertyNames": REF_NAME,
+                       "additionalProperties": {"$ref": "#/$defs/field"},
+                       "description": "Field name to definition; the order is the form's order."},
+        },
+        "additionalProperties": False,
+    }, {**_defs(), **_field_defs()})
+
+
+def _names(text: str) -> dict[str, Any]:
+    return {"type": "array", "items": REF_NAME, "minItems": 1, "description": text}
+
+
+VIEW_OPTIONS: dict[str, dict[str, Any]] = {
+    "table": {
+        "columns": _names("The fields shown, in order."),
+        "sort": {"type": "array", "items": {"type": "string", "pattern": SORT_PATTERN},
+                 "description": "Sort keys: field, or -field for descending."},
+        "filter": _doc(dict(REF_FILTER), "Which records the view shows."),
+        "group_by": _doc(dict(REF_NAME), "A select, link or user field to group rows by."),
+        "page_size": {"type": "integer", "minimum": 1, "maximum": 500,
+                      "description": "Rows a page."},
+    },
+    "form": {
+        "sections": {"type": "array", "minItems": 1, "description": "The form's sections.",
+                     "items": {"type": "object", "required": ["fields"],
+                               "additionalProperties": False, "properties": {
+                                   "label": _doc(dict(REF_LABEL), "The section's title."),
+                                   "columns": {"enum": [1, 2], "description": "1 or 2."},
+                                   "fields": _names("The fields of the section.")}}},
+    },
+    "kanban": {
+        "group_by": _doc(dict(REF_NAME), "The select field whose options are the columns."),
+        "card_fields": _names("The fields shown on a card."),
+        "sum": _doc(dict(REF_NAME), "A number field summed under each column."),
+        "sort": {"type": "array", "items": {"type": "string", "pattern": SORT_PATTERN},
+                 "description": "Sort keys: field, or -field for descending."},
+        "filter": _doc(dict(REF_FILTER), "Which records the board shows."),
+    },
+    "calendar": {
+        "date_field": _doc(dict(REF_NAME), "The date or datetime field placing a record."),
+        "end_field": _doc(dict(REF_NAME), "A date or datetime field where an entry ends."),
+        "title_field": _doc(dict(REF_NAME), "The field shown on an entry."),
+        "filter": _doc(dict(REF_FILTER), "Which records the calendar shows."),
+    },
+    "dashboard": {
+        "widgets": {"type": "array", "items": {"type": "object"},
+                    "description": "The dashboard's charts and figures."},
+    },
+}
+
+
+def view_schema() -> dict[str, Any]:
+    """The schema of a view file (views/<view>.yaml)."""
+    common = {
+        "type": {"enum": list(VIEW_TYPES), "description": "The kind of view."},
+        "record_type": _doc(dict(REF_NAME), "The record type the view shows."),
+        "label": _doc(dict(REF_LABEL), "The view's label."),
+        "description": _doc(dict(REF_LABEL), "What the view is for."),
+        "default": {"type": "boolean", "description": "The type's default view of this kind."},
+    }
+    branches = [
+        {"if": {"properties": {"type": {"const": t}}, "required": ["type"]},
+         "then": {"properties": {**common, **VIEW_OPTIONS[t]}, "additionalProperties": False,
+                  **({} if t == "dashboard" else {"required": ["record_type"]})}}
+        for t in VIEW_TYPES
+    ]
+    return _schema("view", "Lowrise view (views/<view>.yaml)",
+                   "A table, form, kanban board, calendar or dashboard. The file name is the "
+                   "view's name.",
+                   {"type": "object", "required": ["type"], "properties": common,
+                    "allOf": branches}, _defs())
+
+
+def automation_schema() -> dict[str, Any]:
+    """The schema of an automation rule (automations/<rule>.yaml)."""
+    return _schema("automation", "Lowrise automation rule (automations/<rule>.yaml)",
+                   "When something happens to a record (trigger) and the conditions hold, "
+                   "run the actions. The file name is the rule's name.", {
+        "type": "object",
+        "required": ["record_type", "trigger", "actions"],
+        "properties": {
+            "record_type": _doc(dict(REF_NAME), "The record type the rule watches."),
+            "label": _doc(dict(REF_LABEL), "The rule's label."),
+            "description": _doc(dict(REF_LABEL), "What the rule is for."),
+            "enabled": {"type": "boolean", "description": "false turns the rule off."},
+            "trigger": {"type": "object", "description": "What starts the rule."},
+            "conditions": _doc(dict(REF_FILTER), "The rule runs only when these hold."),
+            "actions": {"type": "array", "items": {"type": "object"},
+                        "description": "What the rule does, in order."},
+        },
+    }, _defs())
+
+
+BUILDERS = {"workspace": workspace_schema, "record_type": record_type_schema,
+            "view": view_schema, "automation": automation_schema}
+
+
+def schema_for(kind: str) -> dict[str, Any]:
+    """The schema of one kind of file: workspace, record_type, view or automation."""
+    return BUILDERS[kind]()
+
+
+def schema_text(kind: str) -> str:
+    """The shipped JSON text of one schema (stable, two-space indent, trailing newline)."""
+    return json.dumps(schema_for(kind), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schemas(folder: str | Path = SCHEMA_DIR) -> list[Path]:
+    """Write every schema as <kind>.schema.json into `folder`; returns the files written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in KINDS:
+        target = folder / f"{kind}.schema.json"
+        target.write_text(schema_text(kind), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+# ----- the words the loader uses for what a schema refuses -----
+
+TYPE_WORDS = {"boolean": "true or false", "array": "a list", "string": "text",
+              "integer": "a whole number", "number": "a number", "null": "empty",
+              "object": "a mapping (name: value lines)"}
+PATTERN_WORDS = {
+    NAME_PATTERN: "is not a valid name: use lower case letters, digits and _ , starting with "
+                  "a letter",
+    "^[a-z0-9][a-z0-9_]{0,62}$": "is not a valid option value: use lower case letters, "
+                                 "digits and _",
+    LOCALE_PATTERN: "is not a locale code, like en, zh or zh_CN",
+    PATH_PATTERN: "is not a field name, or a path through a link like client.source",
+    SORT_PATTERN: "is not a sort key: write a field name, or -name for descending",
+    "^[A-Z]{3}$": "is not a currency code: use three capital letters, like CNY",
+    r".*\{0+\}.*": "has no counter: add one like {0000}, as in CT-{YYYY}-{0000}",
+}
+ENUM_NOUNS = {"op": "an operator", "color": "a colour", "result": "a formula result type",
+              "on_delete": "a choice of on_delete", "unit": "a unit"}
+REQUIRED_HINTS = {
+    "target": "the record type it points at",
+    "options": "the list of choices",
+    "expression": "what it computes, like amount * 0.03",
+    "trigger": "what starts the rule",
+    "actions": "what the rule does",
+    "value": "the option's value, a name",
+    "op": "the operator, like eq",
+    "field": "the field it tests",
+}
+
+
+if __name__ == "__main__":
+    for path in write_schemas(sys.argv[1] if len(sys.argv) > 1 else SCHEMA_DIR):
+        print(path)
