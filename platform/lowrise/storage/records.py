@@ -230,6 +230,7 @@ class Records:
             now = actor.now()
             numbers = self._next_numbers(c, rt, len(parsed), now)
             created: list[dict[str, Any]] = []
+            columns = [f for f in rt.fields if f != "id"]
             for start in range(0, len(parsed), batch_size):
                 batch = parsed[start:start + batch_size]
                 db_rows = []
@@ -240,7 +241,8 @@ class Records:
                     values.update(created_at=now, updated_at=now, created_by=actor.user,
                                   updated_by=actor.user, version=1)
                     compute_formulas(rt, values, now)
-                    db_rows.append(to_db_row(rt, values))
+                    # executemany needs the same keys in every row: absent fields are NULL.
+                    db_rows.append(to_db_row(rt, {f: values.get(f) for f in columns}))
                 result = c.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
                                    db_rows)
                 ids = list(result.scalars())

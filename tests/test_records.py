@@ -1,0 +1,263 @@
+"""The records service on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from lowrise.actor import Actor
+from lowrise.errors import BulkValidationError, ConflictError, NotFound, ValidationError
+from lowrise.fields.file import FileUpload
+from lowrise.storage.files import FileStore
+from lowrise.storage.records import Records
+from lowrise.storage.tables import build_schema
+from lowrise.workspace import load_workspace_from_texts
+
+WS = {
+    "workspace.yaml": "label: Test\ndefault_locale: en\nlocales: [en, zh]\nusers: staff\n",
+    "schemas/staff.yaml": """
+fields:
+  name: {type: text, required: true}
+""",
+    "schemas/client.yaml": """
+label: {en: Client, zh: 客户}
+fields:
+  name: {type: text, required: true, max_length: 20}
+  phone: {type: phone, unique: true}
+  budget: {type: currency, min: 0}
+  grade:
+    type: select
+    default: b
+    options:
+      - {value: a, label: {en: Top, zh: 优}}
+      - b
+  tags:
+    type: multi_select
+    options: [vip, investor, local]
+  owner: {type: user}
+  since: {type: date}
+  met_at: {type: datetime}
+  wait: {type: duration}
+  active: {type: boolean, default: true}
+  stars: {type: rating}
+  share: {type: percent}
+  email: {type: email}
+  site: {type: url}
+  notes: {type: long_text}
+  code: {type: autonumber, pattern: "CL-{YYYY}-{0000}"}
+  double_budget: {type: formula, expression: "budget * 2", result: decimal}
+  greeting: {type: formula, expression: "concat('Hi ', name)", result: text}
+  contract: {type: attachment, accept: [.pdf], max_size: 1000}
+""",
+    "schemas/deal.yaml": """
+fields:
+  client: {type: link, target: client, required: true}
+  amount: {type: currency}
+""",
+}
+
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def records(engine, tmp_path):
+    ws = load_workspace_from_texts(WS)
+    schema = build_schema(ws)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn)
+    return Records(engine, schema, files=FileStore(tmp_path / "uploads"))
+
+
+@pytest.fixture
+def actor(records):
+    staff = records.create("staff", {"name": "Wang Fang"}, Actor(name="setup", clock=lambda: NOW))
+    return Actor(user=staff["id"], name="Wang Fang", clock=lambda: NOW)
+
+
+def test_create_parses_every_type_and_fills_system_fields(records, actor):
+    rec = records.create("client", {
+        "name": " Li Lei ", "phone": "138 0013 8000", "budget": "1,234,567.89", "grade": "Top",
+        "tags": "investor, vip", "owner": "me", "since": "2025-12-31", "met_at": "2026-02-01 10:00",
+        "wait": "1h30m", "stars": 4, "share": "12.5%", "email": "LI@Example.com",
+        "site": "example.com", "notes": "a\r\nb",
+    }, actor)
+    assert rec["name"] == "Li Lei"
+    assert rec["phone"] == "13800138000"
+    assert rec["budget"] == Decimal("1234567.89")
+    assert rec["grade"] == "a"
+    assert rec["tags"] == ["vip", "investor"]  # option order
+    assert rec["owner"] == actor.user
+    assert rec["since"] == date(2025, 12, 31)
+    assert rec["wait"] == 5400
+    assert rec["share"] == Decimal("12.50")
+    assert rec["email"] == "li@example.com"
+    assert rec["site"] == "https://example.com"
+    assert rec["notes"] == "a\nb"
+    assert rec["active"] is True  # default
+    assert rec["code"] == "CL-2026-0001"
+    assert rec["double_budget"] == Decimal("2469135.78")
+    assert rec["greeting"] == "Hi Li Lei"
+    assert (rec["version"], rec["created_by"], rec["created_at"]) == (1, actor.user, NOW)
+    again = records.get("client", rec["id"])
+    assert again == rec
+
+
+def test_money_stays_exact_in_sums(records, actor, engine):
+    for amount in ["0.10", "0.20", "0.30"] * 100:
+        records.create("client", {"name": "x", "budget": amount}, actor)
+    t = records.schema.table("client")
+    with engine.connect() as c:
+        total = c.execute(sa.select(sa.func.sum(t.c.budget))).scalar_one()
+    assert Decimal(total) == Decimal("60.00")
+
+
+def test_every_bad_value_is_named(records, actor):
+    with pytest.raises(ValidationError) as err:
+        records.create("client", {
+            "name": "x" * 21, "budget": "-1", "grade": "z", "since": "31/12/2025",
+            "email": "nope", "stars": 9, "owner": 999, "code": "X", "nope": 1,
+        }, actor)
+    e = err.value.errors
+    assert e["name"] == "must be at most 20 characters (is 21)"
+    assert e["budget"] == "must be at least ¥0.00" or e["budget"].startswith("must be at least")
+    assert e["grade"] == "'z' is not one of the options (a, b)"
+    assert "YYYY-MM-DD" in e["since"]
+    assert "e-mail" in e["email"]
+    assert e["stars"] == "must be between 0 and 5"
+    assert e["owner"] == "there is no Staff #999"
+    assert "automatically" in e["code"]
+    assert "not a field" in e["nope"]
+    with pytest.raises(ValidationError) as err:
+        records.create("client", {}, actor)
+    assert err.value.errors == {"name": "is required"}
+
+
+def test_unique_values_are_refused_with_the_holder(records, actor):
+    first = records.create("client", {"name": "a", "phone": "13800000001"}, actor)
+    with pytest.raises(ValidationError) as err:
+        records.create("client", {"name": "b", "phone": "138-0000-0001"}, actor)
+    assert f"Client #{first['id']}" in err.value.errors["phone"]
+    # updating a record to its own value is fine
+    records.update("client", first["id"], {"phone": "13800000001", "name": "a2"}, actor)
+
+
+def test_update_records_audit_and_refuses_stale_versions(records, actor):
+    rec = records.create("client", {"name": "a", "budget": 100}, actor)
+    updated = records.update("client", rec["id"], {"budget": "250.5"}, actor,
+                             expected_version=1)
+    assert updated["version"] == 2
+    assert updated["double_budget"] == Decimal("501.00")
+    with pytest.raises(ConflictError) as err:
+        records.update("client", rec["id"], {"budget": 1}, actor, expected_version=1)
+    assert err.value.current_version == 2
+    assert records.get("client", rec["id"])["budget"] == Decimal("250.50")
+    history = records.history("client", rec["id"])
+    assert [h["action"] for h in history] == ["update", "create"]
+    assert history[0]["changes"] == {"budget": ["100.00", "250.50"],
+                                     "double_budget": ["200.00", "501.00"]}
+    assert history[0]["actor"] == actor.user
+
+
+def test_an_update_that_changes_nothing_keeps_the_version(records, actor):
+    rec = records.create("client", {"name": "a"}, actor)
+    same = records.update("client", rec["id"], {"name": "a"}, actor)
+    assert same["version"] == 1
+    assert len(records.history("client", rec["id"])) == 1
+
+
+def test_clearing_a_required_field_is_refused(records, actor):
+    rec = records.create("client", {"name": "a"}, actor)
+    with pytest.raises(ValidationError) as err:
+        records.update("client", rec["id"], {"name": ""}, actor)
+    assert err.value.errors == {"name": "is required"}
+
+
+def test_delete_goes_to_trash_and_restore_brings_it_back(records, actor):
+    client = records.create("client", {"name": "a", "phone": "13900000000", "tags": ["vip"],
+                                       "budget": "10.5"}, actor)
+    deal = records.create("deal", {"client": client["id"], "amount": 5}, actor)
+    records.delete("client", client["id"], actor)
+    with pytest.raises(NotFound):
+        records.get("client", client["id"])
+    assert records.trash("client")[0]["record_id"] == client["id"]
+    assert records.get("deal", deal["id"])["client"] == client["id"]  # links are kept
+    restored = records.restore("client", client["id"], actor)
+    assert restored["id"] == client["id"]
+    assert restored["tags"] == ["vip"] and restored["budget"] == Decimal("10.50")
+    assert restored["version"] == 2
+    assert records.trash("client") == []
+    assert [h["action"] for h in records.history("client", client["id"])] == [
+        "restore", "delete", "create"]
+
+
+def test_restore_refuses_when_a_unique_value_was_taken_meanwhile(records, actor):
+    a = records.create("client", {"name": "a", "phone": "13900000000"}, actor)
+    records.delete("client", a["id"], actor)
+    records.create("client", {"name": "b", "phone": "13900000000"}, actor)
+    with pytest.raises(ValidationError) as err:
+        records.restore("client", a["id"], actor)
+    assert "already used" in err.value.errors["phone"]
+    assert records.trash("client")[0]["record_id"] == a["id"]
+
+
+def test_bulk_create_is_all_or_nothing_with_errors_per_row(records, actor, engine):
+    rows = [{"name": "ok"}, {"name": None}, {"name": "x", "phone": "13800000009"},
+            {"name": "y", "phone": "13800000009"}]
+    with pytest.raises(BulkValidationError) as err:
+        records.bulk_create("client", rows, actor)
+    assert set(err.value.rows) == {1, 3}
+    with engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(
+            records.schema.table("client"))).scalar_one() == 0
+    made = records.bulk_create("client", [{"name": f"n{i}"} for i in range(2500)], actor,
+                               batch_size=1000)
+    assert len(made) == 2500
+    assert made[-1]["code"] == "CL-2026-2500"
+    assert len({m["id"] for m in made}) == 2500
+
+
+def test_bulk_update_is_all_or_nothing(records, actor):
+    a = records.create("client", {"name": "a"}, actor)
+    b = records.create("client", {"name": "b"}, actor)
+    with pytest.raises(BulkValidationError):
+        records.bulk_update("client", [(a["id"], {"name": "a2"}), (b["id"], {"stars": 99})],
+                            actor)
+    assert records.get("client", a["id"])["name"] == "a"
+    out = records.bulk_update("client", [(a["id"], {"name": "a2"}), (b["id"], {"stars": 3})],
+                              actor)
+    assert [r["version"] for r in out] == [2, 2]
+
+
+def test_attachments_are_stored_and_limited(records, actor, tmp_path):
+    rec = records.create("client", {"name": "a", "contract": FileUpload(
+        "合同.pdf", b"%PDF-1.4 test", "application/pdf")}, actor)
+    stored = rec["contract"][0]
+    assert stored["name"] == "合同.pdf" and stored["size"] == 13
+    assert records.files.open(stored["key"]).read() == b"%PDF-1.4 test"
+    with pytest.raises(ValidationError) as err:
+        records.create("client", {"name": "b", "contract": FileUpload("x.exe", b"MZ")}, actor)
+    assert "not an allowed file type" in err.value.errors["contract"]
+    with pytest.raises(ValidationError) as err:
+        records.create("client", {"name": "b", "contract": FileUpload("x.pdf", b"0" * 2000)},
+                       actor)
+    assert "the limit is" in err.value.errors["contract"]
+
+
+def test_hooks_run_inside_the_transaction_and_can_refuse(records, actor):
+    seen = []
+
+    def hook(conn, change, who, recs):
+        seen.append((change.action, change.changed))
+        if change.after and change.after.get("name") == "refuse me":
+            raise ValidationError({"name": "refused by a rule"})
+
+    records.hooks.append(hook)
+    rec = records.create("client", {"name": "a"}, actor)
+    with pytest.raises(ValidationError):
+        records.update("client", rec["id"], {"name": "refuse me"}, actor)
+    assert records.get("client", rec["id"])["name"] == "a"
+    assert records.history("client", rec["id"])[0]["action"] == "create"  # no audit leaked
+    assert seen[0][0] == "create" and seen[1] == ("update", ("name", "greeting"))
