@@ -1,0 +1,90 @@
+"""The web application: `create_app()` turns a workspace folder into a Flask app.
+
+The web layer is thin: it parses requests, builds an Actor, calls the engine, and renders
+templates. Everything it shows comes from the workspace; nothing here knows a template.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+DEFAULTS = {
+    # Where the workspace folder is (workspace.yaml, schemas/, views/...).
+    "LOWRISE_WORKSPACE": None,
+    # The database; an SQLite file in the instance folder when not given.
+    "DATABASE_URL": None,
+    # Create missing tables and columns at start-up (plan, then apply).
+    "LOWRISE_AUTO_MIGRATE": True,
+    # Rows per page of a table view when the view does not say.
+    "LOWRISE_PAGE_SIZE": 50,
+    # Cards per kanban column before "load more".
+    "LOWRISE_KANBAN_PAGE": 20,
+    # Largest upload accepted by the web server (the field's own max_size is checked too).
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "BABEL_DEFAULT_LOCALE": "en",
+}
+
+
+def _secret_key(instance: Path) -> str:
+    """The instance's secret key: read from instance/secret_key, generated on first start."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    try:
+        path.chmod(0o600)
+    except OSError:  # pragma: no cover - file systems without modes
+        pass
+    return key
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then the environment, then test_config."""
+    test_config = dict(test_config or {})
+    instance = Path(test_config.get("LOWRISE_INSTANCE")
+                    or os.environ.get("LOWRISE_INSTANCE") or "instance").resolve()
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config["LOWRISE_INSTANCE"] = str(instance)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_pyfile("config.py", silent=True)
+    for key in ("DATABASE_URL", "LOWRISE_WORKSPACE", "SECRET_KEY"):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    if not app.config.get("LOWRISE_WORKSPACE"):
+        app.config["LOWRISE_WORKSPACE"] = os.getcwd()
+
+    from . import i18n, runtime
+
+    runtime.init_app(app)
+    i18n.init_app(app)
+
+    from flask_htmx import HTMX
+    from flask_wtf.csrf import CSRFProtect
+
+    HTMX(app)
+    CSRFProtect(app)
+
+    from . import auth, calendar, cells, display, kanban, pages, records, search
+
+    display.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(records.bp)
+    app.register_blueprint(cells.bp)
+    app.register_blueprint(kanban.bp)
+    app.register_blueprint(calendar.bp)
+    app.register_blueprint(search.bp)
+    return app

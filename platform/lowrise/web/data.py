@@ -1,0 +1,169 @@
+"""Reads the pages need, each one call into the engine's query layer (no SQL in the web layer).
+
+Linked records' titles are fetched in one query per target type for a whole page of rows,
+never one per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lowrise import filters
+from lowrise.actor import Actor
+from lowrise.storage import query
+from lowrise.workspace.model import Field, Label, RecordType
+
+from .i18n import label
+from .runtime import rt
+
+
+def title_of(rtype: RecordType, record: Mapping[str, Any], locale: str = "en") -> str:
+    """A record's name: its title field as text, else its type and id."""
+    f = rtype.fields.get(rtype.title_field)
+    value = record.get(rtype.title_field) if f is not None else None
+    if value not in (None, "", []):
+        if f.type in ("link", "user"):
+            return f"#{value}"
+        return f.kind.display(f, value, locale)
+    return f"#{record.get('id')}"
+
+
+def link_fields(fields: Iterable[Field]) -> list[Field]:
+    return [f for f in fields if f.type in ("link", "user") and f.target]
+
+
+def titles(refs: Mapping[str, set[int]], locale: str = "en") -> dict[tuple[str, int], str]:
+    """{(type, id): title} for every referenced record: one query per target type."""
+    run = rt()
+    out: dict[tuple[str, int], str] = {}
+    with run.engine.connect() as conn:
+        for target, ids in refs.items():
+            ids = {i for i in ids if isinstance(i, int)}
+            if not ids or target not in run.workspace.record_types:
+                continue
+            trt = run.workspace.type(target)
+            wanted = [trt.title_field] if trt.title_field in trt.fields else []
+            for rid, rec in query.get_many(conn, run.schema, target, ids, fields=wanted).items():
+                out[(target, rid)] = title_of(trt, rec, locale)
+    return out
+
+
+def titles_for(fields: Iterable[Field], rows: Iterable[Mapping[str, Any]],
+               locale: str = "en") -> dict[tuple[str, int], str]:
+    """The titles of every record the given link fields of the given rows point at."""
+    refs: dict[str, set[int]] = {}
+    rows = list(rows)
+    for f in link_fields(fields):
+        refs.setdefault(f.target, set()).update(r.get(f.name) for r in rows
+                                                if r.get(f.name) is not None)
+    return titles(refs, locale)
+
+
+def parse_filter(rtype: RecordType, raw: Any) -> filters.Node | None:
+    """Filter data (from YAML or the URL) as a checked tree; None when there is none."""
+    if not raw:
+        return None
+    return filters.parse(raw, rtype, rt().workspace)
+
+
+def combined(rtype: RecordType, *raws: Any) -> filters.Node | None:
+    """The conjunction of some filters: the view's AND the person's own."""
+    nodes = [parse_filter(rtype, r) for r in raws]
+    nodes = [n for n in nodes if n is not None]
+    return filters.all_of(*nodes) if nodes else None
+
+
+@dataclass
+class TableData:
+    """What a table page shows: one page of rows, the count, and per-group subtotals."""
+
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None
+    groups: dict[Any, dict[str, Any]] = field(default_factory=dict)
+
+
+def numeric(fields: Iterable[Field]) -> list[Field]:
+    """Fields whose values add up (the subtotals and column sums)."""
+    return [f for f in fields if filters.flavor(f) == "number" and f.type not in ("rating", "id")
+            and not f.system]
+
+
+def table_page(rtype: RecordType, flt: filters.Node | None, *, sort: list[str], limit: int,
+               after: str | None, q: str | None, actor: Actor, show: list[Field],
+               group: str | None = None, with_total: bool = True) -> TableData:
+    """One keyset page of a table view, with its total count and group subtotals."""
+    run = rt()
+    if group:
+        sort = [group, *[s for s in sort if s.lstrip("-") != group]]
+    wanted = list(dict.fromkeys([*(f.name for f in show), "version", rtype.title_field]))
+    wanted = [n for n in wanted if n in rtype.fields and n != "id"]
+    with run.engine.connect() as conn:
+        page = query.list_records(conn, run.schema, rtype.name, filter=flt, sort=sort,
+                                  limit=limit, after=after, fields=wanted, ctx=actor, q=q)
+        total = (query.count(conn, run.schema, rtype.name, flt, actor, q=q)
+                 if with_total else None)
+        groups = {}
+        if group and with_total:
+            sums = [f"sum:{f.name}" for f in numeric(show)]
+            for row in query.aggregate(conn, run.schema, rtype.name, group_by=[group],
+                                       measures=["count", *sums], filter=flt, ctx=actor, q=q):
+                groups[row[group]] = row
+    return TableData(page.rows, page.next_cursor, total, groups)
+
+
+@dataclass
+class RelatedList:
+    type: RecordType
+    field: Field
+    title: str
+    columns: list[Field]
+    rows: list[dict[str, Any]]
+    total: int
+    titles: dict[tuple[str, int], str]
+    new_url: str
+    all_url: str
+
+
+def related_lists(rtype: RecordType, record_id: int, locale: str, *,
+                  limit: int = 5) -> list[RelatedList]:
+    """For each link on another type pointing here, the first records pointing at this one."""
+    from flask import url_for
+
+    from .viewdefs import columns, table_views
+
+    run = rt()
+    ws = run.workspace
+    out = []
+    with run.engine.connect() as conn:
+        for other, f in ws.links_to(rtype.name):
+            if f.system:
+                continue
+            flt = filters.parse({"field": f.name, "op": "eq", "value": record_id}, other, ws)
+            view = table_views(ws, other.name)[0]
+            cols = [c for c in columns(other, view) if c.name != f.name][:4]
+            if other.title_field in other.fields and other.fields[other.title_field] not in cols:
+                cols = [other.fields[other.title_field], *cols[:3]]
+            page = query.list_records(conn, run.schema, other.name, filter=flt,
+                                      sort=view.sort or ["-updated_at"], limit=limit,
+                                      fields=[c.name for c in cols], ctx=g_actor())
+            total = (len(page.rows) if page.next_cursor is None
+                     else query.count(conn, run.schema, other.name, flt, g_actor()))
+            rel = f.config.get("related_label")
+            title = (label(Label.of(rel, other.name), locale) if rel
+                     else label(other.label_plural, locale))
+            out.append(RelatedList(
+                other, f, title, cols, page.rows, total, {},
+                url_for("records.new", type_name=other.name, **{f.name: record_id}),
+                url_for("pages.table", type_name=other.name, f0=f.name, o0="eq", v0=record_id)))
+    for item in out:
+        item.titles = titles_for(item.columns, item.rows, locale)
+    return out
+
+
+def g_actor() -> Actor:
+    from flask import g
+
+    return g.actor

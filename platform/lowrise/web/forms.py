@@ -1,0 +1,280 @@
+"""Record forms made with WTForms from the field definitions: one widget per field type.
+
+The form only carries raw input; the engine parses and checks it (Records.create / update),
+and its per-field errors are put back on the form, so validation lives in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    FileField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.widgets import (
+    CheckboxInput,
+    DateInput,
+    DateTimeLocalInput,
+    ListWidget,
+    NumberInput,
+    TextInput,
+)
+
+from lowrise.fields.file import FileUpload
+from lowrise.workspace.model import Field as WsField
+from lowrise.workspace.model import RecordType
+
+from . import data
+from .display import value_html
+from .i18n import label
+
+# -- widgets -------------------------------------------------------------------------------
+
+
+def picker(name: str, input_id: str, target: str, value, title: str, **attrs) -> Markup:
+    """A search box that looks up records of `target`, keeping the chosen id in `name`."""
+    opts_id = f"{input_id}-options"
+    url = url_for("cells.pick", type_name=target)
+    extra = Markup(" ").join(Markup('{}="{}"').format(k.replace("_", "-"), v)
+                             for k, v in attrs.items() if k not in ("id", "required"))
+    return Markup(
+        '<div class="picker" data-picker>'
+        '<input type="hidden" name="{name}" value="{value}" data-picker-value>'
+        '<input type="search" id="{id}" name="{name}__q" value="{title}" class="picker-input"'
+        ' autocomplete="off" role="combobox" aria-autocomplete="list" aria-expanded="false"'
+        ' aria-controls="{opts}" placeholder="{ph}" data-picker-input'
+        ' hx-get="{url}" hx-trigger="input changed delay:200ms, focus" hx-target="#{opts}"'
+        ' hx-sync="this:replace" {extra}>'
+        '<ul id="{opts}" class="picker-options" role="listbox"></ul>'
+        '</div>'
+    ).format(name=name, value="" if value is None else value, id=input_id, title=title or "",
+             opts=opts_id, url=url, ph=_("Type to search…"), extra=extra)
+
+
+class PickerWidget:
+    """A link or user picker: a hidden id, and a search box that asks the server for matches."""
+
+    def __call__(self, field: Field, **kw) -> Markup:
+        return picker(field.name, field.id, field.lr_field.target, field.data,
+                      getattr(field, "lr_title", ""), **kw)
+
+
+class PickerField(StringField):
+    widget = PickerWidget()
+
+
+class RatingWidget:
+    """Stars as radio buttons; 'none' clears the rating."""
+
+    def __call__(self, field: Field, **kw) -> Markup:
+        parts = [Markup('<fieldset class="rating-input" id="{}"><legend class="sr-only">{}'
+                        '</legend>').format(field.id, field.label.text)]
+        current = str(field.data or "")
+        for value, text in [("", _("none"))] + [(str(i), "★" * i) for i in
+                                                   range(1, field.lr_max + 1)]:
+            rid = f"{field.id}-{value or 'none'}"
+            parts.append(Markup(
+                '<input type="radio" id="{rid}" name="{name}" value="{v}"{chk}>'
+                '<label for="{rid}" title="{v}">{t}</label>').format(
+                    rid=rid, name=field.name, v=value, t=text,
+                    chk=Markup(" checked") if value == current else ""))
+        parts.append(Markup("</fieldset>"))
+        return Markup("").join(parts)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False, html_tag="ul")
+    option_widget = CheckboxInput()
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+def editable(f: WsField) -> bool:
+    """Whether a person may type a value for this field in a form."""
+    return not (f.system or f.read_only or f.kind.generated)
+
+
+def _number_widget(f: WsField) -> NumberInput:
+    if f.type == "integer":
+        step: Any = 1
+    else:
+        scale = int(f.config.get("scale", 2))
+        step = "any" if scale > 6 else format(Decimal(1).scaleb(-scale), "f")
+    return NumberInput(step=step, min=f.config.get("min"), max=f.config.get("max"))
+
+
+def make_field(f: WsField, locale: str) -> Field:
+    """The WTForms field for one workspace field."""
+    lab = label(f.label, locale)
+    desc = label(f.help, locale) if f.help else ""
+    kw: dict[str, Any] = {"label": lab, "description": desc}
+    rk: dict[str, Any] = {}
+    if f.required:
+        rk["required"] = True
+        rk["aria_required"] = "true"
+    t = f.type
+    if t in ("text", "autonumber"):
+        if f.config.get("max_length"):
+            rk["maxlength"] = f.config["max_length"]
+        field: Field = StringField(**kw, render_kw=rk)
+    elif t == "long_text":
+        field = TextAreaField(**kw, render_kw={**rk, "rows": 4})
+    elif t in ("integer", "decimal", "currency", "percent"):
+        field = StringField(**kw, widget=_number_widget(f), render_kw={**rk, "inputmode": "decimal"})
+    elif t == "boolean":
+        field = BooleanField(**kw, false_values=("false", "", "0", "off"))
+    elif t == "date":
+        field = StringField(**kw, widget=DateInput(), render_kw=rk)
+    elif t == "datetime":
+        field = StringField(**kw, widget=DateTimeLocalInput(), render_kw={**rk, "step": 60})
+    elif t == "duration":
+        field = StringField(**kw, widget=TextInput(), render_kw={**rk, "placeholder": "1h30m"})
+    elif t == "select":
+        choices = [("", "—")] + [(o.value, o.label.get(locale)) for o in f.options]
+        field = SelectField(**kw, choices=choices, validate_choice=False, render_kw=rk)
+    elif t == "multi_select":
+        choices = [(o.value, o.label.get(locale)) for o in f.options]
+        field = MultiCheckboxField(**kw, choices=choices, validate_choice=False)
+    elif t == "email":
+        field = EmailField(**kw, render_kw={**rk, "autocomplete": "email"})
+    elif t == "phone":
+        field = TelField(**kw, render_kw={**rk, "autocomplete": "tel"})
+    elif t == "url":
+        field = URLField(**kw, render_kw={**rk, "placeholder": "https://"})
+    elif t == "rating":
+        field = RadioField(**kw, choices=[], validate_choice=False, widget=RatingWidget())
+    elif t == "attachment":
+        accept = ",".join(f.config.get("accept") or [])
+        rk = {"accept": accept} if accept else {}
+        cls = MultipleFileField if f.config.get("multiple") else FileField
+        field = cls(**kw, render_kw=rk)
+    elif t in ("link", "user"):
+        field = PickerField(**kw, render_kw=rk)
+    else:  # a type a plugin added without a widget: plain text
+        field = StringField(**kw, render_kw=rk)
+    return field
+
+
+def form_value(f: WsField, value: Any) -> Any:
+    """A stored value as the form shows it (the inverse of what parse accepts)."""
+    if value is None:
+        return None
+    if f.type == "datetime" and isinstance(value, datetime):
+        zone = ZoneInfo(f.config.get("timezone") or "UTC")
+        return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if f.type == "duration":
+        return f.kind.display(f, value)
+    if f.type in ("boolean", "multi_select", "attachment"):
+        return value
+    return str(value)
+
+
+def build_form(rt: RecordType, fields: list[WsField], *, locale: str,
+               record: dict[str, Any] | None = None, prefix: str = "",
+               formdata: Any = "auto") -> FlaskForm:
+    """A form for `fields` of `rt`, filled from `record` (or from the request when posted)."""
+    attrs: dict[str, Any] = {}
+    for f in fields:
+        if editable(f):
+            attrs[f.name] = make_field(f, locale)
+    cls = type(f"{rt.name.title()}Form", (FlaskForm,), attrs)
+    initial = {f.name: form_value(f, (record or {}).get(f.name)) for f in fields if editable(f)}
+    kw: dict[str, Any] = {"data": initial, "prefix": prefix}
+    if formdata != "auto":
+        kw["formdata"] = formdata
+    form = cls(**kw)
+    refs: dict[str, set[int]] = {}
+    for f in fields:
+        if f.name not in form:
+            continue
+        wf = form[f.name]
+        wf.lr_field = f
+        if f.type == "attachment":
+            wf.lr_current = value_html(f, (record or {}).get(f.name))
+        if f.type == "rating":
+            wf.lr_max = int(f.config.get("max", 5))
+        if f.type in ("link", "user") and (rid := _int(wf.data)) is not None:
+            refs.setdefault(f.target, set()).add(rid)
+    found = data.titles(refs, locale) if refs else {}
+    for f in fields:
+        if f.name in form and f.type in ("link", "user"):
+            wf = form[f.name]
+            rid = _int(wf.data)
+            if rid is not None:
+                wf.lr_title = found.get((f.target, rid)) or f"#{rid}"
+            else:
+                wf.lr_title = request.form.get(wf.name + "__q", "") if request.method == "POST" else ""
+    return form
+
+
+def _int(raw: Any) -> int | None:
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError):
+        return None
+
+
+def raw_values(form: FlaskForm, fields: list[WsField], *, creating: bool) -> dict[str, Any]:
+    """What the person typed, as the engine takes it (files as FileUpload)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in form:
+            continue
+        wf = form[f.name]
+        if f.type == "attachment":
+            ups = [FileUpload(s.filename, s.read(), s.mimetype or "")
+                   for s in request.files.getlist(wf.name) if s and s.filename]
+            if ups:
+                out[f.name] = ups
+            elif request.form.get(wf.name + "__clear"):
+                out[f.name] = None
+            elif creating:
+                out[f.name] = None
+            continue
+        if f.type == "boolean":
+            out[f.name] = bool(wf.data)
+        elif f.type == "multi_select":
+            out[f.name] = list(wf.data or []) or None
+        elif f.type in ("link", "user"):
+            out[f.name] = wf.data or None
+        else:
+            out[f.name] = wf.data if wf.data not in ("", None) else None
+    return out
+
+
+def add_errors(form: FlaskForm, errors: dict[str, str], locale: str) -> list[str]:
+    """Put the engine's per-field errors on the form; returns those no field shows."""
+    rest = []
+    for name, message in errors.items():
+        if name and name in form:
+            form[name].errors = [*(form[name].errors or []), message]
+        else:
+            rest.append(f"{name}: {message}" if name else message)
+    return rest
+
+
+def error_text(form_field: Field) -> Markup:
+    """'<Label> <message>' for each error of a field: errors that name the field."""
+    return Markup("<br>").join(escape(f"{form_field.label.text} {m}")
+                               for m in form_field.errors)

@@ -1,0 +1,82 @@
+"""A record's history from the audit log: who, when, which field, from what to what.
+
+Values are shown as the record page shows them (labels, option chips, linked titles), so a
+stage change reads "Negotiation → Deposit", not "negotiation → deposit".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from lowrise.workspace.model import RecordType
+
+from . import data
+from .display import from_json, value_html
+from .i18n import label
+from .runtime import rt
+
+
+@dataclass
+class Change:
+    field: str
+    before: Markup
+    after: Markup
+
+
+@dataclass
+class Entry:
+    action: str
+    who: str
+    at: datetime
+    when: str
+    version: int | None
+    changes: list[Change]
+
+
+def action_label(action: str) -> str:
+    return {"create": _("created"), "update": _("changed"), "delete": _("deleted"),
+            "restore": _("restored"), "reveal": _("revealed")}.get(action, action)
+
+
+def _babel(locale: str) -> str:
+    return {"zh": "zh_CN", "en": "en_US"}.get(locale, locale)
+
+
+def entries(rtype: RecordType, record_id: int, locale: str, *, limit: int = 200) -> list[Entry]:
+    """The record's audit entries, newest first, ready to show."""
+    run = rt()
+    rows = run.records.history(rtype.name, record_id)[:limit]
+    zone = ZoneInfo(run.workspace.config.get("timezone") or "UTC")
+    parsed = []
+    refs: dict[str, set[int]] = {}
+    for row in rows:
+        changes = []
+        for name, pair in (row.get("changes") or {}).items():
+            f = rtype.fields.get(name)
+            if f is None or not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                continue
+            before, after = from_json(f, pair[0]), from_json(f, pair[1])
+            if f.type in ("link", "user") and f.target:
+                refs.setdefault(f.target, set()).update(
+                    v for v in (before, after) if isinstance(v, int))
+            changes.append((f, before, after))
+        parsed.append((row, changes))
+    titles = data.titles(refs, locale)
+    out = []
+    for row, changes in parsed:
+        at = row["at"]
+        out.append(Entry(
+            action=row["action"], who=row.get("actor_name") or _("system"), at=at,
+            when=format_datetime(at.astimezone(zone), "medium", locale=_babel(locale)),
+            version=row.get("version"),
+            changes=[Change(label(f.label, locale),
+                            value_html(f, b, titles=titles, locale=locale),
+                            value_html(f, a, titles=titles, locale=locale))
+                     for f, b, a in changes]))
+    return out

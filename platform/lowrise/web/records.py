@@ -1,0 +1,173 @@
+"""One record: its page (fields, related records, history), its form, delete and restore.
+
+Writes go through the engine's Records service with the request's Actor; its per-field
+errors come back onto the form, and a stale version comes back as a conflict message.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from lowrise.errors import ConflictError, NotFound, ValidationError
+
+from . import data, history
+from .auth import actor
+from .forms import add_errors, build_form, editable, raw_values
+from .i18n import current_locale, label, safe_next
+from .render import render
+from .runtime import rt
+from .viewdefs import form_sections, record_type_or_404
+
+bp = Blueprint("records", __name__)
+
+
+def _get_or_404(type_name: str, record_id: int) -> dict:
+    try:
+        return rt().records.get(type_name, record_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/r/<type_name>/<int:record_id>")
+def show(type_name: str, record_id: int):
+    run = rt()
+    ws = run.workspace
+    rtype = record_type_or_404(ws, type_name)
+    record = _get_or_404(type_name, record_id)
+    locale = current_locale()
+    sections = form_sections(ws, rtype)
+    titles = data.titles_for(rtype.fields.values(), [record], locale)
+    entries = history.entries(rtype, record_id, locale)
+    related = data.related_lists(rtype, record_id, locale)
+    return render("record.html", "record", rtype=rtype, record=record, sections=sections,
+                  titles=titles, history=entries, related=related,
+                  title=data.title_of(rtype, record, locale), current_type=type_name)
+
+
+def _form_page(rtype, record: dict | None):
+    """The new / edit form: GET shows it, POST saves or shows it again with the errors."""
+    run = rt()
+    ws = run.workspace
+    locale = current_locale()
+    sections = form_sections(ws, rtype)
+    fields = [f for s in sections for f in s.fields]
+    initial = dict(record or {})
+    if record is None:  # prefill from the query string: /r/case/new?client=12
+        for f in fields:
+            if f.name in request.args and editable(f):
+                initial[f.name] = (request.args.getlist(f.name) if f.type == "multi_select"
+                                   else request.args[f.name])
+    form = build_form(rtype, fields, locale=locale, record=initial)
+    problems: list[str] = []
+    conflict = None
+    status = 200
+    if request.method == "POST" and form.validate_on_submit():
+        values = raw_values(form, fields, creating=record is None)
+        try:
+            if record is None:
+                saved = run.records.create(rtype.name, values, actor())
+                flash(_("%(type)s created.", type=label(rtype.label)), "success")
+            else:
+                saved = run.records.update(rtype.name, record["id"], values, actor(),
+                                           expected_version=request.form.get("_version"))
+                flash(_("Changes saved."), "success")
+            return redirect(safe_next(request.form.get("next"),
+                                      url_for(".show", type_name=rtype.name,
+                                              record_id=saved["id"])))
+        except ValidationError as exc:
+            problems = add_errors(form, exc.errors, locale)
+            status = 422
+        except ConflictError as exc:
+            conflict = str(exc)
+            status = 409
+        except NotFound:
+            abort(404)
+    elif request.method == "POST":
+        status = 422
+    return render("form.html", "form", status=status, rtype=rtype, record=record, form=form,
+                  sections=sections, problems=problems, conflict=conflict,
+                  titles=data.titles_for(fields, [record or {}], locale),
+                  next=request.values.get("next", ""), current_type=rtype.name)
+
+
+@bp.route("/r/<type_name>/new", methods=["GET", "POST"])
+def new(type_name: str):
+    return _form_page(record_type_or_404(rt().workspace, type_name), None)
+
+
+@bp.route("/r/<type_name>/<int:record_id>/edit", methods=["GET", "POST"])
+def edit(type_name: str, record_id: int):
+    rtype = record_type_or_404(rt().workspace, type_name)
+    return _form_page(rtype, _get_or_404(type_name, record_id))
+
+
+@bp.route("/r/<type_name>/<int:record_id>/delete", methods=["POST"])
+def delete(type_name: str, record_id: int):
+    run = rt()
+    rtype = record_type_or_404(run.workspace, type_name)
+    try:
+        run.records.delete(type_name, record_id, actor(),
+                           expected_version=request.form.get("_version") or None)
+    except NotFound:
+        abort(404)
+    except ConflictError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".show", type_name=type_name, record_id=record_id))
+    except ValidationError as exc:  # a rule or a link refused the delete
+        flash("; ".join(exc.errors.values()), "error")
+        return redirect(url_for(".show", type_name=type_name, record_id=record_id))
+    flash(_("%(type)s #%(id)s moved to the trash.", type=label(rtype.label), id=record_id),
+          "success")
+    return redirect(safe_next(request.form.get("next"),
+                              url_for("pages.table", type_name=type_name)))
+
+
+@bp.route("/trash")
+def trash():
+    run = rt()
+    items = run.records.trash(limit=200)
+    staff = {i["deleted_by"] for i in items if i.get("deleted_by")}
+    users = run.workspace.users_type
+    titles = data.titles({users: staff}, current_locale()) if users else {}
+    return render("trash.html", "trash", items=items, titles=titles, users_type=users)
+
+
+@bp.route("/trash/<type_name>/<int:record_id>/restore", methods=["POST"])
+def restore(type_name: str, record_id: int):
+    run = rt()
+    record_type_or_404(run.workspace, type_name)
+    try:
+        run.records.restore(type_name, record_id, actor())
+    except NotFound:
+        abort(404)
+    except ValidationError as exc:
+        flash("; ".join(f"{k}: {v}" for k, v in exc.errors.items()), "error")
+        return redirect(url_for(".trash"))
+    flash(_("Restored."), "success")
+    return redirect(url_for(".show", type_name=type_name, record_id=record_id))
+
+
+@bp.route("/files/<key>")
+def download(key: str):
+    """An attachment, always as a download (never rendered inline as HTML)."""
+    try:
+        path = rt().files.path(key)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    name = request.args.get("name") or key
+    resp = send_file(path, as_attachment=True, download_name=name,
+                     mimetype="application/octet-stream")
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+

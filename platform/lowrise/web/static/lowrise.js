@@ -1,0 +1,204 @@
+/* Lowrise: the little behaviour htmx does not give: link pickers, kanban drag and drop,
+   row selection for bulk actions, confirmations and toasts. No inline scripts anywhere. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function csrf() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.content : "";
+  }
+
+  function toast(message, isError) {
+    var t = document.getElementById("toast");
+    if (!t || !message) return;
+    t.textContent = message;
+    t.className = "toast" + (isError ? " error" : "");
+    t.hidden = false;
+    clearTimeout(t._timer);
+    t._timer = setTimeout(function () { t.hidden = true; }, isError ? 6000 : 3000);
+  }
+  window.lowriseToast = toast;
+
+  /* Messages sent by the server in HX-Trigger: {"lowrise:toast": {"message": ..., "error": ...}} */
+  document.addEventListener("lowrise:toast", function (e) {
+    var d = e.detail || {};
+    toast(d.message || d.value, d.error);
+  });
+  document.addEventListener("htmx:responseError", function (e) {
+    toast(e.detail.xhr.statusText || "Request failed", true);
+  });
+
+  /* Forms that ask before they submit (delete). */
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
+    }
+  }, true);
+
+  /* ---- link pickers ---- */
+  function pickerOf(el) { return el.closest && el.closest("[data-picker]"); }
+
+  function choose(picker, li) {
+    var hidden = picker.querySelector("[data-picker-value]");
+    var input = picker.querySelector("[data-picker-input]");
+    hidden.value = li.dataset.id;
+    input.value = li.dataset.title;
+    close(picker);
+    hidden.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function close(picker) {
+    var list = picker.querySelector(".picker-options");
+    if (list) list.innerHTML = "";
+    var input = picker.querySelector("[data-picker-input]");
+    if (input) input.setAttribute("aria-expanded", "false");
+  }
+
+  document.addEventListener("click", function (e) {
+    var li = e.target.closest && e.target.closest(".picker-options li[data-id]");
+    if (li) { e.preventDefault(); choose(pickerOf(li), li); return; }
+    document.querySelectorAll("[data-picker]").forEach(function (p) {
+      if (!p.contains(e.target)) close(p);
+    });
+  });
+
+  document.addEventListener("input", function (e) {
+    if (e.target.matches && e.target.matches("[data-picker-input]")) {
+      /* typing invalidates the chosen record until a new one is picked */
+      var hidden = pickerOf(e.target).querySelector("[data-picker-value]");
+      hidden.value = "";
+    }
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if (!(e.target.matches && e.target.matches("[data-picker-input]"))) return;
+    var picker = pickerOf(e.target);
+    var items = Array.prototype.slice.call(picker.querySelectorAll(".picker-options li[data-id]"));
+    if (!items.length) return;
+    var cur = items.findIndex(function (li) { return li.getAttribute("aria-selected") === "true"; });
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      var next = e.key === "ArrowDown" ? Math.min(cur + 1, items.length - 1) : Math.max(cur - 1, 0);
+      items.forEach(function (li, i) { li.setAttribute("aria-selected", i === next ? "true" : "false"); });
+      e.target.setAttribute("aria-activedescendant", items[next].id);
+    } else if (e.key === "Enter" && cur >= 0) {
+      e.preventDefault();
+      choose(picker, items[cur]);
+    } else if (e.key === "Escape") {
+      close(picker);
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var list = e.detail.target;
+    if (list.classList && list.classList.contains("picker-options")) {
+      var input = pickerOf(list).querySelector("[data-picker-input]");
+      input.setAttribute("aria-expanded", list.children.length ? "true" : "false");
+    }
+  });
+
+  /* ---- row selection and bulk actions ---- */
+  function updateBulk(table) {
+    var form = document.getElementById(table.dataset.bulk);
+    if (!form) return;
+    var n = table.querySelectorAll("tbody input[name=ids]:checked").length;
+    form.classList.toggle("show", n > 0);
+    var count = form.querySelector("[data-selected]");
+    if (count) count.textContent = n;
+  }
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!t.closest) return;
+    var table = t.closest("table[data-bulk]");
+    if (!table) return;
+    if (t.matches("[data-select-all]")) {
+      table.querySelectorAll("tbody input[name=ids]").forEach(function (c) { c.checked = t.checked; });
+    }
+    updateBulk(table);
+  });
+
+  /* ---- kanban: drag a card to another column ---- */
+  var dragged = null;
+  document.addEventListener("dragstart", function (e) {
+    var card = e.target.closest && e.target.closest(".kcard[draggable]");
+    if (!card) return;
+    dragged = card;
+    card.classList.add("dragging");
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", card.dataset.id);
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    document.querySelectorAll(".column.drop-ok").forEach(function (c) { c.classList.remove("drop-ok"); });
+    dragged = null;
+  });
+  document.addEventListener("dragover", function (e) {
+    var col = dragged && e.target.closest && e.target.closest(".column[data-value]");
+    if (!col) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+    document.querySelectorAll(".column.drop-ok").forEach(function (c) { if (c !== col) c.classList.remove("drop-ok"); });
+    col.classList.add("drop-ok");
+  });
+  document.addEventListener("drop", function (e) {
+    var col = dragged && e.target.closest && e.target.closest(".column[data-value]");
+    if (!col) return;
+    e.preventDefault();
+    col.classList.remove("drop-ok");
+    var card = dragged;
+    var from = card.closest(".column");
+    if (from === col) return;
+    moveCard(card, from, col);
+  });
+
+  function setColumnHead(col, info) {
+    if (!info) return;
+    var c = col.querySelector("[data-count]");
+    if (c) c.textContent = info.count;
+    var s = col.querySelector("[data-sum]");
+    if (s) s.textContent = info.sum || "";
+  }
+
+  function moveCard(card, from, to) {
+    var list = to.querySelector(".cards");
+    var placeholder = document.createComment("kanban-card");
+    card.parentNode.insertBefore(placeholder, card);
+    list.insertBefore(card, list.firstChild);
+    var board = card.closest("[data-move-url]");
+    var body = new URLSearchParams();
+    body.set("id", card.dataset.id);
+    body.set("version", card.dataset.version);
+    body.set("to", to.dataset.value);
+    fetch(board.dataset.moveUrl, {
+      method: "POST",
+      headers: { "X-CSRFToken": csrf(), "Accept": "application/json",
+                 "Content-Type": "application/x-www-form-urlencoded" },
+      body: body.toString(),
+      credentials: "same-origin"
+    }).then(function (r) {
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    }).then(function (res) {
+      if (!res.ok || !res.data.ok) throw new Error(res.data.message || "Refused");
+      card.dataset.version = res.data.version;
+      var tmp = document.createElement("div");
+      if (res.data.card) {
+        tmp.innerHTML = res.data.card;
+        var fresh = tmp.firstElementChild;
+        if (fresh) { card.replaceWith(fresh); card = fresh; }
+      }
+      setColumnHead(from, res.data.columns && res.data.columns[from.dataset.value]);
+      setColumnHead(to, res.data.columns && res.data.columns[to.dataset.value]);
+      placeholder.remove();
+      toast(res.data.message, false);
+    }).catch(function (err) {
+      /* snap back to where it was */
+      placeholder.parentNode.insertBefore(card, placeholder);
+      placeholder.remove();
+      card.classList.add("refused");
+      setTimeout(function () { card.classList.remove("refused"); }, 600);
+      toast(err.message, true);
+    });
+  }
+})();

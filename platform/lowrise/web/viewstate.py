@@ -1,0 +1,122 @@
+"""A table's state in its URL, so that a filtered, sorted view can be bookmarked and shared.
+
+`?f0=stage&o0=in&v0=lead&v0=viewing&f1=amount&o1=gte&v1=1000000&sort=-amount&q=wang&group=stage`
+
+Conditions are numbered; a condition that does not fit its field is dropped and reported,
+never an error page. The result is data in the one filter language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from lowrise import filters
+from lowrise.workspace.model import Field, RecordType, View, Workspace
+
+MAX_CONDITIONS = 20
+SHAPES = {name: op.shape for name, op in filters.OPERATORS.items()}
+
+
+@dataclass
+class Cond:
+    field: str
+    op: str
+    values: list[str] = field(default_factory=list)
+    problem: str = ""
+
+    def data(self) -> dict[str, Any]:
+        """The condition in the filter language."""
+        shape = SHAPES.get(self.op, "one")
+        out: dict[str, Any] = {"field": self.field, "op": self.op}
+        vals = [v.strip() for v in self.values if v.strip()]
+        if shape == "none":
+            return out
+        if shape in ("many", "pair"):
+            if len(vals) == 1 and "," in vals[0]:
+                vals = [p.strip() for p in vals[0].replace("，", ",").split(",") if p.strip()]
+            out["value"] = vals
+        else:
+            out["value"] = vals[0] if vals else None
+        return out
+
+
+@dataclass
+class TableState:
+    conds: list[Cond]
+    sort: list[str]
+    q: str
+    group: str | None
+    after: str | None
+    problems: list[str]
+
+    def user_filter(self) -> dict[str, Any] | None:
+        good = [c.data() for c in self.conds if not c.problem]
+        return {"all": good} if good else None
+
+    def args(self, **changes: Any) -> MultiDict:
+        """The query string of this state, with some parts changed (None removes a part)."""
+        out: MultiDict = MultiDict()
+        for i, c in enumerate(changes.get("conds", self.conds)):
+            out.add(f"f{i}", c.field)
+            out.add(f"o{i}", c.op)
+            for v in c.values:
+                out.add(f"v{i}", v)
+        for key in ("sort", "q", "group", "after"):
+            value = changes.get(key, getattr(self, key))
+            if key == "sort":
+                value = ",".join(value) if value else None
+            if value:
+                out.add(key, value)
+        return out
+
+
+def filterable(rt: RecordType) -> list[Field]:
+    """Fields a person can filter on, the declared ones first."""
+    return [f for f in rt.user_fields + [f for f in rt.fields.values() if f.system]
+            if filters.operators_for(f)]
+
+
+def sortable(f: Field) -> bool:
+    return bool(f.kind.sortable) and f.type not in ("attachment", "multi_select", "long_text")
+
+
+def parse_state(args: MultiDict, ws: Workspace, rt: RecordType, view: View) -> TableState:
+    """Read the table state from the query string."""
+    conds: list[Cond] = []
+    problems: list[str] = []
+    removed = args.get("remove", type=int)
+    for i in range(MAX_CONDITIONS):
+        name = args.get(f"f{i}")
+        if not name or i == removed:
+            continue
+        f = rt.fields.get(name)
+        if f is None:
+            problems.append(f"{name}: not a field of {rt.label}")
+            continue
+        ops = filters.operators_for(f)
+        op = args.get(f"o{i}") or ops[0]
+        if op not in ops:
+            op = ops[0]
+        c = Cond(name, op, args.getlist(f"v{i}"))
+        data = c.data()
+        needs_value = SHAPES.get(op) != "none"
+        if needs_value and not data.get("value"):
+            c.problem = "incomplete"  # a row being built: shown, not applied, not an error
+        else:
+            found = filters.check(data, rt, ws)
+            if found:
+                c.problem = "; ".join(found)
+                problems.append(c.problem)
+        conds.append(c)
+    sort = [s for s in (args.get("sort") or "").split(",") if s]
+    sort = [s for s in sort if s.lstrip("-") in rt.fields
+            and sortable(rt.fields[s.lstrip("-")])] or list(view.sort) or ["-updated_at"]
+    group = args.get("group", view.config.get("group_by"))
+    if group is not None and (group not in rt.fields
+                              or rt.fields[group].type not in ("select", "link", "user")):
+        group = None
+    return TableState(conds, sort, (args.get("q") or "").strip(), group or None,
+                      args.get("after") or None, problems)
