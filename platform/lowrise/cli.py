@@ -1,0 +1,219 @@
+"""The `lowrise` command: check, migrate, seed, serve, new."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from lowrise.actor import Actor
+
+
+class Context:
+    """What every command needs, built lazily from the global options."""
+
+    def __init__(self, workspace: str, database: str | None, instance: str):
+        self.workspace_dir = Path(workspace)
+        self.database = database
+        self.instance = Path(instance)
+        self._ws = None
+        self._engine = None
+
+    def workspace(self):
+        if self._ws is None:
+            from lowrise.workspace import WorkspaceError, load_workspace
+
+            try:
+                self._ws = load_workspace(self.workspace_dir)
+            except WorkspaceError as exc:
+                for p in exc.problems:
+                    click.echo(str(p), err=True)
+                n = len(exc.problems)
+                raise click.ClickException(
+                    f"{n} problem{'s' if n != 1 else ''} in the workspace at "
+                    f"{self.workspace_dir.resolve()}; nothing was changed") from None
+        return self._ws
+
+    def engine(self):
+        if self._engine is None:
+            from lowrise.storage.db import create_engine, default_url
+
+            self.instance.mkdir(parents=True, exist_ok=True)
+            self._engine = create_engine(self.database or default_url(self.instance))
+        return self._engine
+
+    def schema(self):
+        from lowrise.storage.tables import build_schema
+
+        return build_schema(self.workspace())
+
+    def records(self):
+        from lowrise.storage.files import FileStore
+        from lowrise.storage.records import Records
+
+        return Records(self.engine(), self.schema(), files=FileStore(self.instance / "uploads"))
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-w", "--workspace", envvar="LOWRISE_WORKSPACE", default=".", show_default=True,
+              type=click.Path(file_okay=False), help="The workspace folder (workspace.yaml, "
+              "schemas/, views/, automations/).")
+@click.option("--database", envvar="DATABASE_URL", default=None,
+              help="SQLAlchemy URL; default: an SQLite file in the instance folder.")
+@click.option("--instance", envvar="LOWRISE_INSTANCE", default="instance", show_default=True,
+              type=click.Path(file_okay=False), help="Where the database, uploads and secret "
+              "key live.")
+@click.version_option(package_name="lowrise")
+@click.pass_context
+def main(ctx, workspace, database, instance):
+    """Lowrise: a folder of YAML becomes a records application on a real database.
+
+    \b
+    Start here:
+      lowrise check        validate the workspace's YAML
+      lowrise migrate      bring the database up to the workspace (prints the plan first)
+      lowrise seed         fill an empty database with demo data
+      lowrise serve        run the web application
+    """
+    ctx.obj = Context(workspace, database, instance)
+
+
+@main.command()
+@pass_ctx
+def check(ctx: Context):
+    """Validate every YAML file of the workspace; report all problems at once."""
+    ws = ctx.workspace()
+    n_fields = sum(len(rt.user_fields) for rt in ws.record_types.values())
+    click.echo(f"{ctx.workspace_dir.resolve()}: OK — {len(ws.record_types)} record types, "
+               f"{n_fields} fields, {len(ws.views)} views, {len(ws.rules)} automations")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--prune", is_flag=True, help="Also drop columns and tables no field declares "
+              "(their data is lost; asks first).")
+@click.option("-y", "--yes", is_flag=True, help="Apply without asking (prune still lists what "
+              "it drops).")
+@pass_ctx
+def migrate(ctx: Context, dry_run: bool, prune: bool, yes: bool):
+    """Bring the database up to the workspace: prints the plan, then applies it."""
+    from lowrise.storage.migrate import MigrationRefused, apply, plan
+
+    schema = ctx.schema()
+    engine = ctx.engine()
+    with engine.connect() as conn:
+        the_plan = plan(conn, schema)
+    for line in the_plan.describe_lines():
+        click.echo(line)
+    if the_plan.refusals:
+        raise click.ClickException("the migration is refused (see above); nothing was changed")
+    nothing_to_do = the_plan.is_empty and not (prune and the_plan.unused)
+    if nothing_to_do:
+        click.echo("The database is up to date.")
+    if dry_run or nothing_to_do:
+        return
+    if prune and the_plan.unused and not yes:
+        click.confirm("Drop the columns and tables listed above? Their data will be lost",
+                      abort=True)
+    total = len(the_plan.changes) + (len(the_plan.unused) if prune else 0)
+    with click.progressbar(length=total, label="Migrating") as bar:
+        try:
+            apply(engine, the_plan, prune=prune, progress=lambda _step: bar.update(1))
+        except MigrationRefused as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo("Migrated.")
+
+
+@main.command()
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="Multiply the workspace's demo counts.")
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True,
+              help="Random seed: the same seed gives the same data.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has records.")
+@pass_ctx
+def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
+    """Fill the database with realistic demo data."""
+    from lowrise import seed as seeding
+
+    records = ctx.records()
+    if if_empty and not seeding.is_empty(records):
+        click.echo("The database already has records; demo data not loaded.")
+        return
+    state = {}
+
+    def progress(type_name: str, done: int, total: int):
+        state.setdefault(type_name, 0)
+        click.echo(f"\r  {type_name:<20} {done:>9,} / {total:,}", nl=done >= total)
+
+    made = seeding.seed(records, scale=scale, seed_value=seed_value, progress=progress,
+                        actor=Actor(name="demo data"))
+    click.echo(f"Loaded {sum(made.values()):,} demo records.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="Reload on code changes; show tracebacks.")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, debug: bool):
+    """Run the web application."""
+    from lowrise.web import create_app
+
+    os.environ["LOWRISE_WORKSPACE"] = str(ctx.workspace_dir.resolve())
+    os.environ["LOWRISE_INSTANCE"] = str(ctx.instance.resolve())
+    if ctx.database:
+        os.environ["DATABASE_URL"] = ctx.database
+    app = create_app()
+    for line in app.config.get("SIGN_IN_HELP", []):
+        click.echo(line)
+    click.echo(f"Lowrise is serving {ctx.workspace_dir.resolve()} on http://{host}:{port}")
+    app.run(host=host, port=port, debug=debug, use_reloader=debug)
+
+
+def templates_root() -> Path:
+    """Where ready-made templates live: the repository root is the flagship."""
+    return Path(__file__).resolve().parents[2]
+
+
+TEMPLATES = {"real_estate": ""}
+WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--template", default="real_estate", show_default=True,
+              type=click.Choice(sorted(TEMPLATES)), help="The template to start from.")
+def new(directory: str, template: str):
+    """Create a new workspace from a ready-made template (never overwrites)."""
+    dest = Path(directory)
+    if dest.exists() and any(dest.iterdir()):
+        raise click.ClickException(f"{dest} exists and is not empty; choose a new folder")
+    src = templates_root() / TEMPLATES[template]
+    dest.mkdir(parents=True, exist_ok=True)
+    schema_dir = Path(__file__).resolve().parent / "workspace" / "schemas"
+    for part in WORKSPACE_PARTS:
+        s = src / part
+        if s.is_dir():
+            shutil.copytree(s, dest / part)
+        elif s.exists():
+            shutil.copy2(s, dest / part)
+    # The editor hint points at the schemas relative to the template; point it at the package.
+    for path in dest.rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        if "$schema=" in text:
+            head, _, rest = text.partition("$schema=")
+            old, nl, tail = rest.partition("\n")
+            text = f"{head}$schema={schema_dir / Path(old).name}{nl}{tail}"
+            path.write_text(text, encoding="utf-8")
+    click.echo(f"Created {dest} from the {template} template. Next:\n"
+               f"  cd {dest} && lowrise migrate && lowrise seed && lowrise serve")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Demo data for any workspace, from the field types and each field's `sample:` hint.
+
+Nothing here knows a template: counts come from `demo:` in workspace.yaml (or a default),
+values from `sample:` (a Faker provider, `{choices: [...]}`, `{min:, max:}`, `{from: link.field}`,
+`{past_days: N}` / `{future_days: N}`) or, without a hint, from the field type. Runs are
+deterministic for a given `--seed`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from faker import Faker
+
+from lowrise.actor import Actor
+from lowrise.storage.records import Records
+from lowrise.workspace.model import Field, RecordType, Workspace
+
+DEFAULT_COUNT = 50
+FAKER_LOCALES = {"zh": "zh_CN", "en": "en_US"}
+
+
+def creation_order(ws: Workspace) -> list[RecordType]:
+    """Record types ordered so that link targets are filled before the records pointing at them."""
+    import graphlib
+
+    graph = {
+        name: {f.target for f in rt.user_fields
+               if f.type in ("link", "user") and f.target and f.target != name}
+        for name, rt in ws.record_types.items()
+    }
+    return [ws.record_types[n] for n in graphlib.TopologicalSorter(graph).static_order()]
+
+
+def demo_counts(ws: Workspace, scale: float) -> dict[str, int]:
+    declared = (ws.config.get("demo") or {}).get("counts") or {}
+    return {name: max(1, round(declared.get(name, DEFAULT_COUNT) * scale))
+            for name in ws.record_types}
+
+
+class Sampler:
+    """Makes one value for one field."""
+
+    def __init__(self, ws: Workspace, seed: int, now: datetime):
+        self.rng = random.Random(seed)
+        locale = FAKER_LOCALES.get(ws.default_locale, "en_US")
+        self.fake = Faker(locale)
+        self.fake.seed_instance(seed)
+        self.now = now
+        self.ids: dict[str, list[int]] = {}
+        self.self_ids: list[int] = []
+
+    def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict]) -> Any:
+        hint = f.sample
+        if isinstance(hint, dict):
+            if "from" in hint:
+                link, _, name = str(hint["from"]).partition(".")
+                target_id = record.get(link)
+                return None if target_id is None else linked(link, target_id).get(name)
+            if "choices" in hint:
+                return self.rng.choice(list(hint["choices"]))
+            if "past_days" in hint:
+                return self._moment(f, -self.rng.uniform(0, float(hint["past_days"])))
+            if "future_days" in hint:
+                return self._moment(f, self.rng.uniform(0, float(hint["future_days"])))
+            if "min" in hint or "max" in hint:
+                return self._number(f, hint.get("min", 0), hint.get("max", 100))
+            if "provider" in hint:
+                args = {k: v for k, v in hint.items() if k not in ("provider", "empty")}
+                return self._provider(f, hint["provider"], args)
+        if isinstance(hint, str):
+            return self._provider(f, hint, {})
+        return self._by_type(f)
+
+    def maybe_empty(self, f: Field) -> bool:
+        hint = f.sample
+        rate = hint.get("empty", 0) if isinstance(hint, dict) else 0
+        if not f.required and not rate and f.type not in ("link", "user"):
+            rate = 0.05
+        return self.rng.random() < float(rate)
+
+    def _provider(self, f: Field, name: str, args: dict) -> Any:
+        try:
+            value = getattr(self.fake, name)(**args)
+        except AttributeError:
+            raise ValueError(f"{f.name}: sample '{name}' is not a Faker provider") from None
+        return self._fit(f, value)
+
+    def _fit(self, f: Field, value: Any) -> Any:
+        """Fit a provider's value to the field's type (a datetime for a date field, say)."""
+        if f.type == "date" and isinstance(value, datetime):
+            return value.date()
+        if f.type == "datetime":
+            if isinstance(value, date) and not isinstance(value, datetime):
+                value = datetime.combine(value, time(self.rng.randint(9, 18),
+                                                     self.rng.choice([0, 15, 30, 45])))
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+        if f.type in ("text",) and isinstance(value, str):
+            return value[: int(f.config.get("max_length", 255))]
+        return value
+
+    def _moment(self, f: Field, days: float) -> Any:
+        when = self.now + timedelta(days=days)
+        return when.date() if f.type == "date" else when
+
+    def _number(self, f: Field, lo, hi) -> Any:
+        if f.type in ("integer", "rating", "duration"):
+            return self.rng.randint(int(lo), int(hi))
+        scale = int(f.config.get("scale", 2))
+        raw = self.rng.uniform(float(lo), float(hi))
+        if f.type == "currency" and float(hi) - float(lo) > 10000:
+            raw = round(raw, -3)
+        return Decimal(str(round(raw, scale)))
+
+    def _by_type(self, f: Field) -> Any:
+        t = f.type
+        rng = self.rng
+        if t in ("select",):
+            return rng.choice(f.options).value
+        if t == "multi_select":
+            return rng.sample([o.value for o in f.options], k=rng.randint(1, min(3, len(f.options))))
+        if t in ("link", "user"):
+            pool = self.ids.get(f.target or "", [])
+            return rng.choice(pool) if pool else None
+        if t == "text":
+            return self.fake.sentence(nb_words=3).rstrip(".")[:60]
+        if t == "long_text":
+            return self.fake.paragraph()
+        if t == "email":
+            return self.fake.unique.email()
+        if t == "phone":
+            return self.fake.unique.phone_number()
+        if t == "url":
+            return self.fake.url()
+        if t == "boolean":
+            return rng.random() < 0.5
+        if t == "integer":
+            return self._number(f, f.config.get("min", 0), f.config.get("max", 100))
+        if t in ("decimal", "currency", "percent"):
+            return self._number(f, f.config.get("min", 0), f.config.get("max", 10000))
+        if t == "rating":
+            return rng.randint(1, int(f.config.get("max", 5)))
+        if t == "date":
+            return self._moment(f, -rng.uniform(0, 365))
+        if t == "datetime":
+            return self._moment(f, -rng.uniform(0, 90))
+        if t == "duration":
+            return rng.randint(1, 48) * 1800
+        return None
+
+
+def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Actor | None = None,
+         progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+    """Fill every record type with demo data; returns how many records each got."""
+    ws = records.schema.workspace
+    now = datetime.now(UTC).replace(microsecond=0)
+    actor = actor or Actor(name="demo data", clock=lambda: now)
+    sampler = Sampler(ws, seed_value, now)
+    counts = demo_counts(ws, scale)
+    cache: dict[tuple[str, int], dict] = {}
+    made: dict[str, int] = {}
+
+    def linked_for(rt: RecordType):
+        def linked(link: str, target_id: int) -> dict:
+            target = rt.fields[link].target
+            key = (target, target_id)
+            if key not in cache:
+                cache[key] = records.get(target, target_id)
+            return cache[key]
+        return linked
+
+    for rt in creation_order(ws):
+        n = counts[rt.name]
+        fields = [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"]
+        # Fields that copy from a linked record come last, after the link is chosen.
+        fields.sort(key=lambda f: isinstance(f.sample, dict) and "from" in f.sample)
+        rows = []
+        for _ in range(n):
+            row: dict[str, Any] = {}
+            for f in fields:
+                if sampler.maybe_empty(f) and not f.required:
+                    continue
+                value = sampler.value(f, row, linked_for(rt))
+                if value is not None:
+                    row[f.name] = value
+            rows.append(row)
+        created = []
+        for start in range(0, n, 2000):
+            created += records.bulk_create(rt.name, rows[start:start + 2000], actor,
+                                           run_hooks=False)
+            if progress:
+                progress(rt.name, len(created), n)
+        sampler.ids[rt.name] = [r["id"] for r in created]
+        made[rt.name] = len(created)
+    return made
+
+
+def is_empty(records: Records) -> bool:
+    """True when no record type has a record yet."""
+    with records.engine.connect() as c:
+        return all(c.execute(sa.select(t.c.id).limit(1)).first() is None
+                   for t in records.schema.tables.values())
