@@ -87,4 +87,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(kanban.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(search.bp)
+    app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
+
+
+def _sign_in_help(app: Flask) -> list[str]:
+    """What `lowrise serve` prints about signing in (nothing once accounts exist)."""
+    if app.extensions["lowrise"].accounts.list():
+        return []
+    return ["No user accounts yet. Create the first administrator with:",
+            "  lowrise user add you@example.com --name 'Your Name' --role admin",
+            "(or from Python: lowrise.accounts.Accounts(engine).add(email, password, roles=['admin']))"]
