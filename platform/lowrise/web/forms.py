@@ -46,6 +46,12 @@ from . import data
 from .display import value_html
 from .i18n import label
 
+try:  # WTForms 3.2+ takes SelectChoice; tuples are deprecated there
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    def SelectChoice(value, label):  # noqa: N802
+        return (value, label)
+
 # -- widgets -------------------------------------------------------------------------------
 
 
@@ -149,10 +155,11 @@ def make_field(f: WsField, locale: str) -> Field:
     elif t == "duration":
         field = StringField(**kw, widget=TextInput(), render_kw={**rk, "placeholder": "1h30m"})
     elif t == "select":
-        choices = [("", "—")] + [(o.value, o.label.get(locale)) for o in f.options]
+        choices = [SelectChoice("", "—")] + [SelectChoice(o.value, o.label.get(locale))
+                                             for o in f.options]
         field = SelectField(**kw, choices=choices, validate_choice=False, render_kw=rk)
     elif t == "multi_select":
-        choices = [(o.value, o.label.get(locale)) for o in f.options]
+        choices = [SelectChoice(o.value, o.label.get(locale)) for o in f.options]
         field = MultiCheckboxField(**kw, choices=choices, validate_choice=False)
     elif t == "email":
         field = EmailField(**kw, render_kw={**rk, "autocomplete": "email"})

@@ -1,0 +1,209 @@
+"""Table views: columns, sorting, the filter builder in the URL, quick search, keyset pages,
+grouping with subtotals, inline edit with conflicts, bulk edit and delete, htmx partials."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_web_support import make_record
+
+pytest_plugins = ["test_web_support"]
+
+
+@pytest.fixture
+def deals(run):
+    a = make_record(run, "client", name="Alpha Co")
+    b = make_record(run, "client", name="Beta Ltd")
+    out = []
+    for i, (title, client, stage, amount) in enumerate([
+            ("North flat", a, "lead", "500"), ("South villa", b, "won", "9000"),
+            ("East shop", a, "lead", "1500"), ("West loft", b, "lost", "700"),
+            ("Central unit", a, "won", "3000")]):
+        out.append(make_record(run, "deal", title=title, client=client["id"], stage=stage,
+                               amount=amount, closes_on=f"2026-03-{10 + i:02d}"))
+    return out
+
+
+def titles_in(html: str) -> list[str]:
+    return re.findall(r'class="row-link" href="/r/deal/\d+">([^<]+)</a>', html)
+
+
+def test_default_table_for_a_type_without_views(client, signed_in, run):
+    make_record(run, "client", name="Qian", source="referral", budget="100")
+    page = client.get("/r/client/")
+    assert page.status_code == 200
+    html = page.text
+    assert ">Clients<" in html or "Clients</h1>" in html or "Clients" in html
+    assert "Qian" in html and 'class="chip c-green"' in html
+    assert "1 record" in html
+
+
+def test_declared_view_columns_sort_and_formatting(client, signed_in, deals):
+    html = client.get("/r/deal/").text
+    assert titles_in(html) == ["South villa", "Central unit", "East shop"]  # -amount, 3 a page
+    head = html[html.index("<thead>"):html.index("</thead>")]
+    assert [h for h in ("Title", "Client", "Stage", "Amount", "Closes on") if h in head]
+    assert "¥9,000.00" in html or "CN¥9,000.00" in html
+    assert 'class="chip c-link chip-link" href="/r/client/' in html and "Beta Ltd" in html
+    assert "5 records" in html
+    asc = client.get("/r/deal/?sort=amount").text
+    assert titles_in(asc) == ["North flat", "West loft", "East shop"]
+    assert 'aria-sort="ascending"' in asc
+    assert re.search(r'href="/r/deal/[^"?]*\?sort=-amount"', asc)  # click again: descending
+
+
+def test_load_more_is_keyset_and_htmx_gets_only_rows(client, signed_in, deals):
+    html = client.get("/r/deal/").text
+    more = re.search(r'hx-get="(/r/deal/[^"]*after=[^"]+)"', html).group(1).replace("&amp;", "&")
+    part = signed_in.hx("GET", more)
+    assert part.status_code == 200
+    assert "<html" not in part.text and "<thead" not in part.text
+    assert titles_in(part.text) == ["West loft", "North flat"]
+    assert "Load more" not in part.text
+    full = client.get(more)  # without JavaScript the link is a page of its own
+    assert "<html" in full.text and titles_in(full.text) == ["West loft", "North flat"]
+
+
+def test_filter_in_the_url(client, signed_in, deals):
+    html = client.get("/r/deal/?f0=stage&o0=eq&v0=lead").text
+    assert sorted(titles_in(html)) == ["East shop", "North flat"]
+    assert "2 records" in html
+    two = client.get("/r/deal/?f0=stage&o0=in&v0=lead&v0=won&f1=amount&o1=gte&v1=1000").text
+    assert sorted(titles_in(two)) == ["Central unit", "East shop", "South villa"]
+    comma = client.get("/r/deal/?f0=stage&o0=not_in&v0=lead,won").text
+    assert titles_in(comma) == ["West loft"]
+    dates = client.get("/r/deal/?f0=closes_on&o0=between&v0=2026-03-11&v0=2026-03-12").text
+    assert sorted(titles_in(dates)) == ["East shop", "South villa"]
+    linked = client.get(f"/r/deal/?f0=client&o0=eq&v0={deals[0]['client']}").text
+    assert sorted(titles_in(linked)) == ["Central unit", "East shop", "North flat"]
+    empty = client.get("/r/deal/?f0=owner&o0=is_empty").text
+    assert "5 records" in empty
+
+
+def test_bad_filter_is_reported_not_an_error_page(client, signed_in, deals):
+    page = client.get("/r/deal/?f0=stage&o0=eq&v0=nonsense&f1=amount&o1=gt&v1=lots")
+    assert page.status_code == 200
+    assert "is not one of the options" in page.text and "is not a number" in page.text
+    assert "5 records" in page.text  # bad conditions are not applied
+    page = client.get("/r/deal/?f0=nofield&o0=eq&v0=1")
+    assert page.status_code == 200 and "not a field" in page.text
+    page = client.get("/r/deal/?after=garbage")
+    assert page.status_code == 200 and "out of date" in page.text
+
+
+def test_filter_builder_rows_fit_the_field(client, signed_in, deals):
+    amount = signed_in.hx("GET", "/r/deal/filter-row?i=0&f0=amount")
+    assert 'value="gte"' in amount.text and 'value="contains"' not in amount.text
+    stage = client.get("/r/deal/filter-row?i=1&f1=stage&o1=in")
+    assert 'name="v1"' in stage.text and "multiple" in stage.text and "Won" in stage.text
+    closes = client.get("/r/deal/filter-row?i=0&f0=closes_on&o0=within")
+    assert "the next 7 days" in closes.text
+    client_row = client.get("/r/deal/filter-row?i=0&f0=client")
+    assert "data-picker" in client_row.text
+    page = client.get("/r/deal/?f0=stage&o0=eq&v0=lead&add=1").text
+    assert 'name="f1"' in page  # "add a condition" without JavaScript
+    removed = client.get("/r/deal/?f0=stage&o0=eq&v0=lead&remove=0").text
+    assert "5 records" in removed
+
+
+def test_quick_search(client, signed_in, run):
+    for name in ("Zhang Wei", "Zhang Min", "Liu Yang"):
+        make_record(run, "client", name=name)
+    html = client.get("/r/client/?q=zhang").text
+    assert "Zhang Wei" in html and "Zhang Min" in html and "Liu Yang" not in html
+    part = signed_in.hx("GET", "/r/client/?q=liu")
+    assert "<html" not in part.text and "Liu Yang" in part.text and 'id="table-view"' in part.text
+
+
+def test_group_by_with_subtotals(client, signed_in, deals):
+    html = client.get("/r/deal/?group=stage&sort=title").text
+    groups = re.findall(r'class="group-row"><td[^>]*>\s*<span class="chip c-\w+">(\w+)</span>',
+                        html)
+    assert groups[0] in ("Lead", "Lost", "Won")
+    assert "2 records · Amount ¥2,000.00" in html or "2 records · Amount CN¥2,000.00" in html
+    open_view = client.get("/r/deal/table/open_deals").text  # the view's own group_by
+    assert 'class="group-row"' in open_view and "Open deals" in open_view
+    assert "This view shows records where Stage is Lead" in open_view
+
+
+def test_inline_edit_cell(client, signed_in, run, deals):
+    d = deals[0]
+    url = f"/r/deal/{d['id']}/cell/amount?view=deals&v=1"
+    editor = signed_in.hx("GET", url)
+    assert editor.status_code == 200 and "<html" not in editor.text
+    assert 'name="amount"' in editor.text and 'name="_version" value="1"' in editor.text
+    saved = signed_in.hx("POST", f"/r/deal/{d['id']}/cell/amount?view=deals",
+                         data={"amount": "777", "_version": "1"})
+    assert saved.status_code == 200 and saved.text.lstrip().startswith("<tr")
+    assert 'data-version="2"' in saved.text and "777.00" in saved.text
+    assert str(run.records.get("deal", d["id"])["amount"]) == "777.00"
+
+
+def test_inline_edit_invalid_value(client, signed_in, run, deals):
+    d = deals[0]
+    resp = signed_in.hx("POST", f"/r/deal/{d['id']}/cell/amount?view=deals",
+                        data={"amount": "much", "_version": "1"})
+    assert resp.status_code == 422
+    assert 'class="cell-error"' in resp.text and "Amount" in resp.text
+    assert "is not a number" in resp.text.replace("&#39;", "'")
+    assert 'value="much"' in resp.text  # the editor comes back with what was typed
+    assert "lowrise:toast" in resp.headers["HX-Trigger"]
+    assert str(run.records.get("deal", d["id"])["amount"]) == "500.00"
+
+
+def test_inline_edit_conflict(client, signed_in, run, deals):
+    d = deals[0]
+    run.records.update("deal", d["id"], {"title": "Changed elsewhere"},
+                       __import__("lowrise.actor").actor.Actor(name="Bob"))
+    resp = signed_in.hx("POST", f"/r/deal/{d['id']}/cell/title?view=deals",
+                        data={"title": "Mine", "_version": "1"})
+    assert resp.status_code == 409
+    assert "changed by someone else" in resp.text
+    assert "Changed elsewhere" in resp.text and 'data-version="2"' in resp.text
+    assert run.records.get("deal", d["id"])["title"] == "Changed elsewhere"
+
+
+def test_inline_edit_select_and_cancel(client, signed_in, run, deals):
+    d = deals[0]
+    editor = signed_in.hx("GET", f"/r/deal/{d['id']}/cell/stage?view=deals")
+    assert "<select" in editor.text and "Won" in editor.text
+    row = signed_in.hx("GET", f"/r/deal/{d['id']}/row?view=deals")
+    assert row.text.lstrip().startswith("<tr") and "Lead" in row.text
+    assert signed_in.hx("GET", f"/r/deal/{d['id']}/cell/double").status_code == 404  # formula
+
+
+def test_bulk_update_and_delete(client, signed_in, run, deals):
+    ids = [str(deals[0]["id"]), str(deals[2]["id"])]
+    resp = signed_in.post("/r/deal/bulk", data={"ids": ids, "action": "update",
+                                                "field": "stage", "value": "won",
+                                                "next": "/r/deal/"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/r/deal/"
+    assert {run.records.get("deal", int(i))["stage"] for i in ids} == {"won"}
+    bad = signed_in.post("/r/deal/bulk", data={"ids": ids, "action": "update",
+                                               "field": "amount", "value": "-1"})
+    assert bad.status_code == 302
+    assert "Nothing was changed" in client.get("/r/deal/").text
+    gone = signed_in.post("/r/deal/bulk", data={"ids": ids, "action": "delete"})
+    assert gone.status_code == 302
+    assert "3 records" in client.get("/r/deal/").text
+    assert len(run.records.trash("deal")) == 2
+
+
+def test_global_search(client, signed_in, run):
+    make_record(run, "client", name="Huang Lei")
+    page = client.get("/search?q=huang")
+    assert "Huang Lei" in page.text and "Clients" in page.text
+    part = signed_in.hx("GET", "/search?q=huang")
+    assert "<html" not in part.text and "Huang Lei" in part.text
+
+
+def test_sidebar_lists_types_and_views(client, signed_in):
+    html = client.get("/r/deal/").text
+    side = html[html.index('class="sidebar"'):html.index("</nav>", html.index('class="sidebar"'))]
+    for text in ("People", "Clients", "Deals", "All deals", "Open deals", "Pipeline", "Closing"):
+        assert text in side
+    assert 'href="/r/deal/kanban/board"' in side and 'href="/r/deal/calendar/closing"' in side
+    assert 'aria-current="page"' in side
+    assert "Small shop" in html
