@@ -695,3 +695,40 @@ def test_yaml_merge_keys_are_not_duplicates():
     source = parse_yaml("base: &b {type: text, required: true}\nx:\n  <<: *b\n  required: false\n")
     assert source.data["x"] == {"type": "text", "required": False}
     assert source.problems == []
+
+
+def test_yaml_limits_and_multiple_documents():
+    assert [str(p) for p in parse_yaml("a: " + "[" * 45 + "]" * 45, "x.yaml").problems] == [
+        "x.yaml:1:44: the data is nested more than 40 levels deep"]
+    assert [str(p) for p in parse_yaml("a: " + "[" * 1000 + "]" * 1000, "x.yaml").problems] == [
+        "x.yaml:1:1: YAML syntax error: nested too deeply"]
+    bomb = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcde", "bcdef", strict=True))
+    assert [str(p) for p in parse_yaml(bomb, "x.yaml").problems] == [
+        "x.yaml:1:1: the file holds more than 50000 values once its aliases are expanded; a "
+        "workspace file should be far smaller"]
+    assert [str(p) for p in parse_yaml("a: &x [*x]\n", "x.yaml").problems] == [
+        "x.yaml:1:4: a[0]: a YAML alias refers to itself"]
+    assert [str(p) for p in parse_yaml("a: 1\n---\nb: 2\n", "x.yaml").problems] == [
+        "x.yaml:2:1: YAML syntax error: a file holds one document; remove the second '---'"]
+
+
+@pytest.mark.parametrize("view", [
+    "type: table\nrecord_type: client\nfilter: 1.5\n",
+    "type: table\nrecord_type: client\nfilter: {all: [lr_x, 5, null]}\n",
+    "type: table\nrecord_type: client\nfilter: {field: [a], op: {x: 1}}\n",
+    "type: form\nrecord_type: client\nsections: [5, {fields: name}]\n",
+    "- a list\n",
+    "",
+])
+def test_malformed_views_are_problems_not_crashes(view):
+    assert problems(base(views__clients=view))
+
+
+@pytest.mark.parametrize("schema", [
+    "fields: [name]\n", "fields: {a: null, b: [1], c: {type: [text]}}\n",
+    "fields:\n  s: {type: select, options: 5, default: [1]}\n",
+    "title: [1]\nsearch: {a: 1}\nlabel_plural: 5\nfields: {a: {type: text}}\n",
+])
+def test_malformed_record_types_are_problems_not_crashes(schema):
+    assert problems(base(schemas__thing=schema))

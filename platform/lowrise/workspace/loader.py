@@ -282,6 +282,8 @@ def _explain_choice(error: ValidationError, kind: str, defs: dict[str, Any]) -> 
     """anyOf / oneOf: explain the branch the value was meant for, judged by its JSON type."""
     path, inst = tuple(error.absolute_path), error.instance
     if error.schema is defs["filter"]:
+        if not isinstance(inst, dict):
+            return []  # "must be a mapping" comes from the type keyword
         given = [k for k in ("all", "any", "not", "field") if k in inst]
         if len(given) > 1:
             return [(path, "a filter takes one of all, any, not or field, not several (here: "

@@ -97,11 +97,13 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
 
 
 #: aliases can repeat a subtree exponentially ("billion laughs"); a workspace file is small
-MAX_VALUES = 200_000
+MAX_VALUES = 50_000
+#: deeper data is a mistake, and would overflow the recursive checks that follow
+MAX_DEPTH = 40
 
 
 class _TooBig(Exception):
-    pass
+    """The data is too big or too deep to be a workspace file; args: line, column, path, message."""
 
 
 class _Walker:
@@ -115,9 +117,13 @@ class _Walker:
         self.source.positions[path] = _pos(node)
         self.count += 1
         if self.count > MAX_VALUES:
-            raise _TooBig
+            raise _TooBig(1, 1, "", f"the file holds more than {MAX_VALUES} values once its "
+                          "aliases are expanded; a workspace file should be far smaller")
         if isinstance(node, yaml.ScalarNode):
             return self.loader.construct_object(node, deep=True)
+        if len(path) > MAX_DEPTH:
+            raise _TooBig(*_pos(node), "", f"the data is nested more than {MAX_DEPTH} levels "
+                          "deep")
         if id(node) in self.stack:
             self.source.problems.append(Problem(
                 self.source.file, *_pos(node), dotted(path), "a YAML alias refers to itself"))
@@ -179,10 +185,11 @@ def parse_yaml(text: str, file: str = "<text>") -> Source:
         node = loader.get_single_node()
         if node is not None:
             source.data = _Walker(loader, source).value(node, ())
-    except _TooBig:
-        source.problems.append(Problem(
-            file, 1, 1, "", f"the file holds more than {MAX_VALUES} values once its aliases "
-            "are expanded; a workspace file should be far smaller"))
+    except _TooBig as exc:
+        source.problems.append(Problem(file, *exc.args))
+        source.data, source.parsed = None, False
+    except RecursionError:
+        source.problems.append(Problem(file, 1, 1, "", "YAML syntax error: nested too deeply"))
         source.data, source.parsed = None, False
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
