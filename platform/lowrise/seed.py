@@ -75,13 +75,13 @@ class Sampler:
                 return self._provider(f, hint["provider"], args)
         if isinstance(hint, str):
             return self._provider(f, hint, {})
-        return self._by_type(f)
+        return self.by_type(f)
 
     def maybe_empty(self, f: Field) -> bool:
         hint = f.sample
-        rate = hint.get("empty", 0) if isinstance(hint, dict) else 0
-        if not f.required and not rate and f.type not in ("link", "user"):
-            rate = 0.05
+        rate = hint.get("empty") if isinstance(hint, dict) else None
+        if rate is None:
+            rate = 0 if f.required or f.type in ("link", "user") else 0.05
         return self.rng.random() < float(rate)
 
     def _provider(self, f: Field, name: str, args: dict) -> Any:
@@ -118,7 +118,7 @@ class Sampler:
             raw = round(raw, -3)
         return Decimal(str(round(raw, scale)))
 
-    def _by_type(self, f: Field) -> Any:
+    def by_type(self, f: Field) -> Any:
         t = f.type
         rng = self.rng
         if t in ("select",):
@@ -187,6 +187,8 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
                 if sampler.maybe_empty(f) and not f.required:
                     continue
                 value = sampler.value(f, row, linked_for(rt))
+                if value is None and f.required:  # copied from an empty linked field
+                    value = sampler.by_type(f)
                 if value is not None:
                     row[f.name] = value
             rows.append(row)

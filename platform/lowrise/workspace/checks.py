@@ -214,6 +214,15 @@ def _check_options(ctx: Context, file: str, f: Field, raw: dict[str, Any]) -> No
         seen.add(option.value)
 
 
+def _is_relative_default(f: Field) -> bool:
+    """`me` (user fields), `now` and `today` (date fields) are resolved when a record is made."""
+    if not isinstance(f.default, str):
+        return False
+    word = f.default.strip().lower()
+    return (word == "me" and f.type == "user") or (
+        word in ("now", "today") and f.type in ("date", "datetime"))
+
+
 def _check_default(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
     path = ("fields", f.name, "default")
     kind = f.kind
@@ -224,6 +233,8 @@ def _check_default(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
             if value not in allowed:
                 ctx.report(file, path, f"'{value}' is not one of the options of {f.name}"
                            f"{_suggest(str(value), allowed)} (options: {', '.join(allowed)})")
+        return
+    if _is_relative_default(f):
         return
     try:
         value = kind.parse(f, f.default)

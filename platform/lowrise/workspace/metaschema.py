@@ -174,6 +174,15 @@ def workspace_schema() -> dict[str, Any]:
             "roles": {"type": "object", "propertyNames": REF_NAME,
                       "additionalProperties": role,
                       "description": "The roles, by name."},
+            "demo": {
+                "type": "object", "additionalProperties": False,
+                "description": "Demo data for `lowrise seed`.",
+                "properties": {"counts": {
+                    "type": "object", "propertyNames": REF_NAME,
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                    "description": "How many records of each type at --scale 1 (default 50).",
+                }},
+            },
         },
         "additionalProperties": False,
     }, _defs())
