@@ -6,6 +6,8 @@ sign-in. The table is the engine's own (`lr_users`), created on first use.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +52,48 @@ def users_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+def tokens_table(metadata: sa.MetaData) -> sa.Table:
+    """The `lr_api_tokens` table: one row per API token, holding its SHA-256, never the token."""
+    return sa.Table(
+        "lr_api_tokens", metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("user_id", sa.BigInteger, nullable=False, index=True),
+        sa.Column("name", sa.String(100), nullable=False, server_default=""),
+        # The first characters, shown in lists so that a person can tell their tokens apart.
+        sa.Column("prefix", sa.String(16), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", UTCDateTime()),
+        sa.Column("revoked_at", UTCDateTime()),
+    )
+
+
+TOKEN_PREFIX = "lr_"
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a plain SHA-256 is enough (no salt or slow hash needed).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token as lists show it (the token itself is shown once, at creation)."""
+
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
 @dataclass(frozen=True)
 class User:
     """A signed-in person as the web layer sees them (never the password hash)."""
@@ -80,13 +124,16 @@ class Accounts:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        self.table = users_table(sa.MetaData())
+        meta = sa.MetaData()
+        self.table = users_table(meta)
+        self.tokens = tokens_table(meta)
         self._ready = False
 
     def ensure_table(self) -> None:
-        """Create `lr_users` when it does not exist yet."""
+        """Create `lr_users` and `lr_api_tokens` when they do not exist yet."""
         if not self._ready:
             self.table.create(self.engine, checkfirst=True)
+            self.tokens.create(self.engine, checkfirst=True)
             self._ready = True
 
     def add(self, email: str, password: str, *, name: str = "", staff_id: int | None = None,
@@ -167,6 +214,71 @@ class Accounts:
         with self.engine.begin() as conn:
             if conn.execute(t.update().where(t.c.id == user_id).values(**values)).rowcount != 1:
                 raise AccountError(f"there is no account #{user_id}")
+
+
+    # -- API tokens ---------------------------------------------------------------------
+    def create_token(self, user_id: int, name: str = "") -> tuple[str, ApiToken]:
+        """A new API token for an account: (the token, shown only now; its stored record)."""
+        self.ensure_table()
+        if self.get(user_id) is None:
+            raise AccountError(f"there is no account #{user_id}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        t = self.tokens
+        with self.engine.begin() as conn:
+            tid = conn.execute(t.insert().values(
+                user_id=user_id, name=(name or "").strip()[:100], prefix=token[:10],
+                token_hash=_token_hash(token), created_at=datetime.now(UTC)
+            ).returning(t.c.id)).scalar_one()
+            row = conn.execute(sa.select(t).where(t.c.id == tid)).mappings().one()
+        return token, _token(row)
+
+    def list_tokens(self, user_id: int) -> list[ApiToken]:
+        """An account's tokens, newest first (revoked ones included, marked)."""
+        self.ensure_table()
+        t = self.tokens
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.user_id == user_id)
+                                .order_by(t.c.id.desc())).mappings()
+            return [_token(r) for r in rows]
+
+    def revoke_token(self, token_id: int, *, user_id: int | None = None) -> None:
+        """Revoke a token (of `user_id` when given: nobody revokes another person's token)."""
+        self.ensure_table()
+        t = self.tokens
+        cond = [t.c.id == token_id, t.c.revoked_at.is_(None)]
+        if user_id is not None:
+            cond.append(t.c.user_id == user_id)
+        with self.engine.begin() as conn:
+            if conn.execute(t.update().where(*cond).values(
+                    revoked_at=datetime.now(UTC))).rowcount != 1:
+                raise AccountError(f"there is no active token #{token_id}")
+
+    def authenticate_token(self, token: str) -> User | None:
+        """The active account an unrevoked token belongs to, or None."""
+        if not token or not token.startswith(TOKEN_PREFIX):
+            return None
+        self.ensure_table()
+        t = self.tokens
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.c.id, t.c.user_id, t.c.last_used_at).where(
+                t.c.token_hash == _token_hash(token), t.c.revoked_at.is_(None))).first()
+        if row is None:
+            return None
+        user = self.get(row.user_id)
+        if user is None or not user.active:
+            return None
+        now = datetime.now(UTC)
+        # At most one write a minute per token: a busy client must not turn reads into writes.
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+            with self.engine.begin() as conn:
+                conn.execute(t.update().where(t.c.id == row.id).values(last_used_at=now))
+        return user
+
+
+def _token(row) -> ApiToken:
+    return ApiToken(id=row["id"], user_id=row["user_id"], name=row["name"], prefix=row["prefix"],
+                    created_at=row["created_at"], last_used_at=row["last_used_at"],
+                    revoked_at=row["revoked_at"])
 
 
 def _check_password(password: str) -> None:

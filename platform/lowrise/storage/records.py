@@ -201,6 +201,33 @@ class Records:
         if rows:
             conn.execute(self.schema.audit.insert(), rows)
 
+    def _parse_new(self, rt: RecordType, rows: Sequence[Mapping[str, Any]], actor: Actor
+                   ) -> tuple[list[dict[str, Any]], dict[int, dict[str, str]]]:
+        parsed: list[dict[str, Any]] = []
+        errors: dict[int, dict[str, str]] = {}
+        for i, raw in enumerate(rows):
+            values, errs = parse_values(rt, raw, creating=True, actor=actor)
+            parsed.append(values)
+            if errs:
+                errors[i] = errs
+        return parsed, errors
+
+    def check_create(self, type_name: str, rows: Sequence[Mapping[str, Any]], actor: Actor, *,
+                     conn: sa.Connection | None = None
+                     ) -> tuple[list[dict[str, Any]], dict[int, dict[str, str]]]:
+        """What bulk_create would store and refuse, without writing: (parsed rows, errors by
+        row index). Import previews use it; bulk_create checks again when it writes."""
+        rt = self._rt(type_name)
+        parsed, errors = self._parse_new(rt, rows, actor)
+        if conn is None:
+            with self.engine.connect() as c:
+                self._check_links(c, rt, parsed, errors)
+                self._check_unique(c, rt, parsed, errors, exclude_ids=[None] * len(parsed))
+        else:
+            self._check_links(conn, rt, parsed, errors)
+            self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed))
+        return parsed, errors
+
     # -- writes -------------------------------------------------------------------------
     def create(self, type_name: str, values: Mapping[str, Any], actor: Actor, *,
                conn: sa.Connection | None = None) -> dict[str, Any]:
@@ -213,13 +240,7 @@ class Records:
                     _single: bool = False) -> list[dict[str, Any]]:
         """Create many records, all or nothing: every row is checked before any is written."""
         rt, t = self._rt(type_name), self._table(type_name)
-        parsed: list[dict[str, Any]] = []
-        errors: dict[int, dict[str, str]] = {}
-        for i, raw in enumerate(rows):
-            values, errs = parse_values(rt, raw, creating=True, actor=actor)
-            parsed.append(values)
-            if errs:
-                errors[i] = errs
+        parsed, errors = self._parse_new(rt, rows, actor)
         with self.transaction(conn) as c:
             self._check_links(c, rt, parsed, errors)
             self._check_unique(c, rt, parsed, errors, exclude_ids=[None] * len(parsed))

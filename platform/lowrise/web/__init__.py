@@ -87,6 +87,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(kanban.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(search.bp)
+    from . import api
+
+    api.init_app(app)  # the REST API, its reference page and API tokens
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 

@@ -1,0 +1,494 @@
+"""The REST API's contract, generated from the workspace: an OpenAPI 3.1 document.
+
+No Flask here. The same JSON Schemas serve three purposes: the document at
+`/api/v1/openapi.json`, the docs page, and the check of every request body the API receives
+(`input_validator`), so that what the document promises and what the API accepts never
+drift apart. A field type may describe its own JSON values with a `json_schema(field,
+writing)` method; the built-in types are described by the table in `value_schema`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from lowrise.workspace.model import Field, RecordType, Workspace
+
+API_PREFIX = "/api/v1"
+MAX_BULK = 1000
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+PROBLEM = "application/problem+json"
+
+#: problem types: the `type` of every problem document is API_PREFIX + "/problems#" + key
+PROBLEM_TYPES = {
+    "bad-request": "The request is malformed (a query parameter, the JSON body).",
+    "unauthorized": "No valid API token (Authorization: Bearer ...) and no signed-in session.",
+    "forbidden": "The token's user may not do this.",
+    "not-found": "No such record type or record (it may be in the trash).",
+    "validation": "Some values were refused; `errors` lists each field with the reason.",
+    "bulk-validation": "Some records of a bulk call were refused; nothing was written; "
+                       "`errors` lists each record (`index`) and field.",
+    "conflict": "The record changed since it was read (If-Match did not match its version); "
+                "`current_version` is the version now stored.",
+    "too-large": "More records than one call takes.",
+}
+
+_NULL = {"type": "null"}
+
+
+def component_name(type_name: str) -> str:
+    """`follow_up` → `FollowUp`: the schema name of a record type."""
+    return "".join(p.capitalize() for p in type_name.split("_"))
+
+
+def writable(f: Field) -> bool:
+    """Whether the API accepts a value for this field (not system, computed or a file)."""
+    return not (f.system or f.kind.generated or f.type == "attachment")
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if "enum" in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
+    if "type" in schema:
+        t = schema["type"]
+        return {**schema, "type": [*(t if isinstance(t, list) else [t]), "null"]}
+    return {"anyOf": [schema, _NULL]}
+
+
+def _bounds(f: Field, out: dict[str, Any]) -> dict[str, Any]:
+    for key, kw in (("min", "minimum"), ("max", "maximum")):
+        if isinstance(f.config.get(key), int | float) and not isinstance(f.config.get(key), bool):
+            out[kw] = f.config[key]
+    return out
+
+
+def _text(f: Field, writing: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "string"}
+    cfg = f.config
+    if f.type == "text":
+        out["maxLength"] = int(cfg.get("max_length") or 255)
+    elif cfg.get("max_length"):
+        out["maxLength"] = int(cfg["max_length"])
+    if writing:
+        if cfg.get("min_length"):
+            out["minLength"] = int(cfg["min_length"])
+        if cfg.get("pattern") and f.type in ("text", "long_text"):
+            out["pattern"] = f"^(?:{cfg['pattern']})$"
+        # The engine trims values; a blank value is no value.
+        out.setdefault("pattern", r"\S")
+        out["minLength"] = max(1, out.get("minLength", 1))
+    return out
+
+
+def value_schema(f: Field, *, writing: bool) -> dict[str, Any]:
+    """The JSON Schema of one field's value (without null) as the API reads or writes it."""
+    own = getattr(f.kind, "json_schema", None)
+    if callable(own):
+        return own(f, writing)
+    kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
+    if kind in ("text", "long_text"):
+        return _text(f, writing)
+    if kind == "email":
+        return {"type": "string", "format": "email", "maxLength": 254}
+    if kind == "phone":
+        return {"type": "string", "pattern": r"^\+?[0-9][0-9 ()\-.]{2,39}$"} if writing \
+            else {"type": "string"}
+    if kind == "url":
+        return {"type": "string", "format": "uri", "maxLength": 2048} if not writing else \
+            {"type": "string", "pattern": r"^(https?://)?[^\s/:]+\.[^\s]+$", "maxLength": 2000}
+    if kind == "autonumber":
+        return {"type": "string"}
+    if kind in ("integer", "id"):
+        return _bounds(f, {"type": "integer", "minimum": 1} if kind == "id"
+                       else {"type": "integer", "minimum": -(2**63) + 1, "maximum": 2**63 - 1})
+    if kind == "rating":
+        return {"type": "integer", "minimum": 0, "maximum": int(f.config.get("max", 5))}
+    if kind == "duration":
+        if writing:
+            return {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 10**12},
+                              {"type": "string", "pattern": r"^\s*\d[\d\s.:dhms天小时分钟秒]*$"}],
+                    "description": "seconds, or text such as 1h30m, 2d, 1:30"}
+        return {"type": "integer", "description": "seconds"}
+    if kind in ("decimal", "currency", "percent"):
+        scale = int(f.config.get("scale", 2))
+        if writing:
+            digits = int(f.config.get("precision", 18)) - scale
+            num = _bounds(f, {"type": "number"})
+            text = {"type": "string", "pattern": rf"^-?\d{{1,{digits}}}(\.\d{{1,{scale}}})?$"}
+            return {"anyOf": [num, text],
+                    "description": f"a number with at most {scale} decimal places "
+                                   "(a string keeps it exact)"}
+        return {"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
+                "description": "an exact decimal, as a string"}
+    if kind == "boolean":
+        return {"type": "boolean"}
+    if kind == "date":
+        return {"type": "string", "format": "date"}
+    if kind == "datetime":
+        return {"type": "string", "format": "date-time"}
+    if kind == "select":
+        return {"enum": [o.value for o in f.options],
+                "description": ", ".join(f"{o.value}: {o.label}" for o in f.options)}
+    if kind == "multi_select":
+        return {"type": "array", "uniqueItems": True, "minItems": 1 if writing else 0,
+                "items": {"enum": [o.value for o in f.options]}}
+    if kind in ("link", "user"):
+        return {"type": "integer", "minimum": 1, "maximum": 2**63 - 1,
+                "description": f"the id of a {f.target} record" if f.target else "a record id"}
+    if kind == "attachment":
+        return {"type": "array", "items": {
+            "type": "object", "required": ["name", "key"],
+            "properties": {"name": {"type": "string"}, "key": {"type": "string"},
+                           "size": {"type": "integer"}, "type": {"type": "string"}}}}
+    return {}
+
+
+def field_schema(f: Field, *, writing: bool, expandable: bool = False) -> dict[str, Any]:
+    """A field's property schema: its value or null, with its label as the title."""
+    schema = value_schema(f, writing=writing)
+    if expandable and f.type in ("link", "user") and f.target:
+        schema = {"anyOf": [schema, {"$ref": f"#/components/schemas/{component_name(f.target)}"}],
+                  "description": f"the id of a {f.target} record, or the record itself when "
+                                 f"expanded (?expand={f.name})"}
+    if not (writing and f.required):
+        schema = _nullable(schema)
+    schema = {"title": str(f.label), **schema}
+    if f.help:
+        schema["description"] = (schema.get("description", "") + " " + str(f.help)).strip()
+    if not writing and (f.system or f.kind.generated):
+        schema["readOnly"] = True
+    return schema
+
+
+def record_schema(rt: RecordType) -> dict[str, Any]:
+    """A record as the API returns it."""
+    return {
+        "type": "object", "title": str(rt.label),
+        "properties": {f.name: field_schema(f, writing=False, expandable=True)
+                       for f in rt.fields.values()},
+        "required": ["id", "version"],
+        "additionalProperties": False,
+    }
+
+
+def input_schema(rt: RecordType, *, patch: bool) -> dict[str, Any]:
+    """A request body creating (patch=False) or changing (patch=True) a record."""
+    fields = [f for f in rt.user_fields if writable(f)]
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": {f.name: field_schema(f, writing=True) for f in fields},
+        "additionalProperties": False,
+    }
+    required = [f.name for f in fields if f.required and f.default is None]
+    if required and not patch:
+        out["required"] = required
+    return out
+
+
+def _problem_schema() -> dict[str, Any]:
+    return {
+        "type": "object", "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"},
+            "status": {"type": "integer"}, "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "current_version": {"type": ["integer", "null"]},
+            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldProblem"}},
+        },
+    }
+
+
+def _field_problem_schema() -> dict[str, Any]:
+    return {
+        "type": "object", "required": ["detail"],
+        "properties": {
+            "field": {"type": "string", "description": "the field; empty for the whole record"},
+            "index": {"type": "integer", "description": "the record's position in a bulk call"},
+            "pointer": {"type": "string", "description": "a JSON Pointer into the request body"},
+            "detail": {"type": "string"},
+        },
+    }
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    words = {400: "Bad request", 401: "Not authenticated", 403: "Not allowed",
+             404: "Not found", 412: "The record changed (If-Match did not match)",
+             413: "Too many records", 415: "The body is not JSON", 422: "Values refused"}
+    ref = {"$ref": "#/components/schemas/Problem"}
+    return {str(c): {"description": words[c], "content": {PROBLEM: {"schema": ref}}}
+            for c in codes}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], text: str,
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "description": text,
+            "schema": schema}
+
+
+ETAG = {"ETag": {"description": "the record's version, quoted: send it back as If-Match",
+                 "schema": {"type": "string"}}}
+
+
+def _paths_for(rt: RecordType) -> dict[str, Any]:
+    name, comp = rt.name, component_name(rt.name)
+    ref = {"$ref": f"#/components/schemas/{comp}"}
+    links = [f.name for f in rt.fields.values() if f.type in ("link", "user") and f.target]
+    fields_list = ", ".join(rt.fields)
+    sortable = [n for n, f in rt.fields.items() if f.kind.sortable]
+    list_params = [
+        _param("filter", "query", {"type": "string"},
+               "a filter in the filter language, as JSON, e.g. "
+               '{"all": [{"field": "...", "op": "eq", "value": "..."}]}'),
+        _param("sort", "query", {"type": "string"},
+               f"comma-separated fields, `-` for descending; sortable: {', '.join(sortable)}"),
+        _param("fields", "query", {"type": "string"},
+               f"comma-separated fields to return (id and version always come): {fields_list}"),
+        _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                  "default": DEFAULT_LIMIT}, "records per page"),
+        _param("after", "query", {"type": "string"}, "the `next` cursor of the previous page"),
+        _param("q", "query", {"type": "string"}, "quick search in the type's search fields"),
+        _param("count", "query", {"type": "boolean", "default": True},
+               "include `total`, the number of matching records"),
+    ]
+    expand = _param("expand", "query", {"type": "string"},
+                    f"comma-separated link fields to return as records: {', '.join(links)}"
+                    if links else "no link fields to expand")
+    id_param = _param("id", "path", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                      "the record's id", required=True)
+    if_match = _param("If-Match", "header", {"type": "string"},
+                      "the version the change is based on (the ETag of a read); a stale one "
+                      "is refused with 412 and nothing changes")
+    page = {"$ref": f"#/components/schemas/{comp}Page"}
+    tag = [name]
+    return {
+        f"{API_PREFIX}/{name}": {
+            "get": {"operationId": f"list_{name}", "tags": tag,
+                    "summary": f"List {rt.label_plural}",
+                    "parameters": [*list_params, expand],
+                    "responses": {"200": {"description": "one page", "content": _json(page)},
+                                  **_problems(400, 401, 403)}},
+            "post": {"operationId": f"create_{name}", "tags": tag,
+                     "summary": f"Create a {rt.label}",
+                     "requestBody": {"required": True, "content": _json(
+                         {"$ref": f"#/components/schemas/{comp}Input"})},
+                     "responses": {"201": {"description": "created", "content": _json(ref),
+                                           "headers": {**ETAG, "Location": {
+                                               "description": "the new record's URL",
+                                               "schema": {"type": "string"}}}},
+                                   **_problems(400, 401, 403, 415, 422)}},
+        },
+        f"{API_PREFIX}/{name}/{{id}}": {
+            "parameters": [id_param],
+            "get": {"operationId": f"get_{name}", "tags": tag, "summary": f"A {rt.label}",
+                    "parameters": [expand],
+                    "responses": {"200": {"description": "the record", "content": _json(ref),
+                                          "headers": ETAG},
+                                  **_problems(400, 401, 403, 404)}},
+            "patch": {"operationId": f"update_{name}", "tags": tag,
+                      "summary": f"Change some fields of a {rt.label}",
+                      "parameters": [if_match],
+                      "requestBody": {"required": True, "content": _json(
+                          {"$ref": f"#/components/schemas/{comp}Patch"})},
+                      "responses": {"200": {"description": "the record as stored",
+                                            "content": _json(ref), "headers": ETAG},
+                                    **_problems(400, 401, 403, 404, 412, 415, 422)}},
+            "delete": {"operationId": f"delete_{name}", "tags": tag,
+                       "summary": f"Move a {rt.label} to the trash",
+                       "parameters": [if_match],
+                       "responses": {"204": {"description": "deleted (restorable from the trash)"},
+                                     **_problems(400, 401, 403, 404, 412)}},
+        },
+        f"{API_PREFIX}/{name}/bulk": {
+            "post": {"operationId": f"bulk_{name}", "tags": tag,
+                     "summary": f"Create, update or upsert up to {MAX_BULK} {rt.label_plural} "
+                                "at once, all or nothing",
+                     "requestBody": {"required": True, "content": _json(
+                         {"$ref": f"#/components/schemas/{comp}Bulk"})},
+                     "responses": {"200": {"description": "every record as stored, in order",
+                                           "content": _json({"$ref": "#/components/schemas/"
+                                                             f"{comp}BulkResult"})},
+                                   **_problems(400, 401, 403, 413, 415, 422)}},
+        },
+    }
+
+
+def _components_for(rt: RecordType) -> dict[str, Any]:
+    comp = component_name(rt.name)
+    ref = {"$ref": f"#/components/schemas/{comp}"}
+    keys = ["id", *(f.name for f in rt.user_fields if f.unique and writable(f))]
+    update_item = {**input_schema(rt, patch=True)}
+    update_item["properties"] = {
+        **update_item["properties"],
+        "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        "version": {"type": "integer", "minimum": 1,
+                    "description": "update: the version the change is based on (as If-Match)"}}
+    return {
+        comp: record_schema(rt),
+        f"{comp}Input": input_schema(rt, patch=False),
+        f"{comp}Patch": input_schema(rt, patch=True),
+        f"{comp}Page": {
+            "type": "object", "required": ["data", "next"],
+            "properties": {"data": {"type": "array", "items": ref},
+                           "next": {"type": ["string", "null"],
+                                    "description": "pass as `after` for the next page"},
+                           "total": {"type": "integer"}},
+        },
+        f"{comp}Bulk": {
+            "type": "object", "required": ["records"], "additionalProperties": False,
+            "properties": {
+                "op": {"enum": ["create", "update", "upsert"], "default": "create"},
+                "key": {"enum": keys, "default": "id",
+                        "description": "update and upsert: the field that finds the record"},
+                "run_automations": {"type": "boolean", "default": True},
+                "records": {"type": "array", "maxItems": MAX_BULK, "items": update_item},
+            },
+        },
+        f"{comp}BulkResult": {
+            "type": "object", "required": ["data"],
+            "properties": {"data": {"type": "array", "items": ref},
+                           "created": {"type": "integer"}, "updated": {"type": "integer"}},
+        },
+    }
+
+
+def document(ws: Workspace, *, server: str = "/") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the workspace's REST API."""
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"Problem": _problem_schema(),
+                               "FieldProblem": _field_problem_schema()}
+    for rt in ws.record_types.values():
+        paths.update(_paths_for(rt))
+        schemas.update(_components_for(rt))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"{ws.label} API", "version": "1",
+                 "description": "Generated from the workspace. Errors are "
+                                "application/problem+json (RFC 9457)."},
+        "servers": [{"url": server}],
+        "security": [{"bearerAuth": []}],
+        "tags": [{"name": rt.name, "description": str(rt.label_plural)}
+                 for rt in ws.record_types.values()],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "an API token made on the API tokens page (shown once)"}},
+        },
+    }
+
+
+# -- checking request bodies against the same schemas ----------------------------------------
+
+_formats = FormatChecker(formats=())
+
+
+@_formats.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    return not isinstance(value, str) or bool(date.fromisoformat(value)) and len(value) == 10
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", value):
+        return False
+    return bool(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+_VALIDATORS: dict[tuple[int, str, str], tuple[Workspace, Draft202012Validator]] = {}
+
+
+def _validator(ws: Workspace, type_name: str, kind: str) -> Draft202012Validator:
+    # Workspaces are immutable but not hashable: cache by identity, keeping the workspace
+    # alive alongside so that its id cannot be reused by another.
+    key = (id(ws), type_name, kind)
+    hit = _VALIDATORS.get(key)
+    if hit is not None and hit[0] is ws:
+        return hit[1]
+    if len(_VALIDATORS) > 512:
+        _VALIDATORS.clear()
+    rt = ws.type(type_name)
+    if kind == "bulk":
+        schema = _components_for(rt)[f"{component_name(type_name)}Bulk"]
+    else:
+        schema = input_schema(rt, patch=kind == "patch")
+    validator = Draft202012Validator(schema, format_checker=_formats)
+    _VALIDATORS[key] = (ws, validator)
+    return validator
+
+
+def check_body(ws: Workspace, type_name: str, body: Any, kind: str) -> dict[str, str]:
+    """Problems of a request body (kind: create, patch or bulk) as {JSON pointer: message}."""
+    out: dict[str, str] = {}
+    rt = ws.type(type_name)
+    for err in _validator(ws, type_name, kind).iter_errors(body):
+        path = list(err.absolute_path)
+        if err.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", err.message)
+            path.append(missing[0] if missing else "")
+            msg = "is required"
+        elif err.validator == "additionalProperties":
+            extra = re.findall(r"'([^']+)'", err.message)
+            for name in extra:
+                out["/" + "/".join(map(str, [*path, name]))] = (
+                    f"is not a field of {rt.label}" if name not in rt.fields
+                    else "is set by the system and cannot be changed")
+            continue
+        else:
+            msg = _message(err)
+        out.setdefault("/" + "/".join(map(str, path)), msg)
+    return out
+
+
+_WORDS = {"string": "text", "integer": "a whole number", "number": "a number",
+          "boolean": "true or false", "array": "a list", "object": "an object", "null": "null"}
+
+
+def _message(err) -> str:
+    v, val, inst = err.validator, err.validator_value, err.instance
+    if v == "type":
+        want = " or ".join(_WORDS.get(t, t) for t in (val if isinstance(val, list) else [val])
+                           if t != "null")
+        return f"expected {want}, got {_WORDS.get(_json_kind(inst), 'something else')}"
+    if v == "anyOf":
+        return f"{inst!r} does not fit: {err.schema.get('description') or 'see the schema'}"[:300]
+    if v == "enum":
+        allowed = ", ".join(str(x) for x in val if x is not None)
+        return f"{inst!r} is not one of the options ({allowed})"[:300]
+    if v == "format":
+        return f"{inst!r} is not a valid {val}"[:200]
+    if v == "pattern":
+        return "must not be blank" if val == r"\S" else f"{inst!r} does not match {val}"[:300]
+    if v == "maxLength":
+        return f"must be at most {val} characters (is {len(inst)})"
+    if v == "minLength":
+        return "must not be empty" if val == 1 else f"must be at least {val} characters"
+    if v in ("minimum", "maximum"):
+        return f"must be at {'least' if v == 'minimum' else 'most'} {val}"
+    if v == "maxItems":
+        return f"at most {val} items in one call"
+    return err.message[:300]
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"

@@ -1,0 +1,256 @@
+"""/api/v1/<type>: list, get, create, update (If-Match), delete, bulk.
+
+Request bodies are checked against the same JSON Schemas the OpenAPI document publishes,
+then handed to the engine, which parses and checks them again as it does for forms.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, g, json, request, url_for
+
+from lowrise import filters
+from lowrise.actor import Actor
+from lowrise.errors import FilterError, NotFound
+from lowrise.openapi import DEFAULT_LIMIT, MAX_BULK, MAX_LIMIT, check_body
+from lowrise.storage import query
+from lowrise.storage.upsert import bulk_write
+from lowrise.storage.values import to_json_values
+from lowrise.workspace.model import RecordType
+
+from ..runtime import rt
+from . import bp, field_errors, problem
+
+
+def _actor() -> Actor:
+    return g.actor
+
+
+def _type(type_name: str) -> RecordType:
+    rtype = rt().workspace.record_types.get(type_name)
+    if rtype is None:
+        raise NotFound(f"there is no record type '{type_name}'")
+    return rtype
+
+
+def _json(data: Any, status: int = 200, **headers: str) -> Response:
+    resp = Response(json.dumps(data, ensure_ascii=False), status=status,
+                    mimetype="application/json")
+    resp.headers.update(headers)
+    return resp
+
+
+def _etag(record: Mapping[str, Any]) -> str:
+    return f'"{record["version"]}"'
+
+
+def _names(param: str) -> list[str]:
+    raw = request.args.get(param) or ""
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def _expected_version() -> int | None:
+    """The version in If-Match (`"3"`, `W/"3"` or `3`); None when absent or `*`."""
+    raw = (request.headers.get("If-Match") or "").strip()
+    if not raw or raw == "*":
+        return None
+    text = raw.removeprefix("W/").strip().strip('"')
+    if not text.isdigit() or len(text) > 18:
+        return -1  # matches no version: refused with 412
+    return int(text)
+
+
+def _body(kind: str, type_name: str) -> Any:
+    """The JSON body, checked against the operation's schema (422 with every problem)."""
+    data = request.get_json(silent=True)
+    if data is None and not request.is_json:
+        raise _Abort(problem(415 if request.mimetype else 400, "bad-request", "JSON expected",
+                             "send the body as application/json"))
+    if data is None:
+        raise _Abort(problem(400, "bad-request", "Bad JSON", "the body is not valid JSON"))
+    found = check_body(rt().workspace, type_name, data, kind)
+    if found:
+        raise _Abort(problem(422, "validation", "Values refused",
+                             f"{len(found)} value(s) do not fit",
+                             errors=[_pointer_error(p, m) for p, m in sorted(found.items())]))
+    return data
+
+
+def _pointer_error(pointer: str, msg: str) -> dict[str, Any]:
+    parts = pointer.strip("/").split("/")
+    item: dict[str, Any] = {"pointer": pointer, "detail": msg}
+    if len(parts) >= 2 and parts[0] == "records" and parts[1].isdigit():
+        item["index"] = int(parts[1])
+        item["field"] = parts[2] if len(parts) > 2 else ""
+    else:
+        item["field"] = parts[0] if parts != [""] else ""
+    return item
+
+
+class _Abort(Exception):
+    def __init__(self, response: Response):
+        self.response = response
+
+
+@bp.errorhandler(_Abort)
+def _abort(exc: _Abort):
+    return exc.response
+
+
+def _engine_values(rtype: RecordType, body: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON values as the engine's parsers read them: API durations are whole seconds."""
+    out = dict(body)
+    for name, value in body.items():
+        f = rtype.fields.get(name)
+        if f is not None and f.type == "duration" and isinstance(value, int):
+            out[name] = f"{value}s"
+    return out
+
+
+def _expand(conn, rtype: RecordType, rows: list[dict[str, Any]], names: list[str]) -> None:
+    """Replace the ids of the given link fields by the linked records: one query a field."""
+    run = rt()
+    for name in names:
+        f = rtype.fields[name]
+        target = run.workspace.type(f.target)
+        found = query.get_many(conn, run.schema, f.target, (r.get(name) for r in rows))
+        for r in rows:
+            rec = found.get(r.get(name))
+            if rec is not None:
+                r[name] = to_json_values(target, rec)
+
+
+def _expand_names(rtype: RecordType) -> list[str]:
+    names = _names("expand")
+    for name in names:
+        f = rtype.fields.get(name)
+        if f is None or f.type not in ("link", "user") or not f.target:
+            raise FilterError(f"cannot expand '{name}': it is not a link field of {rtype.label}"
+                              f"{filters.did_you_mean(name, rtype.fields)}")
+    return names
+
+
+def _read_one(conn, rtype: RecordType, record_id: int) -> dict[str, Any]:
+    """One record as the actor may see it (the same read path as lists)."""
+    page = query.list_records(conn, rt().schema, rtype.name,
+                              filter={"field": "id", "op": "eq", "value": record_id},
+                              sort=["id"], limit=1, ctx=_actor())
+    if not page.rows:
+        raise NotFound(f"{rtype.label} #{record_id} does not exist (or is in the trash)")
+    return page.rows[0]
+
+
+@bp.get("/<type_name>")
+def list_(type_name: str):
+    rtype = _type(type_name)
+    run = rt()
+    args = request.args
+    flt = None
+    if args.get("filter"):
+        try:
+            flt = filters.parse(jsonlib.loads(args["filter"]), rtype, run.workspace)
+        except ValueError as exc:
+            raise FilterError(f"the filter is not valid JSON: {exc}") from None
+    limit = args.get("limit", DEFAULT_LIMIT)
+    try:
+        limit = int(limit)
+    except ValueError:
+        raise FilterError(f"limit must be a whole number from 1 to {MAX_LIMIT}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise FilterError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    count = (args.get("count") or "true").lower()
+    if count not in ("true", "false", "1", "0"):
+        raise FilterError("count must be true or false")
+    fields = _names("fields") or None
+    expand = _expand_names(rtype)
+    if fields is not None:
+        fields = list(dict.fromkeys([*fields, "version", *expand]))
+    sort = _names("sort") or ["id"]
+    with run.engine.connect() as conn:
+        page = query.list_records(conn, run.schema, type_name, filter=flt, sort=sort,
+                                  limit=limit, after=args.get("after") or None, fields=fields,
+                                  ctx=_actor(), q=args.get("q") or None)
+        rows = [to_json_values(rtype, r) for r in page.rows]
+        _expand(conn, rtype, rows, expand)
+        body: dict[str, Any] = {"data": rows, "next": page.next_cursor}
+        if count in ("true", "1"):
+            body["total"] = query.count(conn, run.schema, type_name, flt, _actor(),
+                                        q=args.get("q") or None)
+    return _json(body)
+
+
+@bp.get("/<type_name>/<int:record_id>")
+def get(type_name: str, record_id: int):
+    rtype = _type(type_name)
+    run = rt()
+    expand = _expand_names(rtype)
+    with run.engine.connect() as conn:
+        record = _read_one(conn, rtype, record_id)
+        row = to_json_values(rtype, record)
+        _expand(conn, rtype, [row], expand)
+    return _json(row, ETag=_etag(record))
+
+
+@bp.post("/<type_name>")
+def create(type_name: str):
+    rtype = _type(type_name)
+    body = _body("create", type_name)
+    record = rt().records.create(type_name, _engine_values(rtype, body), _actor())
+    location = url_for("api.get", type_name=type_name, record_id=record["id"])
+    return _json(to_json_values(rtype, record), 201, ETag=_etag(record), Location=location)
+
+
+@bp.patch("/<type_name>/<int:record_id>")
+def update(type_name: str, record_id: int):
+    rtype = _type(type_name)
+    expected = _expected_version()
+    with rt().engine.connect() as conn:
+        _read_one(conn, rtype, record_id)  # 404 for what the actor cannot see
+    body = _body("patch", type_name)
+    record = rt().records.update(type_name, record_id, _engine_values(rtype, body), _actor(),
+                                 expected_version=expected)
+    return _json(to_json_values(rtype, record), ETag=_etag(record))
+
+
+@bp.delete("/<type_name>/<int:record_id>")
+def delete(type_name: str, record_id: int):
+    rtype = _type(type_name)
+    expected = _expected_version()
+    with rt().engine.connect() as conn:
+        _read_one(conn, rtype, record_id)
+    rt().records.delete(type_name, record_id, _actor(), expected_version=expected)
+    return Response(status=204)
+
+
+@bp.post("/<type_name>/bulk")
+def bulk(type_name: str):
+    rtype = _type(type_name)
+    data = request.get_json(silent=True)
+    if isinstance(data, dict) and isinstance(data.get("records"), list) \
+            and len(data["records"]) > MAX_BULK:
+        return problem(413, "too-large", "Too many records",
+                       f"{len(data['records'])} records; one call takes at most {MAX_BULK}")
+    body = _body("bulk", type_name)
+    op, key = body.get("op", "create"), body.get("key", "id")
+    if op == "create" and any("id" in r or "version" in r for r in body["records"]):
+        bad = [i for i, r in enumerate(body["records"]) if "id" in r or "version" in r]
+        return problem(422, "bulk-validation", "Records refused; nothing was written",
+                       "id and version are given by the system when creating",
+                       errors=[e for i in bad for e in field_errors(
+                           {"id": "is set by the system"}, index=i, prefix=f"/records/{i}")])
+    rows = [_engine_values(rtype, r) for r in body["records"]]
+    result = bulk_write(rt().records, type_name, rows, _actor(), op=op, key=key,
+                        run_hooks=bool(body.get("run_automations", True)))
+    return _json({"data": [to_json_values(rtype, r) for r in result.records],
+                  "created": result.created, "updated": result.updated})
+
+
+@bp.get("/")
+def index():
+    ws = rt().workspace
+    return _json({"openapi": url_for("api.openapi"), "docs": url_for("api.docs"),
+                  "types": {name: url_for("api.list_", type_name=name)
+                            for name in ws.record_types}})
