@@ -156,6 +156,7 @@ def test_form_sections_follow_the_form_view(client, signed_in, run):
     assert html.index("Basics") < html.index("Money") < html.index('name="owner__q"')
     assert 'value="Zhao"' in _field_html(html, "client__q")  # prefilled from the query
     assert 'name="number"' not in html and "set automatically" in html  # autonumber
+    assert '<option selected value="lead">' in html  # the field's default
 
 
 def test_link_picker_searches_the_target_type(client, signed_in, run):

@@ -68,7 +68,7 @@ def picker(name: str, input_id: str, target: str, value, title: str, **attrs) ->
         ' autocomplete="off" role="combobox" aria-autocomplete="list" aria-expanded="false"'
         ' aria-controls="{opts}" placeholder="{ph}" data-picker-input'
         ' hx-get="{url}" hx-trigger="input changed delay:200ms, focus" hx-target="#{opts}"'
-        ' hx-sync="this:replace" {extra}>'
+        ' hx-swap="innerHTML" hx-push-url="false" hx-sync="this:replace" {extra}>'
         '<ul id="{opts}" class="picker-options" role="listbox"></ul>'
         '</div>'
     ).format(name=name, value="" if value is None else value, id=input_id, title=title or "",

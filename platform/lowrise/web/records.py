@@ -61,7 +61,9 @@ def _form_page(rtype, record: dict | None):
     sections = form_sections(ws, rtype)
     fields = [f for s in sections for f in s.fields]
     initial = dict(record or {})
-    if record is None:  # prefill from the query string: /r/case/new?client=12
+    if record is None:
+        initial.update(defaults(fields))
+        # prefill from the query string: /r/case/new?client=12
         for f in fields:
             if f.name in request.args and editable(f):
                 initial[f.name] = (request.args.getlist(f.name) if f.type == "multi_select"
@@ -97,6 +99,34 @@ def _form_page(rtype, record: dict | None):
                   sections=sections, problems=problems, conflict=conflict,
                   titles=data.titles_for(fields, [record or {}], locale),
                   next=request.values.get("next", ""), current_type=rtype.name)
+
+
+def defaults(fields) -> dict:
+    """The values a new record starts with, as the engine would give them."""
+    from lowrise.errors import FieldError
+
+    out = {}
+    me = actor()
+    for f in fields:
+        if f.default is None or not editable(f):
+            continue
+        raw = f.default
+        if isinstance(raw, str) and raw.strip().lower() in ("me", "now", "today"):
+            word = raw.strip().lower()
+            raw = (me.user if word == "me" else
+                   me.now() if word == "now" or f.type == "datetime" else
+                   me.now().astimezone(_zone(f)).date())
+        try:
+            out[f.name] = f.kind.parse(f, raw)
+        except FieldError:
+            continue
+    return out
+
+
+def _zone(f):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(f.config.get("timezone") or rt().workspace.config.get("timezone") or "UTC")
 
 
 @bp.route("/r/<type_name>/new", methods=["GET", "POST"])

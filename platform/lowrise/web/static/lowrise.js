@@ -45,6 +45,7 @@
     var input = picker.querySelector("[data-picker-input]");
     hidden.value = li.dataset.id;
     input.value = li.dataset.title;
+    input.dataset.chosen = li.dataset.title;  /* a search for the chosen title is not wanted */
     close(picker);
     hidden.dispatchEvent(new Event("change", { bubbles: true }));
   }
@@ -69,6 +70,7 @@
       /* typing invalidates the chosen record until a new one is picked */
       var hidden = pickerOf(e.target).querySelector("[data-picker-value]");
       hidden.value = "";
+      delete e.target.dataset.chosen;
     }
   });
 
@@ -88,6 +90,14 @@
       choose(picker, items[cur]);
     } else if (e.key === "Escape") {
       close(picker);
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var el = e.detail.elt;
+    if (el.matches && el.matches("[data-picker-input]") && el.dataset.chosen === el.value &&
+        document.activeElement !== el) {
+      e.preventDefault();
     }
   });
 

@@ -1,0 +1,246 @@
+"""The flows a salesperson clicks through, in headless Chromium (Debian's), on the flagship.
+
+Screenshots of each main page go to test-artifacts/screenshots/ (ignored by git) so that a
+person can look at them. Never runs `playwright install`: it drives the system chromium.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from lowrise import seed as seeding
+from test_web_support import PASSWORD, build_app
+
+pytest_plugins = ["test_web_support"]
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium_path() -> str:
+    """Debian's chromium, installed with apt-get when it is missing."""
+    path = shutil.which("chromium")
+    if path is None:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True)
+        path = shutil.which("chromium")
+    assert path, "chromium is not installed and could not be installed"
+    return path
+
+
+@pytest.fixture
+def server(tmp_path, db_url):
+    """The flagship app with a little demo data, served on 127.0.0.1 at a free port."""
+    from werkzeug.serving import make_server
+
+    from lowrise.workspace import load_workspace
+
+    app = build_app(tmp_path, db_url, load_workspace(ROOT))
+    seeding.seed(app.extensions["lowrise"].records, scale=0.1, seed_value=3)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(timeout=10)
+    app.extensions["lowrise"].engine.dispose()
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS,
+                              headless=True)
+        yield b
+        b.close()
+
+
+def shot(page, name: str, backend: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{backend}-{name}.png"))
+
+
+def sign_in(page, base: str, next_path: str = "/") -> None:
+    page.goto(f"{base}/auth/login?next={next_path}")
+    page.fill("#email", "ada@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def backend_of(db_url: str) -> str:
+    return "pg" if db_url.startswith("postgresql") else "sqlite"
+
+
+def test_sales_flow(server, browser, db_url):
+    app, base = server
+    run = app.extensions["lowrise"]
+    tag = backend_of(db_url)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    sign_in(page, base)
+    page.goto(f"{base}/locale/en?next=/r/client/new")
+
+    # 1. create a client
+    page.fill("#name", "Browser Client")
+    page.fill("#phone", "139 1234 5678")
+    page.select_option("#source", "referral")
+    shot(page, "client-form", tag)
+    page.click("button[type=submit]:has-text('Create')")
+    page.wait_for_url(re.compile(r"/r/client/\d+$"))
+    client_id = int(page.url.rsplit("/", 1)[1])
+    assert "Browser Client" in page.inner_text("h1")
+    shot(page, "client-record", tag)
+
+    # 2. create a case linked to that client with the picker
+    page.goto(f"{base}/r/case/new")
+    with page.expect_response(lambda r: "client__q=Browser" in r.url):
+        page.fill("#client", "Browser")
+    option = page.locator(f"#client-options li[data-id='{client_id}']")
+    option.wait_for()
+    option.click()
+    assert page.input_value("input[name=client]") == str(client_id)
+    page.fill("#opened_on", "2026-11-20")
+    page.fill("#amount", "1234567")
+    page.fill("#next_action", "Call back")
+    shot(page, "case-form", tag)
+    page.click("button[type=submit]:has-text('Create')")
+    page.wait_for_url(re.compile(r"/r/case/\d+$"))
+    case_id = int(page.url.rsplit("/", 1)[1])
+    case = run.records.get("case", case_id)
+    assert case["client"] == client_id and case["stage"] == "lead"
+    assert page.locator(f"a.chip-link[href='/r/client/{client_id}']").inner_text() == \
+        "Browser Client"
+
+    # 3. filter and sort the cases table
+    page.goto(f"{base}/r/case/")
+    shot(page, "cases-table", tag)
+    page.click("details.filters summary")
+    page.select_option("#f0", "client")
+    page.locator("#cond-0 [data-picker-input]").wait_for()
+    with page.expect_response(lambda r: "v0__q=Browser" in r.url):
+        page.fill("#cond-0 [data-picker-input]", "Browser")
+    page.locator(f"#cond-0 li[data-id='{client_id}']").click()
+    assert page.input_value("#cond-0 input[name=v0]") == str(client_id)
+    page.click("button:has-text('Apply')")
+    page.wait_for_url(re.compile(r"f0=client"))
+    page.locator("#total:has-text('1 record')").wait_for()
+    assert page.locator("tbody tr[data-id]").count() == 1
+    page.goto(f"{base}/r/case/")
+    page.click("thead a:has-text('Amount')")
+    page.wait_for_url(re.compile(r"sort=amount"))
+    page.locator("th[aria-sort=ascending]:has-text('Amount')").wait_for()
+    amounts = [run.records.get("case", int(i))["amount"] for i in
+               page.locator("tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)")]
+    present = [a for a in amounts if a is not None]
+    assert present == sorted(present)
+    shot(page, "cases-sorted", tag)
+
+    # 4. edit a cell inline
+    page.goto(f"{base}/r/case/?f0=client&o0=eq&v0={client_id}")
+    row = page.locator(f"tr#row-{case_id}")
+    cell = row.locator("td.t-text").first
+    cell.hover()
+    cell.locator("a.cell-edit").click()
+    editor = row.locator("input[name=next_action]")
+    editor.wait_for()
+    editor.fill("Visit on Saturday")
+    editor.press("Enter")
+    page.locator(f"tr#row-{case_id}[data-version='2']").wait_for()
+    assert "Visit on Saturday" in page.locator(f"tr#row-{case_id}").inner_text()
+    assert run.records.get("case", case_id)["next_action"] == "Visit on Saturday"
+    shot(page, "inline-edit", tag)
+
+    # 5. drag the case across the kanban board; the move survives a reload
+    page.goto(f"{base}/r/case/kanban/cases_board?q=Visit on Saturday")
+    card = page.locator(f".kcard[data-id='{case_id}']")
+    card.wait_for()
+    target = page.locator("section.column[data-value='viewing']")
+    card.drag_to(target.locator(".cards"))
+    page.locator(f"section.column[data-value='viewing'] .kcard[data-id='{case_id}']"
+                 "[data-version='3']").wait_for()
+    assert run.records.get("case", case_id)["stage"] == "viewing"
+    page.reload()
+    assert page.locator(f"section.column[data-value='viewing'] .kcard[data-id='{case_id}']"
+                        ).count() == 1
+    page.goto(f"{base}/r/case/kanban/cases_board")
+    shot(page, "kanban", tag)
+
+    # a move the server refuses snaps back with the reason
+    run.records.update("case", case_id, {"priority": "high"},
+                       __import__("lowrise.actor").actor.Actor(name="Someone else"))
+    page.goto(f"{base}/r/case/kanban/cases_board?q=Visit on Saturday")
+    card = page.locator(f".kcard[data-id='{case_id}']")
+    page.evaluate(f"document.querySelector(\".kcard[data-id='{case_id}']\").dataset.version = '3'")
+    card.drag_to(page.locator("section.column[data-value='presentation'] .cards"))
+    page.locator("#toast.error").wait_for()
+    assert "changed by someone else" in page.inner_text("#toast")
+    assert page.locator(f"section.column[data-value='viewing'] .kcard[data-id='{case_id}']"
+                        ).count() == 1
+    assert run.records.get("case", case_id)["stage"] == "viewing"
+
+    # 6. the change is in the record's history
+    page.goto(f"{base}/r/case/{case_id}")
+    history = page.inner_text(".timeline")
+    assert "Stage" in history and "Lead" in history and "Site viewing" in history
+    assert "Next action" in history and "Visit on Saturday" in history
+    shot(page, "case-record", tag)
+
+    # the other main pages, for a person to look at
+    for name, path in [("calendar", "/r/case/calendar/viewings_calendar"),
+                       ("search", "/search?q=Browser"), ("trash", "/trash")]:
+        page.goto(base + path)
+        shot(page, name, tag)
+    page.goto(f"{base}/locale/zh?next=/r/case/")
+    shot(page, "cases-table-zh", tag)
+    assert not errors, errors
+
+
+def test_pages_at_phone_width(server, browser, db_url):
+    _app, base = server
+    tag = backend_of(db_url)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(page, base, "/r/case/")
+    page.wait_for_url(re.compile(r"/r/case/$"))
+    assert page.locator(".sidebar").is_hidden()
+    page.click("label.nav-button")
+    assert page.locator(".sidebar").is_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400  # the page itself does not scroll sideways; wide tables scroll inside
+    shot(page, "phone-menu", tag)
+    for name, path in [("phone-table", "/r/case/"), ("phone-record", "/r/case/1"),
+                       ("phone-form", "/r/client/new"),
+                       ("phone-kanban", "/r/case/kanban/cases_board")]:
+        page.goto(base + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400, path
+        shot(page, name, tag)
+
+
+def test_reading_works_without_javascript(server, browser, db_url):
+    _app, base = server
+    ctx = browser.new_context(java_script_enabled=False)
+    page = ctx.new_page()
+    sign_in(page, base, "/r/case/")
+    page.wait_for_url(re.compile(r"/r/case/$"))
+    assert page.locator("tbody tr[data-id]").count() > 0
+    page.click("thead a:has-text('金额')")  # the flagship opens in Chinese
+    page.wait_for_url(re.compile(r"sort="))
+    page.goto(f"{base}/r/case/kanban/cases_board")
+    assert page.locator(".kcard").count() > 0
+    assert page.locator(".kcard .move").first.is_visible()  # a form moves cards instead
+    page.goto(f"{base}/r/case/calendar/viewings_calendar")
+    assert page.locator(".cal-day").count() >= 28
+    ctx.close()
