@@ -111,11 +111,19 @@ def test_view_and_filter_schema():
 
 
 def test_automation_and_workspace_schema():
-    rule = {"record_type": "case", "trigger": {"on": "create"}, "actions": [{"set": {}}],
-            "conditions": {"field": "stage", "op": "eq", "value": "lead"}, "enabled": True,
-            "later": "allowed for now"}
+    rule = {"record_type": "case", "trigger": {"kind": "created"},
+            "actions": [{"set_fields": {"stage": "lead"}}],
+            "conditions": {"all": [{"field": "stage", "op": "eq", "value": "lead"},
+                                   {"field": "stage", "from": "lead", "to": "reception"}]},
+            "enabled": True}
     assert _errors("automation", rule) == []
-    assert _errors("automation", {"record_type": "case"}) == [":required", ":required"]
+    assert _errors("automation", {"record_type": "case"}) == [":oneOf"]
+    assert _errors("automation", {**rule, "later": 1}) == [":additionalProperties"]
+    assert _errors("automation", {**rule, "actions": [{"set": {}}]}) == [
+        "actions.0:additionalProperties", "actions.0:oneOf"]
+    stages = {"record_type": "contract", "stages": {"field": "status",
+                                                    "transitions": {"draft": ["in_review"]}}}
+    assert _errors("automation", stages) == []
     ws = {"label": "Sales", "default_locale": "zh", "locales": ["zh", "en"],
           "timezone": "Asia/Shanghai", "users": "staff",
           "roles": {"consultant": {"label": "C", "permissions": {"anything": [1]}}}}

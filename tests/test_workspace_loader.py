@@ -100,10 +100,10 @@ OTHER_VIEWS = {
 RULE = """\
 record_type: case
 label: Referral cases start as leads
-trigger: {on: create}
+trigger: {kind: created}
 conditions: {field: client.source, op: eq, value: referral}
 actions:
-  - {set: {stage: lead}}
+  - {set_fields: {stage: lead}}
 """
 
 
@@ -217,7 +217,7 @@ def test_views_rules_and_yaml_keys_as_written():
     rule = ws.rules["assign"]
     assert rule.record_type == "case"
     # `on` is a key, kept as written (YAML 1.1 would have read it as true)
-    assert rule.config["trigger"] == {"on": "create"}
+    assert rule.config["trigger"] == {"kind": "created"}
 
 
 def test_labels_in_both_forms():
@@ -365,7 +365,7 @@ def test_every_problem_of_every_file_in_one_run():
     files = base(workspace=WS.replace("default_locale: zh", "default_locale: fr"),
                  schemas__thing="fields:\n  a:\n    type: txt\n  b:\n    type: link\n",
                  views__clients=CLIENTS_VIEW.replace("phone, source", "phone, sorce"),
-                 automations__assign="record_type: case\ntrigger: {on: create}\n")
+                 automations__assign="record_type: case\ntrigger: {kind: created}\n")
     found = problems(files)
     assert found == [
         "workspace.yaml:2:17: default_locale: 'fr' is not one of the locales (zh, en)",
@@ -655,7 +655,7 @@ def test_a_broken_field_is_not_also_unknown_elsewhere():
 
 
 def test_rules_record_type_and_conditions():
-    rule = "record_type: cases\ntrigger: {on: create}\nactions: []\n"
+    rule = "record_type: cases\ntrigger: {kind: created}\nactions: [comment: hi]\n"
     assert problems(base(automations__assign=rule)) == [
         "automations/assign.yaml:1:14: record_type: 'cases' is not a record type; did you mean "
         "'case'?"]

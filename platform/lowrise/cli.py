@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from lowrise.actor import Actor
+from lowrise.rules import cli as rules_cli
 
 
 class Context:
@@ -160,8 +161,11 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True, help="Reload on code changes; show tracebacks.")
+@click.option("--worker/--no-worker", "with_worker", default=None,
+              help="Run the rules worker (timers, schedules, outbox) on a thread; default: on "
+              "with SQLite, off with PostgreSQL (run `lowrise worker` there).")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, debug: bool):
+def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | None):
     """Run the web application."""
     from lowrise.web import create_app
 
@@ -173,7 +177,20 @@ def serve(ctx: Context, host: str, port: int, debug: bool):
     for line in app.config.get("SIGN_IN_HELP", []):
         click.echo(line)
     click.echo(f"Lowrise is serving {ctx.workspace_dir.resolve()} on http://{host}:{port}")
+    runtime = app.extensions["lowrise"]
+    if with_worker is None:
+        with_worker = runtime.engine.dialect.name == "sqlite"
+    # With the reloader, only the child process (which serves) runs the worker.
+    if with_worker and (not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
+        from lowrise.rules import start_background_worker
+
+        start_background_worker(app)
+        click.echo("The rules worker runs in the background (--no-worker turns it off).")
     app.run(host=host, port=port, debug=debug, use_reloader=debug)
+
+
+main.add_command(rules_cli.worker)
+main.add_command(rules_cli.rules)
 
 
 def templates_root() -> Path:

@@ -73,7 +73,9 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("steps", sa.JSON, nullable=False),
         sa.Column("diff", sa.Text),
     )
-    return {t.name: t for t in (audit, trash, counters, schema_log)}
+    from lowrise.rules.tables import rules_tables  # timers, outbox, run log, inbox
+
+    return {t.name: t for t in (audit, trash, counters, schema_log, *rules_tables(metadata))}
 
 
 def column_for(f: Field) -> sa.Column:

@@ -344,8 +344,21 @@ def _check_rule(ctx: Context, file: str, type_name: str | None, config: Any) -> 
     if not ctx.type_known(type_name):
         ctx.report(file, ("record_type",), _not_a_type(ctx, type_name))
     elif type_name in ctx.workspace.record_types:
+        seen = len(ctx.problems)
         _check_filter(ctx, file, ctx.workspace.record_types[type_name],
                       config.get("conditions"), ("conditions",))
+        if ctx.broken.fields.get(type_name):
+            return
+        from lowrise.rules.parse import rule_problems  # triggers, conditions, actions, stages
+
+        rule = ctx.workspace.rules[_rule_name(ctx, file)]
+        for path, message in rule_problems(ctx.workspace, rule):
+            if path[:1] != ("conditions",) or len(ctx.problems) == seen:
+                ctx.report(file, path, message)
+
+
+def _rule_name(ctx: Context, file: str) -> str:
+    return next(name for (kind, name), f in ctx.named.items() if f == file and kind == "automation")
 
 
 def _check_filter(ctx: Context, file: str, rt: RecordType, node: Any, path: Path) -> None:

@@ -1,0 +1,299 @@
+"""What each action does, one function per kind (the registry ACTIONS). Every function runs
+inside the write's transaction and notes its result on the Run; a failure raises and the
+whole write rolls back. External effects only go to the outbox."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lowrise import filters
+from lowrise.expr import ExpressionError
+from lowrise.storage.values import to_json_values
+
+from .context import Blocked, Run
+from .model import (
+    Assign,
+    Block,
+    CallWebhook,
+    Comment,
+    CreateRecord,
+    Notify,
+    SetFields,
+    UpdateLinked,
+    Values,
+)
+from .templates import Template
+
+
+def expr_names(run: Run, record: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {**(record or {}), "actor": run.actor.user, "record_id": run.record_id}
+
+
+def compute(run: Run, values: Values) -> dict[str, Any]:
+    """The values to write: literals as written, expressions evaluated on the run's record."""
+    names = expr_names(run, run.record)
+    out = {}
+    for name, v in values.items():
+        if v.expr is None:
+            out[name] = v.literal
+            continue
+        try:
+            out[name] = v.expr.evaluate(names, now=run.now)
+        except ExpressionError as exc:
+            raise ExpressionError(f"{name}: {exc}") from None
+    return out
+
+
+def _shown(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} = {_short(v)}" for k, v in values.items())
+
+
+def _short(v: Any) -> str:
+    text = v.isoformat() if hasattr(v, "isoformat") else str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def template_context(run: Run) -> dict[str, Any]:
+    rt, record = run.rt, run.record or {}
+    shown = {}
+    for name, f in rt.fields.items():
+        v = record.get(name)
+        try:
+            shown[name] = "" if v is None else f.kind.display(f, v, run.actor.locale)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            shown[name] = str(v)
+    title = shown.get(rt.title_field) or f"#{record.get('id')}"
+    return {"record": dict(record), "before": dict(run.change.before or {})
+            if run.change else {}, "shown": shown, "title": title,
+            "type_label": rt.label.get(run.actor.locale), "rule": run.rule.label.get(
+                run.actor.locale), "actor": run.actor.name, "now": run.now,
+            "payload": dict(run.payload or {})}
+
+
+def render(run: Run, t: Template | None) -> str:
+    return "" if t is None else t.render(template_context(run))
+
+
+# -- the actions ----------------------------------------------------------------------------
+
+
+def set_fields(run: Run, spec: SetFields, index: int) -> None:
+    values = compute(run, spec.values)
+    after = run.records.update(run.rt.name, run.record_id, values, run.writer, conn=run.conn)
+    _refresh(run, after)
+    run.note("set_fields", f"set {_shown(values)}", index)
+
+
+def _refresh(run: Run, after: Mapping[str, Any]) -> None:
+    """The run's record (and the caller's `after`, in place) now hold the latest values."""
+    run.record = dict(after)
+    if run.change is not None and isinstance(run.change.after, dict) and \
+            run.change.record_id == after.get("id") and run.change.record_type == run.rt.name:
+        run.change.after.update(after)
+
+
+def create_record(run: Run, spec: CreateRecord, index: int) -> None:
+    values = compute(run, spec.values)
+    made = run.records.create(spec.type, values, run.writer, conn=run.conn)
+    run.note("create_record", f"created {spec.type} #{made['id']} ({_shown(values)})", index)
+
+
+def update_linked(run: Run, spec: UpdateLinked, index: int) -> None:
+    values = compute(run, spec.values)
+    ws = run.records.schema.workspace
+    if spec.link:
+        target = filters.link_target(run.rt.fields[spec.link], ws)
+        rid = (run.record or {}).get(spec.link)
+        if rid is None:
+            run.note("update_linked", f"{spec.link} is empty; nothing to update", index)
+            return
+        run.records.update(target, rid, values, run.writer, conn=run.conn)
+        run.note("update_linked", f"{target} #{rid}: set {_shown(values)}", index)
+        return
+    t = run.records.schema.table(spec.related_type)
+    cond = t.c[spec.related_field] == run.record_id
+    if spec.where is not None:
+        cond = sa.and_(cond, filters.to_sql(spec.where, run.records.schema, run.actor))
+    ids = list(run.conn.execute(sa.select(t.c.id).where(cond).order_by(t.c.id)).scalars())
+    for rid in ids:
+        run.records.update(spec.related_type, rid, values, run.writer, conn=run.conn)
+    run.note("update_linked", f"{spec.related_type} {', '.join(f'#{i}' for i in ids) or 'none'}"
+             f": set {_shown(values)}", index)
+
+
+def _state_row(run: Run, key: str) -> Any:
+    """Lock (creating if need be) one row of lr_rule_state; returns its value."""
+    st = run.tables.state
+    ins = (postgresql.insert if run.conn.dialect.name == "postgresql" else sqlite.insert)(st)
+    run.conn.execute(ins.values(key=key, value=None, updated_at=run.now)
+                     .on_conflict_do_nothing(index_elements=[st.c.key]))
+    stmt = sa.select(st.c.value).where(st.c.key == key)
+    if run.conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return run.conn.execute(stmt).scalar_one_or_none()
+
+
+def _set_state(run: Run, key: str, value: Any) -> None:
+    st = run.tables.state
+    run.conn.execute(st.update().where(st.c.key == key).values(value=value, updated_at=run.now))
+
+
+def assign(run: Run, spec: Assign, index: int) -> None:
+    record = run.record or {}
+    if record.get(spec.field) is not None and not spec.overwrite:
+        run.note("assign", f"{spec.field} is already set (#{record[spec.field]})", index)
+        return
+    schema = run.records.schema
+    users = schema.table(schema.workspace.users_type)
+    cond = filters.to_sql(spec.among, schema, run.actor)
+    candidates = list(run.conn.execute(sa.select(users.c.id).where(cond)
+                                       .order_by(users.c.id)).scalars())
+    if not candidates:
+        run.note("assign", "nobody matches; left unassigned", index)
+        return
+    key = f"assign:{run.rule.name}:{index}"
+    last = _state_row(run, key)
+    if spec.strategy == "least_loaded":
+        t = schema.table(run.rt.name)
+        col = t.c[spec.field]
+        where = [col.in_(candidates), t.c.id != run.record_id]
+        if spec.load is not None:
+            where.append(filters.to_sql(spec.load, schema, run.actor))
+        counts = dict(run.conn.execute(sa.select(col, sa.func.count()).where(*where)
+                                       .group_by(col)).all())
+        fewest = min(counts.get(c, 0) for c in candidates)
+        tied = [c for c in candidates if counts.get(c, 0) == fewest]
+        chosen = next((c for c in tied if last is None or c > last), tied[0])
+        why = f"least loaded ({fewest} open)"
+    else:
+        chosen = next((c for c in candidates if last is None or c > last), candidates[0])
+        why = f"round robin among {len(candidates)}"
+    _set_state(run, key, chosen)
+    after = run.records.update(run.rt.name, run.record_id, {spec.field: chosen}, run.writer,
+                               conn=run.conn)
+    _refresh(run, after)
+    run.note("assign", f"{spec.field} = #{chosen} ({why})", index)
+
+
+def recipients(run: Run, spec: Notify) -> list[int]:
+    """The user ids a notification goes to, in order, without repeats."""
+    ws = run.records.schema.workspace
+    out: list[int] = []
+    for path in spec.to.paths:
+        value: Any = (run.record or {})
+        rt = run.rt
+        for part in path.split("."):
+            if not isinstance(value, Mapping):
+                value = None
+                break
+            value = value.get(part)
+            target = filters.link_target(rt.fields[part], ws)
+            if value is None:
+                break
+            if part != path.split(".")[-1]:
+                value = run.resolver(target, value)
+                rt = ws.record_types[target]
+        if isinstance(value, int) and value not in out:
+            out.append(value)
+    if spec.to.users is not None:
+        schema = run.records.schema
+        users = schema.table(ws.users_type)
+        for uid in run.conn.execute(sa.select(users.c.id).where(
+                filters.to_sql(spec.to.users, schema, run.actor)).order_by(users.c.id)).scalars():
+            if uid not in out:
+                out.append(uid)
+    return out
+
+
+def _emails(run: Run, ids: list[int]) -> dict[int, str]:
+    """Addresses of users: the users type's first e-mail field, else their sign-in account."""
+    ws = run.records.schema.workspace
+    rt = ws.record_types[ws.users_type]
+    field = next((f.name for f in rt.user_fields if f.type == "email"), None)
+    found: dict[int, str] = {}
+    if field:
+        t = run.records.schema.table(rt.name)
+        found = {i: e for i, e in run.conn.execute(
+            sa.select(t.c.id, t.c[field]).where(t.c.id.in_(ids))).all() if e}
+    missing = [i for i in ids if i not in found]
+    if missing and sa.inspect(run.conn).has_table("lr_users"):
+        u = sa.table("lr_users", sa.column("staff_id"), sa.column("email"))
+        found.update({i: e for i, e in run.conn.execute(
+            sa.select(u.c.staff_id, u.c.email).where(u.c.staff_id.in_(missing))).all() if e})
+    return found
+
+
+def queue(run: Run, kind: str, target: str, payload: dict[str, Any], *,
+          max_attempts: int = 5) -> str:
+    """Put one message in the outbox (inside the write's transaction); returns its key."""
+    key = uuid.uuid4().hex
+    run.conn.execute(run.tables.outbox.insert().values(
+        key=key, kind=kind, rule=run.rule.name, record_type=run.rt.name,
+        record_id=run.record_id, target=target, payload=payload, status="pending",
+        attempts=0, max_attempts=max_attempts, next_attempt_at=run.now, created_at=run.now))
+    return key
+
+
+def notify(run: Run, spec: Notify, index: int) -> None:
+    ids = recipients(run, spec)
+    if not ids:
+        run.note("notify", "nobody to notify (the recipient fields are empty)", index)
+        return
+    title, body = render(run, spec.title)[:255], render(run, spec.body)
+    run.conn.execute(run.tables.notifications.insert(), [
+        dict(user_id=uid, rule=run.rule.name, record_type=run.rt.name, record_id=run.record_id,
+             title=title, body=body, created_at=run.now) for uid in ids])
+    text = f"notified {', '.join(f'#{i}' for i in ids)}: {title}"
+    if spec.email:
+        addresses = _emails(run, ids)
+        for uid in ids:
+            if uid in addresses:
+                queue(run, "email", addresses[uid], {"subject": title, "body": body,
+                                                     "user_id": uid})
+        text += f"; e-mail queued to {', '.join(addresses.values()) or 'nobody (no address)'}"
+    run.note("notify", text, index)
+
+
+def webhook(run: Run, spec: CallWebhook, index: int) -> None:
+    if spec.body is not None:
+        body = render(run, spec.body)
+        json.loads(body)  # a body template must render JSON; fails the run otherwise
+    else:
+        rt = run.rt
+        body = json.dumps({"rule": run.rule.name, "trigger": run.trigger,
+                           "record_type": rt.name, "record_id": run.record_id,
+                           "record": to_json_values(rt, run.record or {}),
+                           "at": run.now.isoformat()}, ensure_ascii=False, default=str)
+    key = queue(run, "webhook", spec.url, {"body": body, "secret_env": spec.secret_env,
+                                           "timeout": spec.timeout},
+                max_attempts=spec.retries + 1)
+    run.note("webhook", f"queued POST {spec.url} (key {key[:8]})", index)
+
+
+def comment(run: Run, spec: Comment, index: int) -> None:
+    text = render(run, spec.text)
+    run.conn.execute(run.tables.comments.insert().values(
+        record_type=run.rt.name, record_id=run.record_id, body=text, author=None,
+        author_name=run.writer.name, rule=run.rule.name, created_at=run.now))
+    run.note("comment", f"commented: {_short(text)}", index)
+
+
+def block(run: Run, spec: Block, index: int) -> None:
+    message = render(run, spec.message)
+    run.note("block", f"refused: {message}", index)
+    raise Blocked({spec.field: message}, rule=run.rule.name)
+
+
+ACTIONS: dict[str, Callable[[Run, Any, int], None]] = {
+    "set_fields": set_fields, "create_record": create_record, "update_linked": update_linked,
+    "assign": assign, "notify": notify, "webhook": webhook, "comment": comment, "block": block,
+}
+
+BACKOFF_BASE = timedelta(seconds=30)

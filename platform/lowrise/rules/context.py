@@ -1,0 +1,95 @@
+"""What one rule run works with, and the errors a run raises."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from lowrise import filters
+from lowrise.actor import Actor
+from lowrise.errors import NotFound, ValidationError
+from lowrise.storage.records import Change, Records
+from lowrise.workspace.model import RecordType
+
+from .model import Rule
+from .tables import RuleTables
+
+
+class Blocked(ValidationError):
+    """A block action refused the change; nothing was written."""
+
+    def __init__(self, errors: Mapping[str, str], *, rule: str):
+        self.rule = rule
+        super().__init__(errors)
+
+
+class RuleFailed(ValidationError):
+    """An action of a rule failed; the whole write was rolled back."""
+
+    def __init__(self, rule: str, message: str):
+        self.rule = rule
+        super().__init__({"": f"automation '{rule}' failed: {message}"})
+
+
+def rule_actor(rule: Rule, actor: Actor) -> Actor:
+    """Who a rule's own writes are by: the system, on the triggering actor's clock."""
+    return Actor(user=None, name=f"rule {rule.name}", locale=actor.locale, clock=actor.clock,
+                 system=True)
+
+
+@dataclass
+class Run:
+    """One run of one rule on one record (or none): its facts, and what it did."""
+
+    conn: sa.Connection
+    records: Records
+    tables: RuleTables
+    rule: Rule
+    rt: RecordType
+    record: dict[str, Any] | None
+    actor: Actor  # who triggered it
+    trigger: str
+    change: Change | None = None
+    payload: Mapping[str, Any] | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    conditions: bool | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def now(self) -> datetime:
+        return self.actor.now()
+
+    @property
+    def writer(self) -> Actor:
+        return rule_actor(self.rule, self.actor)
+
+    @property
+    def record_id(self) -> int | None:
+        return None if self.record is None else self.record.get("id")
+
+    def resolver(self, type_name: str, rid: int) -> dict[str, Any] | None:
+        try:
+            return self.records.get(type_name, rid, conn=self.conn)
+        except NotFound:
+            return None
+
+    def filter_context(self) -> filters.FilterContext:
+        return filters.FilterContext(user=self.actor.user, clock=self.actor.clock,
+                                     resolver=self.resolver)
+
+    def note(self, action: str, result: str, index: int) -> None:
+        self.results.append({"action": action, "index": index, "result": result})
+
+    def log_row(self, *, status: str, conditions: bool | None, error: str | None = None
+                ) -> dict[str, Any]:
+        return dict(rule=self.rule.name, record_type=self.rt.name, record_id=self.record_id,
+                    trigger=self.trigger, conditions=conditions, status=status,
+                    actions=list(self.results),
+                    duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
+                    error=error, actor_name=self.actor.name[:255] if self.actor.name else None,
+                    at=self.now)

@@ -1,0 +1,292 @@
+"""The rules engine: a Records hook that sees every change inside its transaction.
+
+For one change it (1) enforces stage rules, (2) runs the event rules whose trigger matches
+and whose conditions hold, action after action, (3) sets or cancels the timers of time
+rules and (4) writes the run log, all in the change's transaction: all or nothing. A rule
+never re-triggers itself; a chain of rules stops at `max_depth` with a logged error.
+
+The worker (worker.py) fires timers and schedules through `run_rule`, with the same code.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from lowrise.actor import Actor
+from lowrise.errors import LowriseError, NotFound, ValidationError
+from lowrise.storage.records import Change, Records
+from lowrise.workspace.model import Workspace
+
+from . import conditions as conds
+from . import stages as stage_rules
+from . import timers
+from .actions import ACTIONS
+from .context import Blocked, RuleFailed, Run
+from .model import Rule, StageRules, TimeTrigger
+from .parse import parse_rules
+from .tables import RuleTables
+
+CHAIN_KEY = "lowrise_rule_chain"
+DEFAULT_MAX_DEPTH = 5
+
+
+@dataclass
+class RuleSet:
+    """A workspace's rules, parsed once and indexed by record type."""
+
+    workspace: Workspace
+    rules: dict[str, Rule]
+    events: dict[str, list[Rule]] = field(default_factory=dict)
+    timed: dict[str, list[tuple[Rule, frozenset[str]]]] = field(default_factory=dict)
+    stages: dict[str, list[StageRules]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ws: Workspace) -> RuleSet:
+        rules = parse_rules(ws)
+        events, timed, stages = defaultdict(list), defaultdict(list), defaultdict(list)
+        for r in rules.values():
+            if not r.enabled:
+                continue
+            if r.stages:
+                stages[r.record_type].append(r.stages)
+            elif isinstance(r.trigger, TimeTrigger):
+                timed[r.record_type].append((r, timers.watched(r)))
+            elif r.trigger.kind in ("created", "updated", "field_changed", "matches",
+                                    "deleted"):
+                events[r.record_type].append(r)
+        return cls(ws, rules, dict(events), dict(timed), dict(stages))
+
+    def get(self, name: str) -> Rule:
+        try:
+            return self.rules[name]
+        except KeyError:
+            raise NotFound(f"there is no rule '{name}' (rules: "
+                           f"{', '.join(sorted(self.rules)) or 'none'})") from None
+
+    def check_move(self, type_name: str, record: Mapping[str, Any] | None,
+                   new_values: Mapping[str, Any], actor: Actor) -> stage_rules.Verdict:
+        """May `actor` write `new_values` to `record` as far as stage rules go? (No I/O.)"""
+        rt = self.workspace.type(type_name)
+        reasons, missing = [], []
+        for sr in self.stages.get(type_name, ()):
+            v = stage_rules.check(sr, rt, record, new_values, actor)
+            reasons += v.reasons
+            missing += v.missing
+        return stage_rules.Verdict(not reasons, tuple(reasons), tuple(missing))
+
+
+_CACHE: dict[int, tuple[Workspace, RuleSet]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def rule_set(ws: Workspace) -> RuleSet:
+    """The workspace's RuleSet, parsed on first use."""
+    with _CACHE_LOCK:
+        hit = _CACHE.get(id(ws))
+        if hit is None or hit[0] is not ws:
+            hit = (ws, RuleSet.of(ws))
+            _CACHE[id(ws)] = hit
+        return hit[1]
+
+
+def _trigger_matches(rule: Rule, change: Change) -> bool:
+    trig, action = rule.trigger, change.action
+    match trig.kind:
+        case "created":
+            return action == "create"
+        case "updated":
+            return action == "update" and (not trig.fields or any(
+                f in change.changed for f in trig.fields))
+        case "field_changed":
+            if action not in ("create", "update") or trig.field not in change.changed:
+                return False
+            old = (change.before or {}).get(trig.field)
+            new = (change.after or {}).get(trig.field)
+            return (trig.from_ is None or old in trig.from_) and (trig.to is None or new in trig.to)
+        case "matches":
+            return action in ("create", "update")
+        case "deleted":
+            return action == "delete"
+    return False
+
+
+class RuleEngine:
+    """The hook. `install(records)` adds it to a Records service."""
+
+    def __init__(self, ws: Workspace, *, max_depth: int | None = None, log_skipped: bool = True):
+        self.rules = rule_set(ws)
+        self.workspace = ws
+        cfg = ws.config.get("automations") or {}
+        self.max_depth = max_depth or int(cfg.get("max_depth", DEFAULT_MAX_DEPTH))
+        self.log_skipped = log_skipped
+        self.tz = ws.config.get("timezone") or "UTC"
+        #: runs that failed or were blocked: their transaction rolled back, so they are kept
+        #: here until `flush_failed_runs` writes them in a transaction of their own
+        self.failed_runs: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._lock = threading.Lock()
+
+    def install(self, records: Records) -> RuleEngine:
+        if self not in records.hooks:
+            records.hooks.append(self)
+        return self
+
+    # -- the hook ------------------------------------------------------------------------------
+    def __call__(self, conn: sa.Connection, change: Change, actor: Actor,
+                 records: Records) -> None:
+        rs = self.rules
+        t = change.record_type
+        if t in rs.stages and change.action in ("create", "update"):
+            self._enforce_stages(change, actor)
+        events, timed = rs.events.get(t), rs.timed.get(t)
+        if not events and not timed:
+            return
+        tables = RuleTables(records.schema.system)
+        chain: list[str] = conn.info.setdefault(CHAIN_KEY, [])
+        logs: list[dict[str, Any]] = []
+        rt = records.schema.workspace.type(t)
+        ctx_run = None
+        for rule in events or ():
+            if rule.name in chain or not _trigger_matches(rule, change):
+                continue
+            record = dict(change.after if change.after is not None else change.before or {})
+            run = Run(conn, records, tables, rule, rt, record, actor, rule.trigger.kind, change)
+            if len(chain) >= self.max_depth:
+                logs.append(run.log_row(status="depth_limit", conditions=None, error=(
+                    f"not run: a chain of {len(chain)} rules ({' → '.join(chain)}) reached the "
+                    f"limit of {self.max_depth} (automations.max_depth)")))
+                continue
+            facts = conds.Facts(change.before, change.after or change.before,
+                                frozenset(change.changed), run.filter_context())
+            ok = self._conditions(rule, change, facts, run)
+            if not ok:
+                if self.log_skipped:
+                    logs.append(run.log_row(status="skipped", conditions=False))
+                continue
+            self.execute(run, chain)
+            logs.append(run.log_row(status="ok", conditions=True))
+            ctx_run = run
+        if timed:
+            self._sync_timers(conn, records, tables, change, actor, timed, ctx_run)
+        if logs:
+            conn.execute(tables.runs.insert(), logs)
+
+    def _conditions(self, rule: Rule, change: Change, facts: conds.Facts, run: Run) -> bool:
+        if rule.trigger.kind == "matches":
+            now_holds = conds.holds(rule.conditions, facts)
+            if not now_holds or change.before is None:
+                return now_holds
+            was = conds.Facts(change.before, change.before, frozenset(), facts.ctx)
+            return not conds.holds(rule.conditions, was)
+        return conds.holds(rule.conditions, facts)
+
+    def _enforce_stages(self, change: Change, actor: Actor) -> None:
+        rt = self.workspace.type(change.record_type)
+        for sr in self.rules.stages[change.record_type]:
+            if change.action == "update" and sr.field not in change.changed:
+                continue
+            verdict = stage_rules.check(sr, rt, change.before, change.after or {}, actor)
+            if not verdict:
+                raise ValidationError(stage_rules.errors_of(sr, verdict))
+
+    def execute(self, run: Run, chain: list[str]) -> None:
+        """Run the rule's actions in order; a failure rolls the whole write back."""
+        chain.append(run.rule.name)
+        try:
+            for action in run.rule.actions:
+                if action.when is not None:
+                    facts = conds.Facts(run.change.before if run.change else None, run.record,
+                                        frozenset(run.change.changed if run.change else ()),
+                                        run.filter_context())
+                    if not conds.holds(action.when, facts):
+                        run.note(action.kind, "skipped (when: does not hold)", action.index)
+                        continue
+                ACTIONS[action.kind](run, action.spec, action.index)
+        except Blocked as exc:
+            if exc.rule == run.rule.name:
+                self._remember(run.log_row(status="blocked", conditions=True, error=str(exc)))
+            raise
+        except RuleFailed:
+            raise
+        except (LowriseError, ValueError, TypeError, KeyError, sa.exc.SQLAlchemyError) as exc:
+            message = str(exc) if isinstance(exc, LowriseError) else f"{type(exc).__name__}: {exc}"
+            self._remember(run.log_row(status="failed", conditions=True, error=message))
+            raise RuleFailed(run.rule.name, message) from exc
+        finally:
+            chain.pop()
+
+    def _sync_timers(self, conn, records, tables, change: Change, actor: Actor, timed,
+                     run: Run | None) -> None:
+        now = actor.now()
+        if change.action == "delete":
+            timers.cancel_all(conn, tables, change.record_type, change.record_id, now)
+            return
+        after = change.after or {}
+        ctx = None
+        for rule, watched in timed:
+            if change.action == "update" and not watched.intersection(change.changed):
+                continue
+            if ctx is None:
+                rt = records.schema.workspace.type(change.record_type)
+                ctx = Run(conn, records, tables, rule, rt, dict(after), actor, "time",
+                          change).filter_context()
+            want = timers.desired(rule, change.before, after, ctx, self.tz)
+            timers.sync(conn, tables, rule, change.record_id, want, now)
+
+    # -- failures ------------------------------------------------------------------------------
+    def _remember(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self.failed_runs.append(row)
+
+    def flush_failed_runs(self, engine: sa.Engine, tables: RuleTables) -> int:
+        """Write the logs of failed and blocked runs (their own write was rolled back)."""
+        with self._lock:
+            rows = list(self.failed_runs)
+            self.failed_runs.clear()
+        if not rows:
+            return 0
+        from lowrise.storage.db import write_transaction
+
+        with write_transaction(engine) as conn:
+            conn.execute(tables.runs.insert(), rows)
+        return len(rows)
+
+    # -- running a rule outside a change (timers, schedules, buttons, webhooks, tests) ----------
+    def run_rule(self, conn: sa.Connection, records: Records, rule: Rule,
+                 record: dict[str, Any] | None, actor: Actor, trigger: str, *,
+                 payload: Mapping[str, Any] | None = None, check: bool = True) -> Run:
+        """Check the conditions on `record` as it is now, then run the actions; logs the run."""
+        tables = RuleTables(records.schema.system)
+        rt = records.schema.workspace.type(rule.record_type)
+        run = Run(conn, records, tables, rule, rt, record, actor, trigger, payload=payload)
+        chain: list[str] = conn.info.setdefault(CHAIN_KEY, [])
+        facts = conds.Facts(record, record, frozenset(), run.filter_context())
+        ok = True
+        if check:
+            ok = conds.holds(rule.conditions, facts)
+            trig = rule.trigger
+            if ok and isinstance(trig, TimeTrigger) and trig.unless is not None and record:
+                from lowrise import filters
+
+                ok = not filters.evaluate(trig.unless, record, facts.ctx)
+        if ok:
+            self.execute(run, chain)
+        if ok or self.log_skipped:
+            conn.execute(tables.runs.insert(), [run.log_row(
+                status="ok" if ok else "skipped", conditions=ok)])
+        run.conditions = ok
+        return run
+
+
+def install(records: Records, *, max_depth: int | None = None) -> RuleEngine:
+    """Add the rules engine of the records' workspace to a Records service; returns it."""
+    for hook in records.hooks:
+        if isinstance(hook, RuleEngine):
+            return hook
+    engine = RuleEngine(records.schema.workspace, max_depth=max_depth)
+    return engine.install(records)

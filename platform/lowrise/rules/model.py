@@ -1,0 +1,264 @@
+"""Rules as typed data: triggers, conditions, actions and stage rules, parsed once from
+automations/*.yaml (see parse.py). Nothing here runs anything; the engine interprets them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Any, Literal
+
+from lowrise.expr import Expression
+from lowrise.filters import Node
+from lowrise.workspace.model import Label, Loc
+
+from .conditions import Condition
+from .templates import Template
+
+# -- values an action writes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    """A literal value, or a safe expression evaluated on the record (`{expr: "now()"}`)."""
+
+    literal: Any = None
+    expr: Expression | None = None
+
+    def describe(self) -> str:
+        return f"= {self.expr.source}" if self.expr else repr(self.literal)
+
+
+Values = Mapping[str, Value]
+
+# -- triggers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delay:
+    """How long after the start a time trigger fires: fixed, or by the value of a field."""
+
+    seconds: float | None = None
+    by: str | None = None
+    table: Mapping[str, float] = field(default_factory=dict)
+    otherwise: float | None = None
+
+    def for_record(self, record: Mapping[str, Any]) -> float | None:
+        if self.by is None:
+            return self.seconds
+        return self.table.get(str(record.get(self.by)), self.otherwise)
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """Count only these hours (in the workspace's time zone) towards a delay."""
+
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday is 0
+    start: time = time(9)
+    end: time = time(18)
+
+
+@dataclass(frozen=True)
+class Created:
+    kind: Literal["created"] = "created"
+
+
+@dataclass(frozen=True)
+class Updated:
+    fields: tuple[str, ...] = ()  # empty: any field
+    kind: Literal["updated"] = "updated"
+
+
+@dataclass(frozen=True)
+class FieldChanged:
+    field: str = ""
+    from_: tuple[Any, ...] | None = None  # None: any value
+    to: tuple[Any, ...] | None = None
+    kind: Literal["field_changed"] = "field_changed"
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The record starts to match the rule's conditions."""
+
+    kind: Literal["matches"] = "matches"
+
+
+@dataclass(frozen=True)
+class Deleted:
+    kind: Literal["deleted"] = "deleted"
+
+
+@dataclass(frozen=True)
+class TimeTrigger:
+    """`after` a date field (`from_field`), or after the conditions started to hold."""
+
+    after: Delay
+    from_field: str | None = None
+    unless: Node | None = None
+    working_hours: WorkingHours | None = None
+    kind: Literal["time"] = "time"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str = ""
+    limit: int = 1000  # records a run handles at most
+    kind: Literal["schedule"] = "schedule"
+
+
+@dataclass(frozen=True)
+class Manual:
+    label: Label | None = None
+    kind: Literal["manual"] = "manual"
+
+
+@dataclass(frozen=True)
+class IncomingWebhook:
+    secret_env: str | None = None
+    secret: str | None = None
+    record_key: str = "id"  # the payload key naming the record
+    kind: Literal["webhook"] = "webhook"
+
+
+Trigger = (Created | Updated | FieldChanged | Matches | Deleted | TimeTrigger | Schedule
+           | Manual | IncomingWebhook)
+EVENT_KINDS = ("created", "updated", "field_changed", "matches", "deleted")
+TRIGGER_KINDS = (*EVENT_KINDS, "time", "schedule", "manual", "webhook")
+
+# -- actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetFields:
+    values: Values
+    kind: Literal["set_fields"] = "set_fields"
+
+
+@dataclass(frozen=True)
+class CreateRecord:
+    type: str
+    values: Values
+    kind: Literal["create_record"] = "create_record"
+
+
+@dataclass(frozen=True)
+class UpdateLinked:
+    """Update the record a link points at (`link: unit`), or the records of `type` whose
+    `field` points at this one (`related: {type: contract, field: case}`)."""
+
+    values: Values
+    link: str | None = None
+    related_type: str | None = None
+    related_field: str | None = None
+    where: Node | None = None
+    kind: Literal["update_linked"] = "update_linked"
+
+
+@dataclass(frozen=True)
+class Assign:
+    field: str
+    among: Node  # a filter on the users type
+    strategy: Literal["round_robin", "least_loaded"] = "round_robin"
+    load: Node | None = None  # which of this type's records count as load
+    overwrite: bool = False
+    kind: Literal["assign"] = "assign"
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """User fields of the record, or paths through links (`consultant.manager`), and/or a
+    filter on the users type."""
+
+    paths: tuple[str, ...] = ()
+    users: Node | None = None
+
+
+@dataclass(frozen=True)
+class Notify:
+    to: Recipients
+    title: Template
+    body: Template | None = None
+    email: bool = False
+    kind: Literal["notify"] = "notify"
+
+
+@dataclass(frozen=True)
+class CallWebhook:
+    url: str
+    secret_env: str | None = None
+    body: Template | None = None  # default: the event as JSON
+    timeout: float = 10.0
+    retries: int = 5
+    kind: Literal["webhook"] = "webhook"
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: Template
+    kind: Literal["comment"] = "comment"
+
+
+@dataclass(frozen=True)
+class Block:
+    message: Template
+    field: str = ""
+    kind: Literal["block"] = "block"
+
+
+ActionSpec = (SetFields | CreateRecord | UpdateLinked | Assign | Notify | CallWebhook | Comment
+              | Block)
+ACTION_KINDS = ("set_fields", "create_record", "update_linked", "assign", "notify", "webhook",
+                "comment", "block")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a rule: what to do, and optionally when (a condition on the record)."""
+
+    spec: ActionSpec
+    when: Condition | None = None
+    index: int = 0
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+
+# -- stage rules ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageRules:
+    """How a select field may move: allowed transitions, who may make them, what must be filled."""
+
+    field: str
+    transitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # from -> to
+    roles: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (from|*, to)
+    required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # to -> fields
+
+
+# -- the rule -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One automation rule (or stage rules) as the engine runs it."""
+
+    name: str
+    record_type: str
+    label: Label
+    trigger: Trigger | None = None
+    conditions: Condition | None = None
+    actions: tuple[Action, ...] = ()
+    stages: StageRules | None = None
+    enabled: bool = True
+    loc: Loc = Loc("")
+
+    @property
+    def is_stage_rule(self) -> bool:
+        return self.stages is not None
+
+    @property
+    def trigger_kind(self) -> str:
+        return self.trigger.kind if self.trigger else "stages"

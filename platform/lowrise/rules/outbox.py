@@ -1,0 +1,126 @@
+"""Delivering the outbox: webhooks over HTTP(S) with an HMAC-SHA256 signature, e-mail over SMTP.
+
+A message is claimed with a lease (status `sending`, `lease_until`) in a short transaction,
+delivered outside any transaction, then marked delivered, or rescheduled with exponential
+backoff, or failed once its attempts are used up. A worker that dies mid-delivery leaves a
+lease that expires; another worker then retries, and the receiver can tell the repeat by
+the idempotency key (`Idempotency-Key` header, `Message-ID` for e-mail).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import smtplib
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+SIGNATURE_HEADER = "X-Lowrise-Signature"
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_MAX_SECONDS = 6 * 3600.0
+
+
+class DeliveryError(Exception):
+    """One attempt failed; the message is retried later (or failed after its last attempt)."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value: `sha256=<hex HMAC of the body>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str | None) -> bool:
+    return bool(header) and hmac.compare_digest(sign(secret, body), header.strip())
+
+
+def backoff(attempts: int, base: float = BACKOFF_BASE_SECONDS) -> timedelta:
+    """Wait before the next attempt: base, 2×base, 4×base... capped at six hours."""
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
+
+
+@dataclass
+class SmtpSettings:
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = None
+    sender: str = "lowrise@localhost"
+    starttls: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpSettings | None:
+        """LOWRISE_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM, _STARTTLS=0), or None."""
+        env = os.environ if env is None else env
+        host = env.get("LOWRISE_SMTP_HOST")
+        if not host:
+            return None
+        return cls(host, int(env.get("LOWRISE_SMTP_PORT", "587")), env.get("LOWRISE_SMTP_USER"),
+                   env.get("LOWRISE_SMTP_PASSWORD"), env.get("LOWRISE_SMTP_FROM",
+                                                             "lowrise@localhost"),
+                   env.get("LOWRISE_SMTP_STARTTLS", "1") not in ("0", "false", "no"))
+
+
+def send_webhook(message: Mapping[str, Any]) -> str:
+    """POST the message's JSON body; a 2xx answer is delivered, anything else is an error."""
+    payload = message["payload"]
+    body = payload["body"].encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "lowrise-webhook/1",
+               "Idempotency-Key": message["key"], "X-Lowrise-Delivery": message["key"]}
+    if payload.get("secret_env"):
+        secret = os.environ.get(payload["secret_env"])
+        if not secret:
+            raise DeliveryError(f"the environment variable {payload['secret_env']} (the "
+                                "webhook's secret) is not set")
+        headers[SIGNATURE_HEADER] = sign(secret, body)
+    req = urllib.request.Request(message["target"], data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=float(payload.get("timeout", 10))) as resp:
+            return f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"HTTP {exc.code} from {message['target']}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"{message['target']}: {reason}") from None
+
+
+def smtp_sender(settings: SmtpSettings) -> Callable[[Mapping[str, Any]], str]:
+    def send(message: Mapping[str, Any]) -> str:
+        payload = message["payload"]
+        mail = EmailMessage()
+        mail["From"] = settings.sender
+        mail["To"] = message["target"]
+        mail["Subject"] = payload.get("subject", "")
+        mail["Message-ID"] = f"<{message['key']}@lowrise>"
+        mail.set_content(payload.get("body") or payload.get("subject", ""))
+        try:
+            with smtplib.SMTP(settings.host, settings.port, timeout=30) as smtp:
+                if settings.starttls:
+                    smtp.starttls()
+                if settings.user:
+                    smtp.login(settings.user, settings.password or "")
+                smtp.send_message(mail)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP {settings.host}: {exc}") from None
+        return f"sent to {message['target']}"
+
+    return send
+
+
+def default_senders(env: Mapping[str, str] | None = None
+                    ) -> dict[str, Callable[[Mapping[str, Any]], str]]:
+    """How each kind of message is delivered here: webhooks always, e-mail when SMTP is set."""
+    senders: dict[str, Callable[[Mapping[str, Any]], str]] = {"webhook": send_webhook}
+    smtp = SmtpSettings.from_env(env)
+    if smtp:
+        senders["email"] = smtp_sender(smtp)
+    return senders
+
+
+def next_attempt(now: datetime, attempts: int, base: float) -> datetime:
+    return now + backoff(attempts, base)

@@ -1,0 +1,514 @@
+"""automations/<rule>.yaml → a typed Rule, checked against the workspace once.
+
+`parse_rule` raises RuleError listing every problem; `rule_problems` returns them as
+(path, message) pairs for the workspace loader, which turns a path into file:line:column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import time
+from typing import Any
+
+from lowrise import filters
+from lowrise.errors import FieldError, FilterError, LowriseError
+from lowrise.expr import Expression, ExpressionError
+from lowrise.workspace.model import Label, RecordType, Workspace
+from lowrise.workspace.model import Rule as RuleConfig
+
+from . import conditions as conds
+from .model import (
+    ACTION_KINDS,
+    TRIGGER_KINDS,
+    Action,
+    Assign,
+    Block,
+    CallWebhook,
+    Comment,
+    Created,
+    CreateRecord,
+    Delay,
+    Deleted,
+    FieldChanged,
+    IncomingWebhook,
+    Manual,
+    Matches,
+    Notify,
+    Recipients,
+    Rule,
+    Schedule,
+    SetFields,
+    StageRules,
+    TimeTrigger,
+    Updated,
+    UpdateLinked,
+    Value,
+    WorkingHours,
+)
+from .templates import Template, TemplateProblem
+from .timing import DAY_NAMES, TimingError, check_cron, parse_duration
+
+#: names an action's expression may read besides the record's fields
+EXTRA_NAMES = {"actor", "record_id"}
+Path = tuple[Any, ...]
+
+
+class RuleError(LowriseError):
+    """A rule does not fit the workspace; `problems` lists (path, message)."""
+
+    def __init__(self, rule: str, problems: list[tuple[Path, str]]):
+        self.rule, self.problems = rule, problems
+        shown = "; ".join(f"{'.'.join(map(str, p)) or 'rule'}: {m}" for p, m in problems)
+        super().__init__(f"rule {rule}: {shown}")
+
+
+class _Parser:
+    def __init__(self, ws: Workspace, name: str):
+        self.ws, self.name = ws, name
+        self.problems: list[tuple[Path, str]] = []
+
+    def fail(self, path: Path, message: str) -> None:
+        self.problems.append((path, message))
+
+    # -- pieces ----------------------------------------------------------------------------
+    def field(self, rt: RecordType, name: Any, path: Path, *, writable: bool = False) -> str | None:
+        if not isinstance(name, str) or name not in rt.fields:
+            self.fail(path, f"'{name}' is not a field of {rt.name}"
+                      f"{filters.did_you_mean(str(name), rt.fields)}")
+            return None
+        f = rt.fields[name]
+        if writable and (f.system or f.kind.generated):
+            self.fail(path, f"'{name}' is computed by the engine ({f.type}); a rule cannot set it")
+            return None
+        return name
+
+    def condition(self, data: Any, rt: RecordType, path: Path) -> conds.Condition | None:
+        if data is None:
+            return None
+        try:
+            return conds.parse(data, rt, self.ws)
+        except FilterError as exc:
+            self.fail(path, str(exc))
+            return None
+
+    def filter(self, data: Any, rt: RecordType, path: Path) -> filters.Node | None:
+        if data is None:
+            return None
+        problems = filters.check(data, rt, self.ws)
+        for p in problems:
+            self.fail(path, p)
+        return None if problems else filters.parse(data, rt, self.ws)
+
+    def template(self, raw: Any, path: Path) -> Template | None:
+        try:
+            return Template.compile(raw)
+        except TemplateProblem as exc:
+            self.fail(path, str(exc))
+            return None
+
+    def duration(self, raw: Any, path: Path) -> float | None:
+        try:
+            return parse_duration(raw)
+        except TimingError as exc:
+            self.fail(path, str(exc))
+            return None
+
+    def values(self, rt: RecordType, raw: Any, path: Path, source: RecordType) -> dict[str, Value]:
+        """Field values to write on `rt`; expressions read the fields of `source`."""
+        if not isinstance(raw, Mapping) or not raw:
+            self.fail(path, "expected field: value lines")
+            return {}
+        out: dict[str, Value] = {}
+        names = set(source.fields) | EXTRA_NAMES
+        for key, v in raw.items():
+            name = self.field(rt, key, (*path, key), writable=True)
+            if name is None:
+                continue
+            if isinstance(v, Mapping) and set(v) == {"expr"}:
+                try:
+                    out[name] = Value(expr=Expression(str(v["expr"]), allowed_names=names))
+                except ExpressionError as exc:
+                    self.fail((*path, key, "expr"), str(exc))
+                continue
+            f = rt.fields[name]
+            if v is not None:
+                try:
+                    f.kind.parse(f, v)
+                except FieldError as exc:
+                    self.fail((*path, key), f"{exc}")
+                    continue
+                except (TypeError, ValueError):
+                    self.fail((*path, key), f"{v!r} is not a value for {name}")
+                    continue
+            out[name] = Value(literal=v)
+        return out
+
+    # -- the trigger -------------------------------------------------------------------------
+    def trigger(self, raw: Any, rt: RecordType):
+        path: Path = ("trigger",)
+        if isinstance(raw, str):
+            raw = {"kind": raw}
+        if not isinstance(raw, Mapping):
+            self.fail(path, f"expected a trigger with a kind: {', '.join(TRIGGER_KINDS)}")
+            return None
+        kind = raw.get("kind")
+        p = lambda k: (*path, k)  # noqa: E731
+        if kind == "created":
+            return Created()
+        if kind == "deleted":
+            return Deleted()
+        if kind == "matches":
+            return Matches()
+        if kind == "updated":
+            names = raw.get("fields") or []
+            names = [names] if isinstance(names, str) else names
+            return Updated(tuple(n for i, n in enumerate(names)
+                                 if self.field(rt, n, (*path, "fields", i))))
+        if kind == "field_changed":
+            name = self.field(rt, raw.get("field"), p("field"))
+            if name is None:
+                return None
+            try:
+                frm = (conds.parse_values(rt, name, raw["from"]) if "from" in raw else None)
+                to = conds.parse_values(rt, name, raw["to"]) if "to" in raw else None
+            except FilterError as exc:
+                self.fail(path, str(exc))
+                return None
+            return FieldChanged(name, frm, to)
+        if kind == "time":
+            return self.time_trigger(raw, rt, path)
+        if kind == "schedule":
+            try:
+                check_cron(raw.get("cron"))
+            except TimingError as exc:
+                self.fail(p("cron"), str(exc))
+                return None
+            return Schedule(raw["cron"], int(raw.get("limit", 1000)))
+        if kind == "manual":
+            return Manual(Label.of(raw["label"], self.name) if raw.get("label") else None)
+        if kind == "webhook":
+            if not raw.get("secret_env") and not raw.get("secret"):
+                self.fail(path, "an incoming webhook needs secret_env (the environment "
+                                "variable holding its secret) or secret")
+            return IncomingWebhook(raw.get("secret_env"), raw.get("secret"),
+                                   str(raw.get("record_key", "id")))
+        self.fail(p("kind"), f"{kind!r} is not a trigger; use one of {', '.join(TRIGGER_KINDS)}"
+                  f"{filters.did_you_mean(str(kind), TRIGGER_KINDS)}")
+        return None
+
+    def time_trigger(self, raw: Mapping, rt: RecordType, path: Path) -> TimeTrigger | None:
+        frm = raw.get("field")
+        if frm is not None:
+            frm = self.field(rt, frm, (*path, "field"))
+            if frm and rt.fields[frm].type not in ("date", "datetime") and not (
+                    rt.fields[frm].type == "formula"
+                    and rt.fields[frm].config.get("result") in ("date", "datetime")):
+                self.fail((*path, "field"), f"'{frm}' is {rt.fields[frm].type}; a time trigger "
+                          "counts from a date or datetime field")
+                frm = None
+        after = raw.get("after", 0)
+        if isinstance(after, Mapping):
+            by = self.field(rt, after.get("by"), (*path, "after", "by"))
+            table = {}
+            for k, v in (after.get("durations") or {}).items():
+                s = self.duration(v, (*path, "after", "durations", k))
+                if s is not None:
+                    table[str(k)] = s
+            if by and rt.fields[by].options:
+                known = {o.value for o in rt.fields[by].options}
+                for k in table:
+                    if k not in known:
+                        self.fail((*path, "after", "durations", k),
+                                  f"'{k}' is not an option of {by}")
+            other = after.get("otherwise")
+            delay = Delay(by=by, table=table,
+                          otherwise=None if other is None else self.duration(
+                              other, (*path, "after", "otherwise")))
+        else:
+            delay = Delay(seconds=self.duration(after, (*path, "after")))
+        wh = raw.get("working_hours")
+        hours = None
+        if wh:
+            hours = self.working_hours(wh, (*path, "working_hours"))
+        return TimeTrigger(delay, frm, self.filter(raw.get("unless"), rt, (*path, "unless")),
+                           hours)
+
+    def working_hours(self, raw: Any, path: Path) -> WorkingHours | None:
+        if raw is True:
+            return WorkingHours()
+        if not isinstance(raw, Mapping):
+            self.fail(path, "working_hours is true, or {days: [mon, ...], start: '09:00', "
+                            "end: '18:00'}")
+            return None
+        days = raw.get("days", list(DAY_NAMES[:5]))
+        bad = [d for d in days if str(d).lower()[:3] not in DAY_NAMES]
+        if bad:
+            self.fail((*path, "days"), f"{bad} are not days; use mon tue wed thu fri sat sun")
+            return None
+        try:
+            start = time.fromisoformat(str(raw.get("start", "09:00")))
+            end = time.fromisoformat(str(raw.get("end", "18:00")))
+        except ValueError:
+            self.fail(path, "start and end are times like '09:00'")
+            return None
+        if end <= start:
+            self.fail(path, "end must be after start")
+            return None
+        return WorkingHours(tuple(DAY_NAMES.index(str(d).lower()[:3]) for d in days), start, end)
+
+    # -- actions -------------------------------------------------------------------------------
+    def action(self, raw: Any, i: int, rt: RecordType) -> Action | None:
+        path: Path = ("actions", i)
+        if not isinstance(raw, Mapping):
+            self.fail(path, f"an action is one of {', '.join(ACTION_KINDS)} with its settings")
+            return None
+        kinds = [k for k in raw if k in ACTION_KINDS]
+        extra = [k for k in raw if k not in ACTION_KINDS and k not in ("when", "label")]
+        if len(kinds) != 1 or extra:
+            wrong = extra[0] if extra else ", ".join(kinds) or "nothing"
+            self.fail(path, f"an action names exactly one of {', '.join(ACTION_KINDS)} (got "
+                      f"{wrong}){filters.did_you_mean(str(wrong), ACTION_KINDS)}")
+            return None
+        kind = kinds[0]
+        spec = getattr(self, f"act_{kind}")(raw[kind], rt, (*path, kind))
+        if spec is None:
+            return None
+        when = self.condition(raw.get("when"), rt, (*path, "when"))
+        return Action(spec, when, i)
+
+    def act_set_fields(self, raw, rt, path):
+        values = self.values(rt, raw, path, rt)
+        return SetFields(values) if values else None
+
+    def act_create_record(self, raw, rt, path):
+        if not isinstance(raw, Mapping) or raw.get("type") not in self.ws.record_types:
+            self.fail((*path, "type"), f"create_record needs type: one of "
+                      f"{', '.join(sorted(self.ws.record_types))}")
+            return None
+        target = self.ws.record_types[raw["type"]]
+        values = self.values(target, raw.get("values"), (*path, "values"), rt)
+        return CreateRecord(target.name, values) if values else None
+
+    def act_update_linked(self, raw, rt, path):
+        if not isinstance(raw, Mapping):
+            self.fail(path, "update_linked needs link: (a link field) or related: {type, field}")
+            return None
+        if "link" in raw:
+            link = self.field(rt, raw["link"], (*path, "link"))
+            if link is None:
+                return None
+            target = self.ws.record_types.get(filters.link_target(rt.fields[link], self.ws) or "")
+            if target is None:
+                self.fail((*path, "link"), f"'{link}' is not a link field")
+                return None
+            values = self.values(target, raw.get("values"), (*path, "values"), rt)
+            return UpdateLinked(values, link=link) if values else None
+        rel = raw.get("related")
+        if not isinstance(rel, Mapping) or rel.get("type") not in self.ws.record_types:
+            self.fail(path, "update_linked needs link: (a link field) or related: {type, field}")
+            return None
+        other = self.ws.record_types[rel["type"]]
+        fname = self.field(other, rel.get("field"), (*path, "related", "field"))
+        if fname is None:
+            return None
+        if filters.link_target(other.fields[fname], self.ws) != rt.name:
+            self.fail((*path, "related", "field"), f"{other.name}.{fname} does not point at "
+                      f"{rt.name}")
+            return None
+        values = self.values(other, raw.get("values"), (*path, "values"), rt)
+        where = self.filter(raw.get("where"), other, (*path, "where"))
+        return UpdateLinked(values, related_type=other.name, related_field=fname,
+                            where=where) if values else None
+
+    def act_assign(self, raw, rt, path):
+        if not isinstance(raw, Mapping):
+            self.fail(path, "assign needs field, among and strategy")
+            return None
+        name = self.field(rt, raw.get("field"), (*path, "field"), writable=True)
+        users = self.ws.users_type
+        if name and filters.link_target(rt.fields[name], self.ws) != users:
+            self.fail((*path, "field"), f"'{name}' does not point at {users or 'people'}; "
+                      "assign sets a user field")
+            name = None
+        strategy = raw.get("strategy", "round_robin")
+        if strategy not in ("round_robin", "least_loaded"):
+            self.fail((*path, "strategy"), f"{strategy!r}: use round_robin or least_loaded")
+            return None
+        if users not in self.ws.record_types:
+            self.fail(path, "assign needs the workspace's users type (workspace.yaml users:)")
+            return None
+        among = self.filter(raw.get("among", {}), self.ws.record_types[users], (*path, "among"))
+        load = self.filter(raw.get("load"), rt, (*path, "load"))
+        if name is None or among is None:
+            return None
+        return Assign(name, among, strategy, load, bool(raw.get("overwrite", False)))
+
+    def act_notify(self, raw, rt, path):
+        if not isinstance(raw, Mapping) or "to" not in raw or "title" not in raw:
+            self.fail(path, "notify needs to: (user fields or {users: filter}) and title:")
+            return None
+        to = raw["to"]
+        to = [to] if isinstance(to, (str, Mapping)) else to
+        paths, users = [], None
+        for i, item in enumerate(to or []):
+            if isinstance(item, str):
+                if self.user_path(rt, item, (*path, "to", i)):
+                    paths.append(item)
+            elif isinstance(item, Mapping) and "users" in item and self.ws.users_type:
+                users = self.filter(item["users"], self.ws.record_types[self.ws.users_type],
+                                    (*path, "to", i, "users"))
+            else:
+                self.fail((*path, "to", i), "a recipient is a user field (consultant), a path "
+                          "(consultant.manager) or {users: filter}")
+        title = self.template(raw["title"], (*path, "title"))
+        body = self.template(raw["body"], (*path, "body")) if raw.get("body") else None
+        if title is None:
+            return None
+        return Notify(Recipients(tuple(paths), users), title, body, bool(raw.get("email")))
+
+    def user_path(self, rt: RecordType, dotted: str, path: Path) -> bool:
+        here = rt
+        parts = dotted.split(".")
+        for i, part in enumerate(parts):
+            if self.field(here, part, path) is None:
+                return False
+            target = filters.link_target(here.fields[part], self.ws)
+            if target is None:
+                self.fail(path, f"'{part}' is not a link or user field")
+                return False
+            if i == len(parts) - 1 and target != self.ws.users_type:
+                self.fail(path, f"'{dotted}' does not lead to {self.ws.users_type or 'people'}")
+                return False
+            here = self.ws.record_types[target]
+        return True
+
+    def act_webhook(self, raw, rt, path):
+        if isinstance(raw, str):
+            raw = {"url": raw}
+        url = raw.get("url") if isinstance(raw, Mapping) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            self.fail((*path, "url"), "webhook needs url: an http:// or https:// address")
+            return None
+        body = self.template(raw["body"], (*path, "body")) if raw.get("body") else None
+        return CallWebhook(url, raw.get("secret_env"), body, float(raw.get("timeout", 10)),
+                           int(raw.get("retries", 5)))
+
+    def act_comment(self, raw, rt, path):
+        text = raw.get("text") if isinstance(raw, Mapping) else raw
+        t = self.template(text, path)
+        return Comment(t) if t else None
+
+    def act_block(self, raw, rt, path):
+        text = raw.get("message") if isinstance(raw, Mapping) else raw
+        t = self.template(text, path)
+        field = raw.get("field", "") if isinstance(raw, Mapping) else ""
+        if field and self.field(rt, field, (*path, "field")) is None:
+            return None
+        return Block(t, field) if t else None
+
+    # -- stage rules ---------------------------------------------------------------------------
+    def stages(self, raw: Any, rt: RecordType) -> StageRules | None:
+        path: Path = ("stages",)
+        if not isinstance(raw, Mapping):
+            self.fail(path, "stages needs field: (a select field), and transitions, roles or "
+                            "required")
+            return None
+        name = self.field(rt, raw.get("field"), (*path, "field"))
+        if name is None:
+            return None
+        f = rt.fields[name]
+        if f.type != "select":
+            self.fail((*path, "field"), f"'{name}' is {f.type}; stage rules apply to a select field")
+            return None
+        options = {o.value for o in f.options}
+
+        def stage(v, p, star=False):
+            if star and v == "*":
+                return "*"
+            if str(v) not in options:
+                self.fail(p, f"'{v}' is not an option of {name} ({', '.join(sorted(options))})")
+                return None
+            return str(v)
+
+        transitions = {}
+        for frm, tos in (raw.get("transitions") or {}).items():
+            a = stage(frm, (*path, "transitions", frm))
+            tos = [tos] if isinstance(tos, str) else (tos or [])
+            bs = tuple(b for j, t in enumerate(tos)
+                       if (b := stage(t, (*path, "transitions", frm, j))))
+            if a:
+                transitions[a] = bs
+        roles = {}
+        known_roles = set(self.ws.roles)
+        for key, who in (raw.get("roles") or {}).items():
+            frm, _, to = str(key).rpartition("->")
+            a = stage(frm.strip() or "*", (*path, "roles", key), star=True)
+            b = stage(to.strip(), (*path, "roles", key))
+            who = [who] if isinstance(who, str) else list(who or [])
+            for r in who:
+                if r not in known_roles:
+                    self.fail((*path, "roles", key), f"'{r}' is not a role of the workspace "
+                              f"({', '.join(sorted(known_roles))})")
+            if a and b:
+                roles[(a, b)] = tuple(who)
+        required = {}
+        for to, names in (raw.get("required") or {}).items():
+            b = stage(to, (*path, "required", to))
+            names = [names] if isinstance(names, str) else (names or [])
+            ok = tuple(n for j, n in enumerate(names)
+                       if self.field(rt, n, (*path, "required", to, j)))
+            if b:
+                required[b] = ok
+        return StageRules(name, transitions, roles, required)
+
+
+def _parse(ws: Workspace, config: RuleConfig) -> tuple[Rule | None, list[tuple[Path, str]]]:
+    raw = dict(config.config)
+    p = _Parser(ws, config.name)
+    rt = ws.record_types.get(config.record_type or "")
+    if rt is None:
+        p.fail(("record_type",), f"'{config.record_type}' is not a record type")
+        return None, p.problems
+    label = Label.of(raw.get("label"), config.name)
+    enabled = raw.get("enabled", True) is not False
+    if "stages" in raw:
+        stages = p.stages(raw["stages"], rt)
+        return (Rule(config.name, rt.name, label, stages=stages, enabled=enabled,
+                     loc=config.loc) if stages else None), p.problems
+    trigger = p.trigger(raw.get("trigger"), rt)
+    cond = p.condition(raw.get("conditions"), rt, ("conditions",))
+    if trigger is not None and trigger.kind in ("time", "schedule") and \
+            conds.has_change_tests(cond):
+        p.fail(("conditions",), "changed / from / to test a change; a time or schedule "
+                                "trigger has none (test the values instead)")
+    actions_raw = raw.get("actions")
+    if not isinstance(actions_raw, list) or not actions_raw:
+        p.fail(("actions",), "a rule needs a list of actions")
+        actions_raw = []
+    actions = tuple(a for i, x in enumerate(actions_raw) if (a := p.action(x, i, rt)))
+    if p.problems or trigger is None:
+        return None, p.problems
+    if trigger.kind == "deleted" and any(a.kind in ("set_fields", "assign") for a in actions):
+        p.fail(("actions",), "a deleted record cannot be changed; use notify, webhook, "
+                             "create_record or update_linked")
+        return None, p.problems
+    return Rule(config.name, rt.name, label, trigger, cond, actions, enabled=enabled,
+                loc=config.loc), p.problems
+
+
+def rule_problems(ws: Workspace, config: RuleConfig) -> list[tuple[Path, str]]:
+    """Every problem of one rule, as (path in the YAML, message)."""
+    return _parse(ws, config)[1]
+
+
+def parse_rule(ws: Workspace, config: RuleConfig) -> Rule:
+    """The typed rule; RuleError when it does not fit the workspace."""
+    rule, problems = _parse(ws, config)
+    if problems or rule is None:
+        raise RuleError(config.name, problems)
+    return rule
+
+
+def parse_rules(ws: Workspace) -> dict[str, Rule]:
+    """Every rule of the workspace, typed (the loader has checked them already)."""
+    return {name: parse_rule(ws, cfg) for name, cfg in sorted(ws.rules.items())}

@@ -1,0 +1,122 @@
+"""The rules engine's own tables, on the workspace's metadata so that `lowrise migrate` creates
+them with the other `lr_*` tables (see storage.tables.system_tables).
+
+lr_timers        durable time triggers: set and cancelled inside the write's transaction
+lr_outbox        external effects (e-mail, webhooks) waiting for the worker
+lr_rule_runs     the run log: rule, record, trigger, conditions, each action's result
+lr_notifications the in-app inbox
+lr_comments      comments added by rules (and later by people) on a record
+lr_rule_state    small per-rule state: round-robin cursor, next schedule run
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from lowrise.fields.types import UTCDateTime
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", _ID, primary_key=True, autoincrement=True)
+
+
+def rules_tables(metadata: sa.MetaData) -> list[sa.Table]:
+    """The rules engine's tables, defined on `metadata`."""
+    timers = sa.Table(
+        "lr_timers", metadata, _id(),
+        sa.Column("rule", sa.String(63), nullable=False),
+        sa.Column("record_type", sa.String(63), nullable=False),
+        sa.Column("record_id", sa.BigInteger, nullable=False),
+        sa.Column("due_at", UTCDateTime(), nullable=False),
+        # pending -> fired | cancelled | failed (after its attempts)
+        sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("done_at", UTCDateTime()),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("error", sa.Text),
+        sa.Index("ix_lr_timers_due", "status", "due_at"),
+        sa.Index("ix_lr_timers_record", "record_type", "record_id", "rule", "status"),
+    )
+    outbox = sa.Table(
+        "lr_outbox", metadata, _id(),
+        sa.Column("key", sa.String(64), nullable=False, unique=True),  # idempotency key
+        sa.Column("kind", sa.String(16), nullable=False),  # email | webhook
+        sa.Column("rule", sa.String(63)),
+        sa.Column("record_type", sa.String(63)),
+        sa.Column("record_id", sa.BigInteger),
+        sa.Column("target", sa.Text, nullable=False),  # the URL or the address
+        sa.Column("payload", sa.JSON, nullable=False),
+        # pending -> sending (leased) -> delivered | failed (retries exhausted)
+        sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("max_attempts", sa.Integer, nullable=False, server_default="5"),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+        sa.Column("lease_until", UTCDateTime()),
+        sa.Column("worker", sa.String(64)),
+        sa.Column("last_error", sa.Text),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", UTCDateTime()),
+        sa.Index("ix_lr_outbox_due", "status", "next_attempt_at"),
+        sa.Index("ix_lr_outbox_rule", "rule", "id"),
+    )
+    runs = sa.Table(
+        "lr_rule_runs", metadata, _id(),
+        sa.Column("rule", sa.String(63), nullable=False),
+        sa.Column("record_type", sa.String(63)),
+        sa.Column("record_id", sa.BigInteger),
+        sa.Column("trigger", sa.String(63), nullable=False),  # created, timer, schedule...
+        sa.Column("conditions", sa.Boolean),
+        # ok | skipped (conditions false) | blocked | failed | depth_limit
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("actions", sa.JSON),  # [{"action": "set_fields", "result": "..."}]
+        sa.Column("duration_ms", sa.Float),
+        sa.Column("error", sa.Text),
+        sa.Column("actor_name", sa.String(255)),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Index("ix_lr_rule_runs_rule", "rule", "id"),
+        sa.Index("ix_lr_rule_runs_record", "record_type", "record_id", "id"),
+    )
+    notifications = sa.Table(
+        "lr_notifications", metadata, _id(),
+        sa.Column("user_id", sa.BigInteger, nullable=False),  # a record of the users type
+        sa.Column("rule", sa.String(63)),
+        sa.Column("record_type", sa.String(63)),
+        sa.Column("record_id", sa.BigInteger),
+        sa.Column("title", sa.String(255), nullable=False),
+        sa.Column("body", sa.Text),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("read_at", UTCDateTime()),
+        sa.Index("ix_lr_notifications_user", "user_id", "read_at", "id"),
+    )
+    comments = sa.Table(
+        "lr_comments", metadata, _id(),
+        sa.Column("record_type", sa.String(63), nullable=False),
+        sa.Column("record_id", sa.BigInteger, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("author", sa.BigInteger),
+        sa.Column("author_name", sa.String(255)),
+        sa.Column("rule", sa.String(63)),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Index("ix_lr_comments_record", "record_type", "record_id", "id"),
+    )
+    state = sa.Table(
+        "lr_rule_state", metadata,
+        sa.Column("key", sa.String(160), primary_key=True),
+        sa.Column("value", sa.JSON),
+        sa.Column("updated_at", UTCDateTime()),
+    )
+    return [timers, outbox, runs, notifications, comments, state]
+
+
+class RuleTables:
+    """The rules tables of one Schema, by short name: `t.timers`, `t.outbox`..."""
+
+    def __init__(self, system: dict[str, sa.Table]):
+        self.timers = system["lr_timers"]
+        self.outbox = system["lr_outbox"]
+        self.runs = system["lr_rule_runs"]
+        self.notifications = system["lr_notifications"]
+        self.comments = system["lr_comments"]
+        self.state = system["lr_rule_state"]

@@ -1,0 +1,162 @@
+"""Running one rule on purpose: `test_rule` (what it would do, then rolled back), a manual
+button (`run_manual`) and an incoming webhook (`receive_webhook`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from lowrise.actor import Actor, utcnow
+from lowrise.errors import LowriseError, NotFound, ValidationError
+from lowrise.storage.db import write_transaction
+from lowrise.storage.records import Records
+
+from . import timers
+from .context import Run
+from .engine import CHAIN_KEY, install
+from .model import IncomingWebhook, Manual, TimeTrigger
+from .outbox import verify
+from .tables import RuleTables
+
+
+class WebhookRefused(LowriseError):
+    """An incoming webhook call was refused (unknown rule, bad signature, bad payload)."""
+
+
+@dataclass
+class RuleTest:
+    """What a rule would do to one record, found by doing it and rolling back."""
+
+    rule: str
+    record_id: int
+    at: datetime
+    conditions: bool | None = None
+    timer: str | None = None
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    chained: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str = "ok"  # ok | skipped | not due | blocked | failed | stages
+    message: str = ""
+
+    def lines(self) -> list[str]:
+        out = [f"rule {self.rule} on record #{self.record_id} at {self.at.isoformat()}"]
+        if self.timer:
+            out.append(f"  timer: {self.timer}")
+        if self.conditions is not None:
+            out.append(f"  conditions: {'hold' if self.conditions else 'do not hold'}")
+        for a in self.actions:
+            out.append(f"  {a['index'] + 1}. {a['action']}: {a['result']}")
+        for c in self.chained:
+            out.append(f"  then rule {c['rule']} ({c['status']}): "
+                       + "; ".join(x["result"] for x in c.get("actions") or []))
+        if self.message:
+            out.append(f"  {self.outcome}: {self.message}")
+        out.append("Nothing was changed (dry run).")
+        return out
+
+
+def test_rule(records: Records, name: str, record_id: int, *, at: datetime | None = None,
+              actor: Actor | None = None) -> RuleTest:
+    """Run the rule on the record as it is (a time rule: as if at `at`), then roll back."""
+    engine = install(records)
+    rule = engine.rules.get(name)
+    at = at or utcnow()
+    actor = actor or Actor(name="rules test", system=True, clock=lambda: at)
+    report = RuleTest(name, record_id, at)
+    tables = RuleTables(records.schema.system)
+    with records.engine.connect() as conn:
+        conn.execution_options(lowrise_write=True)
+        trans = conn.begin()
+        try:
+            record = records.get(rule.record_type, record_id, conn=conn)
+            if rule.stages:
+                report.outcome = "stages"
+                rt = records.schema.workspace.type(rule.record_type)
+                moves = [f"{o.value}: {'yes' if v else v.message}" for o in
+                         rt.fields[rule.stages.field].options
+                         if (v := engine.rules.check_move(rt.name, record, {
+                             rule.stages.field: o.value}, actor)) is not None
+                         and o.value != record.get(rule.stages.field)]
+                report.message = "moves from here: " + "; ".join(moves)
+                return report
+            if isinstance(rule.trigger, TimeTrigger):
+                run = Run(conn, records, tables, rule, records.schema.workspace.type(
+                    rule.record_type), record, actor, "time")
+                want = timers.desired(rule, None, record, run.filter_context(), engine.tz)
+                if want is None or want is timers.KEEP:
+                    report.timer = "none (the conditions do not hold, unless: holds, or the " \
+                                   "date is empty)"
+                    report.outcome, report.conditions = "skipped", False
+                    return report
+                report.timer = f"due {want.isoformat()}"
+                if want > at:
+                    report.outcome = "not due"
+                    report.message = f"would fire at {want.isoformat()}; pass --at to see it fire"
+                    return report
+            last = conn.execute(sa.select(sa.func.max(tables.runs.c.id))).scalar() or 0
+            remembered = len(engine.failed_runs)
+            try:
+                run = engine.run_rule(conn, records, rule, record, actor, rule.trigger.kind)
+                report.conditions = run.conditions
+                report.actions = run.results
+                report.outcome = "ok" if run.conditions else "skipped"
+            except ValidationError as exc:
+                report.outcome = "blocked" if "failed" not in str(exc) else "failed"
+                report.message = str(exc)
+                while len(engine.failed_runs) > remembered:  # a dry run logs nothing
+                    engine.failed_runs.pop()
+                conn.info.pop(CHAIN_KEY, None)
+                return report
+            report.chained = [dict(r) for r in conn.execute(
+                sa.select(tables.runs).where(tables.runs.c.id > last,
+                                             tables.runs.c.rule != name)
+                .order_by(tables.runs.c.id)).mappings()]
+            return report
+        finally:
+            trans.rollback()
+
+
+def run_manual(records: Records, name: str, record_id: int, actor: Actor) -> Run:
+    """Press a rule's button on a record: check its conditions, run its actions."""
+    engine = install(records)
+    rule = engine.rules.get(name)
+    if not isinstance(rule.trigger, Manual):
+        raise NotFound(f"rule '{name}' has no button (its trigger is {rule.trigger_kind})")
+    with write_transaction(records.engine) as conn:
+        record = records.get(rule.record_type, record_id, conn=conn)
+        run = engine.run_rule(conn, records, rule, record, actor, "manual")
+    if not run.conditions:
+        raise ValidationError({"": f"'{rule.label}' does not apply to this record now"})
+    return run
+
+
+def receive_webhook(records: Records, name: str, body: bytes, signature: str | None, *,
+                    actor: Actor | None = None) -> Run:
+    """An incoming webhook: check its HMAC signature, then run the rule on the named record."""
+    engine = install(records)
+    try:
+        rule = engine.rules.get(name)
+    except NotFound:
+        raise WebhookRefused(f"there is no rule '{name}'") from None
+    trig = rule.trigger
+    if not isinstance(trig, IncomingWebhook) or not rule.enabled:
+        raise WebhookRefused(f"rule '{name}' does not take webhooks")
+    secret = os.environ.get(trig.secret_env) if trig.secret_env else trig.secret
+    if not secret:
+        raise WebhookRefused(f"the secret of rule '{name}' is not configured")
+    if not verify(secret, body, signature):
+        raise WebhookRefused("the signature does not match")
+    try:
+        payload = json.loads(body or b"{}")
+        rid = int(payload[trig.record_key])
+    except (ValueError, KeyError, TypeError):
+        raise WebhookRefused(f"the body must be JSON with '{trig.record_key}' (the record's id)"
+                             ) from None
+    actor = actor or Actor(name=f"webhook {name}", system=True)
+    with write_transaction(records.engine) as conn:
+        record = records.get(rule.record_type, rid, conn=conn)
+        return engine.run_rule(conn, records, rule, record, actor, "webhook", payload=payload)

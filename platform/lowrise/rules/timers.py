@@ -1,0 +1,106 @@
+"""Durable time triggers: which timer a record should have for a time rule, and setting or
+cancelling it inside the write's transaction. A timer fires once: a record that already had
+a timer for the same moment does not get another."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from lowrise import filters
+
+from . import conditions as conds
+from .model import Rule, TimeTrigger
+from .tables import RuleTables
+from .timing import add_working
+
+KEEP = object()  # the timer that is there (if any) stays as it is
+
+
+def watched(rule: Rule) -> frozenset[str]:
+    """The fields whose change can move or cancel the rule's timer."""
+    trig = rule.trigger
+    assert isinstance(trig, TimeTrigger)
+    names = conds.fields_of(rule.conditions) | conds.filter_fields(trig.unless)
+    names |= {n for n in (trig.from_field, trig.after.by) if n}
+    return frozenset(names)
+
+
+def _as_instant(value: Any, tz: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return filters.day_start(value, tz)
+    return None
+
+
+def _holds(rule: Rule, record: Mapping[str, Any] | None, ctx: filters.FilterContext) -> bool:
+    if record is None:
+        return False
+    facts = conds.Facts(record, record, frozenset(), ctx)
+    trig = rule.trigger
+    if not conds.holds(rule.conditions, facts):
+        return False
+    return not (trig.unless is not None and filters.evaluate(trig.unless, record, ctx))
+
+
+def desired(rule: Rule, before: Mapping[str, Any] | None, after: Mapping[str, Any],
+            ctx: filters.FilterContext, tz: str) -> datetime | None | object:
+    """When the record's timer for this rule should fire: a time, None (no timer) or KEEP."""
+    trig: TimeTrigger = rule.trigger  # type: ignore[assignment]
+    if not _holds(rule, after, ctx):
+        return None
+    if trig.from_field:
+        start = _as_instant(after.get(trig.from_field), tz)
+        if start is None:
+            return None
+    else:
+        if _holds(rule, before, ctx):
+            return KEEP
+        start = ctx.now()
+    seconds = trig.after.for_record(after)
+    if seconds is None:
+        return None
+    if trig.working_hours:
+        return add_working(start, seconds, trig.working_hours, tz)
+    return start + timedelta(seconds=seconds)
+
+
+def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
+         want: datetime | None | object, now: datetime) -> str | None:
+    """Make the stored timer match `want`; returns what changed ("set ...", "cancelled")."""
+    if want is KEEP:
+        return None
+    t = tables.timers
+    last = conn.execute(
+        sa.select(t.c.id, t.c.due_at, t.c.status)
+        .where(t.c.record_type == rule.record_type, t.c.record_id == record_id,
+               t.c.rule == rule.name)
+        .order_by(t.c.id.desc()).limit(1)).first()
+    if last is not None and want is not None and last.due_at == want and \
+            last.status in ("pending", "fired", "failed"):
+        return None  # this moment has its timer already: it fires once
+    said = None
+    if last is not None and last.status == "pending":
+        conn.execute(t.update().where(t.c.id == last.id)
+                     .values(status="cancelled", done_at=now))
+        said = "cancelled"
+    if want is not None:
+        conn.execute(t.insert().values(rule=rule.name, record_type=rule.record_type,
+                                       record_id=record_id, due_at=want, status="pending",
+                                       created_at=now, attempts=0))
+        said = f"set for {want.isoformat()}"
+    return said
+
+
+def cancel_all(conn: sa.Connection, tables: RuleTables, record_type: str, record_id: int,
+               now: datetime) -> None:
+    t = tables.timers
+    conn.execute(t.update().where(t.c.record_type == record_type, t.c.record_id == record_id,
+                                  t.c.status == "pending")
+                 .values(status="cancelled", done_at=now))

@@ -1,0 +1,276 @@
+"""The worker: fires due timers, runs cron schedules and delivers the outbox.
+
+Several workers may run at once. On PostgreSQL each claims rows with
+`FOR UPDATE SKIP LOCKED`: a timer is fired, and marked fired, in the transaction that
+locked it, so it fires exactly once; outbox messages are leased (see outbox.py). On SQLite
+a write transaction holds the database's single write lock, which serialises the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from lowrise import filters
+from lowrise.actor import Actor, utcnow
+from lowrise.errors import NotFound
+from lowrise.storage.db import write_transaction
+from lowrise.storage.records import Records
+
+from . import conditions as conds
+from .actions import _set_state, _state_row
+from .context import Run
+from .engine import RuleEngine, install
+from .model import Schedule
+from .outbox import DeliveryError, default_senders, next_attempt
+from .tables import RuleTables
+from .timing import next_run
+
+log = logging.getLogger("lowrise.worker")
+Sender = Callable[[Mapping[str, Any]], str]
+
+
+def _transient(exc: BaseException) -> bool:
+    """A database error worth retrying as a whole (deadlock, lock timeout, serialisation)."""
+    while exc is not None:
+        if isinstance(exc, sa.exc.OperationalError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+class Worker:
+    """One worker. `run_once()` does one round of everything; `run_forever()` loops."""
+
+    def __init__(self, records: Records, *, engine: RuleEngine | None = None,
+                 name: str | None = None, senders: Mapping[str, Sender] | None = None,
+                 clock: Callable[[], datetime] = utcnow, batch: int = 200,
+                 lease_seconds: float = 120.0, backoff_base: float = 30.0):
+        self.records = records
+        self.engine = engine or install(records)
+        self.tables = RuleTables(records.schema.system)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.senders = dict(default_senders() if senders is None else senders)
+        self.clock = clock
+        self.batch = batch
+        self.lease = timedelta(seconds=lease_seconds)
+        self.backoff_base = backoff_base
+        self.actor = Actor(name="worker", system=True, clock=clock)
+
+    @property
+    def db(self) -> sa.Engine:
+        return self.records.engine
+
+    def _claim(self, stmt):
+        if self.db.dialect.name == "postgresql":
+            return stmt.with_for_update(skip_locked=True)
+        return stmt
+
+    # -- timers --------------------------------------------------------------------------------
+    def fire_due_timers(self, limit: int | None = None) -> int:
+        """Fire every timer due now (in batches); returns how many fired."""
+        fired = 0
+        while limit is None or fired < limit:
+            n, claimed = self._timer_batch(min(self.batch, (limit - fired) if limit else self.batch))
+            fired += n
+            if claimed < self.batch:
+                break
+        return fired
+
+    def _timer_batch(self, size: int) -> tuple[int, int]:
+        t = self.tables.timers
+        now = self.clock()
+        fired = 0
+        try:
+            with write_transaction(self.db) as conn:
+                rows = conn.execute(self._claim(
+                    sa.select(t).where(t.c.status == "pending", t.c.due_at <= now)
+                    .order_by(t.c.due_at, t.c.id).limit(size))).mappings().all()
+                # one lock order for every worker: no two batches wait on each other's records
+                for row in sorted(rows, key=lambda r: (r["record_type"], r["record_id"], r["id"])):
+                    fired += self._fire(conn, row, now)
+        except sa.exc.OperationalError as exc:  # deadlock or lock timeout: all of it retries
+            log.warning("timer batch rolled back, will retry: %s", exc)
+            return 0, 0
+        return fired, len(rows)
+
+    def _fire(self, conn: sa.Connection, row: Mapping[str, Any], now: datetime) -> int:
+        t = self.tables.timers
+        rule = self.engine.rules.rules.get(row["rule"])
+        done = dict(done_at=now, attempts=row["attempts"] + 1)
+        if rule is None or not rule.enabled:
+            conn.execute(t.update().where(t.c.id == row["id"]).values(
+                status="cancelled", error="the rule no longer exists or is disabled", **done))
+            return 0
+        try:
+            with conn.begin_nested():
+                record = self.records.get(row["record_type"], row["record_id"], conn=conn)
+                run = self.engine.run_rule(conn, self.records, rule, record, self.actor, "time")
+                conn.execute(t.update().where(t.c.id == row["id"]).values(
+                    status="fired", error=None if run.conditions else
+                    "conditions no longer hold; nothing done", **done))
+            return 1
+        except NotFound:
+            conn.execute(t.update().where(t.c.id == row["id"]).values(
+                status="cancelled", error="the record is gone", **done))
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            log.warning("timer %s of rule %s failed: %s", row["id"], row["rule"], exc)
+            conn.execute(t.update().where(t.c.id == row["id"]).values(
+                status="failed", error=str(exc)[:2000], **done))
+        return 0
+
+    # -- schedules -----------------------------------------------------------------------------
+    def run_schedules(self) -> int:
+        """Run the schedule rules whose time has come; returns how many records they ran on."""
+        ran = 0
+        tz = self.engine.tz
+        for rule in self.engine.rules.rules.values():
+            if not rule.enabled or not isinstance(rule.trigger, Schedule):
+                continue
+            now = self.clock()
+            with write_transaction(self.db) as conn:
+                probe = Run(conn, self.records, self.tables, rule,
+                            self.records.schema.workspace.type(rule.record_type), None,
+                            self.actor, "schedule")
+                key = f"schedule:{rule.name}"
+                state = _state_row(probe, key) or {}
+                due = state.get("next")
+                if due is None:
+                    _set_state(probe, key, {"next": next_run(rule.trigger.cron, now, tz)
+                                            .isoformat()})
+                    continue
+                if datetime.fromisoformat(due) > now:
+                    continue
+                _set_state(probe, key, {"next": next_run(rule.trigger.cron, now, tz).isoformat(),
+                                        "last": now.isoformat()})
+                ran += self._schedule_run(conn, rule)
+        return ran
+
+    def _schedule_run(self, conn: sa.Connection, rule) -> int:
+        schema = self.records.schema
+        t = schema.table(rule.record_type)
+        stmt = sa.select(t.c.id).order_by(t.c.id).limit(rule.trigger.limit)
+        if isinstance(rule.conditions, conds.FilterTest):
+            stmt = stmt.where(filters.to_sql(rule.conditions.node, schema, self.actor))
+        ran = 0
+        for rid in conn.execute(stmt).scalars().all():
+            try:
+                with conn.begin_nested():
+                    record = self.records.get(rule.record_type, rid, conn=conn)
+                    run = self.engine.run_rule(conn, self.records, rule, record, self.actor,
+                                               "schedule")
+                    ran += bool(run.conditions)
+            except Exception as exc:
+                if _transient(exc):
+                    raise
+                log.warning("schedule %s on #%s failed: %s", rule.name, rid, exc)
+        return ran
+
+    # -- outbox --------------------------------------------------------------------------------
+    def deliver_outbox(self, limit: int | None = None) -> int:
+        """Deliver due messages of the kinds this worker can send; returns how many were sent."""
+        sent = 0
+        while limit is None or sent < limit:
+            claimed = self._claim_messages()
+            if not claimed:
+                break
+            for message in claimed:
+                sent += self._deliver(message)
+            if len(claimed) < self.batch:
+                break
+        return sent
+
+    def _claim_messages(self) -> list[dict[str, Any]]:
+        o = self.tables.outbox
+        now = self.clock()
+        if not self.senders:
+            return []
+        due = sa.or_(sa.and_(o.c.status == "pending", o.c.next_attempt_at <= now),
+                     sa.and_(o.c.status == "sending", o.c.lease_until < now))
+        with write_transaction(self.db) as conn:
+            rows = conn.execute(self._claim(
+                sa.select(o).where(due, o.c.kind.in_(sorted(self.senders)))
+                .order_by(o.c.id).limit(self.batch))).mappings().all()
+            if not rows:
+                return []
+            conn.execute(o.update().where(o.c.id.in_([r["id"] for r in rows])).values(
+                status="sending", lease_until=now + self.lease, worker=self.name,
+                attempts=o.c.attempts + 1))
+        return [{**r, "attempts": r["attempts"] + 1} for r in rows]
+
+    def _deliver(self, message: dict[str, Any]) -> int:
+        o = self.tables.outbox
+        try:
+            result = self.senders[message["kind"]](message)
+            values: dict[str, Any] = dict(status="delivered", delivered_at=self.clock(),
+                                          last_error=None, lease_until=None)
+            ok = 1
+        except DeliveryError as exc:
+            result, ok = str(exc), 0
+        except Exception as exc:  # a sender bug must not stop the worker
+            result, ok = f"{type(exc).__name__}: {exc}", 0
+        if not ok:
+            last = message["attempts"] >= message["max_attempts"]
+            values = dict(status="failed" if last else "pending", last_error=result[:2000],
+                          lease_until=None,
+                          next_attempt_at=next_attempt(self.clock(), message["attempts"],
+                                                       self.backoff_base))
+        with write_transaction(self.db) as conn:
+            conn.execute(o.update().where(o.c.id == message["id"], o.c.worker == self.name,
+                                          o.c.status == "sending").values(**values))
+        return ok
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run_once(self) -> dict[str, int]:
+        """One round: timers, schedules, outbox, then the logs of failed runs."""
+        out = {"timers": self.fire_due_timers(), "schedules": self.run_schedules(),
+               "messages": self.deliver_outbox()}
+        out["failed_runs"] = self.engine.flush_failed_runs(self.db, self.tables)
+        return out
+
+    def run_forever(self, *, interval: float = 1.0, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # keep going: the next round retries
+                log.exception("worker round failed")
+            stop.wait(interval)
+
+
+class BackgroundWorker:
+    """A worker on a daemon thread; `stop()` ends it."""
+
+    def __init__(self, worker: Worker, interval: float):
+        self.worker = worker
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=worker.run_forever, name="lowrise-worker",
+                                       kwargs={"interval": interval, "stop": self.stop_event},
+                                       daemon=True)
+
+    def start(self) -> BackgroundWorker:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+def start_background_worker(app_or_records: Any, *, interval: float = 1.0,
+                            **worker_options: Any) -> BackgroundWorker:
+    """Run a worker on a thread for a Flask app (its runtime's Records) or a Records service."""
+    records = app_or_records
+    if not isinstance(records, Records):
+        records = app_or_records.extensions["lowrise"].records
+    return BackgroundWorker(Worker(records, **worker_options), interval).start()
