@@ -66,6 +66,8 @@ def print_table(setups: list[Setup], results: list) -> None:
     for s in setups:
         line = f"{s.backend}: tables by {s.how}; loaded {sum(s.counts.values()):,} rows " \
                f"in {s.load_s:.0f} s"
+        if s.load_average:
+            line += f"; load average {s.load_average[0]:.1f} -> {s.load_average[-1]:.1f}"
         if s.pending:
             line += f"; migration still wants {len(s.pending)} step(s): {s.pending[:3]}"
         if s.error:

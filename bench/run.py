@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class Setup:
     how: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
+    #: the machine's 1-minute load average when measuring began and ended (2 cores: above 2,
+    #: something else was running and the timings are inflated)
+    load_average: list[float] = field(default_factory=list)
     error: str | None = None
 
 
@@ -96,6 +100,7 @@ def run_backend(backend: str, ws: Workspace, *, cases: int, smoke: bool, folder:
         setup.load_s = time.perf_counter() - started
         setup.pending = load.pending_steps(engine, schema)
         say(f"{backend}: loaded in {setup.load_s:.0f} s; measuring")
+        setup.load_average.append(os.getloadavg()[0])
         staff = Actor(user=1, name="bench", roles=frozenset({"admin"}), clock=lambda: now)
         ctx = Context(backend, engine, ws, schema, Records(engine, schema), staff,
                       dict(setup.counts), now, folder, repeat=5 if smoke else 30,
@@ -106,6 +111,7 @@ def run_backend(backend: str, ws: Workspace, *, cases: int, smoke: bool, folder:
                 if r.error is None:
                     say(f"  {r.name}: {format_value(r)}")
                 results.append(r)
+        setup.load_average.append(os.getloadavg()[0])
     return setup, results
 
 
