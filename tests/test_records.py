@@ -261,3 +261,14 @@ def test_hooks_run_inside_the_transaction_and_can_refuse(records, actor):
     assert records.get("client", rec["id"])["name"] == "a"
     assert records.history("client", rec["id"])[0]["action"] == "create"  # no audit leaked
     assert seen[0][0] == "create" and seen[1] == ("update", ("name", "greeting"))
+
+
+def test_an_id_is_never_reused_after_the_newest_record_is_deleted(records, actor):
+    a = records.create("client", {"name": "a"}, actor)
+    b = records.create("client", {"name": "b"}, actor)
+    records.delete("client", b["id"], actor)
+    c = records.create("client", {"name": "c"}, actor)
+    assert c["id"] > b["id"] > a["id"]
+    assert records.restore("client", b["id"], actor)["name"] == "b"
+    more = records.bulk_create("client", [{"name": "d"}, {"name": "e"}], actor)
+    assert [m["id"] for m in more] == [c["id"] + 1, c["id"] + 2]

@@ -13,6 +13,7 @@ import operator
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from lowrise.errors import LowriseError
@@ -286,3 +287,9 @@ class Expression:
             case ast.Call(func=ast.Name(id=fname), args=args):
                 return FUNCTIONS[fname](*(ev(a, values, clock) for a in args))
         raise ExpressionError(f"cannot evaluate {ast.unparse(node)}")  # pragma: no cover
+
+
+@lru_cache(maxsize=4096)
+def compiled(source: str) -> Expression:
+    """A parsed expression, parsed once per distinct source (formulas run on every write)."""
+    return Expression(source)

@@ -78,7 +78,7 @@ class FieldType:
         if isinstance(value, (int, float)) or hasattr(value, "as_tuple") or hasattr(value, "year"):
             if isinstance(value, bool):
                 return
-            lo, hi = self.bound(field, "min"), self.bound(field, "max")
+            lo, hi = field.bounds
             if lo is not None and value < lo:
                 raise FieldError(f"must be at least {self.display(field, lo)}")
             if hi is not None and value > hi:

@@ -197,6 +197,41 @@ class Records:
                            for n in range(last - count + 1, last + 1)]
         return out
 
+    def _insert(self, conn: sa.Connection, t: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows with one executemany and return their ids, in order.
+
+        `INSERT ... RETURNING` with many rows falls back to a statement per row on SQLite and
+        sends one huge statement on PostgreSQL; both are slow for imports. On PostgreSQL the
+        ids are drawn from the table's sequence first; on SQLite, which gives a new row
+        max(id) + 1, the ids are read off the table around the insert and checked.
+        """
+        n = len(rows)
+        if conn.dialect.name == "postgresql":
+            seq = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(
+                conn.dialect.identifier_preparer.format_table(t), "id"))).select_from(
+                sa.func.generate_series(1, n))
+            ids = list(conn.execute(seq).scalars())
+            for row, rid in zip(rows, ids, strict=True):
+                row["id"] = rid
+            conn.execute(t.insert(), rows)
+            return ids
+        if conn.dialect.name == "sqlite":
+            top = sa.select(sa.func.max(t.c.id))
+            # With AUTOINCREMENT the next id follows the highest ever given, kept here.
+            given = sa.text("SELECT seq FROM sqlite_sequence WHERE name = :name")
+            try:
+                seq = conn.execute(given, {"name": t.name}).scalar() or 0
+            except sa.exc.OperationalError:  # a database with no AUTOINCREMENT table yet
+                seq = 0
+            start = max(conn.execute(top).scalar() or 0, seq)
+            conn.execute(t.insert(), rows)
+            end = conn.execute(top).scalar() or 0
+            if end - start == n:
+                return list(range(start + 1, end + 1))
+            raise RuntimeError(f"ids of {t.name} were not contiguous after a bulk insert")
+        result = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows)
+        return list(result.scalars())
+
     def _audit(self, conn, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.execute(self.schema.audit.insert(), rows)
@@ -264,9 +299,7 @@ class Records:
                     compute_formulas(rt, values, now)
                     # executemany needs the same keys in every row: absent fields are NULL.
                     db_rows.append(to_db_row(rt, {f: values.get(f) for f in columns}))
-                result = c.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
-                                   db_rows)
-                ids = list(result.scalars())
+                ids = self._insert(c, t, db_rows)
                 audit = []
                 for rid, values in zip(ids, batch, strict=True):
                     values["id"] = rid

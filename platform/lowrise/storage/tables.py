@@ -206,7 +206,9 @@ def build_schema(ws: Workspace) -> Schema:
     schema.system = system_tables(schema.metadata)
     for rt in ws.record_types.values():
         cols = [column_for(f) for f in rt.fields.values()]
-        table = sa.Table(rt.name, schema.metadata, *cols)
+        # AUTOINCREMENT on SQLite: an id is never handed out twice, even after the newest
+        # record went to the trash (it must be restorable under its own id).
+        table = sa.Table(rt.name, schema.metadata, *cols, sqlite_autoincrement=True)
         specs = wanted_indexes(ws, rt)
         for spec in specs:
             sa.Index(spec.name, *(table.c[c] for c in spec.columns), unique=spec.unique)

@@ -12,7 +12,7 @@ from typing import Any
 
 from lowrise.actor import Actor
 from lowrise.errors import FieldError
-from lowrise.expr import Expression, ExpressionError
+from lowrise.expr import ExpressionError, compiled
 from lowrise.workspace.model import Field, RecordType
 
 SYSTEM_SET = {"id", "created_at", "updated_at", "created_by", "updated_by", "version"}
@@ -71,14 +71,24 @@ def _resolve_special(f: Field, value: Any, actor: Actor) -> Any:
     return value
 
 
+_ORDER_CACHE: dict[int, tuple[RecordType, list[Field]]] = {}
+
+
 def formula_order(rt: RecordType) -> list[Field]:
     """Formula fields in an order where each comes after the formulas it reads."""
+    hit = _ORDER_CACHE.get(id(rt))
+    if hit is not None and hit[0] is rt:
+        return hit[1]
     formulas = {f.name: f for f in rt.fields.values() if f.type == "formula"}
     graph = {}
     for name, f in formulas.items():
-        deps = Expression(f.config["expression"]).names
+        deps = compiled(f.config["expression"]).names
         graph[name] = {d for d in deps if d in formulas}
-    return [formulas[n] for n in graphlib.TopologicalSorter(graph).static_order()]
+    order = [formulas[n] for n in graphlib.TopologicalSorter(graph).static_order()]
+    if len(_ORDER_CACHE) > 512:  # workspaces reloaded many times: start over
+        _ORDER_CACHE.clear()
+    _ORDER_CACHE[id(rt)] = (rt, order)  # keeps rt alive, so its id is never reused
+    return order
 
 
 def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -86,7 +96,7 @@ def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime) -> d
     out = {}
     for f in formula_order(rt):
         try:
-            value = f.kind.coerce(f, Expression(f.config["expression"]).evaluate(record, now=now))
+            value = f.kind.coerce(f, compiled(f.config["expression"]).evaluate(record, now=now))
         except (ExpressionError, ValueError, ArithmeticError, TypeError):
             value = None
         record[f.name] = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 SYSTEM_FIELDS = ("id", "created_at", "updated_at", "created_by", "updated_by", "version")
@@ -78,12 +79,17 @@ class Field:
     #: how demo data fills this field (see lowrise.seed)
     sample: Any = None
 
-    @property
+    @cached_property
     def kind(self):
-        """The FieldType that implements this field."""
+        """The FieldType that implements this field (cached: looked up on every value)."""
         from lowrise.fields import registry
 
         return registry.get(self.type)
+
+    @cached_property
+    def bounds(self) -> tuple[Any, Any]:
+        """`min` and `max` parsed once into the field's own value type (None when absent)."""
+        return self.kind.bound(self, "min"), self.kind.bound(self, "max")
 
     def option(self, value: str) -> Option | None:
         return next((o for o in self.options if o.value == value), None)
