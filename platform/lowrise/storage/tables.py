@@ -160,6 +160,10 @@ def wanted_indexes(ws: Workspace, rt: RecordType) -> list[IndexSpec]:
     for view in ws.views_of(rt.name):
         if spec := view_index(rt, view):
             specs.append(spec)
+        group, total = view.config.get("group_by"), view.config.get("sum")
+        if view.type == "kanban" and group in rt.fields and total in rt.fields:
+            # The column totals are read off this index alone, never off the table.
+            specs.append(IndexSpec(rt.name, (group, total), why=f"totals of view {view.name}"))
     seen: dict[tuple[str, ...], IndexSpec] = {}
     for s in specs:
         # An index whose columns are a prefix of another's is served by that one.
