@@ -1,0 +1,195 @@
+"""Quick search over a record type's `search` fields, and across all types.
+
+SQLite: an FTS5 external-content table `lr_fts_<type>` with the trigram tokenizer (so a
+Chinese substring such as 三丰 is found inside 张三丰), kept in step by triggers.
+PostgreSQL: pg_trgm and a GIN trigram index on each searched column, queried with ILIKE.
+A query is split on spaces and every word must match some searched field; a word shorter
+than three characters has no trigram, so it falls back to LIKE on both databases.
+
+`search_ddl` / `search_drop_ddl` return the statements as data: the migration runs them
+when it creates or changes a table.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+
+from lowrise.filters import like_escape
+from lowrise.workspace.model import RecordType, Workspace
+
+from .tables import Schema, index_name
+
+MIN_TRIGRAM = 3
+_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One record found by global search."""
+
+    type: str
+    id: int
+    title: str
+
+
+def search_columns(rt: RecordType) -> list[str]:
+    """The searched fields that hold text (the title field when none is declared)."""
+    names = list(rt.search_fields) or [rt.title_field]
+    out = []
+    for name in names:
+        f = rt.fields.get(name)
+        if f is None or f.type == "attachment":
+            continue
+        try:
+            if f.kind.column_type(f).python_type is str:
+                out.append(name)
+        except NotImplementedError:
+            continue
+    return out
+
+
+def fts_name(type_name: str) -> str:
+    return f"lr_fts_{type_name}"
+
+
+def fts_columns(rt: RecordType) -> list[str]:
+    """The searched columns SQLite's FTS table holds (FTS5 reserves `rank` and `rowid`;
+    fields so named are searched with LIKE)."""
+    return [c for c in search_columns(rt) if c not in ("rank", "rowid")]
+
+
+def _quote(dialect_name: str, name: str) -> str:
+    return _DIALECTS[dialect_name].identifier_preparer.quote(name)
+
+
+def search_ddl(schema: Schema, rt: RecordType, dialect_name: str) -> list[str]:
+    """Statements that (re)create the search structures of one record type; safe to rerun."""
+    cols = search_columns(rt)
+    if dialect_name == "postgresql":
+        out = ["CREATE EXTENSION IF NOT EXISTS pg_trgm"] if cols else []
+        table = _quote("postgresql", rt.name)
+        for c in cols:
+            ix = _quote("postgresql", index_name("lr_trgm", rt.name, [c]))
+            out.append(f"CREATE INDEX IF NOT EXISTS {ix} ON {table} "
+                       f"USING gin ({_quote('postgresql', c)} gin_trgm_ops)")
+        return out
+    if dialect_name != "sqlite":
+        raise ValueError(f"no search for the {dialect_name} database")
+    # The FTS table's columns follow the search fields, so it is rebuilt whole each time.
+    out = search_drop_ddl(schema, rt, "sqlite")
+    cols = fts_columns(rt)
+    if not cols:
+        return out
+    q = lambda name: _quote("sqlite", name)  # noqa: E731
+    fts, table = q(fts_name(rt.name)), q(rt.name)
+    names = ", ".join(q(c) for c in cols)
+    new = ", ".join(f"new.{q(c)}" for c in cols)
+    old = ", ".join(f"old.{q(c)}" for c in cols)
+    delete = f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"
+    insert = f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new});"
+    trig = lambda suffix: q(f"{fts_name(rt.name)}_{suffix}")  # noqa: E731
+    out += [
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content={table}, "
+        f"content_rowid='id', tokenize='trigram')",
+        f"CREATE TRIGGER {trig('ai')} AFTER INSERT ON {table} BEGIN {insert} END",
+        f"CREATE TRIGGER {trig('ad')} AFTER DELETE ON {table} BEGIN {delete} END",
+        f"CREATE TRIGGER {trig('au')} AFTER UPDATE OF {names} ON {table} "
+        f"BEGIN {delete} {insert} END",
+        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+    ]
+    return out
+
+
+def search_drop_ddl(schema: Schema, rt: RecordType, dialect_name: str) -> list[str]:
+    """Statements that remove the search structures of one record type."""
+    if dialect_name == "postgresql":
+        return [f"DROP INDEX IF EXISTS {_quote('postgresql', index_name('lr_trgm', rt.name, [c]))}"
+                for c in search_columns(rt)]
+    name = fts_name(rt.name)
+    return [*(f"DROP TRIGGER IF EXISTS {_quote('sqlite', f'{name}_{s}')}"
+              for s in ("ai", "ad", "au")),
+            f"DROP TABLE IF EXISTS {_quote('sqlite', name)}"]
+
+
+class _SearchMatch(ColumnElement):
+    """Every word of `text` in some searched column; compiled for the database at hand."""
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(self, table: sa.Table, rt: RecordType, words: list[str]):
+        self.table, self.words = table, words
+        self.columns, self.fts_columns = search_columns(rt), fts_columns(rt)
+
+
+def _like_any(table: sa.Table, columns: list[str], word: str, ilike: bool) -> ColumnElement:
+    pattern = f"%{like_escape(word)}%"
+    return sa.or_(*(table.c[c].ilike(pattern, escape="\\") if ilike
+                    else table.c[c].like(pattern, escape="\\") for c in columns))
+
+
+@compiles(_SearchMatch)
+def _search_sqlite(el: _SearchMatch, compiler, **kw) -> str:
+    name = fts_name(el.table.name)
+    fts = sa.table(name, sa.column("rowid"))
+    rest = [c for c in el.columns if c not in el.fts_columns]
+    parts = []
+    for word in el.words:
+        if len(word) < MIN_TRIGRAM or not el.fts_columns:
+            parts.append(_like_any(el.table, el.columns, word, False))
+            continue
+        phrase = '"' + word.replace('"', '""') + '"'  # a quoted phrase: no FTS syntax inside
+        matches = sa.literal_column(compiler.preparer.quote(name)).op("MATCH")(
+            sa.bindparam(None, phrase, type_=sa.String()))
+        hit = el.table.c.id.in_(sa.select(fts.c.rowid).where(matches))
+        parts.append(sa.or_(hit, _like_any(el.table, rest, word, False)) if rest else hit)
+    return "(" + compiler.process(sa.and_(*parts), **kw) + ")"
+
+
+@compiles(_SearchMatch, "postgresql")
+def _search_pg(el: _SearchMatch, compiler, **kw) -> str:
+    expr = sa.and_(*(_like_any(el.table, el.columns, w, True) for w in el.words))
+    return "(" + compiler.process(expr, **kw) + ")"
+
+
+def search_condition(schema: Schema, type_name: str, text: str) -> ColumnElement:
+    """A WHERE condition: records where every word of `text` is in some searched field."""
+    rt = schema.workspace.type(type_name)
+    words = list(dict.fromkeys((text or "").split()))
+    if not words:
+        return sa.true()
+    if not search_columns(rt):
+        return sa.false()
+    return _SearchMatch(schema.table(type_name), rt, words)
+
+
+def global_search(conn: sa.Connection, schema: Schema, ws: Workspace, text: str,
+                  limit_per_type: int = 5) -> list[SearchHit]:
+    """Records of every type matching `text`, at most `limit_per_type` of each, newest first."""
+    hits: list[SearchHit] = []
+    if not (text or "").split():
+        return hits
+    for rt in ws.record_types.values():
+        if not search_columns(rt):
+            continue
+        table = schema.table(rt.name)
+        title = rt.fields.get(rt.title_field)
+        cols = [table.c.id] + ([table.c[title.name]] if title is not None else [])
+        stmt = (sa.select(*cols).where(search_condition(schema, rt.name, text))
+                .order_by(table.c.id.desc()).limit(limit_per_type))
+        for row in conn.execute(stmt):
+            shown = _title(title, row[1]) if title is not None else ""
+            hits.append(SearchHit(rt.name, row[0], shown or f"#{row[0]}"))
+    return hits
+
+
+def _title(f, value: t.Any) -> str:
+    if value is None:
+        return ""
+    return f.kind.display(f, f.kind.from_db(f, value))
