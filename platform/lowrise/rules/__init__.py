@@ -17,7 +17,7 @@ _EXPORTS = {
     "install": "engine", "RuleEngine": "engine", "RuleSet": "engine", "rule_set": "engine",
     "Worker": "worker", "start_background_worker": "worker", "BackgroundWorker": "worker",
     "Inbox": "inbox", "RuleTables": "tables", "Verdict": "stages", "RuleError": "parse",
-    "Blocked": "context", "RuleFailed": "context", "test_rule": "tester",
+    "Blocked": "context", "RuleFailed": "context", "dry_run": "tester",
     "run_manual": "tester", "receive_webhook": "tester",
 }
 __all__ = sorted(_EXPORTS)

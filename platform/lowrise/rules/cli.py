@@ -73,10 +73,10 @@ def list_rules(ctx):
 def test(ctx, rule: str, record_id: int, at: str | None):
     """Show what RULE would do to a record, without doing it (run, then rolled back)."""
     from lowrise.errors import LowriseError
-    from lowrise.rules.tester import test_rule
+    from lowrise.rules.tester import dry_run
 
     try:
-        report = test_rule(_records(ctx), rule, record_id, at=_when(at))
+        report = dry_run(_records(ctx), rule, record_id, at=_when(at))
     except LowriseError as exc:
         raise click.ClickException(str(exc)) from None
     for line in report.lines():

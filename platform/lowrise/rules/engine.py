@@ -236,7 +236,7 @@ class RuleEngine:
                 ctx = Run(conn, records, tables, rule, rt, dict(after), actor, "time",
                           change).filter_context()
             want = timers.desired(rule, change.before, after, ctx, self.tz)
-            timers.sync(conn, tables, rule, change.record_id, want, now)
+            timers.sync(conn, tables, rule, change.record_id, want, now, self.tz)
 
     # -- failures ------------------------------------------------------------------------------
     def _remember(self, row: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ def messages(engine: sa.Engine, tables: RuleTables, *, rule: str | None = None,
 
 
 def retry(engine: sa.Engine, tables: RuleTables, ids: Iterable[int] | None = None, *,
-          rule: str | None = None) -> int:
+          rule: str | None = None, now=None) -> int:
     """Send failed messages again (all failed ones of a rule, or those given)."""
     o = tables.outbox
     stmt = o.update().where(o.c.status == "failed")
@@ -53,7 +53,7 @@ def retry(engine: sa.Engine, tables: RuleTables, ids: Iterable[int] | None = Non
     if rule:
         stmt = stmt.where(o.c.rule == rule)
     with write_transaction(engine) as conn:
-        return conn.execute(stmt.values(status="pending", attempts=0, next_attempt_at=utcnow(),
+        return conn.execute(stmt.values(status="pending", attempts=0, next_attempt_at=now or utcnow(),
                                         lease_until=None)).rowcount
 
 

@@ -30,6 +30,7 @@ def rules_tables(metadata: sa.MetaData) -> list[sa.Table]:
         sa.Column("record_type", sa.String(63), nullable=False),
         sa.Column("record_id", sa.BigInteger, nullable=False),
         sa.Column("due_at", UTCDateTime(), nullable=False),
+        sa.Column("since", UTCDateTime()),  # what the delay counts from
         # pending -> fired | cancelled | failed (after its attempts)
         sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
         sa.Column("created_at", UTCDateTime(), nullable=False),

@@ -1,4 +1,4 @@
-"""Running one rule on purpose: `test_rule` (what it would do, then rolled back), a manual
+"""Running one rule on purpose: `dry_run` (what it would do, then rolled back), a manual
 button (`run_manual`) and an incoming webhook (`receive_webhook`)."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class RuleTest:
         return out
 
 
-def test_rule(records: Records, name: str, record_id: int, *, at: datetime | None = None,
+def dry_run(records: Records, name: str, record_id: int, *, at: datetime | None = None,
               actor: Actor | None = None) -> RuleTest:
     """Run the rule on the record as it is (a time rule: as if at `at`), then roll back."""
     engine = install(records)
@@ -87,6 +87,15 @@ def test_rule(records: Records, name: str, record_id: int, *, at: datetime | Non
                 run = Run(conn, records, tables, rule, records.schema.workspace.type(
                     rule.record_type), record, actor, "time")
                 want = timers.desired(rule, None, record, run.filter_context(), engine.tz)
+                if isinstance(want, timers.Want) and not rule.trigger.from_field:
+                    # since the conditions started to hold: the pending timer knows when
+                    t = tables.timers
+                    since = conn.execute(sa.select(t.c.since).where(
+                        t.c.rule == name, t.c.record_id == record_id,
+                        t.c.status == "pending")).scalar()
+                    want = timers.Want(since, want.seconds) if since else None
+                if isinstance(want, timers.Want):
+                    want = timers.due_at(rule, want.since, want.seconds, engine.tz)
                 if want is None or want is timers.KEEP:
                     report.timer = "none (the conditions do not hold, unless: holds, or the " \
                                    "date is empty)"

@@ -5,6 +5,7 @@ a timer for the same moment does not get another."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -49,40 +50,59 @@ def _holds(rule: Rule, record: Mapping[str, Any] | None, ctx: filters.FilterCont
     return not (trig.unless is not None and filters.evaluate(trig.unless, record, ctx))
 
 
+@dataclass(frozen=True)
+class Want:
+    """The timer a record should have: `seconds` after `since` (None: since the conditions
+    started to hold, as remembered by the timer set then)."""
+
+    since: datetime | None
+    seconds: float
+
+
 def desired(rule: Rule, before: Mapping[str, Any] | None, after: Mapping[str, Any],
-            ctx: filters.FilterContext, tz: str) -> datetime | None | object:
-    """When the record's timer for this rule should fire: a time, None (no timer) or KEEP."""
+            ctx: filters.FilterContext, tz: str) -> Want | None | object:
+    """The timer the record should have for this rule: a Want, None (no timer) or KEEP."""
     trig: TimeTrigger = rule.trigger  # type: ignore[assignment]
     if not _holds(rule, after, ctx):
         return None
-    if trig.from_field:
-        start = _as_instant(after.get(trig.from_field), tz)
-        if start is None:
-            return None
-    else:
-        if _holds(rule, before, ctx):
-            return KEEP
-        start = ctx.now()
     seconds = trig.after.for_record(after)
     if seconds is None:
         return None
+    if trig.from_field:
+        start = _as_instant(after.get(trig.from_field), tz)
+        return None if start is None else Want(start, seconds)
+    if _holds(rule, before, ctx):
+        return Want(None, seconds)
+    return Want(ctx.now(), seconds)
+
+
+def due_at(rule: Rule, since: datetime, seconds: float, tz: str) -> datetime:
+    trig: TimeTrigger = rule.trigger  # type: ignore[assignment]
     if trig.working_hours:
-        return add_working(start, seconds, trig.working_hours, tz)
-    return start + timedelta(seconds=seconds)
+        return add_working(since, seconds, trig.working_hours, tz)
+    return since + timedelta(seconds=seconds)
 
 
 def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
-         want: datetime | None | object, now: datetime) -> str | None:
+         want: Want | None | object, now: datetime, tz: str) -> str | None:
     """Make the stored timer match `want`; returns what changed ("set ...", "cancelled")."""
     if want is KEEP:
         return None
     t = tables.timers
     last = conn.execute(
-        sa.select(t.c.id, t.c.due_at, t.c.status)
+        sa.select(t.c.id, t.c.due_at, t.c.status, t.c.since)
         .where(t.c.record_type == rule.record_type, t.c.record_id == record_id,
                t.c.rule == rule.name)
         .order_by(t.c.id.desc()).limit(1)).first()
-    if last is not None and want is not None and last.due_at == want and \
+    due = since = None
+    if isinstance(want, Want):
+        since = want.since
+        if since is None:  # still holding: count from when it started, if we know
+            if last is None or last.status != "pending" or last.since is None:
+                return None
+            since = last.since
+        due = due_at(rule, since, want.seconds, tz)
+    if last is not None and due is not None and last.due_at == due and \
             last.status in ("pending", "fired", "failed"):
         return None  # this moment has its timer already: it fires once
     said = None
@@ -90,11 +110,11 @@ def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
         conn.execute(t.update().where(t.c.id == last.id)
                      .values(status="cancelled", done_at=now))
         said = "cancelled"
-    if want is not None:
+    if due is not None:
         conn.execute(t.insert().values(rule=rule.name, record_type=rule.record_type,
-                                       record_id=record_id, due_at=want, status="pending",
-                                       created_at=now, attempts=0))
-        said = f"set for {want.isoformat()}"
+                                       record_id=record_id, due_at=due, since=since,
+                                       status="pending", created_at=now, attempts=0))
+        said = f"set for {due.isoformat()}"
     return said
 
 

@@ -1,0 +1,196 @@
+"""The outbox: written in the write's transaction, delivered by the worker with an HMAC
+signature and an idempotency key, retried with backoff, failed after its attempts, retried
+by hand; several workers on PostgreSQL deliver each message once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections import Counter
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from lowrise.rules import history
+from lowrise.rules.outbox import backoff, send_webhook, sign, verify
+from test_rules_support import make_env, reopen
+
+SECRET = "s3cret-for-tests"
+
+
+class Receiver:
+    """A local HTTP server on 127.0.0.1 that records each request; `fail_first` answers 500."""
+
+    def __init__(self, fail_first: int = 0):
+        self.requests: list[dict] = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.requests.append({"body": body, "headers": dict(self.headers)})
+                    failing = len(receiver.requests) <= receiver.fail_first
+                self.send_response(500 if failing else 200)
+                self.end_headers()
+                self.wfile.write(b"no" if failing else b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def hook_rule(url: str, retries: int = 3) -> dict[str, str]:
+    return {"send": f"""
+record_type: ticket
+trigger: {{kind: field_changed, field: status, to: done}}
+actions:
+  - webhook:
+      url: {url}
+      secret_env: LOWRISE_TEST_HOOK_SECRET
+      timeout: 5
+      retries: {retries}
+"""}
+
+
+def test_signature_helpers():
+    body = b'{"a": 1}'
+    header = sign(SECRET, body)
+    assert header == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert verify(SECRET, body, header) and not verify(SECRET, body + b" ", header)
+    assert not verify(SECRET, body, None)
+    assert backoff(1, 30) == timedelta(seconds=30) and backoff(3, 30) == timedelta(seconds=120)
+    assert backoff(30, 30) == timedelta(hours=6)
+
+
+def test_webhook_is_signed_retried_with_backoff_and_delivered_once(engine, receiver,
+                                                                    monkeypatch):
+    monkeypatch.setenv("LOWRISE_TEST_HOOK_SECRET", SECRET)
+    receiver.fail_first = 1
+    env = make_env(engine, hook_rule(receiver.url))
+    t = env.create("ticket", title="Pipe")
+    env.update("ticket", t["id"], status="done")
+    (msg,) = env.rows("lr_outbox")
+    assert msg["status"] == "pending" and msg["max_attempts"] == 4
+    assert receiver.requests == []  # nothing leaves inside the write's transaction
+    w = env.worker(senders={"webhook": send_webhook}, backoff_base=60)
+    assert w.deliver_outbox() == 0  # the receiver says 500
+    (msg,) = env.rows("lr_outbox")
+    assert (msg["status"], msg["attempts"]) == ("pending", 1) and "HTTP 500" in msg["last_error"]
+    assert msg["next_attempt_at"] == env.now + timedelta(seconds=60)
+    assert w.deliver_outbox() == 0  # not yet due
+    env.advance(seconds=61)
+    assert w.deliver_outbox() == 1
+    assert w.deliver_outbox() == 0
+    (msg,) = env.rows("lr_outbox")
+    assert (msg["status"], msg["attempts"]) == ("delivered", 2)
+    assert len(receiver.requests) == 2
+    first, second = receiver.requests
+    assert first["body"] == second["body"]
+    assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"] == msg["key"]
+    assert verify(SECRET, second["body"], second["headers"]["X-Lowrise-Signature"])
+    payload = json.loads(second["body"])
+    assert payload["rule"] == "send" and payload["record"]["status"] == "done"
+
+
+def test_a_message_fails_after_its_attempts_and_can_be_retried(engine, receiver, monkeypatch):
+    monkeypatch.setenv("LOWRISE_TEST_HOOK_SECRET", SECRET)
+    receiver.fail_first = 100
+    env = make_env(engine, hook_rule(receiver.url, retries=1))
+    t = env.create("ticket", title="Pipe")
+    env.update("ticket", t["id"], status="done")
+    w = env.worker(senders={"webhook": send_webhook}, backoff_base=1)
+    w.deliver_outbox()
+    env.advance(seconds=5)
+    w.deliver_outbox()
+    env.advance(seconds=5)
+    assert w.deliver_outbox() == 0
+    (msg,) = env.rows("lr_outbox")
+    assert (msg["status"], msg["attempts"]) == ("failed", 2)
+    assert len(receiver.requests) == 2
+    assert history.messages(engine, env.tables, status="failed")[0]["id"] == msg["id"]
+    receiver.fail_first = 0
+    assert history.retry(engine, env.tables, rule="send", now=env.now) == 1
+    assert w.deliver_outbox() == 1
+    assert env.rows("lr_outbox")[0]["status"] == "delivered"
+
+
+def test_unreachable_receiver_and_missing_secret(engine, monkeypatch):
+    monkeypatch.delenv("LOWRISE_TEST_HOOK_SECRET", raising=False)
+    env = make_env(engine, hook_rule("http://127.0.0.1:9/closed"))
+    t = env.create("ticket", title="Pipe")
+    env.update("ticket", t["id"], status="done")
+    w = env.worker(senders={"webhook": send_webhook})
+    assert w.deliver_outbox() == 0
+    assert "LOWRISE_TEST_HOOK_SECRET" in env.rows("lr_outbox")[0]["last_error"]
+    monkeypatch.setenv("LOWRISE_TEST_HOOK_SECRET", SECRET)
+    env.advance(minutes=5)
+    assert w.deliver_outbox() == 0
+    assert "127.0.0.1:9" in env.rows("lr_outbox")[0]["last_error"]
+
+
+def test_email_goes_through_the_outbox(engine):
+    env = make_env(engine, {"mail": """
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - notify: {to: [owner], title: "New {{ title }}", body: "Hello", email: true}
+"""})
+    boss = env.create("person", name="Boss", email="boss@example.com")
+    env.create("ticket", title="Tap", owner=boss["id"])
+    sent = []
+    w = env.worker(senders={"email": lambda m: sent.append(m) or "ok"})
+    assert w.run_once()["messages"] == 1
+    assert [(m["target"], m["payload"]["subject"]) for m in sent] == [
+        ("boss@example.com", "New Tap")]
+    assert env.worker(senders={}).deliver_outbox() == 0  # no SMTP configured: left pending
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_concurrent_workers_deliver_each_message_once(engine, receiver, monkeypatch):
+    monkeypatch.setenv("LOWRISE_TEST_HOOK_SECRET", SECRET)
+    env = make_env(engine, hook_rule(receiver.url))
+    n = 120
+    made = env.records.bulk_create("ticket", [{"title": f"t{i}"} for i in range(n)],
+                                   env.actor())
+    env.records.bulk_update("ticket", [(r["id"], {"status": "done"}) for r in made],
+                            env.actor())
+    assert len(env.rows("lr_outbox")) == n
+    workers = [reopen(env).worker(senders={"webhook": send_webhook}, batch=8, name=f"w{i}")
+               for i in range(4)]
+    counts = [0] * len(workers)
+    start = threading.Barrier(len(workers))
+
+    def go(i):
+        start.wait()
+        counts[i] = workers[i].deliver_outbox()
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    keys = Counter(r["headers"]["Idempotency-Key"] for r in receiver.requests)
+    assert len(keys) == n and set(keys.values()) == {1}
+    assert sum(counts) == n
+    assert {m["status"] for m in env.rows("lr_outbox")} == {"delivered"}
