@@ -732,3 +732,20 @@ def test_malformed_views_are_problems_not_crashes(view):
 ])
 def test_malformed_record_types_are_problems_not_crashes(schema):
     assert problems(base(schemas__thing=schema))
+
+
+def test_filter_values_are_checked_where_they_are_written():
+    files = {
+        "workspace.yaml": "label: t\n",
+        "schemas/a.yaml": "fields:\n  stage: {type: select, options: [negotiation, won]}\n"
+                          "  n: {type: integer}\n",
+        "views/v.yaml": "type: table\nrecord_type: a\nfilter:\n  all:\n"
+                        "    - {field: stage, op: eq, value: negotation}\n"
+                        "    - {field: n, op: gt, value: abc}\n"
+                        "    - {field: n, op: lt, value: 5}\n",
+    }
+    assert problems(files) == [
+        "views/v.yaml:5:37: filter.all[0].value: stage: 'negotation' is not one of the options "
+        "(negotiation, won)",
+        "views/v.yaml:6:33: filter.all[1].value: n: 'abc' is not a whole number",
+    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -193,43 +192,97 @@ main.add_command(rules_cli.worker)
 main.add_command(rules_cli.rules)
 
 
-def templates_root() -> Path:
-    """Where ready-made templates live: the repository root is the flagship."""
-    return Path(__file__).resolve().parents[2]
+def _template_names() -> list[str]:
+    from lowrise.templates import template_folders
 
-
-TEMPLATES = {"real_estate": ""}
-WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations")
+    return list(template_folders())
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--template", default="real_estate", show_default=True,
-              type=click.Choice(sorted(TEMPLATES)), help="The template to start from.")
+              type=click.Choice(_template_names()), help="The template to start from "
+              "(`lowrise templates` lists them).")
 def new(directory: str, template: str):
     """Create a new workspace from a ready-made template (never overwrites)."""
-    dest = Path(directory)
-    if dest.exists() and any(dest.iterdir()):
-        raise click.ClickException(f"{dest} exists and is not empty; choose a new folder")
-    src = templates_root() / TEMPLATES[template]
-    dest.mkdir(parents=True, exist_ok=True)
-    schema_dir = Path(__file__).resolve().parent / "workspace" / "schemas"
-    for part in WORKSPACE_PARTS:
-        s = src / part
-        if s.is_dir():
-            shutil.copytree(s, dest / part)
-        elif s.exists():
-            shutil.copy2(s, dest / part)
-    # The editor hint points at the schemas relative to the template; point it at the package.
-    for path in dest.rglob("*.yaml"):
-        text = path.read_text(encoding="utf-8")
-        if "$schema=" in text:
-            head, _, rest = text.partition("$schema=")
-            old, nl, tail = rest.partition("\n")
-            text = f"{head}$schema={schema_dir / Path(old).name}{nl}{tail}"
-            path.write_text(text, encoding="utf-8")
+    from lowrise.templates import TemplateError, clone
+
+    try:
+        dest = clone(template, directory)
+    except TemplateError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Created {dest} from the {template} template. Next:\n"
                f"  cd {dest} && lowrise migrate && lowrise seed && lowrise serve")
+
+
+@main.command("templates")
+@click.option("--locale", default="en", show_default=True, help="The language to list in.")
+def templates_(locale: str):
+    """List the ready-made templates `lowrise new --template` starts from."""
+    from lowrise.templates import gallery, iter_summary
+    from lowrise.workspace import WorkspaceError
+
+    for name, t in gallery().items():
+        try:
+            lines = list(iter_summary(t, locale))
+        except WorkspaceError as exc:
+            lines = [t.title.get(locale), f"has {len(exc.problems)} problems: "
+                     f"lowrise -w {t.path} check"]
+        click.echo(click.style(name, bold=True) + f"  {lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"    {line}")
+
+
+@main.command("export-template")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--with-data", is_flag=True, help="Include the records and attached files.")
+@pass_ctx
+def export_template(ctx: Context, out: str, with_data: bool):
+    """Write the workspace (and, --with-data, its records) as a template archive (.zip)."""
+    from lowrise.template_archive import export_template as export
+    from lowrise.templates import TemplateError
+
+    try:
+        manifest = export(ctx.workspace(), out, records=ctx.records() if with_data else None,
+                          with_data=with_data)
+    except TemplateError as exc:
+        raise click.ClickException(str(exc)) from None
+    what = f", {sum(manifest.records.values()):,} records" if with_data else ""
+    click.echo(f"Wrote {out}: {len(manifest.files)} files{what}.")
+
+
+@main.command("import-template")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--no-data", is_flag=True, help="Only the YAML, even if the archive has data.")
+@click.pass_context
+def import_template(click_ctx, archive: str, directory: str, no_data: bool):
+    """Create a new workspace in DIRECTORY from a template archive: check, migrate, load data.
+
+    The database is --database, or an SQLite file in DIRECTORY/instance (or --instance).
+    """
+    from lowrise.template_archive import import_template as load
+    from lowrise.templates import TemplateError
+    from lowrise.workspace import WorkspaceError
+
+    ctx: Context = click_ctx.obj
+    explicit = click_ctx.find_root().get_parameter_source("instance")
+    instance = ctx.instance if explicit != click.core.ParameterSource.DEFAULT else None
+    try:
+        result = load(archive, directory, database_url=ctx.database, instance=instance,
+                      with_data=not no_data)
+    except WorkspaceError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in the archive's "
+                                   "workspace; nothing was changed") from None
+    except TemplateError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in result.warnings:
+        click.echo(f"warning: {line}", err=True)
+    loaded = sum(result.records.values())
+    click.echo(f"Created {result.path} ({len(result.steps)} migration steps, {loaded:,} "
+               f"records loaded). Next:\n  cd {result.path} && lowrise serve")
 
 
 if __name__ == "__main__":  # pragma: no cover

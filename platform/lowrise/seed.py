@@ -2,8 +2,8 @@
 
 Nothing here knows a template: counts come from `demo:` in workspace.yaml (or a default),
 values from `sample:` (a Faker provider, `{choices: [...]}`, `{min:, max:}`, `{from: link.field}`,
-`{past_days: N}` / `{future_days: N}`) or, without a hint, from the field type. Runs are
-deterministic for a given `--seed`.
+`{past_days: N}` / `{future_days: N}`, `{after: field, hours: [lo, hi]}`) or, without a hint,
+from the field type. Runs are deterministic for a given `--seed`.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class Sampler:
                 link, _, name = str(hint["from"]).partition(".")
                 target_id = record.get(link)
                 return None if target_id is None else linked(link, target_id).get(name)
+            if "after" in hint:
+                return self._after(f, record.get(str(hint["after"])), hint)
             if "choices" in hint:
                 return self.rng.choice(list(hint["choices"]))
             if "past_days" in hint:
@@ -108,6 +110,19 @@ class Sampler:
     def _moment(self, f: Field, days: float) -> Any:
         when = self.now + timedelta(days=days)
         return when.date() if f.type == "date" else when
+
+    def _after(self, f: Field, base: Any, hint: dict) -> Any:
+        """Some hours or days after another field of the same record (None when it is empty)."""
+        if not isinstance(base, date):
+            return None
+        unit = "days" if "days" in hint else "hours"
+        lo, hi = (list(hint.get(unit) or [0, 24]) + [0, 24])[:2]
+        if not isinstance(base, datetime) and f.type == "datetime":
+            base = datetime.combine(base, time(9), tzinfo=UTC)
+        when = base + timedelta(**{unit: self.rng.uniform(float(lo), float(hi))})
+        if f.type == "date" and isinstance(when, datetime):
+            return when.date()
+        return when
 
     def _number(self, f: Field, lo, hi) -> Any:
         if f.type in ("integer", "rating", "duration"):
@@ -178,8 +193,10 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
     for rt in creation_order(ws):
         n = counts[rt.name]
         fields = [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"]
-        # Fields that copy from a linked record come last, after the link is chosen.
-        fields.sort(key=lambda f: isinstance(f.sample, dict) and "from" in f.sample)
+        # Fields that copy from a linked record come after the link is chosen, and fields
+        # timed after another field come after that one.
+        fields.sort(key=lambda f: 0 if not isinstance(f.sample, dict)
+                    else 2 if "after" in f.sample else 1 if "from" in f.sample else 0)
         rows = []
         for _ in range(n):
             row: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from lowrise.errors import FieldError
+from lowrise.errors import FieldError, LowriseError
 from lowrise.expr import Expression, ExpressionError
 
 from .metaschema import NAME_PATTERN, OPERATORS
@@ -289,6 +289,10 @@ def _check_cycles(ctx: Context, file: str, deps: dict[str, set[str]]) -> None:
 
 def _check_view(ctx: Context, file: str, vtype: str, type_name: str | None,
                 config: Any) -> None:
+    if vtype == "dashboard" and isinstance(config, dict):
+        from .dashboard_checks import check_dashboard
+
+        check_dashboard(ctx, file, config)
     if type_name is None:
         return
     if not ctx.type_known(type_name):
@@ -374,9 +378,20 @@ def _check_filter(ctx: Context, file: str, rt: RecordType, node: Any, path: Path
         return
     f = _follow(ctx, file, rt, node["field"], (*path, "field"))
     op = node.get("op")
-    if f is not None and op in OPERATORS and op not in f.kind.operators:
+    if f is None or op not in OPERATORS:
+        return
+    from lowrise import filters  # the filter language knows which values fit each operator
+
+    allowed = filters.operators_for(f)
+    if op not in allowed:
         ctx.report(file, (*path, "op"), f"'{op}' does not apply to {_article(f.type)} field "
-                   f"({node['field']}); use one of: {', '.join(f.kind.operators)}")
+                   f"({node['field']}); use one of: {', '.join(allowed)}")
+        return
+    leaf = {k: node[k] for k in ("field", "op", "value") if k in node}
+    try:
+        filters.parse(leaf, rt, ctx.workspace)
+    except LowriseError as exc:
+        ctx.report(file, (*path, "value") if "value" in node else path, str(exc))
 
 
 def _follow(ctx: Context, file: str, rt: RecordType, dotted: str, path: Path) -> Field | None:

@@ -179,6 +179,17 @@ def workspace_schema() -> dict[str, Any]:
                                 "max_depth": {"type": "integer", "minimum": 1, "maximum": 20,
                                               "description": "How many rules may trigger each "
                                               "other in a chain (default 5)."}}},
+            "template": {
+                "type": "object", "additionalProperties": False, "required": ["title"],
+                "description": "How the template gallery shows this workspace "
+                               "(see docs/templates.md).",
+                "properties": {
+                    "title": _doc(dict(REF_LABEL), "The template's name in the gallery."),
+                    "summary": _doc(dict(REF_LABEL), "One or two sentences: what it is for."),
+                    "tags": {"type": "array", "items": REF_LABEL,
+                             "description": "Short labels to find it by, like Tickets."},
+                },
+            },
             "demo": {
                 "type": "object", "additionalProperties": False,
                 "description": "Demo data for `lowrise seed`.",

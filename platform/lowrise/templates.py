@@ -1,0 +1,199 @@
+"""The template gallery: ready-made workspaces a team starts from, and cloning one.
+
+A template is a workspace folder like any other. The gallery holds the flagship at the
+repository root (named `real_estate`) and every folder under `templates/` with a
+workspace.yaml; the `template:` block of its workspace.yaml gives its title, summary and
+tags. Nothing here knows what a template is about. Exporting a workspace as an archive
+and importing one live in `lowrise.template_archive`. No Flask, no click.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lowrise.errors import LowriseError
+from lowrise.workspace.model import Label, Workspace
+
+#: what a workspace folder is made of; everything else in a folder (docs, instance/) is not
+WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations")
+FLAGSHIP = "real_estate"
+TEMPLATES_DIR = "templates"
+SCHEMA_HINT = "$schema="
+
+
+class TemplateError(LowriseError):
+    """A template cannot be found, cloned, exported or imported; the message says why."""
+
+
+class TemplateNotFound(TemplateError):
+    """No template of that name in the gallery."""
+
+
+class TargetNotEmpty(TemplateError):
+    """The folder (or database) a template would go to already holds something."""
+
+
+def repository_root() -> Path:
+    """Where the flagship workspace and the templates/ folder live."""
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Template:
+    """One entry of the gallery: a name, where its folder is, and how the gallery shows it."""
+
+    name: str
+    path: Path
+    title: Label
+    summary: Label | None = None
+    tags: tuple[Label, ...] = ()
+
+    def workspace(self) -> Workspace:
+        """The template loaded and checked (for a preview of its record types and views)."""
+        from lowrise.workspace import load_workspace
+
+        return load_workspace(self.path)
+
+
+def template_folders(root: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Template name → folder, without reading any YAML: the flagship, then templates/*."""
+    base = Path(root) if root is not None else repository_root()
+    found: dict[str, Path] = {}
+    if (base / "workspace.yaml").is_file():
+        found[FLAGSHIP] = base
+    folder = base / TEMPLATES_DIR
+    if folder.is_dir():
+        for sub in sorted(folder.iterdir()):
+            if sub.is_dir() and (sub / "workspace.yaml").is_file() and sub.name != FLAGSHIP:
+                found[sub.name] = sub
+    return found
+
+
+def describe(name: str, path: Path) -> Template:
+    """The gallery entry of one template folder, from the `template:` block of workspace.yaml."""
+    import yaml
+
+    try:
+        settings = yaml.safe_load((path / "workspace.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateError(f"{path / 'workspace.yaml'} cannot be read: {exc}") from None
+    settings = settings if isinstance(settings, Mapping) else {}
+    block = settings.get("template") if isinstance(settings.get("template"), Mapping) else {}
+    title = block.get("title") or settings.get("label") or name
+    summary = block.get("summary") or settings.get("description")
+    tags = block.get("tags") if isinstance(block.get("tags"), list) else []
+    return Template(name, path, Label.of(title, name),
+                    Label.of(summary, "") if summary else None,
+                    tuple(Label.of(t, "") for t in tags if t))
+
+
+def gallery(root: str | os.PathLike | None = None) -> dict[str, Template]:
+    """Every template, by name: the flagship first, then the others by name."""
+    return {name: describe(name, path) for name, path in template_folders(root).items()}
+
+
+def get_template(name: str, root: str | os.PathLike | None = None) -> Template:
+    """One template by name; TemplateNotFound lists the names there are."""
+    folders = template_folders(root)
+    if name not in folders:
+        raise TemplateNotFound(f"there is no template '{name}' (templates: "
+                               f"{', '.join(folders) or 'none'})")
+    return describe(name, folders[name])
+
+
+# ----- the files of a workspace, and writing them into a new folder -----
+
+def workspace_files(root: str | os.PathLike) -> dict[str, bytes]:
+    """relative path → bytes of every file that makes up the workspace at `root`."""
+    root = Path(root)
+    out: dict[str, bytes] = {}
+    for part in WORKSPACE_PARTS:
+        p = root / part
+        if p.is_file():
+            out[part] = p.read_bytes()
+        elif p.is_dir():
+            for file in sorted(p.rglob("*")):
+                rel = file.relative_to(root)
+                if file.is_file() and not any(s.startswith((".", "__")) for s in rel.parts):
+                    out[rel.as_posix()] = file.read_bytes()
+    return out
+
+
+def point_schema_hints(text: str) -> str:
+    """Point a file's `$schema=` editor hint at the schemas shipped with the package, since
+    the template's relative path means nothing in a folder elsewhere."""
+    if SCHEMA_HINT not in text:
+        return text
+    schema_dir = Path(__file__).resolve().parent / "workspace" / "schemas"
+    head, _, rest = text.partition(SCHEMA_HINT)
+    old, nl, tail = rest.partition("\n")
+    return f"{head}{SCHEMA_HINT}{schema_dir / Path(old.strip()).name}{nl}{tail}"
+
+
+def check_target(dest: str | os.PathLike, instance: str | os.PathLike | None = None) -> None:
+    """Refuse a folder that holds anything, or an instance folder that has a database."""
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise TargetNotEmpty(f"{dest} is a file; choose a new folder")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise TargetNotEmpty(f"{dest} exists and is not empty; choose a new folder "
+                             "(nothing was changed)")
+    inst = Path(instance) if instance is not None else dest / "instance"
+    if inst.is_dir() and any(inst.glob("*.db")):
+        raise TargetNotEmpty(f"{inst} already has a database; choose another instance folder "
+                             "(nothing was changed)")
+
+
+def write_workspace(files: Mapping[str, bytes], dest: str | os.PathLike, *,
+                    instance: str | os.PathLike | None = None) -> Path:
+    """Write a workspace's files into `dest`, which must be new or empty; never overwrites.
+
+    The files are written to a hidden folder beside `dest` first and moved into place in
+    one rename, which fails rather than overwrite when `dest` filled up in the meantime.
+    """
+    dest = Path(dest)
+    check_target(dest, instance)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a workspace is an ordinary folder
+    try:
+        for rel, data in files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if rel.endswith((".yaml", ".yml")):
+                data = point_schema_hints(data.decode("utf-8")).encode("utf-8")
+            target.write_bytes(data)
+        for part in WORKSPACE_PARTS[1:]:
+            (staging / part).mkdir(exist_ok=True)
+        try:
+            os.rename(staging, dest)  # replaces an empty folder, refuses a non-empty one
+        except OSError:
+            raise TargetNotEmpty(f"{dest} was filled while the template was copied; "
+                                 "nothing was changed") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return dest
+
+
+def clone(name: str, dest: str | os.PathLike, *, root: str | os.PathLike | None = None,
+          instance: str | os.PathLike | None = None) -> Path:
+    """Create a new workspace at `dest` from the template `name`; never overwrites anything."""
+    template = get_template(name, root)
+    return write_workspace(workspace_files(template.path), dest, instance=instance)
+
+
+def iter_summary(t: Template, locale: str = "en") -> Iterator[str]:
+    """Lines describing a template for a terminal: title, summary, what it holds."""
+    ws = t.workspace()
+    yield t.title.get(locale)
+    if t.summary:
+        yield t.summary.get(locale)
+    types = ", ".join(rt.label.get(locale) for rt in ws.record_types.values())
+    yield f"{len(ws.record_types)} record types ({types}), {len(ws.views)} views, " \
+          f"{len(ws.rules)} automations"
