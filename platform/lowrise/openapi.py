@@ -34,7 +34,6 @@ PROBLEM_TYPES = {
                        "`errors` lists each record (`index`) and field.",
     "conflict": "The record changed since it was read (If-Match did not match its version); "
                 "`current_version` is the version now stored.",
-    "too-large": "More records than one call takes.",
 }
 
 _NULL = {"type": "null"}
@@ -98,8 +97,9 @@ def value_schema(f: Field, *, writing: bool) -> dict[str, Any]:
         return {"type": "string", "pattern": r"^\+?[0-9][0-9 ()\-.]{2,39}$"} if writing \
             else {"type": "string"}
     if kind == "url":
-        return {"type": "string", "format": "uri", "maxLength": 2048} if not writing else \
-            {"type": "string", "pattern": r"^(https?://)?[^\s/:]+\.[^\s]+$", "maxLength": 2000}
+        return {"type": "string"} if not writing else \
+            {"type": "string", "maxLength": 2000,
+             "pattern": r"^(https?://)?[\w\-]+(\.[\w\-]+)+(:\d{1,5})?([/?#][!-~]*)?$"}
     if kind == "autonumber":
         return {"type": "string"}
     if kind in ("integer", "id"):
@@ -117,7 +117,8 @@ def value_schema(f: Field, *, writing: bool) -> dict[str, Any]:
         scale = int(f.config.get("scale", 2))
         if writing:
             digits = int(f.config.get("precision", 18)) - scale
-            num = _bounds(f, {"type": "number"})
+            num = _bounds(f, {"type": "number", "minimum": -(10**digits) + 1,
+                              "maximum": 10**digits - 1})
             text = {"type": "string", "pattern": rf"^-?\d{{1,{digits}}}(\.\d{{1,{scale}}})?$"}
             return {"anyOf": [num, text],
                     "description": f"a number with at most {scale} decimal places "
@@ -243,13 +244,18 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
     links = [f.name for f in rt.fields.values() if f.type in ("link", "user") and f.target]
     fields_list = ", ".join(rt.fields)
     sortable = [n for n, f in rt.fields.items() if f.kind.sortable]
+    def names_pattern(names: list[str], desc: bool = False) -> dict[str, Any]:
+        one = ("-?" if desc else "") + "(?:" + "|".join(names) + ")"
+        return {"type": "string", "pattern": f"^(?:{one}(?:,{one})*)?$"} if names else \
+            {"type": "string", "maxLength": 0}
+
     list_params = [
         _param("filter", "query", {"type": "string"},
                "a filter in the filter language, as JSON, e.g. "
                '{"all": [{"field": "...", "op": "eq", "value": "..."}]}'),
-        _param("sort", "query", {"type": "string"},
+        _param("sort", "query", names_pattern(sortable, desc=True),
                f"comma-separated fields, `-` for descending; sortable: {', '.join(sortable)}"),
-        _param("fields", "query", {"type": "string"},
+        _param("fields", "query", names_pattern(list(rt.fields)),
                f"comma-separated fields to return (id and version always come): {fields_list}"),
         _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                                   "default": DEFAULT_LIMIT}, "records per page"),
@@ -258,7 +264,7 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
         _param("count", "query", {"type": "boolean", "default": True},
                "include `total`, the number of matching records"),
     ]
-    expand = _param("expand", "query", {"type": "string"},
+    expand = _param("expand", "query", names_pattern(links),
                     f"comma-separated link fields to return as records: {', '.join(links)}"
                     if links else "no link fields to expand")
     id_param = _param("id", "path", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
@@ -315,7 +321,7 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
                      "responses": {"200": {"description": "every record as stored, in order",
                                            "content": _json({"$ref": "#/components/schemas/"
                                                              f"{comp}BulkResult"})},
-                                   **_problems(400, 401, 403, 413, 415, 422)}},
+                                   **_problems(400, 401, 403, 415, 422)}},
         },
     }
 
@@ -389,6 +395,14 @@ def document(ws: Workspace, *, server: str = "/") -> dict[str, Any]:
 # -- checking request bodies against the same schemas ----------------------------------------
 
 _formats = FormatChecker(formats=())
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@_formats.checks("email")
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL.fullmatch(value.strip()))
 
 
 @_formats.checks("date", raises=ValueError)

@@ -90,7 +90,10 @@ class DecimalField(FieldType):
         if not d.is_finite():
             raise FieldError(f"'{raw}' is not a number")
         quantum = Decimal(1).scaleb(-self.scale(field))
-        q = d.quantize(quantum, rounding=ROUND_HALF_UP)
+        try:
+            q = d.quantize(quantum, rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # more digits than the decimal context holds (1e26)
+            raise FieldError(f"'{raw}' has more than {self.precision(field)} digits") from None
         if q != d:
             raise FieldError(f"'{raw}' has more than {self.scale(field)} decimal places")
         digits = len(q.as_tuple().digits)
