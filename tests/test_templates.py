@@ -132,10 +132,21 @@ def test_the_new_templates_have_the_views_a_team_needs(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_rule_of_every_template_parses(name):
-    parse = pytest.importorskip("lowrise.rules.parse")
+    from lowrise.rules.parse import parse_rules
+
     ws = load_workspace(GALLERY[name].path)
-    rules = parse.parse_rules(ws)
+    rules = parse_rules(ws)
     assert set(rules) == set(ws.rules)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if GALLERY[n].path != ROOT])
+def test_every_template_passes_its_rule_fixtures(name):
+    # (the flagship's fixtures are run by tests/test_rules_verify.py)
+    from lowrise.rules.fixtures import verify
+
+    results = verify(load_workspace(GALLERY[name].path))
+    assert len(results) >= 3
+    assert [r for r in results if not r.ok] == []
 
 
 def test_nothing_about_a_template_lives_in_the_engine():

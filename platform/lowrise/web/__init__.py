@@ -90,6 +90,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api
 
     api.init_app(app)  # the REST API, its reference page and API tokens
+    from . import rules as rules_pages  # automations: rule pages, inbox, manual buttons, hooks
+
+    rules_pages.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 

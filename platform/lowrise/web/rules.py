@@ -1,0 +1,164 @@
+"""Automations in the web app: the rules engine on every write, rule pages (recent runs,
+failures, failed messages to retry), the runs that touched a record, manual buttons, the
+in-app inbox, and incoming webhooks (`POST /hooks/<rule>`, signed, no session).
+
+`init_app(app)` installs it all; `web/__init__.py` calls it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, abort, flash, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+
+from lowrise.errors import NotFound, ValidationError
+from lowrise.rules import history
+from lowrise.rules.engine import RuleEngine
+from lowrise.rules.inbox import Inbox
+from lowrise.rules.tables import RuleTables
+from lowrise.rules.tester import WebhookRefused, receive_webhook, run_manual
+
+from .auth import PUBLIC, actor
+from .i18n import safe_next
+from .render import render
+from .runtime import rt
+from .viewdefs import record_type_or_404
+
+bp = Blueprint("rules", __name__)
+
+
+@dataclass
+class RulesRuntime:
+    engine: RuleEngine
+    tables: RuleTables
+    inbox: Inbox
+
+
+def rules_rt() -> RulesRuntime:
+    from flask import current_app
+
+    return current_app.extensions["lowrise_rules"]
+
+
+def init_app(app: Flask) -> None:
+    """Run rules on every write of the app's Records; register the pages."""
+    run = app.extensions["lowrise"]
+    tables = RuleTables(run.schema.system)
+    engine = next((h for h in run.records.hooks if isinstance(h, RuleEngine)), None)
+    if engine is None:  # LOWRISE_RULES off: the pages still show the rules, nothing runs
+        engine = RuleEngine(run.workspace)
+    app.extensions["lowrise_rules"] = RulesRuntime(engine, tables, Inbox(run.engine, tables))
+    app.register_blueprint(bp)
+    PUBLIC.add("rules.incoming")
+    if "csrf" in app.extensions:
+        app.extensions["csrf"].exempt(incoming)
+
+    @app.context_processor
+    def unread():
+        user = g.get("actor").user if g.get("actor") is not None else None
+        return {"unread_notifications": lambda: rules_rt().inbox.unread_count(user)}
+
+
+def _flush() -> None:
+    r = rules_rt()
+    r.engine.flush_failed_runs(rt().engine, r.tables)
+
+
+@bp.route("/rules")
+def index():
+    _flush()
+    r = rules_rt()
+    failures = {}
+    for run in history.runs(rt().engine, r.tables, failed_only=True, limit=500):
+        failures[run["rule"]] = failures.get(run["rule"], 0) + 1
+    return render("rules/index.html", rules=list(r.engine.rules.rules.values()),
+                  failures=failures)
+
+
+@bp.route("/rules/<name>")
+def show(name: str):
+    _flush()
+    r = rules_rt()
+    try:
+        rule = r.engine.rules.get(name)
+    except NotFound:
+        abort(404)
+    engine = rt().engine
+    return render("rules/rule.html", "runs", rule=rule,
+                  runs=history.runs(engine, r.tables, rule=name, limit=50),
+                  failed=history.runs(engine, r.tables, rule=name, failed_only=True, limit=20),
+                  messages=history.messages(engine, r.tables, rule=name, limit=50))
+
+
+@bp.route("/rules/<name>/retry", methods=["POST"])
+def retry(name: str):
+    ids = [int(i) for i in request.form.getlist("id")] or None
+    n = history.retry(rt().engine, rules_rt().tables, ids, rule=name)
+    flash(_("%(n)s message(s) will be sent again.", n=n), "success")
+    return redirect(url_for(".show", name=name))
+
+
+@bp.route("/rules/record/<type_name>/<int:record_id>")
+def record_runs(type_name: str, record_id: int):
+    """The runs that touched a record and its manual buttons (a partial for the record page)."""
+    run = rt()
+    record_type_or_404(run.workspace, type_name)
+    r = rules_rt()
+    buttons = [rule for rule in r.engine.rules.rules.values()
+               if rule.record_type == type_name and rule.trigger_kind == "manual"
+               and rule.enabled]
+    return render("rules/record.html", "record_runs", type_name=type_name,
+                  record_id=record_id, buttons=buttons,
+                  runs=history.runs(run.engine, r.tables, record=(type_name, record_id)),
+                  comments=history.comments(run.engine, r.tables, type_name, record_id))
+
+
+@bp.route("/rules/<name>/run/<type_name>/<int:record_id>", methods=["POST"])
+def press(name: str, type_name: str, record_id: int):
+    try:
+        run_manual(rt().records, name, record_id, actor())
+        flash(_("Done."), "success")
+    except NotFound:
+        abort(404)
+    except ValidationError as exc:
+        flash("; ".join(v for v in exc.errors.values()), "error")
+    target = url_for("records.show", type_name=type_name, record_id=record_id)
+    return redirect(safe_next(request.form.get("next"), target))
+
+
+@bp.route("/inbox")
+def inbox():
+    user = actor().user
+    box = rules_rt().inbox
+    return render("rules/inbox.html", "inbox", items=box.list(user, limit=100),
+                  unread=box.unread_count(user))
+
+
+@bp.route("/inbox/count")
+def inbox_count():
+    return jsonify(unread=rules_rt().inbox.unread_count(actor().user))
+
+
+@bp.route("/inbox/read", methods=["POST"])
+def inbox_read():
+    user = actor().user
+    if user is not None:
+        ids = [int(i) for i in request.form.getlist("id")] or None
+        rules_rt().inbox.mark_read(user, ids)
+    return redirect(url_for(".inbox"))
+
+
+@bp.route("/hooks/<name>", methods=["POST"])
+def incoming(name: str):
+    """An incoming webhook: the body is JSON naming the record; X-Lowrise-Signature signs it."""
+    try:
+        run = receive_webhook(rt().records, name, request.get_data(),
+                              request.headers.get("X-Lowrise-Signature"))
+    except WebhookRefused as exc:
+        return jsonify(error=str(exc)), 403
+    except NotFound as exc:
+        return jsonify(error=str(exc)), 404
+    except ValidationError as exc:
+        return jsonify(error=str(exc), errors=exc.errors), 422
+    return jsonify(ok=True, ran=bool(run.conditions), actions=run.results)

@@ -1,0 +1,97 @@
+"""Automations in the web app: writes through the web run rules, the rule pages show runs and
+failed messages (retry), the record's runs and its button, the inbox, incoming webhooks."""
+
+from __future__ import annotations
+
+import json
+
+from lowrise.actor import SYSTEM
+from lowrise.rules.outbox import sign
+from lowrise.rules.worker import Worker
+from lowrise.workspace import load_workspace_from_texts
+from test_rules_support import BASE
+from test_web_support import AuthActions, build_app
+
+RULES = {
+    "automations/stamp.yaml": """
+label: Stamp new tickets
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - set_fields: {note: stamped}
+  - notify: {to: [owner], title: "New ticket {{ title }}"}
+""",
+    "automations/reopen.yaml": """
+label: Reopen
+record_type: ticket
+trigger: {kind: manual, label: Reopen it}
+actions:
+  - set_fields: {status: open}
+""",
+    "automations/from_outside.yaml": """
+record_type: ticket
+trigger: {kind: webhook, secret: hook-secret}
+actions:
+  - set_fields: {note: {expr: "concat('from outside ', title)"}}
+""",
+    "automations/ping.yaml": """
+record_type: ticket
+trigger: {kind: field_changed, field: status, to: done}
+actions:
+  - webhook: {url: "http://127.0.0.1:9/nowhere", retries: 0}
+""",
+}
+
+
+def make(tmp_path, db_url):
+    ws = load_workspace_from_texts({**BASE, **RULES})
+    app = build_app(tmp_path, db_url, ws)
+    client = app.test_client()
+    auth = AuthActions(client)
+    assert auth.login().status_code == 302
+    return app, client, auth
+
+
+def test_rule_pages_inbox_button_and_webhook(tmp_path, db_url):
+    app, client, auth = make(tmp_path, db_url)
+    run = app.extensions["lowrise"]
+    try:
+        me = run.accounts.by_email("ada@example.com").staff_id
+        resp = auth.post("/r/ticket/new", data={"title": "Door", "owner": str(me)})
+        assert resp.status_code in (302, 303), resp.text[:500]
+        tid = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+        assert run.records.get("ticket", tid)["note"] == "stamped"
+        page = client.get("/rules")
+        assert page.status_code == 200 and "Stamp new tickets" in page.text
+        page = client.get("/rules/stamp")
+        assert page.status_code == 200 and "set note = stamped" in page.text
+        assert client.get("/inbox/count").json == {"unread": 1}
+        page = client.get("/inbox")
+        assert "New ticket Door" in page.text
+        auth.post("/inbox/read")
+        assert client.get("/inbox/count").json == {"unread": 0}
+        part = auth.hx("GET", f"/rules/record/ticket/{tid}")
+        assert "Reopen it" in part.text and "stamp" in part.text and "<html" not in part.text
+        auth.post(f"/rules/reopen/run/ticket/{tid}")
+        assert run.records.get("ticket", tid)["status"] == "open"
+        # a failed message can be retried from the rule's page
+        run.records.update("ticket", tid, {"status": "done"}, SYSTEM)
+        Worker(run.records, senders=None).deliver_outbox()
+        page = client.get("/rules/ping")
+        assert "failed" in page.text
+        resp = auth.post("/rules/ping/retry")
+        assert resp.status_code == 302
+        assert "1 message(s) will be sent again" in client.get("/rules/ping").text
+        # an incoming webhook: signed, no session, no CSRF token
+        body = json.dumps({"id": tid}).encode()
+        anonymous = app.test_client()
+        bad = anonymous.post("/hooks/from_outside", data=body,
+                             headers={"X-Lowrise-Signature": "sha256=nope"})
+        assert bad.status_code == 403
+        ok = anonymous.post("/hooks/from_outside", data=body,
+                            headers={"X-Lowrise-Signature": sign("hook-secret", body),
+                                     "Content-Type": "application/json"})
+        assert ok.status_code == 200 and ok.json["ran"] is True, ok.text
+        assert run.records.get("ticket", tid)["note"] == "from outside Door"
+    finally:
+        run.engine.dispose()
