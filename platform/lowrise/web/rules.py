@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from lowrise.errors import NotFound, ValidationError
 from lowrise.rules import history
-from lowrise.rules.engine import RuleEngine
+from lowrise.rules.engine import RuleEngine, install
 from lowrise.rules.inbox import Inbox
 from lowrise.rules.tables import RuleTables
 from lowrise.rules.tester import WebhookRefused, receive_webhook, run_manual
@@ -45,8 +45,9 @@ def init_app(app: Flask) -> None:
     """Run rules on every write of the app's Records; register the pages."""
     run = app.extensions["lowrise"]
     tables = RuleTables(run.schema.system)
-    engine = next((h for h in run.records.hooks if isinstance(h, RuleEngine)), None)
-    if engine is None:  # LOWRISE_RULES off: the pages still show the rules, nothing runs
+    if app.config.get("LOWRISE_RULES", True):
+        engine = install(run.records)  # the one runtime.py installed, if it did
+    else:  # rules off: the pages still show them, nothing runs
         engine = RuleEngine(run.workspace)
     app.extensions["lowrise_rules"] = RulesRuntime(engine, tables, Inbox(run.engine, tables))
     app.register_blueprint(bp)
