@@ -19,6 +19,8 @@ DEFAULTS = {
     "DATABASE_URL": None,
     # Create missing tables and columns at start-up (plan, then apply).
     "LOWRISE_AUTO_MIGRATE": True,
+    # Run the workspace's automation rules on every write made through the web.
+    "LOWRISE_RULES": True,
     # Rows per page of a table view when the view does not say.
     "LOWRISE_PAGE_SIZE": 50,
     # Cards per kanban column before "load more".

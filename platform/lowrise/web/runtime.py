@@ -63,8 +63,13 @@ def init_app(app: Flask) -> None:
     files = FileStore(instance / "uploads")
     accounts = Accounts(engine)
     accounts.ensure_table()
-    app.extensions["lowrise"] = Runtime(ws, engine, schema, Records(engine, schema, files=files),
-                                        accounts, files)
+    records = Records(engine, schema, files=files)
+    if cfg.get("LOWRISE_RULES"):
+        # Rules run inside each write's transaction, whether or not a worker runs.
+        from lowrise.rules import install
+
+        install(records)
+    app.extensions["lowrise"] = Runtime(ws, engine, schema, records, accounts, files)
 
 
 def rt() -> Runtime:
