@@ -60,16 +60,35 @@ def _short(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+class _Shown(Mapping):
+    """The record's values as people read them, computed only for the fields a template uses."""
+
+    def __init__(self, run: Run):
+        self.rt, self.record, self.locale = run.rt, run.record or {}, run.actor.locale
+        self.cache: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.cache:
+            f = self.rt.fields[name]
+            v = self.record.get(name)
+            try:
+                self.cache[name] = "" if v is None else f.kind.display(f, v, self.locale)
+            except (TypeError, ValueError, AttributeError, KeyError):
+                self.cache[name] = str(v)
+        return self.cache[name]
+
+    def __iter__(self):
+        return iter(self.rt.fields)
+
+    def __len__(self) -> int:
+        return len(self.rt.fields)
+
+
 def template_context(run: Run) -> dict[str, Any]:
     rt, record = run.rt, run.record or {}
-    shown = {}
-    for name, f in rt.fields.items():
-        v = record.get(name)
-        try:
-            shown[name] = "" if v is None else f.kind.display(f, v, run.actor.locale)
-        except (TypeError, ValueError, AttributeError, KeyError):
-            shown[name] = str(v)
-    title = shown.get(rt.title_field) or f"#{record.get('id')}"
+    shown = _Shown(run)
+    title = (shown[rt.title_field] if rt.title_field in rt.fields else "") or \
+        f"#{record.get('id')}"
     return {"record": dict(record), "before": dict(run.change.before or {})
             if run.change else {}, "shown": shown, "title": title,
             "type_label": rt.label.get(run.actor.locale), "rule": run.rule.label.get(

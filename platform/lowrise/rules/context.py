@@ -58,6 +58,7 @@ class Run:
     payload: Mapping[str, Any] | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
     conditions: bool | None = None
+    linked: dict[tuple[str, int], dict[str, Any] | None] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -73,10 +74,14 @@ class Run:
         return None if self.record is None else self.record.get("id")
 
     def resolver(self, type_name: str, rid: int) -> dict[str, Any] | None:
-        try:
-            return self.records.get(type_name, rid, conn=self.conn)
-        except NotFound:
-            return None
+        """A linked record (read once a run: paths like consultant.manager reuse it)."""
+        key = (type_name, rid)
+        if key not in self.linked:
+            try:
+                self.linked[key] = self.records.get(type_name, rid, conn=self.conn)
+            except NotFound:
+                self.linked[key] = None
+        return self.linked[key]
 
     def filter_context(self) -> filters.FilterContext:
         return filters.FilterContext(user=self.actor.user, clock=self.actor.clock,

@@ -165,7 +165,8 @@ class RuleEngine:
                                 frozenset(change.changed), run.filter_context())
             ok = self._conditions(rule, change, facts, run)
             if not ok:
-                if self.log_skipped:
+                # "starts to match" is the trigger itself: not starting is not a run
+                if self.log_skipped and rule.trigger.kind != "matches":
                     logs.append(run.log_row(status="skipped", conditions=False))
                 continue
             self.execute(run, chain)

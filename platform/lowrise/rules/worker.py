@@ -112,11 +112,14 @@ class Worker:
             return 0
         try:
             with conn.begin_nested():
+                # marked first, so that the actions' own changes see it fired, not pending
+                conn.execute(t.update().where(t.c.id == row["id"]).values(
+                    status="fired", **done))
                 record = self.records.get(row["record_type"], row["record_id"], conn=conn)
                 run = self.engine.run_rule(conn, self.records, rule, record, self.actor, "time")
-                conn.execute(t.update().where(t.c.id == row["id"]).values(
-                    status="fired", error=None if run.conditions else
-                    "conditions no longer hold; nothing done", **done))
+                if not run.conditions:
+                    conn.execute(t.update().where(t.c.id == row["id"]).values(
+                        error="conditions no longer hold; nothing done"))
             return 1
         except NotFound:
             conn.execute(t.update().where(t.c.id == row["id"]).values(
