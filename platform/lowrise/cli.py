@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from lowrise.actor import Actor
+from lowrise.cli_import import import_command
 from lowrise.rules import cli as rules_cli
 
 
@@ -190,6 +191,7 @@ def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | N
 
 main.add_command(rules_cli.worker)
 main.add_command(rules_cli.rules)
+main.add_command(import_command)
 
 
 def _template_names() -> list[str]:

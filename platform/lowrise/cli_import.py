@@ -1,0 +1,109 @@
+"""`lowrise import TYPE FILE`: records from a CSV (any common encoding) or XLSX file.
+
+Part of the `lowrise` command (registered in cli.py); the work is lowrise.importer's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lowrise import importer
+from lowrise.actor import Actor
+
+
+def _mapping(rt, sheet: importer.Sheet, pairs: tuple[str, ...]) -> list[str | None]:
+    mapping = importer.guess_mapping(rt, sheet.headers)
+    for pair in pairs:
+        column, sep, field = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"'{pair}': write COLUMN=FIELD (FIELD empty to skip)",
+                                     param_hint="--map")
+        if column not in sheet.headers:
+            raise click.BadParameter(f"the file has no column '{column}' (it has: "
+                                     f"{', '.join(sheet.headers)})", param_hint="--map")
+        mapping[sheet.headers.index(column)] = field.strip() or None
+    return importer.check_mapping(rt, mapping)
+
+
+@click.command("import")
+@click.argument("type_name", metavar="TYPE")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--map", "pairs", multiple=True, metavar="COLUMN=FIELD",
+              help="Match a column to a field (repeatable); columns named after a field or "
+                   "its label match by themselves.")
+@click.option("--valid-only", is_flag=True,
+              help="Import the valid rows and skip the others (default: all or nothing).")
+@click.option("--skip-automations", is_flag=True,
+              help="Do not run automations on the new records.")
+@click.option("--encoding", help="The CSV's encoding (default: detected, e.g. GB18030).")
+@click.option("--errors", "errors_to", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the refused rows with an error column to this CSV file.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--as", "as_email", metavar="EMAIL",
+              help="Record the new records as created by this user account.")
+@click.pass_obj
+def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], valid_only: bool,
+                   skip_automations: bool, encoding: str | None, errors_to: Path | None,
+                   dry_run: bool, as_email: str | None):
+    """Import records of TYPE from FILE (CSV or XLSX, the first sheet)."""
+    ws = ctx.workspace()
+    if type_name not in ws.record_types:
+        raise click.ClickException(f"there is no record type '{type_name}' (there are: "
+                                   f"{', '.join(ws.record_types)})")
+    rt = ws.type(type_name)
+    records = ctx.records()
+    actor = Actor(name=f"import of {file.name}")
+    if as_email:
+        from lowrise.accounts import Accounts
+
+        user = Accounts(ctx.engine()).by_email(as_email)
+        if user is None:
+            raise click.ClickException(f"there is no account {as_email}")
+        actor = Actor(user=user.staff_id, name=user.name, roles=frozenset(user.roles))
+    try:
+        sheet = importer.read_file(file, encoding=encoding)
+        mapping = _mapping(rt, sheet, pairs)
+    except importer.ImportError_ as exc:
+        raise click.ClickException(str(exc)) from None
+    for header, name in zip(sheet.headers, mapping, strict=True):
+        shown = f"{name} ({rt.fields[name].label})" if name else "(skipped)"
+        click.echo(f"  {header or '(no header)':<24} → {shown}")
+    enc = f", {sheet.encoding}" if sheet.encoding else ""
+    click.echo(f"{len(sheet.rows):,} rows in {file.name}{enc}")
+    prepared = importer.prepare(records, type_name, sheet, mapping, actor)
+    if dry_run:
+        checked = importer.check(records, type_name, prepared, actor)
+        errors = checked.errors
+        created = 0
+    else:
+        with click.progressbar(length=len(sheet.rows), label="Importing") as bar:
+            state = {"n": 0}
+
+            def progress(n: int) -> None:
+                bar.update(n - state["n"])
+                state["n"] = n
+
+            result = importer.run(records, type_name, prepared, actor,
+                                  mode="valid" if valid_only else "all",
+                                  run_hooks=not skip_automations, progress=progress)
+        errors, created = result.errors, result.created
+    for i, errs in list(errors.items())[:20]:
+        click.echo(f"  row {i + 2}: {importer.describe(errs, rt)}", err=True)
+    if len(errors) > 20:
+        click.echo(f"  ... and {len(errors) - 20:,} more", err=True)
+    if errors_to and errors:
+        with open(errors_to, "w", encoding="utf-8-sig", newline="") as out:
+            out.writelines(importer.error_rows_csv(sheet, errors, rt))
+        click.echo(f"The refused rows are in {errors_to}, with the reason in the last column.")
+    if dry_run:
+        click.echo(f"Checked: {len(sheet.rows) - len(errors):,} rows would be imported, "
+                   f"{len(errors):,} refused. Nothing was written.")
+        return
+    if errors and not valid_only:
+        raise click.ClickException(f"{len(errors):,} row(s) refused; nothing was imported "
+                                   "(--valid-only imports the others)")
+    automations = "without automations" if skip_automations else "automations ran"
+    click.echo(f"Imported {created:,} {rt.label_plural} ({automations}); "
+               f"{len(errors):,} row(s) refused.")
