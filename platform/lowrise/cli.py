@@ -152,8 +152,20 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
         state.setdefault(type_name, 0)
         click.echo(f"\r  {type_name:<20} {done:>9,} / {total:,}", nl=done >= total)
 
-    made = seeding.seed(records, scale=scale, seed_value=seed_value, progress=progress,
-                        actor=Actor(name="demo data"))
+    from lowrise.errors import BulkValidationError
+
+    try:
+        made = seeding.seed(records, scale=scale, seed_value=seed_value, progress=progress,
+                            actor=Actor(name="demo data"))
+    except BulkValidationError as exc:
+        for row, errors in list(exc.rows.items())[:10]:
+            for name, message in errors.items():
+                click.echo(f"  demo row {row + 1}: {name}: {message}", err=True)
+        raise click.ClickException(
+            f"demo data did not fit the workspace ({exc}); change the fields' sample: hints "
+            "(docs/workspace-format.md, Demo data)") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Loaded {sum(made.values()):,} demo records.")
 
 
@@ -192,6 +204,86 @@ def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | N
 main.add_command(rules_cli.worker)
 main.add_command(rules_cli.rules)
 main.add_command(import_command)
+
+
+@main.group()
+def user():
+    """Sign-in accounts: add, list, reset a password, deactivate."""
+
+
+def _accounts(ctx: Context):
+    from lowrise.accounts import Accounts
+
+    return Accounts(ctx.engine())
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="The person's name as shown in the app.")
+@click.option("--role", "roles", multiple=True, help="A role from workspace.yaml (repeatable).")
+@click.option("--staff", "staff_id", type=int, default=None,
+              help="The id of the person's record of the users type (who `me` is).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 8 characters (asked for when not given).")
+@pass_ctx
+def user_add(ctx: Context, email: str, name: str, roles: tuple[str, ...], staff_id: int | None,
+             password: str):
+    """Add an account that signs in with EMAIL."""
+    from lowrise.accounts import AccountError
+
+    ws = ctx.workspace()
+    unknown = [r for r in roles if r not in ws.roles]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)} is not a role of this workspace "
+                                 f"(roles: {', '.join(ws.roles) or 'none'})", param_hint="--role")
+    try:
+        account = _accounts(ctx).add(email, password, name=name, staff_id=staff_id,
+                                     roles=list(roles))
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Added {account.email} ({', '.join(account.roles) or 'no role'}).")
+
+
+@user.command("list")
+@pass_ctx
+def user_list(ctx: Context):
+    """List the accounts."""
+    for u in _accounts(ctx).list():
+        state = "" if u.active else "  (deactivated)"
+        staff = f"  staff #{u.staff_id}" if u.staff_id else ""
+        click.echo(f"{u.id:>4}  {u.email:<32} {','.join(u.roles) or '-':<20}{staff}{state}")
+
+
+@user.command("password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@pass_ctx
+def user_password(ctx: Context, email: str, password: str):
+    """Set a new password for EMAIL."""
+    from lowrise.accounts import AccountError
+
+    accounts = _accounts(ctx)
+    account = accounts.by_email(email)
+    if account is None:
+        raise click.ClickException(f"there is no account {email}")
+    try:
+        accounts.set_password(account.id, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Password of {account.email} changed.")
+
+
+@user.command("deactivate")
+@click.argument("email")
+@pass_ctx
+def user_deactivate(ctx: Context, email: str):
+    """Stop EMAIL from signing in (the account and its history stay)."""
+    accounts = _accounts(ctx)
+    account = accounts.by_email(email)
+    if account is None:
+        raise click.ClickException(f"there is no account {email}")
+    accounts.set_active(account.id, False)
+    click.echo(f"{account.email} can no longer sign in.")
 
 
 def _template_names() -> list[str]:

@@ -150,7 +150,7 @@ class Sampler:
         if t == "email":
             return self.fake.unique.email()
         if t == "phone":
-            return self.fake.unique.phone_number()
+            return self.fake.unique.msisdn()  # digits only: valid in every locale
         if t == "url":
             return self.fake.url()
         if t == "boolean":

@@ -107,11 +107,16 @@ class Records:
             raise NotFound(f"{rt.label} #{record_id} does not exist (or is in the trash)")
         return from_db_row(rt, row)
 
-    def history(self, type_name: str, record_id: int) -> list[dict[str, Any]]:
-        """The audit entries of one record, newest first."""
+    def history(self, type_name: str, record_id: int, *, limit: int | None = 200,
+                before: int | None = None) -> list[dict[str, Any]]:
+        """The audit entries of one record, newest first; `before` (an entry id) pages back."""
         a = self.schema.audit
         stmt = (sa.select(a).where(a.c.record_type == type_name, a.c.record_id == record_id)
                 .order_by(a.c.id.desc()))
+        if before is not None:
+            stmt = stmt.where(a.c.id < before)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(stmt).mappings()]
 
