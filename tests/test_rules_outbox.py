@@ -194,3 +194,81 @@ def test_concurrent_workers_deliver_each_message_once(engine, receiver, monkeypa
     assert len(keys) == n and set(keys.values()) == {1}
     assert sum(counts) == n
     assert {m["status"] for m in env.rows("lr_outbox")} == {"delivered"}
+
+
+class FakeSmtp:
+    """Just enough SMTP on 127.0.0.1 to receive one message at a time (no TLS)."""
+
+    def __init__(self):
+        import socketserver
+
+        self.mails: list[dict] = []
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                def say(line):
+                    self.wfile.write(line.encode() + b"\r\n")
+
+                say("220 fake ESMTP")
+                mail = {"rcpt": [], "data": b""}
+                while line := self.rfile.readline():
+                    cmd = line.decode().strip()
+                    upper = cmd.upper()
+                    if upper.startswith(("EHLO", "HELO")):
+                        say("250 fake")
+                    elif upper.startswith("MAIL FROM"):
+                        mail["from"] = cmd[10:]
+                        say("250 ok")
+                    elif upper.startswith("RCPT TO"):
+                        mail["rcpt"].append(cmd[8:])
+                        say("250 ok")
+                    elif upper == "DATA":
+                        say("354 go on")
+                        body = b""
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            body += chunk
+                        mail["data"] = body
+                        outer.mails.append(dict(mail))
+                        say("250 queued")
+                    elif upper == "QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("250 ok")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_email_is_sent_over_smtp(engine):
+    from lowrise.rules.outbox import default_senders
+
+    smtp = FakeSmtp()
+    try:
+        env = make_env(engine, {"mail": """
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - notify: {to: [owner], title: "New {{ title }}", body: "Hello {{ record.title }}", email: true}
+"""})
+        boss = env.create("person", name="Boss", email="boss@example.com")
+        env.create("ticket", title="Tap", owner=boss["id"])
+        senders = default_senders({"LOWRISE_SMTP_HOST": "127.0.0.1",
+                                   "LOWRISE_SMTP_PORT": str(smtp.port),
+                                   "LOWRISE_SMTP_STARTTLS": "0",
+                                   "LOWRISE_SMTP_FROM": "desk@example.com"})
+        assert env.worker(senders=senders).deliver_outbox() == 1
+        (mail,) = smtp.mails
+        assert "boss@example.com" in mail["rcpt"][0]
+        text = mail["data"].decode()
+        key = env.rows("lr_outbox")[0]["key"]
+        assert "Subject: New Tap" in text and f"Message-ID: <{key}@lowrise>" in text
+        assert "Hello Tap" in text
+    finally:
+        smtp.close()

@@ -165,3 +165,22 @@ def test_concurrent_workers_fire_each_timer_exactly_once(engine):
     assert len(per_record) == n and all(c == 1 for _, c in per_record)
     assert fired == n and notes == n
     assert {r["id"] for r in created} == {rid for rid, _ in per_record}
+
+
+def test_background_worker_fires_and_stops(engine):
+    import time as clock
+
+    from lowrise.rules import start_background_worker
+
+    env = make_env(engine, {"answer": ANSWER_IN_24H})
+    p = staff(env)
+    env.create("ticket", title="Old", owner=p["ann"], requested_at=T0)
+    handle = start_background_worker(env.records, interval=0.05, senders={})
+    try:
+        deadline = clock.monotonic() + 20
+        while clock.monotonic() < deadline and not env.rows("lr_notifications"):
+            clock.sleep(0.05)  # T0 is long past on the real clock: the timer is due
+    finally:
+        handle.stop()
+    assert not handle.thread.is_alive()
+    assert [n["user_id"] for n in env.rows("lr_notifications")] == [p["boss"]]
