@@ -486,8 +486,13 @@ def _plan_search(schema: Schema, rt: RecordType, meta: dict[str, Any], retyped: 
 
 def apply(engine: sa.Engine, plan: Plan, *, prune: bool = False,
           progress: Callable[[Step], None] | None = None,
-          actor: str | None = None) -> list[str]:
+          actor: str | None = None, diff: str | None = None,
+          summary: str | None = None) -> list[str]:
     """Run a plan in one transaction; returns what was done, one line a step.
+
+    The run is logged in lr_schema_log (who, when, the steps); `diff` (the YAML change that
+    asked for it) and `summary` go in the same entry, which is written even when the plan has
+    no steps if a diff is given.
 
     `progress(step)` is called as each step finishes (`len(plan.changes)` of them, plus the
     unused items when pruning).
@@ -497,4 +502,5 @@ def apply(engine: sa.Engine, plan: Plan, *, prune: bool = False,
     """
     from lowrise.storage.migrate_apply import apply_plan
 
-    return apply_plan(engine, plan, prune=prune, progress=progress, actor=actor)
+    return apply_plan(engine, plan, prune=prune, progress=progress, actor=actor, diff=diff,
+                      summary=summary)

@@ -72,7 +72,8 @@ class _Run:
 
 def apply_plan(engine: sa.Engine, plan: Plan, *, prune: bool = False,
                progress: Callable[[Step], None] | None = None,
-               actor: str | None = None) -> list[str]:
+               actor: str | None = None, diff: str | None = None,
+               summary: str | None = None) -> list[str]:
     """See `lowrise.storage.migrate.apply`."""
     if plan.refusals:
         raise MigrationRefused(plan.refusals)
@@ -80,6 +81,10 @@ def apply_plan(engine: sa.Engine, plan: Plan, *, prune: bool = False,
         raise MigrationError("this plan has no schema to apply; make it with plan()")
     steps: list[Step] = plan.changes + (plan.unused if prune else [])
     if not steps:
+        if diff is not None:  # a YAML change that needs no migration is logged all the same
+            with write_transaction(engine) as conn:
+                run = _Run(conn, Operations(MigrationContext.configure(conn)), plan.schema)
+                _write_log(run, [], [], actor, diff=diff, summary=summary)
         return []
     done: list[str] = []
     with write_transaction(engine) as conn:
@@ -96,7 +101,7 @@ def apply_plan(engine: sa.Engine, plan: Plan, *, prune: bool = False,
             if progress:
                 progress(step)
         _guard(steps[-1], _write_meta, run, plan, prune)
-        _guard(steps[-1], _write_log, run, steps, done, actor)
+        _guard(steps[-1], _write_log, run, steps, done, actor, diff, summary)
     return done
 
 
@@ -269,17 +274,19 @@ def _write_meta(run: _Run, plan: Plan, prune: bool) -> None:
             {"key": k, "value": json.dumps(v, sort_keys=True)} for k, v in sorted(run.meta.items())])
 
 
-def _write_log(run: _Run, steps: list[Step], done: list[str], actor: str | None) -> None:
+def _write_log(run: _Run, steps: list[Step], done: list[str], actor: str | None,
+               diff: str | None = None, summary: str | None = None) -> None:
     records = [{**s.as_dict(), "kind": _logged_kind(s), "text": text}
                for s, text in zip(steps, done, strict=True)]
     counts: dict[str, int] = {}
     for r in records:
         counts[r["kind"]] = counts.get(r["kind"], 0) + 1
-    summary = "; ".join(done) if len(done) <= 3 else ", ".join(
-        f"{k.replace('_', ' ')} ×{n}" for k, n in counts.items())
+    if summary is None:
+        summary = "; ".join(done) if len(done) <= 3 else ", ".join(
+            f"{k.replace('_', ' ')} ×{n}" for k, n in counts.items())
     run.conn.execute(run.schema.schema_log.insert().values(
         at=datetime.now(UTC), actor=actor, summary=summary,
-        steps=json.loads(json.dumps(records, default=str))))
+        steps=json.loads(json.dumps(records, default=str)), diff=diff))
 
 
 def _logged_kind(step: Step) -> str:
