@@ -92,6 +92,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api
 
     api.init_app(app)  # the REST API, its reference page and API tokens
+    from . import exports, imports
+
+    exports.init_app(app)  # CSV and XLSX export of table views
+    imports.init_app(app)  # import pages (upload, preview, progress)
     from . import rules as rules_pages  # automations: rule pages, inbox, manual buttons, hooks
 
     rules_pages.init_app(app)
