@@ -149,6 +149,17 @@ def test_every_template_passes_its_rule_fixtures(name):
     assert [r for r in results if not r.ok] == []
 
 
+def test_the_gallery_archive_and_schema_edits_import_neither_flask_nor_click():
+    import subprocess
+    import sys
+
+    code = ("import sys, lowrise.templates, lowrise.template_archive, lowrise.workspace.edit; "
+            "print(sorted(m for m in ('flask', 'click') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_nothing_about_a_template_lives_in_the_engine():
     words = re.compile(r"\b(technician|milestone|time_log|service_desk|project_tracker|"
                        r"ticket|sla_\w+)\b")
