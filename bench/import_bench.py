@@ -53,7 +53,7 @@ def run(rows: int, folder: Path, *, profile: bool = False) -> dict[str, float]:
     engine = create_engine(f"sqlite:///{folder / 'import.db'}")
     migrate(engine, schema)
     records = Records(engine, schema)
-    actor = Actor(name="import bench")
+    actor = Actor(name="import bench", system=True)
     staff = records.bulk_create("staff", [{"name": f"顾问{i}", "phone": f"1590000000{i}"}
                                           for i in range(8)], actor)
     data = make_csv(rows, [s["name"] for s in staff])

@@ -54,7 +54,7 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
                                    f"{', '.join(ws.record_types)})")
     rt = ws.type(type_name)
     records = ctx.records()
-    actor = Actor(name=f"import of {file.name}")
+    actor = Actor(name=f"import of {file.name}", system=True)  # the CLI is the operator
     if as_email:
         from lowrise.accounts import Accounts
 

@@ -127,6 +127,10 @@ def _bad_query(exc: FilterError):
 
 @bp.errorhandler(LowriseError)
 def _refused(exc: LowriseError):
+    # lowrise.errors.Forbidden comes with the permissions work; matched by name so that the
+    # API answers 403 whichever lands first.
+    if type(exc).__name__ == "Forbidden":
+        return problem(403, "forbidden", "Not allowed", str(exc))
     return problem(400, "bad-request", "Bad request", str(exc))
 
 
