@@ -96,7 +96,7 @@ def setup(engine: sa.Engine, cases: int) -> tuple[Records, list[int]]:
         plan = mig.plan(conn, schema)
     mig.apply(engine, plan)
     records = Records(engine, schema)
-    a = Actor(name="bench")
+    a = Actor(name="bench", system=True)
     boss = records.create("staff", {"name": "Boss", "role": "manager",
                                     "email": "boss@example.com"}, a)
     people = [records.create("staff", {"name": f"C{i}", "manager": boss["id"],
@@ -112,7 +112,7 @@ def setup(engine: sa.Engine, cases: int) -> tuple[Records, list[int]]:
 
 def update_cost(records: Records, ids: list[int], repeat: int, backend: str) -> list[Result]:
     """The same note edit with no rules, then with every rule of the workspace installed."""
-    actor = Actor(name="bench")
+    actor = Actor(name="bench", system=True)
     rules = install(records)
     active = sum(1 for r in rules.rules.rules.values()
                  if r.record_type == "case" and r.enabled)
@@ -147,7 +147,7 @@ def hook_cost(records: Records, ids: list[int], backend: str, repeat: int) -> Re
     before = records.get("case", ids[0])
     change = Change("case", ids[0], "update", before, dict(before, next_action="edited"),
                     ("next_action",))
-    actor = Actor(name="bench")
+    actor = Actor(name="bench", system=True)
     samples = []
     with write_transaction(records.engine) as conn:
         for i in range(repeat + 50):

@@ -53,7 +53,7 @@ def test_rules_list_and_test_commands(tmp_path):
 
     ws = load_workspace(ROOT)
     records = Records(create_engine(db), build_schema(ws))
-    a = Actor(name="t")
+    a = Actor(name="t", system=True)
     boss = records.create("staff", {"name": "Boss", "role": "manager"}, a)
     amy = records.create("staff", {"name": "Amy", "manager": boss["id"]}, a)
     client = records.create("client", {"name": "C", "phone": "13800138000"}, a)

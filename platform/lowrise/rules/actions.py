@@ -161,7 +161,9 @@ def _state_row(run: Run, key: str) -> Any:
 
 def _set_state(run: Run, key: str, value: Any) -> None:
     st = run.tables.state
-    run.conn.execute(st.update().where(st.c.key == key).values(value=value, updated_at=run.now))
+    run.conn.execute(st.update().where(st.c.key == sa.bindparam("k"))
+                     .values(value=sa.bindparam("v"), updated_at=sa.bindparam("at")),
+                     {"k": key, "v": value, "at": run.now})
 
 
 def assign(run: Run, spec: Assign, index: int) -> None:
@@ -253,7 +255,8 @@ def queue(run: Run, kind: str, target: str, payload: dict[str, Any], *,
           max_attempts: int = 5) -> str:
     """Put one message in the outbox (inside the write's transaction); returns its key."""
     key = uuid.uuid4().hex
-    run.conn.execute(run.tables.outbox.insert().values(
+    # parameters, not .values(): a JSON literal in .values() defeats the statement cache
+    run.conn.execute(run.tables.outbox.insert(), dict(
         key=key, kind=kind, rule=run.rule.name, record_type=run.rt.name,
         record_id=run.record_id, target=target, payload=payload, status="pending",
         attempts=0, max_attempts=max_attempts, next_attempt_at=run.now, created_at=run.now))
@@ -298,7 +301,7 @@ def webhook(run: Run, spec: CallWebhook, index: int) -> None:
 
 def comment(run: Run, spec: Comment, index: int) -> None:
     text = render(run, spec.text)
-    run.conn.execute(run.tables.comments.insert().values(
+    run.conn.execute(run.tables.comments.insert(), dict(
         record_type=run.rt.name, record_id=run.record_id, body=text, author=None,
         author_name=run.writer.name, rule=run.rule.name, created_at=run.now))
     run.note("comment", f"commented: {_short(text)}", index)

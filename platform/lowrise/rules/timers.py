@@ -111,9 +111,9 @@ def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
                      .values(status="cancelled", done_at=now))
         said = "cancelled"
     if due is not None:
-        conn.execute(t.insert().values(rule=rule.name, record_type=rule.record_type,
-                                       record_id=record_id, due_at=due, since=since,
-                                       status="pending", created_at=now, attempts=0))
+        conn.execute(t.insert(), dict(rule=rule.name, record_type=rule.record_type,
+                                      record_id=record_id, due_at=due, since=since,
+                                      status="pending", created_at=now, attempts=0))
         said = f"set for {due.isoformat()}"
     return said
 
