@@ -42,8 +42,9 @@ def title_text(rt: RecordType, record: dict[str, Any], locale: str) -> str:
 
 
 def _titles(conn, schema: Schema, fields: Sequence[Field], rows: list[dict[str, Any]],
-            locale: str) -> dict[tuple[str, int], str]:
-    """The titles of every record the page's link fields point at: one query per type."""
+            locale: str, actor: Actor) -> dict[tuple[str, int], str]:
+    """The titles of every record the page's link fields point at: one query per type,
+    through the same read as the rows (a record the actor may not see stays `#id`)."""
     wanted: dict[str, set[int]] = {}
     for f in fields:
         if f.type in ("link", "user") and f.target:
@@ -53,8 +54,14 @@ def _titles(conn, schema: Schema, fields: Sequence[Field], rows: list[dict[str, 
     for target, ids in wanted.items():
         trt = schema.workspace.type(target)
         cols = [trt.title_field] if trt.title_field in trt.fields else []
-        for rid, rec in query.get_many(conn, schema, target, ids, fields=cols).items():
-            out[(target, rid)] = title_text(trt, rec, locale)
+        ids = sorted(ids)
+        for start in range(0, len(ids), query.MAX_LIMIT):
+            page = query.list_records(
+                conn, schema, target, sort=["id"], limit=query.MAX_LIMIT, fields=cols,
+                filter={"field": "id", "op": "in", "value": ids[start:start + query.MAX_LIMIT]},
+                ctx=actor)
+            for rec in page.rows:
+                out[(target, rec["id"])] = title_text(trt, rec, locale)
     return out
 
 
@@ -92,7 +99,7 @@ def rows(engine: sa.Engine, schema: Schema, type_name: str, columns: Sequence[Fi
             page = query.list_records(conn, schema, type_name, filter=filter, sort=sort,
                                       limit=page_size, after=after, fields=names, ctx=actor,
                                       q=q)
-            titles = _titles(conn, schema, columns, page.rows, locale)
+            titles = _titles(conn, schema, columns, page.rows, locale, actor)
         for r in page.rows:
             yield [cell(f, r.get(f.name), titles, locale, tz, style) for f in columns]
         after = page.next_cursor
