@@ -76,7 +76,7 @@ def test_columns_match_names_and_labels_in_either_locale():
 
 def test_a_missing_required_column_is_refused():
     rt = make_workspace().type("client")
-    with pytest.raises(importer.ImportError_, match="Name"):
+    with pytest.raises(importer.ImportFileError, match="Name"):
         importer.check_mapping(rt, [None, "phone"])
 
 

@@ -65,7 +65,7 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
     try:
         sheet = importer.read_file(file, encoding=encoding)
         mapping = _mapping(rt, sheet, pairs)
-    except importer.ImportError_ as exc:
+    except importer.ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
     for header, name in zip(sheet.headers, mapping, strict=True):
         shown = f"{name} ({rt.fields[name].label})" if name else "(skipped)"

@@ -31,7 +31,7 @@ MAX_ROWS = 1_000_000
 ERROR_COLUMN = "error"
 
 
-class ImportError_(LowriseError):
+class ImportFileError(LowriseError):
     """The file cannot be imported at all (unreadable, empty, no column matches a field)."""
 
 
@@ -74,7 +74,7 @@ def read_csv(data: bytes, *, encoding: str | None = None) -> Sheet:
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise ImportError_(f"the file is not readable as {encoding} text: {exc}") from None
+        raise ImportFileError(f"the file is not readable as {encoding} text: {exc}") from None
     sample = text[:20_000]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
@@ -91,7 +91,7 @@ def read_xlsx(data: bytes | Path, *, sheet: str | None = None) -> Sheet:
     try:
         wb = load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ImportError_(f"the file is not a readable Excel workbook: {exc}") from None
+        raise ImportFileError(f"the file is not a readable Excel workbook: {exc}") from None
     try:
         ws = wb[sheet] if sheet else wb.worksheets[0]
         rows = [list(r) for r in ws.iter_rows(values_only=True)]
@@ -111,11 +111,11 @@ def read_file(path: Path | str, *, encoding: str | None = None) -> Sheet:
 def _sheet(rows: list[list[Any]], encoding: str | None) -> Sheet:
     rows = [r for r in rows if any(c not in (None, "") for c in r)]
     if not rows:
-        raise ImportError_("the file has no rows")
+        raise ImportFileError("the file has no rows")
     headers = ["" if h is None else str(h).strip() for h in rows[0]]
     body = rows[1:]
     if len(body) > MAX_ROWS:
-        raise ImportError_(f"the file has {len(body):,} rows; at most {MAX_ROWS:,} at a time")
+        raise ImportFileError(f"the file has {len(body):,} rows; at most {MAX_ROWS:,} at a time")
     width = len(headers)
     body = [(r + [None] * (width - len(r)))[:width] for r in body]
     return Sheet(headers, body, encoding)
@@ -147,18 +147,18 @@ def guess_mapping(rt: RecordType, headers: Sequence[str]) -> list[str | None]:
 
 
 def check_mapping(rt: RecordType, mapping: Sequence[str | None]) -> list[str | None]:
-    """The mapping with unknown fields and repeats dropped; ImportError_ when nothing maps."""
+    """The mapping with unknown fields and repeats dropped; ImportFileError when nothing maps."""
     allowed = {f.name for f in importable(rt)}
     out: list[str | None] = []
     for name in mapping:
         out.append(name if name in allowed and name not in out else None)
     if not any(out):
-        raise ImportError_(f"no column matches a field of {rt.label}; name the columns after "
+        raise ImportFileError(f"no column matches a field of {rt.label}; name the columns after "
                            "the fields (or their labels) or choose a field for each column")
     missing = [f for f in importable(rt) if f.required and f.default is None
                and f.name not in out]
     if missing:
-        raise ImportError_("required field(s) without a column: "
+        raise ImportFileError("required field(s) without a column: "
                            + ", ".join(f"{f.label} ({f.name})" for f in missing))
     return out
 

@@ -88,7 +88,7 @@ def _preview(job: ImportJob):
         usable = importer.check_mapping(rtype, mapping)
         prepared = importer.prepare(run.records, job.record_type, sheet, usable, actor())
         checked = importer.check(run.records, job.record_type, prepared, actor())
-    except importer.ImportError_ as exc:
+    except importer.ImportFileError as exc:
         problem = str(exc)
     return sheet, mapping, checked, problem
 
@@ -110,7 +110,7 @@ def show(job_id: int):
         return render("imports.html", "progress" if is_htmx() else None, **ctx)
     try:
         sheet, mapping, checked, problem = _preview(job)
-    except importer.ImportError_ as exc:
+    except importer.ImportFileError as exc:
         ctx["error"] = str(exc)
         return render("imports.html", **ctx, status=400)
     preview, titles = [], {}
