@@ -11,7 +11,7 @@ The worker (worker.py) fires timers and schedules through `run_rule`, with the s
 from __future__ import annotations
 
 import threading
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +81,8 @@ class RuleSet:
         return stage_rules.Verdict(not reasons, tuple(reasons), tuple(missing))
 
 
-_CACHE: dict[int, tuple[Workspace, RuleSet]] = {}
+_CACHE: OrderedDict[int, tuple[Workspace, RuleSet]] = OrderedDict()
+_CACHE_SIZE = 16  # workspaces; a process usually has one (tests build many)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -92,6 +93,9 @@ def rule_set(ws: Workspace) -> RuleSet:
         if hit is None or hit[0] is not ws:
             hit = (ws, RuleSet.of(ws))
             _CACHE[id(ws)] = hit
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        _CACHE.move_to_end(id(ws))
         return hit[1]
 
 
