@@ -361,3 +361,29 @@ actions:
     env.advance(hours=23)
     assert w.run_schedules() == 1
     assert env.get("ticket", a["id"])["count"] == 2
+
+
+def test_max_depth_comes_from_workspace_yaml(engine):
+    from test_rules_support import BASE
+
+    ws_yaml = BASE["workspace.yaml"] + "automations: {max_depth: 1}\n"
+    env = make_env(engine, {
+        "first": """
+record_type: ticket
+trigger: {kind: updated, fields: [x]}
+actions:
+  - set_fields: {y: 1}
+""",
+        "second": """
+record_type: ticket
+trigger: {kind: updated, fields: [y]}
+actions:
+  - set_fields: {note: second}
+""",
+    }, extra={"workspace.yaml": ws_yaml})
+    assert env.rules.max_depth == 1
+    t = env.create("ticket", title="D")
+    env.update("ticket", t["id"], x=1)
+    got = env.get("ticket", t["id"])
+    assert got["y"] == 1 and got["note"] is None
+    assert [r["rule"] for r in env.rows("lr_rule_runs", status="depth_limit")] == ["second"]
