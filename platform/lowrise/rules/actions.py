@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -317,5 +316,3 @@ ACTIONS: dict[str, Callable[[Run, Any, int], None]] = {
     "set_fields": set_fields, "create_record": create_record, "update_linked": update_linked,
     "assign": assign, "notify": notify, "webhook": webhook, "comment": comment, "block": block,
 }
-
-BACKOFF_BASE = timedelta(seconds=30)

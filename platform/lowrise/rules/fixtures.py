@@ -107,7 +107,8 @@ class _Runner:
             for row in rows:
                 row = dict(row)
                 ref = row.pop("ref", None)
-                made = self.records.bulk_create(type_name, [self.values(row)], self.actor(),
+                setup = Actor(name="fixture", system=True, clock=self.clock)
+                made = self.records.bulk_create(type_name, [self.values(row)], setup,
                                                 run_hooks=False)[0]
                 if ref:
                     self.refs[ref] = (type_name, made["id"])
