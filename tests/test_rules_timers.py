@@ -184,3 +184,31 @@ def test_background_worker_fires_and_stops(engine):
         handle.stop()
     assert not handle.thread.is_alive()
     assert [n["user_id"] for n in env.rows("lr_notifications")] == [p["boss"]]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_concurrent_workers_run_a_schedule_slot_once(engine):
+    env = make_env(engine, {"daily": """
+record_type: ticket
+trigger: {kind: schedule, cron: "0 8 * * *"}
+actions:
+  - set_fields: {count: {expr: "coalesce(count, 0) + 1"}}
+"""})
+    made = [env.create("ticket", title=f"t{i}") for i in range(5)]
+    env.worker().run_schedules()  # remembers the next slot
+    env.advance(days=1)
+    workers = [reopen(env).worker(name=f"w{i}") for i in range(4)]
+    ran = [0] * len(workers)
+    start = threading.Barrier(len(workers))
+
+    def go(i):
+        start.wait()
+        ran[i] = workers[i].run_schedules()
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(ran) == [0, 0, 0, 5]
+    assert [env.get("ticket", t["id"])["count"] for t in made] == [1] * 5
