@@ -236,3 +236,10 @@ def test_tokens_page_shows_a_new_token_once_and_revokes(client, signed_in, run):
     (info,) = run.accounts.list_tokens(run.accounts.by_email("ada@example.com").id)
     signed_in.post(f"/account/tokens/{info.id}/revoke")
     assert client.get("/api/v1/client", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_formula_too_large_for_its_column_is_empty_not_a_crash(api, deals):
+    """Found by Schemathesis on PostgreSQL: amount * 2 overflowed NUMERIC(18, 2)."""
+    resp = api.patch(f"/api/v1/deal/{deals[0]['id']}", json={"amount": 9999999999999998})
+    assert resp.status_code == 200, resp.json
+    assert resp.json["amount"] == "9999999999999998.00" and resp.json["double"] is None

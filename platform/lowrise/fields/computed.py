@@ -109,10 +109,18 @@ class Formula(FieldType):
         if kind == "text":
             return str(value)
         if kind == "integer":
-            return int(value)
+            value = int(value)
+            if abs(value) >= 2**63:
+                raise ArithmeticError("the result does not fit a 64-bit integer")
+            return value
         if kind == "decimal":
             scale = int(field.config.get("scale", 2))
-            return Decimal(str(value)).quantize(Decimal(1).scaleb(-scale))
+            value = Decimal(str(value)).quantize(Decimal(1).scaleb(-scale))
+            # The column is NUMERIC(18, scale): a larger result would fail the whole write on
+            # PostgreSQL, so it is undefined (empty), like a division by zero.
+            if abs(value) >= Decimal(10) ** (18 - scale):
+                raise ArithmeticError("the result has more than 18 digits")
+            return value
         if kind == "boolean":
             return bool(value)
         if kind == "date" and isinstance(value, datetime):
