@@ -126,6 +126,13 @@ def test_automation_and_workspace_schema():
     assert _errors("automation", stages) == []
     ws = {"label": "Sales", "default_locale": "zh", "locales": ["zh", "en"],
           "timezone": "Asia/Shanghai", "users": "staff",
-          "roles": {"consultant": {"label": "C", "permissions": {"anything": [1]}}}}
+          "teams": {"manager": "manager"},
+          "roles": {"consultant": {"label": "C", "permissions": {
+              "client": {"can": ["read"], "rows": ["own", {"linked_from": ["case.client"]}],
+                         "fields": {"phone": {"access": "masked", "unless": "own"}}},
+              "*": {"can": ["read"]}}},
+                    "admin": {"admin": True}}}
     assert _errors("workspace", ws) == []
+    ws["roles"]["consultant"]["permissions"]["client"]["can"] = ["fly"]
+    assert _errors("workspace", ws) == ["roles.consultant.permissions.client.can.0:enum"]
     assert _errors("workspace", {"locale": "zh"}) == [":additionalProperties"]

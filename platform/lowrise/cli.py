@@ -156,7 +156,7 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
 
     try:
         made = seeding.seed(records, scale=scale, seed_value=seed_value, progress=progress,
-                            actor=Actor(name="demo data"))
+                            actor=Actor(name="demo data", system=True))
     except BulkValidationError as exc:
         for row, errors in list(exc.rows.items())[:10]:
             for name, message in errors.items():
@@ -167,6 +167,14 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Loaded {sum(made.values()):,} demo records.")
+    from lowrise import demo_accounts
+
+    accounts = demo_accounts.make(records, _accounts(ctx), instance=ctx.instance)
+    if accounts:
+        click.echo("Demo accounts, one per role (also kept in "
+                   f"{ctx.instance / demo_accounts.FILE_NAME}):")
+        for line in demo_accounts.lines(accounts):
+            click.echo(line)
 
 
 @main.command()

@@ -46,3 +46,7 @@ class ConflictError(LowriseError):
 
 class FilterError(LowriseError):
     """A filter names an unknown field or an operator the field does not support."""
+
+
+class Forbidden(LowriseError):
+    """The actor's roles do not allow this action on this record type (see lowrise.access)."""

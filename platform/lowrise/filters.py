@@ -89,7 +89,24 @@ class Condition:
         return self.fields[-1]
 
 
-Node = All | Any | Not | Condition
+class Extension:
+    """A node that compiles itself, for conditions the filter data cannot say: the access
+    layer's row scopes ("my team's records", "clients my contracts link to"). Its SQL must
+    be true or false, never NULL. Only code builds these; `parse` never makes one."""
+
+    kind: t.ClassVar[str] = "extension"
+
+    def to_sql(self, schema, ctx: FilterContext) -> ColumnElement:  # pragma: no cover
+        raise NotImplementedError
+
+    def evaluate(self, record: Mapping[str, t.Any], ctx: FilterContext) -> bool:
+        raise FilterError(f"{type(self).__name__} is decided by the database only")
+
+    def describe(self, workspace: Workspace, locale: str) -> str:
+        return type(self).__name__
+
+
+Node = All | Any | Not | Condition | Extension
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,9 @@ class FilterContext:
     clock: Callable[[], datetime] = utcnow
     #: fetches a linked record (type name, id) as a dict of Python values, for paths
     resolver: Resolver | None = None
+    #: the rows of a type a path may go through (the actor's row scope; None: any row), so
+    #: that `client.source` never tells anything about a client out of the actor's sight
+    scope: Callable[[str], Node | None] | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -521,7 +541,7 @@ class _Parser:
         self.problems.append(f"{where}: {message}" if where else message)
 
     def node(self, data: t.Any, where: str) -> Node | None:
-        if data is None or isinstance(data, (All, Any, Not, Condition)):
+        if data is None or isinstance(data, (All, Any, Not, Condition, Extension)):
             return data if data is not None else All()
         if isinstance(data, (list, tuple)):
             return All(self.items(data, where))
@@ -725,6 +745,9 @@ def to_sql(node: Node, schema, ctx: FilterContext | Actor | None = None) -> Colu
 def _sql(node: Node, neg: bool, schema, run: _Run) -> ColumnElement:
     if isinstance(node, Not):
         return _sql(node.item, not neg, schema, run)
+    if isinstance(node, Extension):
+        positive = node.to_sql(schema, run.ctx)
+        return sa.not_(positive) if neg else positive
     if isinstance(node, (All, Any)):
         parts = [_sql(x, neg, schema, run) for x in node.items]
         conjunction = isinstance(node, All) != neg  # De Morgan under a negation
@@ -739,7 +762,15 @@ def _sql(node: Node, neg: bool, schema, run: _Run) -> ColumnElement:
     positive = base.to_sql(inner.c[node.path[-1]], node, rv)
     for i in range(len(node.path) - 2, -1, -1):
         outer = tables[i] if i == 0 else tables[i].alias()
-        positive = outer.c[node.path[i]].in_(sa.select(inner.c.id).where(positive))
+        inside = [positive]
+        guard = run.ctx.scope(node.types[i + 1]) if run.ctx.scope is not None else None
+        if guard is not None:
+            # scopes are trusted definitions: compiled without a scope of their own
+            trusted = _Run(replace(run.ctx, scope=None))
+            base = tables[i + 1]
+            inside.append(inner.c.id.in_(sa.select(base.c.id).where(
+                _sql(guard, False, schema, trusted))))
+        positive = outer.c[node.path[i]].in_(sa.select(inner.c.id).where(*inside))
         inner = outer
     if neg == bool(op.negates):
         return positive
@@ -757,6 +788,8 @@ def evaluate(node: Node, record: Mapping[str, t.Any],
 def _eval(node: Node, record: Mapping[str, t.Any], run: _Run) -> bool:
     if isinstance(node, Not):
         return not _eval(node.item, record, run)
+    if isinstance(node, Extension):
+        return node.evaluate(record, run.ctx)
     if isinstance(node, All):
         return all(_eval(x, record, run) for x in node.items)
     if isinstance(node, Any):
@@ -813,6 +846,8 @@ def describe(node: Node, workspace: Workspace, locale: str = "en") -> str:
 
 def _describe(node: Node, ws: Workspace, locale: str, top: bool = False) -> str:
     z = _zh(locale)
+    if isinstance(node, Extension):
+        return node.describe(ws, locale)
     if isinstance(node, Not):
         return _WORDS["not"][z].format(_describe(node.item, ws, locale, top=True))
     if isinstance(node, (All, Any)):

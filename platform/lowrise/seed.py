@@ -175,7 +175,7 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
     """Fill every record type with demo data; returns how many records each got."""
     ws = records.schema.workspace
     now = datetime.now(UTC).replace(microsecond=0)
-    actor = actor or Actor(name="demo data", clock=lambda: now)
+    actor = actor or Actor(name="demo data", clock=lambda: now, system=True)
     sampler = Sampler(ws, seed_value, now)
     counts = demo_counts(ws, scale)
     cache: dict[tuple[str, int], dict] = {}

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from lowrise import filters
+from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import FilterError
 from lowrise.fields.types import ExactDecimal
@@ -96,16 +96,29 @@ def _field(rt: RecordType, name: str, purpose: str) -> Field:
 
 def where_clause(schema: Schema, type_name: str, filter: FilterArg = None, ctx: Ctx = None,
                  q: str | None = None) -> sa.ColumnElement:
-    """The WHERE of a read: the filter (a tree or filter data) and the quick search `q`."""
+    """The WHERE of a read: the actor's row scope, the filter (a tree or filter data) and the
+    quick search `q`. When `ctx` is an Actor its access policy applies (lowrise.access): a
+    type it may not read is Forbidden, conditions on fields it sees masked match only the
+    rows where it sees them."""
     parts = []
+    node = None
     if filter is not None:
         node = filter if isinstance(filter, filters.Node) else \
             filters.parse(filter, type_name, schema.workspace)
+    pol = access.policy(schema.workspace, ctx)
+    if pol is not None:
+        pol.require("read", type_name)
+        node = pol.guard_filter(type_name, node)
+        scope = pol.scope_sql(schema, type_name)
+        if scope is not None:
+            parts.append(scope)
+        ctx = pol.context()
+    if node is not None:
         parts.append(filters.to_sql(node, schema, ctx))
     if q and q.strip():
         from .search import search_condition
 
-        parts.append(search_condition(schema, type_name, q))
+        parts.append(search_condition(schema, type_name, q, policy=pol))
     return sa.and_(*parts) if parts else sa.true()
 
 
@@ -239,7 +252,14 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
     keys = _keys(rt, table, sort)
     limit = max(1, min(int(limit), MAX_LIMIT))
     base = where_clause(schema, type_name, filter, ctx, q)
+    pol = access.policy(schema.workspace, ctx)
+    if pol is not None:
+        pol.check_names(type_name, [k.name for k in keys], "sort by")
+        if fields is not None:
+            fields = pol.visible_names(type_name, fields)
     cols = _columns(rt, table, fields, [k.name for k in keys])
+    if pol is not None:
+        cols += pol.flag_columns(schema, type_name)
     order = [k.order() for k in keys]
 
     def fetch(where: sa.ColumnElement, n: int) -> list:
@@ -268,7 +288,13 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
     wanted = None if fields is None else {"id", *fields}
     out = [row_to_dict(rt, {k: v for k, v in r.items() if wanted is None or k in wanted})
            for r in rows]
+    if pol is not None:
+        out = [pol.finish(type_name, {**d, **_flags(r)}) for d, r in zip(out, rows, strict=True)]
     return Page(out, cursor)
+
+
+def _flags(row: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    return {k: v for k, v in row.items() if k.startswith(access.FLAG)}
 
 
 # -- counts ----------------------------------------------------------------------------------
@@ -404,6 +430,10 @@ def aggregate(conn: sa.Connection, schema: Schema, type_name: str, *,
     tz = schema.workspace.config.get("timezone") or "UTC"
     groups = [(spec, *_group_spec(rt, spec)) for spec in group_by]
     wanted = [(spec, *_measure_spec(rt, spec)) for spec in measures]
+    pol = access.policy(schema.workspace, ctx)
+    if pol is not None:
+        pol.check_names(type_name, [f.name for _, f, _ in groups], "group by")
+        pol.check_names(type_name, [f.name for _, _, f in wanted if f is not None], "add up")
     inner_cols = []
     for i, (_, f, bucket) in enumerate(groups):
         col = table.c[f.name]
@@ -467,14 +497,27 @@ def _measure(fn: str, f: Field | None, row: Mapping[str, t.Any]) -> t.Any:
 # -- link chips and reverse links ------------------------------------------------------------
 
 def get_many(conn: sa.Connection, schema: Schema, type_name: str, ids: Iterable[int | None],
-             fields: Sequence[str] | None = None) -> dict[int, dict[str, t.Any]]:
-    """Records by id in one query (link chips: no query per link); missing ids are absent."""
+             fields: Sequence[str] | None = None, ctx: Ctx = None
+             ) -> dict[int, dict[str, t.Any]]:
+    """Records by id in one query (link chips: no query per link); missing ids are absent,
+    and so are those the actor `ctx` may not see (an Actor: its access policy applies)."""
     wanted = sorted({int(i) for i in ids if i is not None})
     if not wanted:
         return {}
     rt, table = _type(schema, type_name), schema.table(type_name)
-    stmt = sa.select(*_columns(rt, table, fields)).where(table.c.id.in_(wanted))
-    return {r["id"]: row_to_dict(rt, r) for r in conn.execute(stmt).mappings()}
+    pol = access.policy(schema.workspace, ctx)
+    if pol is None:
+        stmt = sa.select(*_columns(rt, table, fields)).where(table.c.id.in_(wanted))
+        return {r["id"]: row_to_dict(rt, r) for r in conn.execute(stmt).mappings()}
+    if not pol.may("read", type_name):
+        return {}
+    if fields is not None:
+        fields = pol.visible_names(type_name, fields)
+    cols = [*_columns(rt, table, fields), *pol.flag_columns(schema, type_name)]
+    stmt = sa.select(*cols).where(table.c.id.in_(wanted),
+                                  where_clause(schema, type_name, None, ctx))
+    return {r["id"]: pol.finish(type_name, {**row_to_dict(rt, r), **_flags(r)})
+            for r in conn.execute(stmt).mappings()}
 
 
 def record_resolver(conn: sa.Connection, schema: Schema) -> filters.Resolver:

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lowrise import access
 from lowrise.actor import Actor
 from lowrise.errors import (
     BulkValidationError,
@@ -90,12 +91,37 @@ class Records:
         for hook in self.hooks:
             hook(conn, change, actor, self)
 
+    def policy(self, actor: Actor | None) -> access.Policy | None:
+        """The access policy that restricts `actor` (None: nothing restricts it, as for the
+        system actor, admins, open workspaces and the engine's own reads without an actor)."""
+        return access.policy(self.schema.workspace, actor)
+
+    def _missing(self, rt: RecordType, record_id: int) -> NotFound:
+        # Out of the actor's rows reads exactly like no such record: ids cannot be probed.
+        return NotFound(f"{rt.label} #{record_id} does not exist (or is in the trash)")
+
+    def _in_scope(self, conn, pol: access.Policy | None, rt: RecordType, record_id: int,
+                  action: str) -> None:
+        if pol is not None and record_id not in pol.ids_in_scope(conn, self.schema, rt.name,
+                                                                 [record_id], action):
+            raise self._missing(rt, record_id)
+
     # -- reads --------------------------------------------------------------------------
     def get(self, type_name: str, record_id: int, *, conn: sa.Connection | None = None,
-            for_update: bool = False) -> dict[str, Any]:
-        """One record as Python values, or NotFound."""
+            for_update: bool = False, actor: Actor | None = None) -> dict[str, Any]:
+        """One record as Python values, or NotFound. With an `actor`, as that actor may see
+        it: Forbidden for a type it may not read, NotFound for a row out of its scope,
+        hidden fields left out and masked ones masked."""
         rt, t = self._rt(type_name), self._table(type_name)
+        pol = self.policy(actor)
+        if pol is not None:
+            pol.require("read", type_name)
         stmt = sa.select(t).where(t.c.id == record_id)
+        if pol is not None:
+            scope = pol.scope_sql(self.schema, type_name)
+            if scope is not None:
+                stmt = stmt.where(scope)
+            stmt = stmt.add_columns(*pol.flag_columns(self.schema, type_name))
         if for_update:
             stmt = stmt.with_for_update()
         if conn is None:
@@ -104,12 +130,18 @@ class Records:
         else:
             row = conn.execute(stmt).mappings().first()
         if row is None:
-            raise NotFound(f"{rt.label} #{record_id} does not exist (or is in the trash)")
-        return from_db_row(rt, row)
+            raise self._missing(rt, record_id)
+        if pol is None:
+            return from_db_row(rt, row)
+        flags = {k: v for k, v in row.items() if k.startswith(access.FLAG)}
+        return pol.finish(type_name, {**from_db_row(rt, row), **flags})
 
     def history(self, type_name: str, record_id: int, *, limit: int | None = 200,
-                before: int | None = None) -> list[dict[str, Any]]:
-        """The audit entries of one record, newest first; `before` (an entry id) pages back."""
+                before: int | None = None, actor: Actor | None = None
+                ) -> list[dict[str, Any]]:
+        """The audit entries of one record, newest first; `before` (an entry id) pages back.
+        With an `actor`, only of a record it may read, and its changes as it may see them
+        (hidden fields left out, masked values masked, before and after alike)."""
         a = self.schema.audit
         stmt = (sa.select(a).where(a.c.record_type == type_name, a.c.record_id == record_id)
                 .order_by(a.c.id.desc()))
@@ -117,13 +149,31 @@ class Records:
             stmt = stmt.where(a.c.id < before)
         if limit is not None:
             stmt = stmt.limit(limit)
+        pol = self.policy(actor)
         with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(stmt).mappings()]
+            shown = self.get(type_name, record_id, conn=c, actor=actor) if pol else None
+            rows = [dict(r) for r in c.execute(stmt).mappings()]
+        if pol is None:
+            return rows
+        rt = self._rt(type_name)
+        for row in rows:
+            changes = row.get("changes")
+            if isinstance(changes, dict):
+                row["changes"] = {k: pair for k, pair in changes.items()
+                                  if pol.field_access(type_name, k, shown) != "hidden"}
+                for k, pair in row["changes"].items():
+                    if pol.field_access(type_name, k, shown) == "masked" and \
+                            isinstance(pair, (list, tuple)) and k in rt.fields:
+                        row["changes"][k] = [access.mask_value(rt.fields[k], v, None)
+                                             for v in pair]
+        return rows
 
     # -- checks shared by single and bulk writes ----------------------------------------
     def _check_links(self, conn, rt: RecordType, rows: Sequence[Mapping[str, Any]],
-                     errors: dict[int, dict[str, str]]) -> None:
-        """Every link value must name an existing record of its target type (one query a field)."""
+                     errors: dict[int, dict[str, str]], *, actor: Actor | None = None) -> None:
+        """Every link value must name an existing record of its target type (one query a
+        field); with a restricted `actor`, one it may read (others read as missing)."""
+        pol = self.policy(actor)
         for f in rt.user_fields:
             if f.type not in ("link", "user") or not f.target:
                 continue
@@ -136,6 +186,8 @@ class Records:
             for i in range(0, len(ids), 900):
                 found |= set(conn.execute(sa.select(target.c.id).where(
                     target.c.id.in_(ids[i:i + 900]))).scalars())
+            if pol is not None:
+                found = pol.ids_in_scope(conn, self.schema, f.target, found)
             for i, r in enumerate(rows):
                 v = r.get(f.name)
                 if v is not None and v not in found:
@@ -280,9 +332,16 @@ class Records:
                     _single: bool = False) -> list[dict[str, Any]]:
         """Create many records, all or nothing: every row is checked before any is written."""
         rt, t = self._rt(type_name), self._table(type_name)
+        pol = self.policy(actor)
+        if pol is not None:
+            pol.require("create", type_name)
         parsed, errors = self._parse_new(rt, rows, actor)
+        if pol is not None:
+            for i, raw in enumerate(rows):
+                if refused := pol.write_errors(type_name, raw, creating=True):
+                    errors.setdefault(i, {}).update(refused)
         with self.transaction(conn) as c:
-            self._check_links(c, rt, parsed, errors)
+            self._check_links(c, rt, parsed, errors, actor=actor)
             self._check_unique(c, rt, parsed, errors, exclude_ids=[None] * len(parsed))
             if errors:
                 if _single:
@@ -321,16 +380,54 @@ class Records:
                                    actor)
                 if progress:
                     progress(len(created))
+            if pol is not None:
+                created = self._finish_created(c, pol, rt, rows, created, _single)
             return created
+
+    def _finish_created(self, conn, pol: access.Policy, rt: RecordType,
+                        rows: Sequence[Mapping[str, Any]], created: list[dict[str, Any]],
+                        single: bool) -> list[dict[str, Any]]:
+        """New records as their creator sees them; a field given that a mask's `unless`
+        does not open on the new record is refused (and the whole write rolled back)."""
+        flags = pol.row_flags(conn, self.schema, rt.name, [r["id"] for r in created])
+        out, errors = [], {}
+        for i, (raw, record) in enumerate(zip(rows, created, strict=True)):
+            shown = pol.finish(rt.name, {**record, **flags.get(record["id"], {})})
+            if refused := pol.write_errors(rt.name, raw, shown):
+                errors[i] = refused
+            out.append(shown)
+        if errors:
+            raise ValidationError(errors[0]) if single else BulkValidationError(errors)
+        return out
 
     def update(self, type_name: str, record_id: int, values: Mapping[str, Any], actor: Actor, *,
                expected_version: int | None = None,
                conn: sa.Connection | None = None) -> dict[str, Any]:
         """Change some fields of one record. A stale `expected_version` raises ConflictError."""
         rt, t = self._rt(type_name), self._table(type_name)
+        pol = self.policy(actor)
+        if pol is not None:
+            pol.require("update", type_name)
         parsed, errs = parse_values(rt, values, creating=False, actor=actor)
         with self.transaction(conn) as c:
             before = self.get(type_name, record_id, conn=c, for_update=True)
+            if pol is not None:
+                self._in_scope(c, pol, rt, record_id, "update")
+                shown = pol.finish_stored(c, self.schema, type_name, before)
+                refused = pol.write_errors(type_name, values, shown)
+                for k in list(refused):
+                    # A record sent back as it was read (GET, change, PATCH) keeps its
+                    # read-only and masked values: those are not changes. Masked values are
+                    # compared as shown, never with the real one (that would be an oracle).
+                    access_word = shown.access.get(k)
+                    same = (shown.get(k) == values[k] if access_word == "masked" else
+                            access_word == "read_only" and parsed.get(k) == before.get(k))
+                    if same:
+                        del refused[k]
+                        parsed.pop(k, None)
+                        errs.pop(k, None)
+                if refused:
+                    raise ValidationError(refused)
             if expected_version is not None and int(expected_version) != before["version"]:
                 raise ConflictError(
                     f"{rt.label} #{record_id} was changed by someone else (version "
@@ -338,7 +435,8 @@ class Records:
                     "changes, nothing was overwritten",
                     current_version=before["version"])
             errors = {0: errs} if errs else {}
-            self._check_links(c, rt, [parsed], errors)
+            changed_links = {k: v for k, v in parsed.items() if before.get(k) != v}
+            self._check_links(c, rt, [changed_links], errors, actor=actor)
             self._check_unique(c, rt, [parsed], errors, exclude_ids=[record_id])
             if errors:
                 raise ValidationError(errors[0])
@@ -349,7 +447,7 @@ class Records:
             compute_formulas(rt, after, now)
             changed = tuple(k for k in rt.fields if after.get(k) != before.get(k))
             if not changed:
-                return before
+                return before if pol is None else shown
             after.update(updated_at=now, updated_by=actor.user, version=before["version"] + 1)
             row = to_db_row(rt, {k: after[k] for k in (*changed, "updated_at", "updated_by",
                                                        "version")})
@@ -364,14 +462,20 @@ class Records:
                                  version=after["version"],
                                  changes={k: [diff.get(k), new.get(k)] for k in changed})])
             self._fire(c, Change(rt.name, record_id, "update", before, after, changed), actor)
+            if pol is not None:
+                return pol.finish_stored(c, self.schema, type_name, after)
             return after
 
     def delete(self, type_name: str, record_id: int, actor: Actor, *,
                expected_version: int | None = None, conn: sa.Connection | None = None) -> None:
         """Move a record to the trash (restorable). Links to it keep their value."""
         rt, t = self._rt(type_name), self._table(type_name)
+        pol = self.policy(actor)
+        if pol is not None:
+            pol.require("delete", type_name)
         with self.transaction(conn) as c:
             before = self.get(type_name, record_id, conn=c, for_update=True)
+            self._in_scope(c, pol, rt, record_id, "delete")
             if expected_version is not None and int(expected_version) != before["version"]:
                 raise ConflictError(f"{rt.label} #{record_id} was changed by someone else; "
                                     "reload before deleting", current_version=before["version"])
@@ -394,11 +498,19 @@ class Records:
                 self.delete(type_name, rid, actor, conn=c)
         return len(ids)
 
-    def trash(self, type_name: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
+    def trash(self, type_name: str | None = None, *, limit: int = 100,
+              actor: Actor | None = None) -> list[dict[str, Any]]:
+        """What is in the trash, newest first; with an `actor` that is restricted, only what
+        it deleted itself, of types it may still delete."""
         tr = self.schema.trash
         stmt = sa.select(tr).order_by(tr.c.deleted_at.desc(), tr.c.id.desc()).limit(limit)
         if type_name:
             stmt = stmt.where(tr.c.record_type == type_name)
+        pol = self.policy(actor)
+        if pol is not None:
+            types = [n for n in self.schema.workspace.record_types if pol.may("delete", n)]
+            stmt = stmt.where(tr.c.deleted_by == actor.user, tr.c.deleted_by.is_not(None),
+                              tr.c.record_type.in_(types))
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(stmt).mappings()]
 
@@ -406,10 +518,14 @@ class Records:
                 conn: sa.Connection | None = None) -> dict[str, Any]:
         """Bring a record back from the trash with its id, values and version."""
         rt, t, tr = self._rt(type_name), self._table(type_name), self.schema.trash
+        pol = self.policy(actor)
+        if pol is not None:
+            pol.require("delete", type_name)
         with self.transaction(conn) as c:
             item = c.execute(sa.select(tr).where(tr.c.record_type == type_name,
                                                  tr.c.record_id == record_id)).mappings().first()
-            if item is None:
+            if item is None or (pol is not None and (
+                    actor.user is None or item["deleted_by"] != actor.user)):
                 raise NotFound(f"{rt.label} #{record_id} is not in the trash")
             values, errors = from_json_values(rt, item["data"])
             errs: dict[int, dict[str, str]] = {0: errors} if errors else {}
@@ -429,6 +545,8 @@ class Records:
                                  version=values["version"], changes=None)])
             after = self.get(type_name, record_id, conn=c)
             self._fire(c, Change(rt.name, record_id, "restore", None, after), actor)
+            if pol is not None:
+                return pol.finish_stored(c, self.schema, type_name, after)
             return after
 
     def bulk_update(self, type_name: str, updates: Sequence[tuple[int, Mapping[str, Any]]],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -123,9 +124,14 @@ class _SearchMatch(ColumnElement):
     type = sa.Boolean()
     inherit_cache = False
 
-    def __init__(self, table: sa.Table, rt: RecordType, words: list[str]):
+    def __init__(self, table: sa.Table, rt: RecordType, words: list[str],
+                 columns: list[str] | None = None):
         self.table, self.words = table, words
-        self.columns, self.fts_columns = search_columns(rt), fts_columns(rt)
+        self.columns = search_columns(rt) if columns is None else columns
+        every = fts_columns(rt)
+        self.fts_columns = [c for c in every if c in self.columns]
+        #: FTS5 column filter when only some of the indexed columns may be searched
+        self.only = None if self.fts_columns == every else self.fts_columns
 
 
 def _like_any(table: sa.Table, columns: list[str], word: str, ilike: bool) -> ColumnElement:
@@ -145,6 +151,8 @@ def _search_sqlite(el: _SearchMatch, compiler, **kw) -> str:
             parts.append(_like_any(el.table, el.columns, word, False))
             continue
         phrase = '"' + word.replace('"', '""') + '"'  # a quoted phrase: no FTS syntax inside
+        if el.only is not None:  # names are checked YAML names: safe inside the query
+            phrase = "{" + " ".join(el.only) + "} : " + phrase
         matches = sa.literal_column(compiler.preparer.quote(name)).op("MATCH")(
             sa.bindparam(None, phrase, type_=sa.String()))
         hit = el.table.c.id.in_(sa.select(fts.c.rowid).where(matches))
@@ -158,34 +166,67 @@ def _search_pg(el: _SearchMatch, compiler, **kw) -> str:
     return "(" + compiler.process(expr, **kw) + ")"
 
 
-def search_condition(schema: Schema, type_name: str, text: str) -> ColumnElement:
-    """A WHERE condition: records where every word of `text` is in some searched field."""
+def search_condition(schema: Schema, type_name: str, text: str, *,
+                     policy: Any = None) -> ColumnElement:
+    """A WHERE condition: records where every word of `text` is in some searched field.
+
+    With an access `policy`, fields the actor sees masked or hidden are not searched (a
+    search would tell what the mask hides), except on the rows where the actor sees them.
+    """
     rt = schema.workspace.type(type_name)
     words = list(dict.fromkeys((text or "").split()))
     if not words:
         return sa.true()
-    if not search_columns(rt):
+    columns, guarded = search_columns(rt), {}
+    if policy is not None:
+        columns, guarded = policy.search_columns(type_name, columns)
+    if not columns and not guarded:
         return sa.false()
-    return _SearchMatch(schema.table(type_name), rt, words)
+    table = schema.table(type_name)
+    if not guarded:
+        return _SearchMatch(table, rt, words, columns)
+    from lowrise import filters
+
+    ctx = policy.context()
+    guards = {c: filters.to_sql(node, schema, ctx) for c, node in guarded.items()}
+    parts = []
+    for word in words:
+        pattern = f"%{like_escape(word)}%"
+        alts = [_SearchMatch(table, rt, [word], columns)] if columns else []
+        alts += [sa.and_(table.c[c].ilike(pattern, escape="\\"), g) for c, g in guards.items()]
+        parts.append(sa.or_(*alts))
+    return sa.and_(*parts)
 
 
 def global_search(conn: sa.Connection, schema: Schema, ws: Workspace, text: str,
-                  limit_per_type: int = 5) -> list[SearchHit]:
-    """Records of every type matching `text`, at most `limit_per_type` of each, newest first."""
+                  limit_per_type: int = 5, *, ctx: Any = None) -> list[SearchHit]:
+    """Records of every type matching `text`, at most `limit_per_type` of each, newest first.
+    With an Actor as `ctx`, only what it may read: its types, its rows, its fields."""
+    from lowrise import access
+
+    from .query import where_clause
+
     hits: list[SearchHit] = []
     if not (text or "").split():
         return hits
+    pol = access.policy(ws, ctx)
     for rt in ws.record_types.values():
-        if not search_columns(rt):
+        if not search_columns(rt) or (pol is not None and not pol.may("read", rt.name)):
             continue
         table = schema.table(rt.name)
         title = rt.fields.get(rt.title_field)
         cols = [table.c.id] + ([table.c[title.name]] if title is not None else [])
-        stmt = (sa.select(*cols).where(search_condition(schema, rt.name, text))
+        if pol is not None:
+            cols += pol.flag_columns(schema, rt.name)
+        stmt = (sa.select(*cols).where(where_clause(schema, rt.name, None, ctx, q=text))
                 .order_by(table.c.id.desc()).limit(limit_per_type))
-        for row in conn.execute(stmt):
-            shown = _title(title, row[1]) if title is not None else ""
-            hits.append(SearchHit(rt.name, row[0], shown or f"#{row[0]}"))
+        for row in conn.execute(stmt).mappings():
+            value = row[title.name] if title is not None else None
+            shown = _title(title, value) if title is not None else ""
+            if pol is not None and title is not None:
+                seen = pol.finish(rt.name, {**row, title.name: shown})
+                shown = seen.get(title.name) or ""
+            hits.append(SearchHit(rt.name, row["id"], shown or f"#{row['id']}"))
     return hits
 
 

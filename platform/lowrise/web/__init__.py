@@ -104,9 +104,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _sign_in_help(app: Flask) -> list[str]:
-    """What `lowrise serve` prints about signing in (nothing once accounts exist)."""
+    """What `lowrise serve` prints about signing in: how to make the first admin, or the
+    demo accounts `lowrise seed` made (nothing once other accounts exist)."""
     if app.extensions["lowrise"].accounts.list():
-        return []
+        from lowrise.demo_accounts import saved_lines
+
+        demo = saved_lines(Path(app.config["LOWRISE_INSTANCE"]))
+        return ["Demo accounts (made by lowrise seed):", *demo] if demo else []
     return ["No user accounts yet. Create the first administrator with:",
             "  lowrise user add you@example.com --name 'Your Name' --role admin",
             "(or from Python: lowrise.accounts.Accounts(engine).add(email, password, roles=['admin']))"]

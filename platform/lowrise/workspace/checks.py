@@ -152,6 +152,11 @@ def _check_settings(ctx: Context) -> None:
     for role in raw["roles"] if isinstance(raw.get("roles"), dict) else ():
         if message := _reserved(role):
             ctx.report(file, ("roles", role), message, key=True)
+    if not ctx.broken.types and not ctx.broken.fields:
+        from lowrise.access import problems  # permissions: types, fields, scopes, masks
+
+        for path, message in problems(ctx.workspace):
+            ctx.report(file, path, message)
 
 
 def _check_record_type(ctx: Context, rt: RecordType) -> None:

@@ -143,6 +143,72 @@ def _schema(kind: str, title: str, description: str, body: dict[str, Any],
             "description": description, **body, "$defs": defs}
 
 
+PERMISSION_ACTIONS = ("read", "create", "update", "delete", "export", "manage", "reveal")
+
+
+def _permissions_schema() -> dict[str, Any]:
+    """`permissions` of a role (see docs/permissions.md); lowrise.access checks the rest."""
+    scope = {
+        "description": "Which rows: all, own, team, none, {own: [user fields]}, {team: [user "
+                       "fields]}, {filter: <filter>}, {linked_from: [type.field]}, or a list "
+                       "of these (rows in any of them).",
+        "anyOf": [
+            {"enum": ["all", "own", "team", "none"]},
+            {"type": "object", "minProperties": 1, "maxProperties": 1,
+             "additionalProperties": False, "properties": {
+                 "own": {"type": "array", "items": REF_NAME, "minItems": 1,
+                         "description": "A row is mine when one of these user fields is me."},
+                 "team": {"type": "array", "items": REF_NAME, "minItems": 1,
+                          "description": "A row is my team's when one of these user fields "
+                                         "is a member of my team."},
+                 "filter": _doc(dict(REF_FILTER), "The rows matching a filter (`me` is the "
+                                "person signed in)."),
+                 "linked_from": {"type": "array", "minItems": 1,
+                                 "items": {"type": "string", "pattern": f"^{_NAME}\\.{_NAME}$"},
+                                 "description": "The rows that records of type.field, as "
+                                                "this role sees them, link to."}}},
+            {"type": "array", "items": {"$ref": "#/$defs/row_scope"}},
+        ],
+    }
+    field_rule = {
+        "description": "How the field shows: visible, read_only, masked or hidden; or "
+                       "{access, mask: {keep_start, keep_end, char}, unless: <rows>}.",
+        "anyOf": [
+            {"enum": ["visible", "read_only", "masked", "hidden"]},
+            {"type": "object", "required": ["access"], "additionalProperties": False,
+             "properties": {
+                 "access": {"enum": ["visible", "read_only", "masked", "hidden"]},
+                 "mask": {"type": "object", "additionalProperties": False,
+                          "description": "What a masked value keeps (default: the first 3 and "
+                                         "the last 4 characters).",
+                          "properties": {"keep_start": {"type": "integer", "minimum": 0},
+                                         "keep_end": {"type": "integer", "minimum": 0},
+                                         "char": {"type": "string", "minLength": 1,
+                                                  "maxLength": 1}}},
+                 "unless": {"$ref": "#/$defs/row_scope",
+                            "description": "On these rows the field is plainly visible."}}},
+        ],
+    }
+    grant = {
+        "type": "object", "additionalProperties": False,
+        "description": "What the role may do with one record type.",
+        "properties": {
+            "can": {"type": "array", "uniqueItems": True,
+                    "items": {"enum": list(PERMISSION_ACTIONS)},
+                    "description": "What the role may do: " + ", ".join(PERMISSION_ACTIONS)
+                                   + "."},
+            "rows": {"$ref": "#/$defs/row_scope",
+                     "description": "The rows it reads (default all)."},
+            "write_rows": {"$ref": "#/$defs/row_scope",
+                           "description": "The rows it updates and deletes (default: the "
+                                          "rows it reads)."},
+            "fields": {"type": "object", "propertyNames": REF_NAME,
+                       "additionalProperties": {"$ref": "#/$defs/field_rule"},
+                       "description": "Fields that do not show plainly to this role."}},
+    }
+    return {"row_scope": scope, "field_rule": field_rule, "grant": grant}
+
+
 def workspace_schema() -> dict[str, Any]:
     """The schema of workspace.yaml."""
     role = {
@@ -151,7 +217,13 @@ def workspace_schema() -> dict[str, Any]:
         "properties": {
             "label": _doc(dict(REF_LABEL), "The role's label."),
             "description": _doc(dict(REF_LABEL), "What the role is for."),
-            "permissions": {"type": "object", "description": "What the role may see and do."},
+            "admin": {"type": "boolean", "description": "Sees and does everything (and "
+                      "manages accounts)."},
+            "permissions": {"type": "object", "description": "What the role may see and do, "
+                            "per record type (`*`: every type not listed); see "
+                            "docs/permissions.md.",
+                            "propertyNames": {"anyOf": [REF_NAME, {"const": "*"}]},
+                            "additionalProperties": {"$ref": "#/$defs/grant"}},
         },
         "additionalProperties": False,
     }
@@ -174,6 +246,14 @@ def workspace_schema() -> dict[str, Any]:
             "roles": {"type": "object", "propertyNames": REF_NAME,
                       "additionalProperties": role,
                       "description": "The roles, by name."},
+            "teams": {"type": "object", "additionalProperties": False,
+                      "description": "How a person's team is found in the users type, for "
+                                     "`team` row scopes.",
+                      "properties": {
+                          "manager": _doc(dict(REF_NAME), "The link to a person's manager: "
+                                          "everyone below me is in my team."),
+                          "field": _doc(dict(REF_NAME), "A field naming a team: everyone "
+                                        "sharing my value is in my team.")}},
             "automations": {"type": "object", "additionalProperties": False,
                             "description": "How automation rules run.", "properties": {
                                 "max_depth": {"type": "integer", "minimum": 1, "maximum": 20,
@@ -201,7 +281,7 @@ def workspace_schema() -> dict[str, Any]:
             },
         },
         "additionalProperties": False,
-    }, _defs())
+    }, {**_defs(), **_permissions_schema()})
 
 
 def _field_defs() -> dict[str, Any]:

@@ -1,0 +1,386 @@
+"""Decisions for one actor: may they do this to this type, which rows do they see, how does
+each field show to them; and the read plan the query layer applies to every read.
+
+A Policy is cheap to build (the workspace's AccessModel is parsed once). A system actor, an
+admin role, or a workspace that declares no permissions gets `bypass`: no restriction.
+With several roles, a person may do what any of their roles may (the union), and a field
+shows as the most open of their roles shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from lowrise import filters
+from lowrise.actor import Actor
+from lowrise.errors import FilterError, Forbidden
+from lowrise.workspace.model import Workspace
+
+from .model import ACCESS_RANK, AccessModel, Mask, TypeGrant, model_of
+from .scopes import NOTHING, scope_node, union
+
+WORDS = {0: "visible", 1: "read_only", 2: "masked", 3: "hidden"}
+SAYS = {"read_only": "read-only", "masked": "masked", "hidden": "hidden"}
+FLAG = "lr_flag_"
+
+
+class Masked(str):
+    """A value shown masked (138****5678): only text, never the value itself."""
+
+    __slots__ = ()
+
+
+class Shown(dict):
+    """A record as an actor may see it; `access` says how each field that is not plainly
+    visible shows on this row (read_only, masked; hidden ones are absent)."""
+
+    __slots__ = ("access",)
+
+    def __init__(self, *args, access: Mapping[str, str] | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.access = dict(access or {})
+
+
+@dataclass(frozen=True)
+class _Alt:
+    """How one of the actor's roles shows a field: `rank`, except on rows where flag `flag`
+    is set (the rule's `unless` scope), where it is visible."""
+
+    rank: int
+    mask: Mask | None
+    flag: int | None
+
+
+@dataclass
+class _Fields:
+    alts: dict[str, tuple[_Alt, ...]] = field(default_factory=dict)
+    flags: list[filters.Node] = field(default_factory=list)
+
+
+class Policy:
+    """What one actor may see and do."""
+
+    def __init__(self, model: AccessModel, actor: Actor):
+        self.model, self.actor, self.ws = model, actor, model.workspace
+        self.roles = [model.roles[r] for r in sorted(actor.roles) if r in model.roles]
+        self.bypass = actor.system or not model.enforced or any(r.admin for r in self.roles)
+        self._scopes: dict[tuple[str, str], filters.Node | None] = {}
+        self._building: set[tuple[str, str]] = set()
+        self._fields: dict[str, _Fields] = {}
+
+    @classmethod
+    def for_actor(cls, actor: Actor, workspace: Workspace) -> Policy:
+        return cls(model_of(workspace), actor)
+
+    @property
+    def is_admin(self) -> bool:
+        """Sees and does everything (a system actor, an admin role, or an open workspace)."""
+        return self.bypass
+
+    # -- may ------------------------------------------------------------------------------
+    def grants(self, type_name: str, action: str) -> list[TypeGrant]:
+        return [g for r in self.roles if action in (g := r.grant(type_name)).actions]
+
+    def may(self, action: str, type_name: str) -> bool:
+        """Whether the actor may `action` (read, create, update, delete, export, manage,
+        reveal) records of this type (some of them, for read / update / delete)."""
+        if type_name not in self.ws.record_types:
+            return False
+        if self.bypass:
+            return True
+        return bool(self.grants(type_name, action)) and (
+            action == "read" or bool(self.grants(type_name, "read")) or action == "create")
+
+    def require(self, action: str, type_name: str) -> None:
+        """Forbidden unless `may`."""
+        if not self.may(action, type_name):
+            rt = self.ws.record_types.get(type_name)
+            what = rt.label_plural if rt is not None else type_name
+            raise Forbidden(f"your role may not {action} {what}")
+
+    def readable_types(self) -> list[str]:
+        return [n for n in self.ws.record_types if self.may("read", n)]
+
+    # -- rows -----------------------------------------------------------------------------
+    def row_scope(self, type_name: str, action: str = "read") -> filters.Node | None:
+        """The rows of a type the actor may `action`, as a filter tree (None: every row)."""
+        if self.bypass:
+            return None
+        key = (type_name, "write" if action in ("update", "delete") else "read")
+        if key in self._scopes:
+            return self._scopes[key]
+        if key in self._building:  # linked_from scopes that lead back here: no rows
+            return NOTHING
+        self._building.add(key)
+        try:
+            node = self._build_scope(type_name, action)
+        finally:
+            self._building.discard(key)
+        self._scopes[key] = node
+        return node
+
+    def _build_scope(self, type_name: str, action: str) -> filters.Node | None:
+        rt = self.ws.type(type_name)
+        read = self.grants(type_name, "read")
+        if not read:
+            return NOTHING
+
+        def nodes(scopes) -> filters.Node | None:
+            return union([scope_node(self.ws, rt, s, self.model.teams, self.row_scope)
+                          for s in scopes])
+
+        readable = union([nodes(g.rows) for g in read])
+        if action not in ("update", "delete"):
+            return readable
+        writers = self.grants(type_name, action)
+        if not writers:
+            return NOTHING
+        writable = union([nodes(g.write_rows if g.write_rows is not None else g.rows)
+                          for g in writers])
+        if readable is None or writable is None:
+            return writable if readable is None else readable
+        return filters.all_of(readable, writable)
+
+    def scope_sql(self, schema, type_name: str, action: str = "read"
+                  ) -> sa.ColumnElement | None:
+        node = self.row_scope(type_name, action)
+        return None if node is None else filters.to_sql(node, schema, self.context())
+
+    def context(self, resolver=None) -> filters.FilterContext:
+        """The filter context of this actor: `me`, the clock, and the row scopes that paths
+        through links must respect."""
+        ctx = filters.FilterContext.of(self.actor, resolver)
+        if self.bypass:
+            return ctx
+        return filters.FilterContext(user=ctx.user, clock=ctx.clock, resolver=ctx.resolver,
+                                     scope=self.row_scope)
+
+    def ids_in_scope(self, conn: sa.Connection, schema, type_name: str, ids: Iterable[int],
+                     action: str = "read") -> set[int]:
+        """Which of these records the actor may `action` (one query)."""
+        wanted = sorted({int(i) for i in ids})
+        cond = self.scope_sql(schema, type_name, action)
+        if cond is None or not wanted:
+            return set(wanted) if cond is None else set()
+        t = schema.table(type_name)
+        found: set[int] = set()
+        for i in range(0, len(wanted), 900):
+            found |= set(conn.execute(sa.select(t.c.id).where(
+                t.c.id.in_(wanted[i:i + 900]), cond)).scalars())
+        return found
+
+    # -- fields ---------------------------------------------------------------------------
+    def _plan(self, type_name: str) -> _Fields:
+        if type_name in self._fields:
+            return self._fields[type_name]
+        out = _Fields()
+        if not self.bypass:
+            rt = self.ws.type(type_name)
+            grants = self.grants(type_name, "read")
+            names = {n for g in grants for n in g.fields}
+            for name in names:
+                alts: list[_Alt] = []
+                for g in grants:
+                    rule = g.fields.get(name)
+                    if rule is None:
+                        alts = []
+                        break
+                    flag = None
+                    if rule.unless:
+                        node = union([scope_node(self.ws, rt, s, self.model.teams,
+                                                 self.row_scope) for s in rule.unless])
+                        if node is None:  # unless: all
+                            alts = []
+                            break
+                        flag = len(out.flags)
+                        out.flags.append(node)
+                    alts.append(_Alt(ACCESS_RANK[rule.access], rule.mask, flag))
+                if alts:
+                    out.alts[name] = tuple(alts)
+        self._fields[type_name] = out
+        return out
+
+    def field_access(self, type_name: str, name: str, record: Mapping | None = None) -> str:
+        """visible, read_only, masked or hidden: how a field shows to the actor (on
+        `record` when given; without one, on the rows where it shows least)."""
+        alts = self._plan(type_name).alts.get(name)
+        if not alts:
+            return "visible"
+        if isinstance(record, Shown):
+            return record.access.get(name, "visible") if name in record.access or \
+                name in record else "hidden"
+        return WORDS[min(a.rank for a in alts)]
+
+    def may_write_field(self, type_name: str, name: str, record: Mapping | None = None, *,
+                        creating: bool = False) -> bool:
+        """Whether the actor may set this field (on `record`; on a new record, a rule with
+        `unless` is checked once the record exists)."""
+        alts = self._plan(type_name).alts.get(name)
+        if not alts:
+            return True
+        if creating:
+            return any(a.rank == 0 or a.flag is not None for a in alts)
+        return self.field_access(type_name, name, record) == "visible"
+
+    def hidden_fields(self, type_name: str) -> set[str]:
+        """Fields hidden on every row the actor sees."""
+        return {n for n, alts in self._plan(type_name).alts.items()
+                if all(a.rank == 3 and a.flag is None for a in alts)}
+
+    def visible_names(self, type_name: str, names: Iterable[str]) -> list[str]:
+        hidden = self.hidden_fields(type_name)
+        return [n for n in names if n not in hidden]
+
+    def _static(self, type_name: str, name: str) -> tuple[int, bool]:
+        """(the rank on rows outside every `unless`, whether some rows show it plainly)."""
+        alts = self._plan(type_name).alts.get(name)
+        if not alts:
+            return 0, True
+        return min(a.rank for a in alts), any(a.flag is not None for a in alts)
+
+    def check_names(self, type_name: str, names: Iterable[str], purpose: str) -> None:
+        """FilterError when a field the actor does not see in full is sorted, grouped or
+        summed by: the order or totals would tell what the masks hide."""
+        for name in names:
+            rank, _ = self._static(type_name, name)
+            if rank >= 2:
+                f = self.ws.type(type_name).fields.get(name)
+                shown = f.label if f is not None else name
+                raise FilterError(f"cannot {purpose} '{shown}': it is {SAYS[WORDS[rank]]} "
+                                  "for you")
+
+    def guard_filter(self, type_name: str, node: filters.Node | None) -> filters.Node | None:
+        """The filter with every condition on a field the actor does not see in full made
+        to match only rows where they do; FilterError where they never do."""
+        if node is None or self.bypass:
+            return node
+        return self._guard(node)
+
+    def _guard(self, node):
+        if isinstance(node, filters.Not):
+            return filters.Not(self._guard(node.item))
+        if isinstance(node, (filters.All, filters.Any)):
+            return type(node)(tuple(self._guard(x) for x in node.items))
+        if not isinstance(node, filters.Condition):
+            return node
+        guards = []
+        for i, (f, tn) in enumerate(zip(node.fields, node.types, strict=True)):
+            alts = self._plan(tn).alts.get(f.name)
+            if not alts or min(a.rank for a in alts) < 2:
+                continue
+            open_rows = [self._plan(tn).flags[a.flag] for a in alts if a.flag is not None]
+            if i > 0 or not open_rows:
+                rank = min(a.rank for a in alts)
+                raise FilterError(f"cannot filter by '{f.label}': it is {SAYS[WORDS[rank]]} "
+                                  "for you")
+            guards.append(union(open_rows))
+        if not guards:
+            return node
+        return filters.All((node, *guards))
+
+    def search_columns(self, type_name: str, columns: Sequence[str]
+                       ) -> tuple[list[str], dict[str, filters.Node]]:
+        """The quick-search columns the actor may search: (plain, {column: the rows where
+        it may be searched}); fields masked or hidden everywhere are left out."""
+        plan = self._plan(type_name)
+        plain, guarded = [], {}
+        for c in columns:
+            alts = plan.alts.get(c)
+            if not alts or min(a.rank for a in alts) < 2:
+                plain.append(c)
+                continue
+            open_rows = [plan.flags[a.flag] for a in alts if a.flag is not None]
+            if open_rows:
+                guarded[c] = union(open_rows)
+        return plain, guarded
+
+    # -- reading rows ---------------------------------------------------------------------
+    def flag_columns(self, schema, type_name: str) -> list[sa.ColumnElement]:
+        """One 0/1 column per `unless` scope, so that masks follow each row."""
+        ctx = self.context()
+        return [sa.case((filters.to_sql(node, schema, ctx), 1), else_=0).label(f"{FLAG}{i}")
+                for i, node in enumerate(self._plan(type_name).flags)]
+
+    def finish(self, type_name: str, row: Mapping[str, Any]) -> Shown:
+        """A row as the actor may see it: hidden fields gone, masked ones masked."""
+        plan = self._plan(type_name)
+        flags = {int(k[len(FLAG):]): bool(v) for k, v in row.items()
+                 if isinstance(k, str) and k.startswith(FLAG)}
+        out = Shown({k: v for k, v in row.items()
+                     if not (isinstance(k, str) and k.startswith(FLAG))})
+        if not plan.alts:
+            return out
+        f_of = self.ws.type(type_name).fields
+        for name, alts in plan.alts.items():
+            best = min(alts, key=lambda a: 0 if a.flag is not None and flags.get(a.flag)
+                       else a.rank)
+            rank = 0 if best.flag is not None and flags.get(best.flag) else best.rank
+            if rank == 0:
+                continue
+            word = WORDS[rank]
+            if word == "hidden":
+                out.pop(name, None)
+            elif word == "masked" and name in out:
+                out[name] = mask_value(f_of[name], out[name], best.mask)
+            out.access[name] = word
+        return out
+
+    def row_flags(self, conn: sa.Connection, schema, type_name: str, ids: Iterable[int]
+                  ) -> dict[int, dict[str, Any]]:
+        """{id: the flag columns} for some rows (to check writes against their masks)."""
+        cols = self.flag_columns(schema, type_name)
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return {}
+        t = schema.table(type_name)
+        if not cols:
+            return {i: {} for i in wanted}
+        rows = conn.execute(sa.select(t.c.id, *cols).where(t.c.id.in_(wanted))).mappings()
+        return {r["id"]: {k: v for k, v in r.items() if k != "id"} for r in rows}
+
+    def finish_stored(self, conn: sa.Connection, schema, type_name: str,
+                      record: Mapping[str, Any]) -> Shown:
+        """A record read without the read plan (after a write), finished for the actor."""
+        if self.bypass or not self._plan(type_name).alts:
+            return Shown(record)
+        flags = self.row_flags(conn, schema, type_name, [record["id"]]).get(record["id"], {})
+        return self.finish(type_name, {**record, **flags})
+
+    # -- writing --------------------------------------------------------------------------
+    def write_errors(self, type_name: str, names: Iterable[str],
+                     record: Mapping | None = None, *, creating: bool = False
+                     ) -> dict[str, str]:
+        """{field: why} for each given field the actor may not set."""
+        if self.bypass:
+            return {}
+        out = {}
+        for name in names:
+            if self.may_write_field(type_name, name, record, creating=creating):
+                continue
+            word = self.field_access(type_name, name, record)
+            if creating:
+                rank, _ = self._static(type_name, name)
+                word = WORDS[rank]
+            out[name] = f"you may not set this field: it is {SAYS.get(word, word)} for you"
+        return out
+
+
+def mask_value(f, value: Any, mask: Mask | None) -> Any:
+    """A value masked by `mask` (text); empty values stay empty."""
+    if value is None or value == "" or value == []:
+        return value
+    text = value if isinstance(value, str) else f.kind.display(f, value)
+    return Masked((mask or Mask()).apply(text))
+
+
+def policy(workspace: Workspace, ctx: Any) -> Policy | None:
+    """The Policy of `ctx` when it is a restricted actor; None for no restriction (a system
+    actor, an admin, an open workspace, or no actor: the internal reads of the engine)."""
+    if not isinstance(ctx, Actor):
+        return None
+    p = Policy.for_actor(ctx, workspace)
+    return None if p.bypass else p
