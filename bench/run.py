@@ -17,7 +17,7 @@ from lowrise.storage.records import Records
 from lowrise.storage.tables import Schema, build_schema
 from lowrise.workspace.model import Workspace
 
-from . import load, reads, web, writes
+from . import dashboards, load, reads, web, writes
 from .data import bench_now
 from .measure import Result, guarded
 
@@ -29,6 +29,7 @@ TARGETS = {
     "bulk_insert": 30_000.0,  # rows/s, more is better
     "add_field": 1.0,  # s
     "render": 100.0,  # ms, server-side, first page of a default view
+    "dashboard": 500.0,  # ms, issue #7: the flagship dashboard rendered server-side
 }
 
 
@@ -74,6 +75,7 @@ MEASUREMENTS: list[tuple[str, Callable[[Context], Result | list[Result]]]] = [
     ("count", reads.count_all),
     ("aggregate", reads.aggregate_by_stage),
     ("render", web.render_default_views),
+    ("dashboards", dashboards.dashboards),
     ("update", writes.update_one),
     ("bulk insert", writes.bulk_insert),
     ("add field", writes.add_field),

@@ -101,7 +101,10 @@ def test_view_and_filter_schema():
             "filter": {"all": [{"field": "a", "op": "eq", "value": 1},
                                {"any": [{"not": {"field": "client.source", "op": "is_empty"}}]}]}}
     assert _errors("view", view) == []
-    assert _errors("view", {"type": "dashboard", "widgets": [{"kind": "funnel"}]}) == []
+    assert _errors("view", {"type": "dashboard", "widgets": [
+        {"type": "funnel", "record_type": "case", "group_by": "stage"}]}) == []
+    assert _errors("view", {"type": "dashboard", "widgets": [{"kind": "funnel"}]}) == [
+        "widgets.0:required", "widgets.0:required"]  # type and record_type
     assert _errors("view", {"type": "form", "record_type": "a", "columns": ["a"]}) == [
         ":additionalProperties"]
     bad = {"type": "table", "record_type": "a", "filter": {"all": [{"field": "a", "op": "like"}]}}

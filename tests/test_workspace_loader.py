@@ -94,7 +94,8 @@ OTHER_VIEWS = {
                            "end_field: created_at\ntitle_field: code\n",
     "views/case_form.yaml": "type: form\nrecord_type: case\nsections:\n"
                             "  - {label: Deal, columns: 2, fields: [client, stage, amount]}\n",
-    "views/home.yaml": "type: dashboard\nwidgets: [{kind: funnel}]\n",
+    "views/home.yaml": "type: dashboard\nwidgets: [{type: funnel, record_type: case, "
+                       "group_by: stage}]\n",
 }
 
 RULE = """\

@@ -164,6 +164,9 @@ def wanted_indexes(ws: Workspace, rt: RecordType) -> list[IndexSpec]:
         if view.type == "kanban" and group in rt.fields and total in rt.fields:
             # The column totals are read off this index alone, never off the table.
             specs.append(IndexSpec(rt.name, (group, total), why=f"totals of view {view.name}"))
+    from lowrise.dashboards.indexes import widget_indexes  # imported here: it imports storage
+
+    specs += [IndexSpec(rt.name, cols, why=why) for cols, why in widget_indexes(ws, rt)]
     seen: dict[tuple[str, ...], IndexSpec] = {}
     for s in specs:
         # An index whose columns are a prefix of another's is served by that one.

@@ -89,6 +89,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(kanban.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(search.bp)
+    from . import dashboards  # dashboard views: KPIs, charts and drill-down
+
+    app.register_blueprint(dashboards.bp)
     from . import api
 
     api.init_app(app)  # the REST API, its reference page and API tokens

@@ -31,6 +31,7 @@ from .metaschema import (
     REQUIRED_HINTS,
     TYPE_WORDS,
     VIEW_TYPES,
+    WIDGET_KINDS,
     schema_for,
 )
 from .model import Field, Label, Loc, Option, RecordType, Role, Rule, View, Workspace
@@ -202,6 +203,8 @@ def _subject(kind: str, path: Path, instance: Any) -> str:
 
 
 def _hint(key: str, kind: str, path: Path) -> str:
+    if path[:1] == ("widgets",) and key in ("type", "record_type"):  # a dashboard's widget
+        return f" ({', '.join(WIDGET_KINDS)})" if key == "type" else " (the record type it counts)"
     if key == "type":
         return (" (the field type, like text, select or link)" if kind == "record_type"
                 else f" ({', '.join(VIEW_TYPES)})")

@@ -341,6 +341,12 @@ def _names(text: str) -> dict[str, Any]:
     return {"type": "array", "items": REF_NAME, "minItems": 1, "description": text}
 
 
+WIDGET_KINDS = ("kpi", "bar", "line", "pie", "donut", "funnel", "leaderboard", "pivot", "list")
+DATE_RANGES = ("last_7_days", "last_30_days", "last_90_days", "this_month", "last_month",
+               "this_quarter", "this_year", "last_365_days", "all")
+GROUP_PATTERN = f"^{_NAME}(\\.{_NAME})?(:(day|week|month|year))?$"
+MEASURE_PATTERN = f"^(count|(sum|avg|min|max):{_NAME})$"
+
 VIEW_OPTIONS: dict[str, dict[str, Any]] = {
     "table": {
         "columns": _names("The fields shown, in order."),
@@ -374,10 +380,105 @@ VIEW_OPTIONS: dict[str, dict[str, Any]] = {
         "filter": _doc(dict(REF_FILTER), "Which records the calendar shows."),
     },
     "dashboard": {
-        "widgets": {"type": "array", "items": {"type": "object"},
-                    "description": "The dashboard's charts and figures."},
+        "widgets": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/widget"},
+                    "description": "The dashboard's figures, charts and tables, in order "
+                                   "(see docs/dashboards.md)."},
+        "date_range": {"type": "object", "additionalProperties": False,
+                       "description": "The date range every widget with a date_field follows.",
+                       "properties": {"default": {"enum": list(DATE_RANGES),
+                                                  "description": "The range a page opens with "
+                                                                 "(default all)."}}},
+        "filters": {"type": "array", "description": "Dashboard-wide filters, each a value that "
+                    "narrows every widget whose record type it maps to a field.",
+                    "items": {"type": "object", "required": ["name", "fields"],
+                              "additionalProperties": False, "properties": {
+                                  "name": _doc(dict(REF_NAME), "The filter's name (in the URL)."),
+                                  "label": _doc(dict(REF_LABEL), "The filter's label."),
+                                  "fields": {"type": "object", "minProperties": 1,
+                                             "propertyNames": REF_NAME,
+                                             "additionalProperties": REF_NAME,
+                                             "description": "record type: the field of that "
+                                                            "type the value applies to."}}}},
     },
 }
+
+
+def _widget_defs() -> dict[str, Any]:
+    """`widget`: one dashboard widget, its options depending on its type."""
+    group = {"type": "string", "pattern": GROUP_PATTERN,
+             "description": "A select, link, user or boolean field, a field of a linked record "
+                            "(client.source), or a date bucket (opened_on:month)."}
+    measure = {"description": "count, sum:field, avg:field, min:field or max:field; or "
+                              "{name, label, measure, filter}, or {name, label, ratio: [a, b]}.",
+               "anyOf": [{"type": "string", "pattern": MEASURE_PATTERN},
+                         {"type": "object", "additionalProperties": False, "properties": {
+                             "name": REF_NAME, "label": REF_LABEL,
+                             "measure": {"type": "string", "pattern": MEASURE_PATTERN},
+                             "filter": REF_FILTER,
+                             "ratio": {"type": "array", "items": REF_NAME, "minItems": 2,
+                                       "maxItems": 2}}}]}
+    defs = {"widget_group": group, "widget_measure": measure}
+    group, measure = {"$ref": "#/$defs/widget_group"}, {"$ref": "#/$defs/widget_measure"}
+    measures = {"measure": measure,
+                "measures": {"type": "array", "minItems": 1, "items": measure,
+                             "description": "Several measures (columns, or bars side by side)."}}
+    sort = {"type": "string", "pattern": SORT_PATTERN,
+            "description": "A measure's name or the group (-name: descending)."}
+    limit = {"type": "integer", "minimum": 1, "maximum": 200, "description": "Most groups shown."}
+    common = {
+        "name": _doc(dict(REF_NAME), "The widget's name (default w1, w2...)."),
+        "type": {"enum": list(WIDGET_KINDS), "description": "kpi, bar, line, pie, donut, "
+                 "funnel, leaderboard, pivot or list."},
+        "title": _doc(dict(REF_LABEL), "The widget's title."),
+        "description": _doc(dict(REF_LABEL), "A line under the title."),
+        "record_type": _doc(dict(REF_NAME), "The record type it counts."),
+        "filter": _doc(dict(REF_FILTER), "Which records it counts."),
+        "date_field": _doc(dict(REF_NAME), "The date or datetime field the dashboard's date "
+                           "range applies to (none: the widget ignores the range)."),
+        "view": _doc(dict(REF_NAME), "The table view clicks open (its filter applies here too; "
+                     "default: the type's default table view)."),
+        "size": {"enum": ["small", "narrow", "medium", "large", "full"],
+                 "description": "How wide it is: small (a sixth of the page), narrow (a third), "
+                                "medium (a half), large (two thirds) or full."},
+    }
+    own: dict[str, dict[str, Any]] = {
+        "kpi": {**measures, "value": _doc(dict(REF_NAME), "The measure shown (default: the "
+                                         "last)."),
+                "compare": {"type": "boolean", "description": "Show the change against the "
+                            "period before (default true)."},
+                "good": {"enum": ["up", "down"], "description": "Which way is good news."}},
+        "bar": {"group_by": group, "series": group, **measures, "sort": sort, "limit": limit,
+                "stacked": {"type": "boolean", "description": "Stack the series."},
+                "horizontal": {"type": "boolean", "description": "Bars across."}},
+        "line": {"group_by": group, "series": group, **measures, "sort": sort, "limit": limit},
+        "pie": {"group_by": group, **measures, "sort": sort, "limit": limit},
+        "funnel": {"group_by": _doc(dict(group), "The select field whose options are the "
+                                    "steps."), "measure": measure,
+                   "steps": {"type": "array", "minItems": 2, "items": {"type": "string"},
+                             "description": "The options that are steps, in order (default "
+                                            "all)."},
+                   "cumulative": {"type": "boolean", "description": "A step counts every "
+                                  "record at it or further on (default true)."}},
+        "leaderboard": {"group_by": group, **measures, "sort": sort, "limit": limit,
+                        "show": {"type": "array", "items": REF_NAME, "description": "Fields "
+                                 "of the grouped records shown too (a consultant's rating)."}},
+        "pivot": {"rows": _doc(dict(group), "The rows' grouping."),
+                  "columns": _doc(dict(group), "The columns' grouping."), "measure": measure},
+        "list": {"columns": _names("The fields shown."),
+                 "sort": {"type": "array", "items": {"type": "string", "pattern": SORT_PATTERN},
+                          "description": "Sort keys: field, or -field for descending."},
+                 "limit": limit},
+    }
+    own["donut"] = own["pie"]
+    required = {"funnel": ["group_by"], "bar": ["group_by"], "line": ["group_by"],
+                "pie": ["group_by"], "donut": ["group_by"], "leaderboard": ["group_by"],
+                "pivot": ["rows", "columns"]}
+    branches = [{"if": {"properties": {"type": {"const": k}}, "required": ["type"]},
+                 "then": {"properties": {**common, **own[k]}, "additionalProperties": False,
+                          "required": required.get(k, [])}} for k in WIDGET_KINDS]
+    return {**defs, "widget": {"type": "object", "required": ["type", "record_type"],
+                               "description": "One widget of a dashboard.",
+                               "properties": common, "allOf": branches}}
 
 
 def view_schema() -> dict[str, Any]:
@@ -399,7 +500,7 @@ def view_schema() -> dict[str, Any]:
                    "A table, form, kanban board, calendar or dashboard. The file name is the "
                    "view's name.",
                    {"type": "object", "required": ["type"], "properties": common,
-                    "allOf": branches}, _defs())
+                    "allOf": branches}, {**_defs(), **_widget_defs()})
 
 
 def _rule_defs() -> dict[str, Any]:
@@ -559,6 +660,10 @@ PATTERN_WORDS = {
     LOCALE_PATTERN: "is not a locale code, like en, zh or zh_CN",
     PATH_PATTERN: "is not a field name, or a path through a link like client.source",
     SORT_PATTERN: "is not a sort key: write a field name, or -name for descending",
+    GROUP_PATTERN: "is not a grouping: write a field, link.field, or a date field with a "
+                   "bucket like opened_on:month",
+    MEASURE_PATTERN: "is not a measure: write count, or sum:, avg:, min: or max: and a field, "
+                     "like sum:amount",
     "^[A-Z]{3}$": "is not a currency code: use three capital letters, like CNY",
     r".*\{0+\}.*": "has no counter: add one like {0000}, as in CT-{YYYY}-{0000}",
 }

@@ -1,0 +1,61 @@
+"""The indexes dashboards want: one per widget shape, so that a widget over a large table
+reads an index range instead of the table.
+
+A widget narrowed by equality conditions (`stage in [...]`) and a date range reads the
+rows of its period from an index that starts with those columns; when the index also holds
+the columns the widget groups and measures (and the dashboard's filter fields), the
+database never visits the table (a covering index). Widgets that narrow nothing read every
+row anyway and ask for nothing. Widgets with the same leading columns share one index.
+`lowrise.storage.tables.wanted_indexes` adds these to the indexes the workspace asks for.
+"""
+
+from __future__ import annotations
+
+from lowrise.workspace.model import RecordType, Workspace
+
+from .model import flat, load
+
+MAX_COLUMNS = 8
+
+
+def _columns(rt: RecordType, names) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        n = str(n).partition(":")[0].partition(".")[0]
+        f = rt.fields.get(n)
+        if f is not None and f.kind.sortable and n not in out and n != "id" and \
+                f.type not in ("long_text", "multi_select", "attachment"):
+            out.append(n)
+    return out
+
+
+def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...], str]]:
+    """(columns, why) of the indexes the dashboards' widgets on `rt` want."""
+    wanted: dict[tuple[str, ...], tuple[list[str], str]] = {}
+    for view in ws.views.values():
+        if view.type != "dashboard":
+            continue
+        board = load(view, ws)
+        controls = [c.fields[rt.name] for c in board.controls if rt.name in c.fields]
+        for w in board.widgets:
+            if w.record_type != rt.name:
+                continue
+            conds = flat(w.filter) or []
+            eq = [c["field"] for c in conds if c.get("op") in ("eq", "in")]
+            lead = _columns(rt, eq + ([w.date_field] if w.date_field else []))
+            if not lead or (not w.date_field and w.kind != "kpi"):
+                continue
+            rest = [c["field"] for c in conds] + list(w.group_by) + controls
+            for m in w.measures:
+                rest += [m.field_name] if m.field_name else []
+                rest += [c["field"] for c in flat(m.filter) or []]
+            if w.kind == "list":
+                rest += [s.lstrip("-") for s in w.config.get("sort") or []]
+            key = tuple(lead)
+            cover, why = wanted.get(key, ([], f"dashboard {view.name}, widget {w.name}"))
+            wanted[key] = (_columns(rt, [*cover, *rest]), why)
+    out = []
+    for lead, (cover, why) in wanted.items():
+        cols = list(lead) + [c for c in cover if c not in lead]
+        out.append((tuple(cols[:MAX_COLUMNS]), why))
+    return out

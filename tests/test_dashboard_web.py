@@ -1,0 +1,191 @@
+"""Dashboard pages over HTTP, on SQLite and PostgreSQL: the page and its htmx board, charts'
+JSON and table fallbacks, the date range and filters in the URL, and every drill-down link
+followed to the table view it opens, whose record count must be the number clicked."""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lowrise import seed as seeding
+from test_dashboards import DASHBOARD
+from test_web_support import PASSWORD, SMALL, build_app, make_record
+
+pytest_plugins = ["test_web_support"]
+
+ROOT = Path(__file__).resolve().parents[1]
+TODAY = date.today()
+
+
+@pytest.fixture
+def app(tmp_path, db_url):
+    from lowrise.workspace import load_workspace_from_texts
+
+    ws = load_workspace_from_texts({**SMALL, "views/sales.yaml": DASHBOARD})
+    app = build_app(tmp_path, db_url, ws)
+    yield app
+    app.extensions["lowrise"].engine.dispose()
+
+
+@pytest.fixture
+def deals(run):
+    staff = make_record(run, "staff", name="Li")
+    a = make_record(run, "client", name="Alpha", source="walk_in", consultant=staff["id"])
+    b = make_record(run, "client", name="Beta", source="referral")
+    out = []
+    for i, (client, stage, amount, back) in enumerate([
+            (a, "lead", "100", 1), (a, "won", "2500", 3), (b, "won", "1200", 8),
+            (b, "lost", "800", 15), (a, "lead", "3000", 40), (b, "won", "700", 45)]):
+        out.append(make_record(run, "deal", title=f"deal {i}", client=client["id"], stage=stage,
+                               amount=amount, owner=staff["id"] if i % 2 else None,
+                               closes_on=(TODAY - timedelta(days=back)).isoformat()))
+    return out
+
+
+def links(page: str) -> list[tuple[str, str]]:
+    """(href, text) of every drill-down link on a dashboard page."""
+    found = re.findall(r'<a class="[^"]*drill[^"]*" href="([^"]+)"[^>]*>([^<]*)</a>', page)
+    return [(htmllib.unescape(h), htmllib.unescape(t).strip()) for h, t in found]
+
+
+def total_of(page: str) -> int:
+    m = re.search(r'id="total">([\d,]+)', page)
+    assert m, "no record count on the table page"
+    return int(m.group(1).replace(",", ""))
+
+
+def test_the_page_its_charts_and_tables(client, signed_in, deals):
+    page = client.get("/d/sales")
+    assert page.status_code == 200
+    html = page.text
+    assert "<h1>" in html and "Sales" in html
+    assert 'href="/d/sales"' in html  # in the sidebar
+    assert html.count("<canvas") == 7  # bars, line, donut, funnel, bars, bars, bars
+    data = {k: htmllib.unescape(v) for k, v in
+            re.findall(r'data-chart="(\w+)" data-spec=\'([^\']*)\'', html)}
+    funnel = json.loads(data["funnel"])
+    assert funnel["kind"] == "funnel" and funnel["labels"] == ["Lead", "Won"]
+    assert funnel["datasets"][0]["data"] == [5, 3] and funnel["rates"] == ["", "60.0%"]
+    assert all(u.startswith("/r/deal/") for u in funnel["datasets"][0]["links"])
+    assert html.count('class="dash-table') >= 10  # every chart has its numbers as a table
+    assert "chart-4.6.1.umd.min.js" in html and "cdn" not in html.lower()
+    assert "<script>" not in html  # no inline script: charts come from JSON
+    # the default range is the last 30 days: 4 deals, against 2 in the 30 days before
+    assert re.search(r'id="w-deal_count".*?class="kpi-value drill"[^>]*>4<', html, re.S)
+    assert "+100.0%" in html
+
+
+def test_drill_downs_land_on_the_right_filtered_table(client, signed_in, deals, run):
+    from lowrise.storage import query
+
+    html = client.get("/d/sales?range=all").text
+    found = links(html)
+    assert len(found) >= 30
+    followed = 0
+    for href, text in found:
+        assert href.startswith("/r/"), href
+        table = client.get(href)
+        assert table.status_code == 200, href
+        assert 'class="filter-problem' not in table.text and "not a field" not in table.text
+        total = total_of(table.text)
+        if re.fullmatch(r"[\d,]+", text):  # a count: the table shows exactly that many
+            assert total == int(text.replace(",", "")), (href, text)
+            followed += 1
+    assert followed >= 15
+    # the funnel's second step: won deals (cumulative from won on), all time
+    won = next(h for h, t in found if "v0=won" in h and "o0=eq" in h and "f1" not in h)
+    with run.engine.connect() as conn:
+        n = query.count(conn, run.schema, "deal", {"field": "stage", "op": "eq", "value": "won"})
+    assert total_of(client.get(won).text) == n == 3
+
+
+def test_range_and_filters_in_the_url(client, signed_in, deals):
+    start = (TODAY - timedelta(days=10)).isoformat()
+    html = client.get(f"/d/sales?from={start}&to={TODAY.isoformat()}").text
+    assert re.search(r'id="w-deal_count".*?>3<', html, re.S)
+    assert 'value="custom" selected' in html
+    for href, _ in links(html):
+        if "/r/deal/" in href and "closes_on" in href:
+            assert f"v0={start}" in href or start in href
+    staff_id = re.search(r'<option value="(\d+)">Li</option>', html).group(1)
+    mine = client.get(f"/d/sales?range=all&owner={staff_id}").text
+    assert re.search(r'id="w-deal_count".*?>3<', mine, re.S)  # deals 1, 3, 5 are Li's
+    assert "Not narrowed by Owner" not in mine  # every widget's type maps the filter
+    bad = client.get("/d/sales?range=forever&owner=abc")
+    assert bad.status_code == 200
+    assert "is not a date range" in bad.text and "flash-error" in bad.text
+
+
+def test_htmx_gets_the_board_alone(client, signed_in, deals):
+    resp = signed_in.hx("GET", "/d/sales?range=last_7_days")
+    assert resp.status_code == 200
+    assert "<html" not in resp.text and resp.text.lstrip().startswith('<div id="dashboard"')
+    assert 'id="chart-funnel"' in resp.text
+
+
+def test_chinese_and_not_found(client, signed_in, deals):
+    client.get("/locale/zh")
+    html = client.get("/d/sales").text
+    assert "日期范围" in html and "销售" in html
+    assert client.get("/d/nosuch").status_code == 404
+    assert client.get("/d/").status_code == 302
+
+
+def test_signed_out_goes_to_sign_in(client):
+    resp = client.get("/d/sales")
+    assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+
+
+def build_flagship(tmp_path, db_url):
+    """The flagship workspace with demo data and an admin, set up as the system: the
+    flagship's permissions would refuse a plain actor."""
+    from lowrise.actor import SYSTEM
+    from lowrise.web import create_app
+    from lowrise.workspace import load_workspace
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": db_url,
+                      "LOWRISE_WORKSPACE": load_workspace(ROOT), "LOWRISE_NULL_POOL": True,
+                      "LOWRISE_INSTANCE": str(tmp_path / "instance")})
+    run = app.extensions["lowrise"]
+    staff = run.records.create("staff", {"name": "Ada Admin"}, SYSTEM)
+    run.accounts.add("ada@example.com", PASSWORD, name="Ada Admin", roles=["admin"],
+                     staff_id=staff["id"])
+    seeding.seed(run.records, scale=0.1, seed_value=11, actor=SYSTEM)
+    return app
+
+
+@pytest.fixture
+def flagship(tmp_path, db_url):
+    app = build_flagship(tmp_path, db_url)
+    yield app
+    app.extensions["lowrise"].engine.dispose()
+
+
+def test_the_flagship_dashboard(flagship):
+    from test_web_support import AuthActions
+
+    client = flagship.test_client()
+    assert AuthActions(client).login().status_code == 302
+    html = client.get("/d/dashboard?range=all").text
+    assert 'class="dash-error"' not in html
+    for name in ("funnel", "sales_by_layout", "sales_by_source", "leaderboard", "stock_by_layout",
+                 "stock_pivot", "late_viewings", "overdue_disputes", "days_to_contract"):
+        assert f'id="w-{name}"' in html
+    run = flagship.extensions["lowrise"]
+    with run.engine.connect() as conn:
+        stages = dict(conn.execute(sa.text('SELECT stage, count(*) FROM "case" GROUP BY stage')).all())
+    data = htmllib.unescape(re.search(r'data-chart="funnel" data-spec=\'([^\']*)\'', html).group(1))
+    steps = ["lead", "reception", "presentation", "viewing", "negotiation", "deposit",
+             "contracted", "handover"]
+    expected = [sum(stages.get(s, 0) for s in steps[i:]) for i in range(len(steps))]
+    assert json.loads(data)["datasets"][0]["data"] == expected
+    viewing = next(h for h, _ in links(html) if "o0=in&v0=viewing&" in h)
+    assert total_of(client.get(viewing).text) == expected[3]
+    client.get("/locale/zh")
+    assert client.get("/d/dashboard").status_code == 200
