@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from conftest import drop_pg_database, make_pg_database
-from lowrise.actor import Actor
+from lowrise.actor import SYSTEM, Actor
 from lowrise.cli import main
 from lowrise.fields.file import FileUpload
 from lowrise.seed import seed
@@ -31,7 +31,7 @@ from lowrise.template_archive import (
 from lowrise.templates import TargetNotEmpty, clone, workspace_files
 from lowrise.workspace import WorkspaceError, load_workspace
 
-ADMIN = Actor(name="test")
+ADMIN = SYSTEM  # the templates declare permissions: set-up writes are the system's
 
 
 def migrated(url: str, ws, files: Path | None = None) -> Records:
@@ -70,7 +70,7 @@ def desk(tmp_path, db_url):
     product = records.create("product", {
         "name": "Manual test", "model_no": "ZZ-0001", "category": "kitchen",
         "manual": [FileUpload("manual.pdf", b"%PDF-1.4 a manual", "application/pdf")]},
-        Actor(user=staff[0], name="Boss"))
+        Actor(user=staff[0], name="Boss", roles=frozenset({"supervisor"})))
     yield ws, records, staff, product
     records.engine.dispose()
 
