@@ -124,7 +124,7 @@ def test_every_option_has_a_colour_and_every_type_a_demo_count(name):
 def test_the_new_templates_have_the_views_a_team_needs(name):
     ws = load_workspace(GALLERY[name].path)
     kinds = {v.type for v in ws.views.values()}
-    assert {"table", "form", "kanban", "calendar"} <= kinds
+    assert {"table", "form", "kanban", "calendar", "dashboard"} <= kinds
     assert ws.rules, "automations"
     for rt in ws.record_types.values():
         assert any(v.type == "table" and v.config.get("default") for v in ws.views_of(rt.name))
@@ -190,6 +190,29 @@ def test_every_template_migrates_seeds_and_then_plans_nothing(name, engine):
                             table.c[f.name].is_not(None),
                             ~table.c[f.name].in_(sa.select(target.c.id)))).scalar()
                     assert dangling == 0, (rt.name, f.name)
+
+
+@pytest.mark.parametrize("name", ["service_desk", "project_tracker"])
+def test_every_widget_of_the_template_dashboards_computes(name, engine):
+    from datetime import date
+
+    from lowrise import dashboards
+    from lowrise.actor import Actor
+
+    ws = load_workspace(GALLERY[name].path)
+    records = build(engine, ws)
+    seed(records, scale=0.1, seed_value=4)
+    boards = [v for v in ws.views.values() if v.type == "dashboard"]
+    assert boards
+    for view in boards:
+        board = dashboards.load(view, ws)
+        selection = dashboards.select(board, {}, date.today(), ws)
+        for locale, roles in (("en", {"admin"}), ("zh", set(ws.roles) - {"admin"})):
+            actor = Actor(name="t", roles=frozenset(roles), locale=locale)
+            out = dashboards.compute(engine, records.schema, board, selection, actor=actor,
+                                     locale=locale)
+            assert out and [(d.widget.name, d.error) for d in out if d.error] == []
+        assert len(out) == len(board.widgets)
 
 
 def test_service_desk_demo_data_hangs_together(engine):
