@@ -45,6 +45,8 @@ def test_every_page_of_every_template_renders(template_app):
         kind = {"table": "table", "kanban": "kanban", "calendar": "calendar"}.get(view.type)
         if kind:
             urls.append(f"/r/{view.record_type}/{kind}/{view.name}")
+        elif view.type == "dashboard":
+            urls.append(f"/d/{view.name}")
     for locale in ws.locales:
         client.get(f"/locale/{locale}")
         for url in urls:
