@@ -189,3 +189,33 @@ def test_the_flagship_dashboard(flagship):
     assert total_of(client.get(viewing).text) == expected[3]
     client.get("/locale/zh")
     assert client.get("/d/dashboard").status_code == 200
+
+
+def test_each_person_sees_the_numbers_of_their_own_rows(flagship):
+    """A consultant's dashboard counts their own cases only (the row scope of their role)."""
+    from lowrise.actor import Actor
+    from lowrise.storage import query
+    from test_web_support import AuthActions
+
+    run = flagship.extensions["lowrise"]
+    with run.engine.connect() as conn:
+        sid = conn.execute(sa.text('SELECT consultant FROM "case" WHERE consultant IS NOT NULL '
+                                   "GROUP BY consultant ORDER BY count(*) DESC LIMIT 1")).scalar()
+        mine = dict(conn.execute(sa.text('SELECT stage, count(*) FROM "case" WHERE consultant = '
+                                         ":s GROUP BY stage"), {"s": sid}).all())
+        me = Actor(user=sid, roles=frozenset({"consultant"}))
+        scoped = {r["stage"]: r["count"] for r in query.aggregate(
+            conn, run.schema, "case", group_by=["stage"], ctx=me)}
+    assert scoped == mine  # demo cases are the system's: "own" is the consultant field
+    run.accounts.add("con@example.com", PASSWORD, name="Con", roles=["consultant"], staff_id=sid)
+    client = flagship.test_client()
+    assert AuthActions(client).login("con@example.com").status_code == 302
+    html = client.get("/d/dashboard?range=all").text
+    assert 'class="dash-error"' not in html
+    spec = htmllib.unescape(re.search(r'data-chart="funnel" data-spec=\'([^\']*)\'', html).group(1))
+    steps = ["lead", "reception", "presentation", "viewing", "negotiation", "deposit",
+             "contracted", "handover"]
+    assert json.loads(spec)["datasets"][0]["data"] == [
+        sum(mine.get(s, 0) for s in steps[i:]) for i in range(len(steps))]
+    board = html[html.index('id="w-leaderboard"'):html.index('id="w-late_viewings"')]
+    assert board.count('class="rank-badge') <= 1  # only themselves on the leaderboard

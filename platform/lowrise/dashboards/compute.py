@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from lowrise import filters
+from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import LowriseError
 from lowrise.storage import query
@@ -205,8 +205,8 @@ def _empty(m: Measure) -> t.Any:
 def compute(engine: sa.Engine, schema: Schema, board: Dashboard, sel: Selection, *,
             actor: Actor | None, locale: str = "en", workers: int = 1,
             cache: ResultCache | None = None) -> list[WidgetData]:
-    """Every widget's data; a widget that fails carries its error and the others still show.
-    With a `cache`, widgets computed since the last write are reused."""
+    """The data of every widget the actor may read; a widget that fails carries its error and
+    the others still show. With a `cache`, widgets computed since the last write are reused."""
     ws = schema.workspace
     version = 0
     if cache is not None:
@@ -226,7 +226,9 @@ def compute(engine: sa.Engine, schema: Schema, board: Dashboard, sel: Selection,
             cache.put(key, version, data)
         return data
 
-    widgets = list(board.widgets)
+    pol = access.policy(ws, actor)
+    # A widget over records the person may not read at all is left out, not shown as an error.
+    widgets = [w for w in board.widgets if pol is None or pol.may("read", w.record_type)]
     if workers > 1 and len(widgets) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(one, widgets))
