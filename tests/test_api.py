@@ -108,6 +108,9 @@ def test_list_filter_sort_fields_pages_and_count(api, deals):
     ({"limit": "many"}, "limit"),
     ({"after": "garbage"}, "page link"),
     ({"expand": "title"}, "not a link field"),
+    ({"filtr": "{}"}, "unknown query parameter 'filtr'"),
+    ({"fields": "\r"}, "field names separated by commas"),
+    ({"sort": "title,"}, "field names separated by commas"),
 ])
 def test_bad_list_parameters_are_400_problems(api, deals, params, needle):
     resp = api.get("/api/v1/deal", query_string=params)
@@ -123,7 +126,7 @@ def test_unknown_type_and_record_are_404_problems(api, deals):
 
 
 def test_get_has_etag_and_expand_reads_links_in_one_query(api, deals, run):
-    resp = api.get(f"/api/v1/deal/{deals[0]['id']}", query_string={"expand": "client"})
+    resp = api.get(f"/api/v1/deal/{deals[0]['id']}", query_string={"expand": "client,client"})
     assert resp.status_code == 200
     assert resp.headers["ETag"] == '"1"'
     assert resp.json["client"]["name"] == "Alpha Co"

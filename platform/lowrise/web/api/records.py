@@ -13,6 +13,7 @@ from typing import Any
 from flask import Response, g, json, request, url_for
 
 from lowrise import filters
+from lowrise.access import Policy
 from lowrise.actor import Actor
 from lowrise.errors import FilterError, NotFound
 from lowrise.openapi import DEFAULT_LIMIT, MAX_LIMIT, check_body
@@ -47,9 +48,26 @@ def _etag(record: Mapping[str, Any]) -> str:
     return f'"{record["version"]}"'
 
 
+LIST_PARAMS = ("filter", "sort", "fields", "limit", "after", "q", "count", "expand")
+
+
+def _only(*allowed: str) -> None:
+    """Refuse query parameters the operation does not take (a typo is never ignored)."""
+    unknown = [k for k in request.args if k not in allowed]
+    if unknown:
+        takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+        raise FilterError(f"unknown query parameter '{unknown[0]}' ({takes})")
+
+
 def _names(param: str) -> list[str]:
+    """A comma-separated list of names, each once (empty: not given)."""
     raw = request.args.get(param) or ""
-    return [p.strip() for p in raw.split(",") if p.strip()]
+    if not raw:
+        return []
+    parts = raw.split(",")
+    if any(not p or p != p.strip() for p in parts):
+        raise FilterError(f"{param} takes field names separated by commas, like a,b,-c")
+    return list(dict.fromkeys(parts))
 
 
 def _expected_version() -> int | None:
@@ -120,7 +138,7 @@ def _expand(conn, rtype: RecordType, rows: list[dict[str, Any]], names: list[str
         target = run.workspace.type(f.target)
         ids = sorted({r[name] for r in rows if isinstance(r.get(name), int)})
         found: dict[int, dict[str, Any]] = {}
-        if ids:
+        if ids and Policy.for_actor(_actor(), run.workspace).may("read", f.target):
             page = query.list_records(conn, run.schema, f.target, sort=["id"],
                                       filter={"field": "id", "op": "in", "value": ids},
                                       limit=query.MAX_LIMIT, ctx=_actor())
@@ -159,6 +177,7 @@ def _read_one(conn, rtype: RecordType, record_id: int) -> dict[str, Any]:
 @bp.get("/<type_name>")
 def list_(type_name: str):
     rtype = _type(type_name)
+    _only(*LIST_PARAMS)
     run = rt()
     args = request.args
     flt = None
@@ -198,6 +217,7 @@ def list_(type_name: str):
 @bp.get("/<type_name>/<int:record_id>")
 def get(type_name: str, record_id: int):
     rtype = _type(type_name)
+    _only("expand")
     run = rt()
     expand = _expand_names(rtype)
     with run.engine.connect() as conn:
@@ -210,6 +230,7 @@ def get(type_name: str, record_id: int):
 @bp.post("/<type_name>")
 def create(type_name: str):
     rtype = _type(type_name)
+    _only()
     body = _body("create", type_name)
     record = rt().records.create(type_name, _engine_values(rtype, body), _actor())
     location = url_for("api.get", type_name=type_name, record_id=record["id"])
@@ -219,6 +240,7 @@ def create(type_name: str):
 @bp.patch("/<type_name>/<int:record_id>")
 def update(type_name: str, record_id: int):
     rtype = _type(type_name)
+    _only()
     expected = _expected_version()
     with rt().engine.connect() as conn:
         _read_one(conn, rtype, record_id)  # 404 for what the actor cannot see
@@ -231,6 +253,7 @@ def update(type_name: str, record_id: int):
 @bp.delete("/<type_name>/<int:record_id>")
 def delete(type_name: str, record_id: int):
     rtype = _type(type_name)
+    _only()
     expected = _expected_version()
     with rt().engine.connect() as conn:
         _read_one(conn, rtype, record_id)
@@ -241,6 +264,7 @@ def delete(type_name: str, record_id: int):
 @bp.post("/<type_name>/bulk")
 def bulk(type_name: str):
     rtype = _type(type_name)
+    _only()
     body = _body("bulk", type_name)  # more than MAX_BULK records: 422 from the schema
     op, key = body.get("op", "create"), body.get("key", "id")
     if op == "create" and any("id" in r or "version" in r for r in body["records"]):
