@@ -115,4 +115,4 @@ def test_rows_are_read_page_by_page(run, deals):
 def make_actor():
     from lowrise.actor import Actor
 
-    return Actor(name="t")
+    return Actor(name="t", system=True)

@@ -19,7 +19,7 @@ from lowrise.storage.records import Records
 from lowrise.storage.tables import build_schema
 from test_web_support import SMALL, make_workspace
 
-ACTOR = Actor(name="importer")
+ACTOR = Actor(name="importer", system=True)  # the engine under test, not permissions
 
 
 @pytest.fixture
