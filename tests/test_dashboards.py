@@ -454,3 +454,29 @@ def test_compute_reuses_widgets_until_the_next_write(engine, shop):
     after = {w.widget.name: w for w in dash.compute(engine, schema, board, sel, actor=ACTOR,
                                                     cache=cache)}
     assert after["deal_count"].figure.value == 11
+
+
+@pytest.mark.parametrize("group_by, measures", [
+    (["client.source"], ["count", "sum:amount", "avg:amount", "min:amount", "max:amount"]),
+    (["client.source", "stage"], ["count", "sum:amount"]),
+    (["stage", "client.consultant"], ["count", "avg:amount"]),
+])
+def test_a_path_grouped_in_one_join_or_in_two_steps_gives_the_same(engine, shop, group_by,
+                                                                   measures):
+    """The join (people who see every row) and the two steps (people with a row scope)."""
+    from lowrise.dashboards import paths
+
+    ws, schema, _, _ = shop
+    flt = {"field": "amount", "op": "gte", "value": 100}
+    with engine.connect() as conn:
+        one = paths._joined(conn, schema, "deal", group_by, measures, flt, ACTOR)
+        two = paths._in_two_steps(conn, schema, "deal", group_by, measures, flt, ACTOR)
+
+    def key(row):
+        return tuple(str(row[g]) for g in group_by)
+
+    assert sorted(one, key=key) == sorted(two, key=key) and len(one) >= 3
+    for row in one:
+        assert isinstance(row["count"], int)
+        if "sum:amount" in row:
+            assert isinstance(row["sum:amount"], Decimal)
