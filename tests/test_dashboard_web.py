@@ -219,3 +219,13 @@ def test_each_person_sees_the_numbers_of_their_own_rows(flagship):
         sum(mine.get(s, 0) for s in steps[i:]) for i in range(len(steps))]
     board = html[html.index('id="w-leaderboard"'):html.index('id="w-late_viewings"')]
     assert board.count('class="rank-badge') <= 1  # only themselves on the leaderboard
+
+
+def test_the_charting_library_is_vendored_pinned_with_its_licence():
+    import hashlib
+
+    vendor = ROOT / "platform" / "lowrise" / "web" / "static" / "vendor"
+    js = (vendor / "chart-4.6.1.umd.min.js").read_bytes()
+    assert b"Chart.js v4.6.1" in js[:200]
+    assert hashlib.sha256(js).hexdigest() in (vendor / "README.md").read_text()
+    assert "MIT License" in (vendor / "chart-LICENSE.md").read_text()
