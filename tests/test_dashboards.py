@@ -394,6 +394,8 @@ def test_drill_downs_are_the_records_counted(engine, shop):
     assert got["not_flat"].drill is None  # an `any:` filter cannot go into a table's URL
     assert all(d is None for p in got["by_source"].points for d in p.drills.values())
     assert got["calls"].notes == []  # client maps owner to consultant
+    calls = [d for p in got["calls"].points for d in p.drills.values()]
+    assert calls and all(d.view is None for d in calls)  # client has no table view: its own
     assert got["deal_count"].figure.value == 2  # only Li's deals in the range
 
 

@@ -126,9 +126,10 @@ class _Run:
                 else:
                     self.notes.append(fmt.word("not_filtered", locale).format(
                         fmt.text(c.label, locale)))
-        # The drill-down opens `view`, which applies its own filter: the URL adds the rest.
+        # The drill-down opens `view` (None: the table a type without declared ones gets),
+        # which applies its own filter: the URL adds the rest.
         own = flat(widget.filter)
-        self.drillable = view is not None and own is not None
+        self.drillable = own is not None
         self.flat_base = own or []
 
     def range_conditions(self, rng: Range | None) -> list[dict]:

@@ -218,7 +218,8 @@ def flat(data: t.Any) -> list[dict] | None:
 
 
 def drill_view(ws: Workspace, widget: Widget) -> View | None:
-    """The table view drill-downs open: the widget's `view`, else the type's default table."""
+    """The table view drill-downs open: the widget's `view`, else the type's default table
+    (None when the type declares none: the table made from its fields, with no filter)."""
     if widget.view:
         return ws.views.get(widget.view)
     tables = [v for v in ws.views_of(widget.record_type) if v.type == "table"]
