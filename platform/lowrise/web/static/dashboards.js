@@ -88,7 +88,8 @@
       if (spec.kind === "line") {
         var line = colorOf(ds.color, i);
         out = { label: ds.label, data: ds.data, borderColor: line, backgroundColor: fade(line, .12),
-          fill: i === 0, tension: .35, pointRadius: ds.data.length > 24 ? 0 : 2.5,
+          fill: i === 0, cubicInterpolationMode: "monotone",
+          pointRadius: ds.data.length > 24 ? 0 : 2.5,
           pointHoverRadius: 5, borderWidth: 2.5 };
       }
       if (twoAxes && i === 1) {
@@ -98,7 +99,7 @@
         out.backgroundColor = "#f59e0b";
         out.pointRadius = 4;
         out.borderWidth = 2;
-        out.tension = .3;
+        out.cubicInterpolationMode = "monotone";
       }
       return out;
     });
