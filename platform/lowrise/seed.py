@@ -166,7 +166,7 @@ class Sampler:
         if t == "datetime":
             return self._moment(f, -rng.uniform(0, 90))
         if t == "duration":
-            return rng.randint(1, 48) * 1800
+            return timedelta(minutes=30 * rng.randint(1, 48))
         return None
 
 
@@ -217,7 +217,25 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
                 progress(rt.name, len(created), n)
         sampler.ids[rt.name] = [r["id"] for r in created]
         made[rt.name] = len(created)
+        _link_within(records, rt, sampler, actor)
     return made
+
+
+def _link_within(records: Records, rt: RecordType, sampler: Sampler, actor: Actor) -> None:
+    """Fill links from a type to itself (a staff member's manager) once its records exist.
+
+    Each record points at one made before it, never at itself or a later one, so the links
+    form a hierarchy without cycles; the first third of the records lead the rest.
+    """
+    fields = [f for f in rt.user_fields
+              if f.type in ("link", "user") and f.target == rt.name
+              and not (isinstance(f.sample, dict) and f.sample.get("empty") == 1)]
+    ids = sampler.ids[rt.name]
+    if not fields or len(ids) < 2:
+        return
+    updates = [(rid, {f.name: sampler.rng.choice(ids[: max(1, i // 3)]) for f in fields})
+               for i, rid in enumerate(ids) if i]
+    records.bulk_update(rt.name, updates, actor)
 
 
 def is_empty(records: Records) -> bool:
