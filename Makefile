@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-sqlite test-pg lint bench clean install browser-deps
+.PHONY: run test test-sqlite test-pg lint security bench clean install browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,15 +21,23 @@ run: $(STAMP)
 	$(BIN)/lowrise seed --if-empty
 	$(BIN)/lowrise serve --host 127.0.0.1 --port 5000
 
-## make test: lint, then every test on SQLite and on PostgreSQL, then benchmarks at smoke size.
+## make test: lint, security lint and dependency audit, then every test on SQLite and on
+## PostgreSQL, then benchmarks at smoke size.
 test: $(STAMP)
 	bash .ci/ensure-services
 	$(BIN)/ruff check platform tests bench
+	$(MAKE) --no-print-directory security
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 	$(BIN)/python -m bench --smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check platform tests bench
+
+## make security: bandit over the code (fails on a finding), then pip-audit over the installed
+## packages (fails on a known vulnerability; says so when it cannot reach the database).
+security: $(STAMP)
+	$(BIN)/bandit -q -r platform -c pyproject.toml
+	$(BIN)/python .ci/audit_deps.py
 
 ## make bench: the benchmarks at full size (1,000,000 cases); figures go in docs/benchmarks.md.
 bench: $(STAMP)

@@ -21,6 +21,12 @@ from test_rules_support import make_env, reopen
 SECRET = "s3cret-for-tests"
 
 
+
+@pytest.fixture(autouse=True)
+def _local_receivers(monkeypatch):
+    """The receivers here run on 127.0.0.1, which webhooks may only call when allowed."""
+    monkeypatch.setenv("LOWRISE_WEBHOOK_ALLOW", "127.0.0.1")
+
 class Receiver:
     """A local HTTP server on 127.0.0.1 that records each request; `fail_first` answers 500."""
 

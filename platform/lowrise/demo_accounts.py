@@ -44,18 +44,37 @@ def _role_field(ws) -> str | None:
     return None
 
 
-def _related(conn, schema, ws, a: int, b: int) -> bool:
-    """Whether one of the two people is in the other's team."""
-    from lowrise.access import model_of
-    from lowrise.access.scopes import members
+class _Teams:
+    """Who is in whose team (lowrise.access's team scope), read once per person."""
 
-    teams = model_of(ws).teams
-    if not (teams.manager or teams.field):
-        return False
-    for x, y in ((a, b), (b, a)):
-        if y in set(conn.execute(members(schema, ws.users_type, teams, x)).scalars()):
-            return True
-    return False
+    def __init__(self, conn, schema, ws):
+        from lowrise.access import model_of
+
+        self.conn, self.schema, self.ws = conn, schema, ws
+        self.teams = model_of(ws).teams
+        self.cache: dict[int, set[int]] = {}
+
+    def of(self, who: int) -> set[int]:
+        from lowrise.access.scopes import members
+
+        if who not in self.cache:
+            self.cache[who] = set() if not (self.teams.manager or self.teams.field) else set(
+                self.conn.execute(members(self.schema, self.ws.users_type, self.teams,
+                                          who)).scalars())
+        return self.cache[who]
+
+    def related(self, a: int, b: int) -> bool:
+        return a != b and (b in self.of(a) or a in self.of(b))
+
+
+def _candidates(conn, t, field: str | None, options: set[str], role: str) -> list[int]:
+    if field is not None and role in options:
+        found = list(conn.execute(sa.select(t.c.id).where(t.c[field] == role)
+                                  .order_by(t.c.id).limit(50)).scalars())
+        if found:
+            return found
+    # nobody holds the role by a field: anyone
+    return list(conn.execute(sa.select(t.c.id).order_by(t.c.id).limit(100)).scalars())
 
 
 def make(records: Records, accounts: Accounts, *, instance: Path | None = None
@@ -64,41 +83,43 @@ def make(records: Records, accounts: Accounts, *, instance: Path | None = None
     ws, schema = records.schema.workspace, records.schema
     users = ws.record_types.get(ws.users_type or "")
     field = _role_field(ws)
+    options = {o.value for o in users.fields[field].options} if users and field else set()
+    wanted = [r for r in ws.roles if accounts.by_email(f"{r}@{DOMAIN}") is None]
     made: list[DemoAccount] = []
-    picked: list[int] = []
+    staff: dict[str, int | None] = {r: None for r in wanted}
     with records.engine.connect() as conn:
-        for role_name, role in ws.roles.items():
-            email = f"{role_name}@{DOMAIN}"
-            if accounts.by_email(email) is not None:
-                continue
-            staff_id, name = None, str(role.label)
-            if users is not None:
-                t = schema.table(users.name)
-                candidates: list[int] = []
-                options = {o.value for o in users.fields[field].options} if field else set()
-                if role_name in options:
-                    candidates = list(conn.execute(sa.select(t.c.id).where(
-                        t.c[field] == role_name).order_by(t.c.id).limit(50)).scalars())
-                if not candidates:  # nobody holds the role by a field: anyone not taken
-                    candidates = list(conn.execute(sa.select(t.c.id).order_by(t.c.id)
-                                                   .limit(len(picked) + 50)).scalars())
-                close = [c for c in candidates if c not in picked and any(
-                    _related(conn, schema, ws, c, p) for p in picked)]
-                free = [c for c in candidates if c not in picked]
-                staff_id = (close or free or [None])[0]
-                if staff_id is None:
-                    values = {users.title_field: f"Demo {role.label}"} \
-                        if users.title_field in users.fields else {}
-                    if role_name in options:
-                        values[field] = role_name
-                    staff_id = records.create(users.name, values, SYSTEM)["id"]
-                picked.append(staff_id)
-                title = conn.execute(sa.select(t.c[users.title_field]).where(
-                    t.c.id == staff_id)).scalar() if users.title_field in users.fields else None
-                name = str(title or name)
-            password = secrets.token_urlsafe(9)
-            accounts.add(email, password, name=name, staff_id=staff_id, roles=[role_name])
-            made.append(DemoAccount(role_name, email, password, staff_id, name))
+        if users is not None:
+            t = schema.table(users.name)
+            teams = _Teams(conn, schema, ws)
+            cands = {r: _candidates(conn, t, field, options, r) for r in wanted}
+            picked: list[int] = []
+            for i, role in enumerate(wanted):
+                free = [c for c in cands[role] if c not in picked]
+                later = [c for r in wanted[i + 1:] for c in cands[r]]
+                # someone in a team with a person already chosen, else with someone who may
+                # be chosen next, else anyone: the demo's consultant works for its manager
+                close = [c for c in free if any(teams.related(c, p) for p in picked)] or \
+                    [c for c in free if any(teams.related(c, o) for o in later)]
+                choice = (close or free or [None])[0]
+                if choice is not None:
+                    picked.append(choice)
+                staff[role] = choice
+    for role in wanted:
+        label = str(ws.roles[role].label)
+        name = label
+        if users is not None:
+            if staff[role] is None:
+                values = {users.title_field: f"Demo {label}"} \
+                    if users.title_field in users.fields else {}
+                if role in options:
+                    values[field] = role
+                staff[role] = records.create(users.name, values, SYSTEM)["id"]
+            record = records.get(users.name, staff[role])
+            name = str(record.get(users.title_field) or label)
+        password = secrets.token_urlsafe(9)
+        accounts.add(f"{role}@{DOMAIN}", password, name=name, staff_id=staff[role],
+                     roles=[role])
+        made.append(DemoAccount(role, f"{role}@{DOMAIN}", password, staff[role], name))
     if instance is not None and made:
         save(instance, made)
     return made

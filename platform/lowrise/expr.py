@@ -173,8 +173,13 @@ class Expression:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as exc:
             raise ExpressionError(f"'{source}' does not parse: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError(f"'{source[:40]}...' is nested too deeply") from None
         self.names: set[str] = set()
-        self._check(tree.body)
+        try:
+            self._check(tree.body)
+        except RecursionError:  # thousands of nested operators: refused, never a crash
+            raise ExpressionError(f"'{source[:40]}...' is nested too deeply") from None
         if allowed_names is not None:
             unknown = sorted(self.names - allowed_names)
             if unknown:
@@ -229,6 +234,8 @@ class Expression:
             raise
         except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
             raise ExpressionError(f"'{self.source}' failed: {exc}") from None
+        except RecursionError:
+            raise ExpressionError(f"'{self.source[:40]}...' is nested too deeply") from None
 
     def _eval(self, node: ast.AST, values: Mapping[str, Any], clock: datetime) -> Any:
         ev = self._eval

@@ -183,7 +183,7 @@ class ImportJobs:
         def work() -> None:
             try:
                 self.run(job, records, actor, locale=locale)
-            except Exception:  # recorded on the job's row by run()
+            except Exception:  # run() records the error on the job's row  # nosec B110
                 pass
 
         thread = threading.Thread(target=work, name=f"lowrise-import-{job.id}", daemon=True)

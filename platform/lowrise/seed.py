@@ -47,7 +47,7 @@ class Sampler:
     """Makes one value for one field."""
 
     def __init__(self, ws: Workspace, seed: int, now: datetime):
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # demo data, repeatable on purpose  # nosec B311
         locale = FAKER_LOCALES.get(ws.default_locale, "en_US")
         self.fake = Faker(locale)
         self.fake.seed_instance(seed)

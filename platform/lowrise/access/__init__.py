@@ -21,11 +21,20 @@ from .model import (
     model_of,
     problems,
 )
-from .policy import FLAG, Masked, Policy, Shown, mask_value, policy
+from .policy import (
+    FLAG,
+    Masked,
+    Policy,
+    Shown,
+    confidential_fields,
+    mask_record,
+    mask_value,
+    policy,
+)
 from .reveal import reveal
 
 __all__ = [
     "ACTIONS", "FLAG", "AccessModel", "FieldRule", "Mask", "Masked", "PermissionProblem", "Policy",
     "RoleAccess", "Scope", "Shown", "Teams", "TypeGrant", "mask_value", "model_of", "policy",
-    "problems", "reveal",
+    "problems", "reveal", "confidential_fields", "mask_record",
 ]

@@ -181,8 +181,8 @@ class Policy:
         if not self.bypass:
             rt = self.ws.type(type_name)
             grants = self.grants(type_name, "read")
-            names = {n for g in grants for n in g.fields}
-            for name in names:
+            ruled = {n for g in grants for n in g.fields}
+            for name in (n for n in rt.fields if n in ruled):  # in the type's order
                 alts: list[_Alt] = []
                 for g in grants:
                     rule = g.fields.get(name)
@@ -298,6 +298,32 @@ class Policy:
                 guarded[c] = union(open_rows)
         return plain, guarded
 
+    def can_read_file(self, conn: sa.Connection, schema, key: str) -> bool:
+        """Whether a stored file is attached to a record the actor may read, in a field it
+        sees (files are served by key: knowing one must not be enough)."""
+        if self.bypass:
+            return True
+        needle = '%"' + filters.like_escape(key) + '"%'
+        for type_name in self.readable_types():
+            rt, plan = self.ws.type(type_name), self._plan(type_name)
+            for f in rt.user_fields:
+                if f.type != "attachment":
+                    continue
+                alts = plan.alts.get(f.name)
+                cond = [schema.table(type_name).c[f.name].like(needle, escape="\\")]
+                if alts and min(a.rank for a in alts) >= 2:
+                    opened = [plan.flags[a.flag] for a in alts if a.flag is not None]
+                    if not opened:
+                        continue
+                    cond.append(filters.to_sql(union(opened), schema, self.context()))
+                scope = self.scope_sql(schema, type_name)
+                if scope is not None:
+                    cond.append(scope)
+                t = schema.table(type_name)
+                if conn.execute(sa.select(t.c.id).where(*cond).limit(1)).first():
+                    return True
+        return False
+
     # -- reading rows ---------------------------------------------------------------------
     def flag_columns(self, schema, type_name: str) -> list[sa.ColumnElement]:
         """One 0/1 column per `unless` scope, so that masks follow each row."""
@@ -375,6 +401,38 @@ def mask_value(f, value: Any, mask: Mask | None) -> Any:
         return value
     text = value if isinstance(value, str) else f.kind.display(f, value)
     return Masked((mask or Mask()).apply(text))
+
+
+def confidential_fields(workspace: Workspace, type_name: str) -> dict[str, Mask]:
+    """The fields of a type that some role which reads it sees masked or hidden (on some
+    rows), with the mask to show them with where nobody in particular reads: notification
+    and comment texts, webhook bodies. Empty in an open workspace."""
+    model = model_of(workspace)
+    if not model.enforced:
+        return {}
+    out: dict[str, Mask] = {}
+    for role in model.roles.values():
+        grant = role.grant(type_name)
+        if role.admin or "read" not in grant.actions:
+            continue
+        for name, rule in grant.fields.items():
+            if rule.access in ("masked", "hidden"):
+                out.setdefault(name, rule.mask or Mask())
+    return out
+
+
+def mask_record(workspace: Workspace, type_name: str, record: Mapping[str, Any] | None
+                ) -> dict[str, Any]:
+    """A record with its confidential fields masked (see confidential_fields)."""
+    record = dict(record or {})
+    hide = confidential_fields(workspace, type_name)
+    if not hide:
+        return record
+    fields = workspace.type(type_name).fields
+    for name, mask in hide.items():
+        if name in record and name in fields:
+            record[name] = mask_value(fields[name], record[name], mask)
+    return record
 
 
 def policy(workspace: Workspace, ctx: Any) -> Policy | None:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from lowrise import filters
+from lowrise import access, filters
 from lowrise.expr import ExpressionError
 from lowrise.storage.values import to_json_values
 
@@ -62,8 +62,9 @@ def _short(v: Any) -> str:
 class _Shown(Mapping):
     """The record's values as people read them, computed only for the fields a template uses."""
 
-    def __init__(self, run: Run):
-        self.rt, self.record, self.locale = run.rt, run.record or {}, run.actor.locale
+    def __init__(self, run: Run, record: Mapping[str, Any] | None = None):
+        self.rt, self.locale = run.rt, run.actor.locale
+        self.record = run.record or {} if record is None else record
         self.cache: dict[str, str] = {}
 
     def __getitem__(self, name: str) -> str:
@@ -84,12 +85,16 @@ class _Shown(Mapping):
 
 
 def template_context(run: Run) -> dict[str, Any]:
-    rt, record = run.rt, run.record or {}
-    shown = _Shown(run)
+    """What a message template sees. Fields some role sees masked or hidden are masked here:
+    a notification, a comment or a webhook body cannot tell who will read it."""
+    ws = run.records.schema.workspace
+    rt = run.rt
+    record = access.mask_record(ws, rt.name, run.record)
+    before = access.mask_record(ws, rt.name, run.change.before) if run.change else {}
+    shown = _Shown(run, record)
     title = (shown[rt.title_field] if rt.title_field in rt.fields else "") or \
         f"#{record.get('id')}"
-    return {"record": dict(record), "before": dict(run.change.before or {})
-            if run.change else {}, "shown": shown, "title": title,
+    return {"record": record, "before": before, "shown": shown, "title": title,
             "type_label": rt.label.get(run.actor.locale), "rule": run.rule.label.get(
                 run.actor.locale), "actor": run.actor.name, "now": run.now,
             "payload": dict(run.payload or {})}
@@ -288,9 +293,10 @@ def webhook(run: Run, spec: CallWebhook, index: int) -> None:
         json.loads(body)  # a body template must render JSON; fails the run otherwise
     else:
         rt = run.rt
+        record = access.mask_record(run.records.schema.workspace, rt.name, run.record)
         body = json.dumps({"rule": run.rule.name, "trigger": run.trigger,
                            "record_type": rt.name, "record_id": run.record_id,
-                           "record": to_json_values(rt, run.record or {}),
+                           "record": to_json_values(rt, record),
                            "at": run.now.isoformat()}, ensure_ascii=False, default=str)
     key = queue(run, "webhook", spec.url, {"body": body, "secret_env": spec.secret_env,
                                            "timeout": spec.timeout},

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import os
 import smtplib
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,8 +70,111 @@ class SmtpSettings:
                    env.get("LOWRISE_SMTP_STARTTLS", "1") not in ("0", "false", "no"))
 
 
+# -- where webhooks may go --------------------------------------------------------------------
+#
+# A webhook URL is written in YAML by whoever edits the automations; the worker that calls it
+# sits inside the network. So it may only reach public addresses: loopback, private, link-local
+# (cloud metadata at 169.254.169.254), multicast and reserved ones are refused unless the
+# administrator of the instance allows them in LOWRISE_WEBHOOK_ALLOW (comma-separated hosts,
+# addresses or networks, like "127.0.0.1, 10.0.0.0/8, hooks.internal", or "*" for any).
+# The address is checked on the connection actually made (after DNS), so a name that
+# resolves to a private address, or changes its answer, is refused too; redirects are not
+# followed and proxies from the environment are not used.
+
+ALLOW_ENV = "LOWRISE_WEBHOOK_ALLOW"
+
+
+class WebhookRefused(DeliveryError):
+    """The webhook's address is not one the worker may call."""
+
+
+def _allowed(env: Mapping[str, str] | None = None) -> tuple[bool, set[str], list]:
+    raw = (os.environ if env is None else env).get(ALLOW_ENV, "")
+    names, nets, every = set(), [], False
+    for item in (p.strip() for p in raw.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            every = True
+            continue
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            names.add(item.lower().rstrip("."))
+    return every, names, nets
+
+
+def check_address(host: str, address: str, env: Mapping[str, str] | None = None) -> None:
+    """WebhookRefused unless `address` (what `host` resolved to) is public or allowed."""
+    every, names, nets = _allowed(env)
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if getattr(ip, "ipv4_mapped", None) is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_global and not ip.is_multicast:
+        return
+    if every or host.lower().rstrip(".") in names or any(ip in n for n in nets):
+        return
+    raise WebhookRefused(f"{host} is {address}, a private, loopback or reserved address; "
+                         f"webhooks may not call it unless {ALLOW_ENV} allows it")
+
+
+def _guarded_connection(address: tuple[str, int], timeout=socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                        source_address=None):
+    """socket.create_connection that connects only to checked addresses (no second lookup
+    between the check and the connection)."""
+    host, port = address
+    error: OSError | None = None
+    for family, kind, proto, _name, sockaddr in socket.getaddrinfo(host, port, 0,
+                                                                  socket.SOCK_STREAM):
+        check_address(host, sockaddr[0])
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            error = exc
+            sock.close()
+    raise error or OSError(f"no address for {host}")
+
+
+class _GuardedHTTP(http.client.HTTPConnection):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._create_connection = _guarded_connection
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._create_connection = _guarded_connection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_GuardedHTTP, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_GuardedHTTPS, req, context=self._context)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a 3xx answer is an error, never followed
+
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _HTTPHandler,
+                                      _HTTPSHandler, _NoRedirect)
+
+
 def send_webhook(message: Mapping[str, Any]) -> str:
-    """POST the message's JSON body; a 2xx answer is delivered, anything else is an error."""
+    """POST the message's JSON body; a 2xx answer is delivered, anything else is an error.
+    Only http(s) to public addresses (see LOWRISE_WEBHOOK_ALLOW)."""
     payload = message["payload"]
     body = payload["body"].encode()
     headers = {"Content-Type": "application/json", "User-Agent": "lowrise-webhook/1",
@@ -78,14 +185,20 @@ def send_webhook(message: Mapping[str, Any]) -> str:
             raise DeliveryError(f"the environment variable {payload['secret_env']} (the "
                                 "webhook's secret) is not set")
         headers[SIGNATURE_HEADER] = sign(secret, body)
+    if urllib.parse.urlsplit(message["target"]).scheme not in ("http", "https"):
+        raise WebhookRefused(f"{message['target']}: only http and https URLs are called")
     req = urllib.request.Request(message["target"], data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=float(payload.get("timeout", 10))) as resp:
+        with _opener.open(req, timeout=float(payload.get("timeout", 10))) as resp:
             return f"HTTP {resp.status}"
+    except WebhookRefused as exc:
+        raise WebhookRefused(f"{message['target']}: {exc}") from None
     except urllib.error.HTTPError as exc:
         raise DeliveryError(f"HTTP {exc.code} from {message['target']}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, WebhookRefused):
+            raise WebhookRefused(f"{message['target']}: {reason}") from None
         raise DeliveryError(f"{message['target']}: {reason}") from None
 
 

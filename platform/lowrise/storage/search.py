@@ -92,7 +92,8 @@ def search_ddl(schema: Schema, rt: RecordType, dialect_name: str) -> list[str]:
     names = ", ".join(q(c) for c in cols)
     new = ", ".join(f"new.{q(c)}" for c in cols)
     old = ", ".join(f"old.{q(c)}" for c in cols)
-    delete = f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"
+    # identifiers only, each a checked YAML name, quoted by the dialect: no value is inlined
+    delete = f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"  # nosec B608
     insert = f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new});"
     trig = lambda suffix: q(f"{fts_name(rt.name)}_{suffix}")  # noqa: E731
     out += [

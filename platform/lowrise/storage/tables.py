@@ -23,7 +23,7 @@ def index_name(prefix: str, table: str, columns: list[str]) -> str:
     name = f"{prefix}_{table}_{'_'.join(columns)}"
     if len(name) <= MAX_NAME:
         return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
     return f"{name[: MAX_NAME - 9]}_{digest}"
 
 

@@ -89,6 +89,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(kanban.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(search.bp)
+    from . import account, guard, security  # permissions in pages, accounts, hardening
+
+    guard.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(account.bp)
     from . import dashboards  # dashboard views: KPIs, charts and drill-down
 
     app.register_blueprint(dashboards.bp)

@@ -10,6 +10,7 @@ from flask import (
     Flask,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -26,6 +27,7 @@ from lowrise.actor import Actor
 from .i18n import current_locale, safe_next
 from .render import htmx_redirect
 from .runtime import rt
+from .security import limiter
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -47,20 +49,33 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     error = None
+    status = 200
     if form.validate_on_submit():
-        user = rt().accounts.authenticate(form.email.data, form.password.data)
-        if user is not None:
+        client, email = request.remote_addr or "", form.email.data or ""
+        wait = limiter().retry_after(client, email)
+        if wait:
+            minutes = max(1, round(wait / 60))
+            error = _l("Too many failed sign-ins. Try again in %(n)s minute(s).", n=minutes)
+            resp = make_response(render_template("login.html", form=form, error=error), 429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
+        user = rt().accounts.authenticate(email, form.password.data)
+        if user is None:
+            limiter().failed(client, email)
+        else:
+            limiter().succeeded(client, email)
             locale = session.get("locale")
             session.clear()
             if locale:
                 session["locale"] = locale
             session["uid"] = user.id
+            session["stamp"] = user.session_stamp
             session.permanent = True
             return redirect(safe_next(form.next.data, url_for("pages.home")))
         error = _l("The e-mail or the password is wrong, or the account is not active.")
     elif request.method == "POST":
         error = _l("Enter your e-mail and password.")
-    status = 401 if error else 200
+    status = 401 if error else status
     return render_template("login.html", form=form, error=error), status
 
 
@@ -80,12 +95,13 @@ def load_user():
     uid = session.get("uid")
     if uid is not None:
         user = rt().accounts.get(uid)
-        if user is not None and user.active:
+        if user is not None and user.active and session.get("stamp") == user.session_stamp:
             g.user = user
             g.actor = Actor(user=user.staff_id, name=user.name, roles=frozenset(user.roles),
                             locale=current_locale())
         else:
             session.pop("uid", None)
+            session.pop("stamp", None)
     if g.user is None and request.endpoint not in PUBLIC:
         target = url_for("auth.login", next=request.full_path.rstrip("?"))
         return htmx_redirect(target)

@@ -15,6 +15,7 @@ from lowrise.errors import (
     BulkValidationError,
     ConflictError,
     FilterError,
+    Forbidden,
     NotFound,
     ValidationError,
 )
@@ -23,6 +24,7 @@ from lowrise.storage import query
 from . import data
 from .auth import actor
 from .forms import build_form, raw_values
+from .guard import policy
 from .i18n import current_locale, label, safe_next
 from .render import hx, is_htmx
 from .runtime import rt
@@ -44,11 +46,16 @@ def _view(rtype):
     return view_or_404(rt().workspace, rtype.name, request.values.get("view") or None, "table")
 
 
-def _field_or_404(rtype, name: str):
-    from .pages import inline_editable
+def inline_editable(f, rtype=None, rec=None) -> bool:
+    from .pages import inline_editable as editable_here
 
+    return editable_here(f, rtype, rec)
+
+
+def _field_or_404(rtype, name: str):
     f = rtype.fields.get(name)
-    if f is None or not inline_editable(f):
+    if f is None or not inline_editable(f) or \
+            policy().field_access(rtype.name, f.name) == "hidden":
         abort(404)
     return f
 
@@ -58,7 +65,7 @@ def row(type_name: str, record_id: int):
     """A table row as it is now (the cancel button of an inline edit)."""
     rtype = record_type_or_404(rt().workspace, type_name)
     try:
-        record = rt().records.get(type_name, record_id)
+        record = rt().records.get(type_name, record_id, actor=actor())
     except NotFound:
         abort(404)
     return _row_html(rtype, _view(rtype), record)
@@ -72,9 +79,11 @@ def cell(type_name: str, record_id: int, field: str):
     f = _field_or_404(rtype, field)
     view = _view(rtype)
     try:
-        record = run.records.get(type_name, record_id)
+        record = run.records.get(type_name, record_id, actor=actor())
     except NotFound:
         abort(404)
+    if not inline_editable(f, rtype, record):
+        abort(403)
     locale = current_locale()
     if request.method == "GET":
         form = build_form(rtype, [f], locale=locale, record=record, formdata=None)
@@ -96,7 +105,7 @@ def cell(type_name: str, record_id: int, field: str):
         return hx(_response(html, 422), trigger={"lowrise:toast": {"message": message,
                                                                    "error": True}})
     except ConflictError as exc:
-        html = _row_html(rtype, view, run.records.get(type_name, record_id),
+        html = _row_html(rtype, view, run.records.get(type_name, record_id, actor=actor()),
                          message=str(exc), message_field=f.name)
         return hx(_response(html, 409), trigger={"lowrise:toast": {"message": str(exc),
                                                                    "error": True}})
@@ -163,7 +172,7 @@ def pick(type_name: str):
                                       fields=fields, ctx=actor(), q=q or None,
                                       sort=[title] if title and rtype.fields[title].kind.sortable
                                       and not q else ["-updated_at"])
-    except FilterError:
+    except (FilterError, Forbidden):  # a type one may not read has nothing to pick
         page = query.Page([], None)
     items = [Markup('<li role="option" id="{t}-opt-{id}" data-id="{id}" data-title="{title}" '
                     'aria-selected="false"><span>{title}</span>'

@@ -15,6 +15,7 @@ from lowrise.actor import Actor
 from lowrise.storage import query
 from lowrise.workspace.model import Field, Label, RecordType
 
+from .guard import may, policy, shown_fields
 from .i18n import label
 from .runtime import rt
 
@@ -35,7 +36,8 @@ def link_fields(fields: Iterable[Field]) -> list[Field]:
 
 
 def titles(refs: Mapping[str, set[int]], locale: str = "en") -> dict[tuple[str, int], str]:
-    """{(type, id): title} for every referenced record: one query per target type."""
+    """{(type, id): title} for every referenced record the person may read (the others
+    show as #id): one query per target type."""
     run = rt()
     out: dict[tuple[str, int], str] = {}
     with run.engine.connect() as conn:
@@ -45,9 +47,19 @@ def titles(refs: Mapping[str, set[int]], locale: str = "en") -> dict[tuple[str, 
                 continue
             trt = run.workspace.type(target)
             wanted = [trt.title_field] if trt.title_field in trt.fields else []
-            for rid, rec in query.get_many(conn, run.schema, target, ids, fields=wanted).items():
+            for rid, rec in query.get_many(conn, run.schema, target, ids, fields=wanted,
+                                           ctx=g_actor()).items():
                 out[(target, rid)] = title_of(trt, rec, locale)
     return out
+
+
+def file_readable(key: str) -> bool:
+    """Whether the person may download a stored file (it is attached to a record they see)."""
+    from .guard import policy
+
+    run = rt()
+    with run.engine.connect() as conn:
+        return policy().can_read_file(conn, run.schema, key)
 
 
 def titles_for(fields: Iterable[Field], rows: Iterable[Mapping[str, Any]],
@@ -139,13 +151,15 @@ def related_lists(rtype: RecordType, record_id: int, locale: str, *,
     out = []
     with run.engine.connect() as conn:
         for other, f in ws.links_to(rtype.name):
-            if f.system:
+            if f.system or not may("read", other.name) or \
+                    policy().field_access(other.name, f.name) == "hidden":
                 continue
             flt = filters.parse({"field": f.name, "op": "eq", "value": record_id}, other, ws)
             view = table_views(ws, other.name)[0]
             cols = [c for c in columns(other, view) if c.name != f.name][:4]
             if other.title_field in other.fields and other.fields[other.title_field] not in cols:
                 cols = [other.fields[other.title_field], *cols[:3]]
+            cols = shown_fields(other, cols)
             page = query.list_records(conn, run.schema, other.name, filter=flt,
                                       sort=view.sort or ["-updated_at"], limit=limit,
                                       fields=[c.name for c in cols], ctx=g_actor())

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, url_for
 from markupsafe import Markup, escape
 
+from lowrise.access import Masked
 from lowrise.fields import registry
 from lowrise.workspace.model import Field
 
@@ -49,6 +50,8 @@ def value_html(field: Field, value: Any, *, titles: Titles | None = None,
     locale = locale or current_locale()
     if value is None or value == "" or value == []:
         return Markup("")
+    if isinstance(value, Masked):  # never a link (tel:, mailto:): the mask is all there is
+        return Markup('<span class="masked">{}</span>').format(value)
     kind = field.type
     if field.type == "formula":
         kind = field.config.get("result", "decimal")

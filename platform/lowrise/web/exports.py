@@ -16,6 +16,7 @@ from lowrise import exporter
 
 from . import data
 from .auth import actor
+from .guard import require, shown_fields
 from .i18n import current_locale, label
 from .runtime import rt
 from .viewdefs import columns, record_type_or_404, view_or_404
@@ -37,6 +38,7 @@ def export(type_name: str, fmt: str, view_name: str | None = None):
     run = rt()
     ws = run.workspace
     rtype = record_type_or_404(ws, type_name)
+    require("export", type_name)
     view = view_or_404(ws, type_name, view_name, "table")
     state = parse_state(request.args, ws, rtype, view)
     flt = data.combined(rtype, view.filter, state.user_filter())
@@ -44,7 +46,8 @@ def export(type_name: str, fmt: str, view_name: str | None = None):
     if state.group:  # the table lists a grouped view group by group
         sort = [state.group, *[s for s in sort if s.lstrip("-") != state.group]]
     locale = current_locale()
-    lines = exporter.rows(run.engine, run.schema, type_name, columns(rtype, view),
+    lines = exporter.rows(run.engine, run.schema, type_name,
+                          shown_fields(rtype, columns(rtype, view)),
                           actor=actor(), filter=flt, sort=sort, q=state.q or None,
                           locale=locale, style="text" if fmt == "csv" else "typed")
     title = label(view.label, locale)

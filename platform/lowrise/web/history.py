@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from flask import g
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -37,11 +38,22 @@ class Entry:
     when: str
     version: int | None
     changes: list[Change]
+    note: str | None = None
 
 
 def action_label(action: str) -> str:
     return {"create": _("created"), "update": _("changed"), "delete": _("deleted"),
             "restore": _("restored"), "reveal": _("revealed")}.get(action, action)
+
+
+def _note(rtype: RecordType, row, locale: str) -> str | None:
+    """An entry's note; a reveal's names the fields revealed, by their labels."""
+    note = row.get("note")
+    if note and row.get("action") == "reveal":
+        names = [n.strip() for n in note.split(",")]
+        return ", ".join(label(rtype.fields[n].label, locale) if n in rtype.fields else n
+                         for n in names)
+    return note
 
 
 def _babel(locale: str) -> str:
@@ -51,7 +63,7 @@ def _babel(locale: str) -> str:
 def entries(rtype: RecordType, record_id: int, locale: str, *, limit: int = 200) -> list[Entry]:
     """The record's audit entries, newest first, ready to show."""
     run = rt()
-    rows = run.records.history(rtype.name, record_id)[:limit]
+    rows = run.records.history(rtype.name, record_id, actor=g.actor)[:limit]
     zone = ZoneInfo(run.workspace.config.get("timezone") or "UTC")
     parsed = []
     refs: dict[str, set[int]] = {}
@@ -74,7 +86,7 @@ def entries(rtype: RecordType, record_id: int, locale: str, *, limit: int = 200)
         out.append(Entry(
             action=row["action"], who=row.get("actor_name") or _("system"), at=at,
             when=format_datetime(at.astimezone(zone), "medium", locale=_babel(locale)),
-            version=row.get("version"),
+            version=row.get("version"), note=_note(rtype, row, locale),
             changes=[Change(label(f.label, locale),
                             value_html(f, b, titles=titles, locale=locale),
                             value_html(f, a, titles=titles, locale=locale))

@@ -30,6 +30,7 @@ from lowrise.importjobs import ImportJob, ImportJobs
 
 from . import data
 from .auth import actor
+from .guard import require
 from .i18n import current_locale, label
 from .render import hx, is_htmx, render
 from .runtime import rt
@@ -55,6 +56,7 @@ def _job_or_404(job_id: int) -> ImportJob:
 @bp.route("/r/<type_name>/import", methods=["GET", "POST"])
 def upload(type_name: str):
     rtype = record_type_or_404(rt().workspace, type_name)
+    require("create", type_name)
     error = None
     if request.method == "POST":
         f = request.files.get("file")

@@ -18,6 +18,7 @@ from lowrise.errors import FilterError
 from . import data
 from .auth import actor
 from .forms import editable, picker
+from .guard import may, policy, require, shown_fields
 from .i18n import current_locale, label
 from .render import is_htmx, render
 from .runtime import rt
@@ -43,16 +44,17 @@ def layout_context():
     from flask import g
 
     run = rt()
-    return {"ws": run.workspace, "nav": sidebar(run.workspace) if g.get("user") else [],
-            "user": g.get("user"), "view_url": view_url}
+    nav = [(t, views) for t, views in sidebar(run.workspace) if may("read", t.name)] \
+        if g.get("user") else []
+    return {"ws": run.workspace, "nav": nav, "user": g.get("user"), "view_url": view_url}
 
 
 @bp.route("/")
 def home():
     ws = rt().workspace
-    if not ws.record_types:
-        abort(404)
-    first = next(iter(ws.record_types))
+    first = next((n for n in ws.record_types if may("read", n)), None)
+    if first is None:
+        abort(404 if not ws.record_types else 403)
     return redirect(url_for(".table", type_name=first))
 
 
@@ -62,9 +64,10 @@ def table(type_name: str, view_name: str | None = None):
     run = rt()
     ws = run.workspace
     rtype = record_type_or_404(ws, type_name)
+    require("read", type_name)
     view = view_or_404(ws, type_name, view_name, "table")
     state = parse_state(request.args, ws, rtype, view)
-    cols = columns(rtype, view)
+    cols = shown_fields(rtype, columns(rtype, view))
     locale = current_locale()
     problems = list(state.problems)
     try:
@@ -90,7 +93,7 @@ def table(type_name: str, view_name: str | None = None):
     ctx = dict(
         rtype=rtype, view=view, state=state, cols=cols, page=page, titles=titles,
         problems=problems, group_field=group_field, group_titles=group_titles,
-        prev_group=request.args.get("pg"), fields=filterable(rtype),
+        prev_group=request.args.get("pg"), fields=searchable_fields(rtype),
         operators=filters.OPERATORS, shapes=SHAPES, sortable=sortable,
         view_filter=(filters.describe(data.parse_filter(rtype, view.filter), ws, locale)
                      if view.filter else ""),
@@ -125,7 +128,14 @@ def filter_row(type_name: str):
         op = ops[0] if ops else ""
     cond = Cond(name, op, request.args.getlist(f"v{i}"))
     return render_block("table.html", "cond_row", rtype=rtype, c=cond, i=i,
-                        fields=filterable(rtype), op_label=op_label)
+                        fields=searchable_fields(rtype), op_label=op_label)
+
+
+def searchable_fields(rtype) -> list:
+    """The fields the person may filter by: those they see, not masked everywhere."""
+    pol = policy()
+    return [f for f in filterable(rtype)
+            if pol.field_access(rtype.name, f.name) in ("visible", "read_only")]
 
 
 PERIOD_WORDS = {
@@ -185,9 +195,15 @@ def filter_value(f, c: Cond, i: int) -> Markup:
         kind, name + "-in", name, ", ".join(vals) if shape == "many" else first)
 
 
-def inline_editable(f) -> bool:
-    """Whether a table cell of this field can be edited in place."""
-    return editable(f) and f.type not in ("attachment", "long_text")
+def inline_editable(f, rtype=None, rec=None) -> bool:
+    """Whether a table cell of this field can be edited in place (by this person, on this
+    record, when given)."""
+    if not (editable(f) and f.type not in ("attachment", "long_text")):
+        return False
+    if rtype is None:
+        return True
+    pol = policy()
+    return pol.may("update", rtype.name) and pol.may_write_field(rtype.name, f.name, rec)
 
 
 def label_of(lab) -> str:

@@ -22,35 +22,75 @@ from lowrise.errors import ConflictError, NotFound, ValidationError
 from . import data, history
 from .auth import actor
 from .forms import add_errors, build_form, editable, raw_values
+from .guard import (
+    can_change,
+    masked_fields,
+    may,
+    require,
+    shown_fields,
+    writable_fields,
+)
 from .i18n import current_locale, label, safe_next
 from .render import render
 from .runtime import rt
-from .viewdefs import form_sections, record_type_or_404
+from .viewdefs import Section, form_sections, record_type_or_404
 
 bp = Blueprint("records", __name__)
 
 
 def _get_or_404(type_name: str, record_id: int) -> dict:
+    """The record as the person may see it: 404 out of their rows, 403 for their role."""
     try:
-        return rt().records.get(type_name, record_id)
+        return rt().records.get(type_name, record_id, actor=actor())
     except NotFound:
         abort(404)
 
 
+def _shown_sections(rtype, sections, record=None) -> list[Section]:
+    out = []
+    for s in sections:
+        fields = tuple(shown_fields(rtype, s.fields, record))
+        if fields:
+            out.append(Section(s.label, s.columns, fields))
+    return out
+
+
 @bp.route("/r/<type_name>/<int:record_id>")
-def show(type_name: str, record_id: int):
+def show(type_name: str, record_id: int, revealed: dict | None = None):
     run = rt()
     ws = run.workspace
     rtype = record_type_or_404(ws, type_name)
     record = _get_or_404(type_name, record_id)
+    if revealed:
+        record = dict(record, **revealed)
     locale = current_locale()
-    sections = form_sections(ws, rtype)
+    sections = _shown_sections(rtype, form_sections(ws, rtype), record)
     titles = data.titles_for(rtype.fields.values(), [record], locale)
     entries = history.entries(rtype, record_id, locale)
     related = data.related_lists(rtype, record_id, locale)
+    masked = [] if revealed else masked_fields(rtype, record)
     return render("record.html", "record", rtype=rtype, record=record, sections=sections,
                   titles=titles, history=entries, related=related,
-                  title=data.title_of(rtype, record, locale), current_type=type_name)
+                  title=data.title_of(rtype, record, locale), current_type=type_name,
+                  can_edit=can_change(rtype, record_id, "update"),
+                  can_delete=can_change(rtype, record_id, "delete"),
+                  masked=masked, can_reveal=bool(masked) and may("reveal", type_name),
+                  revealed=sorted(revealed or ()))
+
+
+@bp.route("/r/<type_name>/<int:record_id>/reveal", methods=["POST"])
+def reveal(type_name: str, record_id: int):
+    """Show the values behind the masks of one record; written to its history."""
+    from lowrise.access import reveal as reveal_values
+
+    run = rt()
+    record_type_or_404(run.workspace, type_name)
+    require("reveal", type_name)
+    try:
+        values = reveal_values(run.records, type_name, record_id, actor())
+    except NotFound:
+        abort(404)
+    return show(type_name, record_id, revealed=values)
 
 
 def _form_page(rtype, record: dict | None):
@@ -58,8 +98,9 @@ def _form_page(rtype, record: dict | None):
     run = rt()
     ws = run.workspace
     locale = current_locale()
-    sections = form_sections(ws, rtype)
-    fields = [f for s in sections for f in s.fields]
+    sections = _shown_sections(rtype, form_sections(ws, rtype), record)
+    # only the fields this person may set are inputs; the others show as values
+    fields = writable_fields(rtype, [f for s in sections for f in s.fields], record)
     initial = dict(record or {})
     if record is None:
         initial.update(defaults(fields))
@@ -131,13 +172,18 @@ def _zone(f):
 
 @bp.route("/r/<type_name>/new", methods=["GET", "POST"])
 def new(type_name: str):
-    return _form_page(record_type_or_404(rt().workspace, type_name), None)
+    rtype = record_type_or_404(rt().workspace, type_name)
+    require("create", type_name)
+    return _form_page(rtype, None)
 
 
 @bp.route("/r/<type_name>/<int:record_id>/edit", methods=["GET", "POST"])
 def edit(type_name: str, record_id: int):
     rtype = record_type_or_404(rt().workspace, type_name)
-    return _form_page(rtype, _get_or_404(type_name, record_id))
+    record = _get_or_404(type_name, record_id)
+    if not can_change(rtype, record_id, "update"):
+        abort(403)
+    return _form_page(rtype, record)
 
 
 @bp.route("/r/<type_name>/<int:record_id>/delete", methods=["POST"])
@@ -164,7 +210,7 @@ def delete(type_name: str, record_id: int):
 @bp.route("/trash")
 def trash():
     run = rt()
-    items = run.records.trash(limit=200)
+    items = run.records.trash(limit=200, actor=actor())
     staff = {i["deleted_by"] for i in items if i.get("deleted_by")}
     users = run.workspace.users_type
     titles = data.titles({users: staff}, current_locale()) if users else {}
@@ -188,16 +234,19 @@ def restore(type_name: str, record_id: int):
 
 @bp.route("/files/<key>")
 def download(key: str):
-    """An attachment, always as a download (never rendered inline as HTML)."""
+    """An attachment, always as a download (never rendered inline as HTML), for a person
+    who may read a record it is attached to."""
     try:
         path = rt().files.path(key)
     except ValueError:
         abort(404)
-    if not path.is_file():
+    if not path.is_file() or not data.file_readable(key):
         abort(404)
     name = request.args.get("name") or key
     resp = send_file(path, as_attachment=True, download_name=name,
                      mimetype="application/octet-stream")
     resp.headers["X-Content-Type-Options"] = "nosniff"
+    # even opened in a tab, a stored file runs nothing and reaches nothing
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return resp
 

@@ -20,6 +20,7 @@ from lowrise.rules.tables import RuleTables
 from lowrise.rules.tester import WebhookRefused, receive_webhook, run_manual
 
 from .auth import PUBLIC, actor
+from .guard import can_change, require_admin
 from .i18n import safe_next
 from .render import render
 from .runtime import rt
@@ -68,6 +69,7 @@ def _flush() -> None:
 
 @bp.route("/rules")
 def index():
+    require_admin()  # run logs and failed messages carry record values: admins only
     _flush()
     r = rules_rt()
     failures = {}
@@ -79,6 +81,7 @@ def index():
 
 @bp.route("/rules/<name>")
 def show(name: str):
+    require_admin()
     _flush()
     r = rules_rt()
     try:
@@ -94,6 +97,7 @@ def show(name: str):
 
 @bp.route("/rules/<name>/retry", methods=["POST"])
 def retry(name: str):
+    require_admin()
     ids = [int(i) for i in request.form.getlist("id")] or None
     n = history.retry(rt().engine, rules_rt().tables, ids, rule=name)
     flash(_("%(n)s message(s) will be sent again.", n=n), "success")
@@ -105,6 +109,10 @@ def record_runs(type_name: str, record_id: int):
     """The runs that touched a record and its manual buttons (a partial for the record page)."""
     run = rt()
     record_type_or_404(run.workspace, type_name)
+    try:  # the record's runs and comments only for those who may read the record
+        run.records.get(type_name, record_id, actor=actor())
+    except NotFound:
+        abort(404)
     r = rules_rt()
     buttons = [rule for rule in r.engine.rules.rules.values()
                if rule.record_type == type_name and rule.trigger_kind == "manual"
@@ -117,6 +125,13 @@ def record_runs(type_name: str, record_id: int):
 
 @bp.route("/rules/<name>/run/<type_name>/<int:record_id>", methods=["POST"])
 def press(name: str, type_name: str, record_id: int):
+    rtype = record_type_or_404(rt().workspace, type_name)
+    try:
+        rt().records.get(type_name, record_id, actor=actor())
+    except NotFound:
+        abort(404)
+    if not can_change(rtype, record_id, "update"):  # a button changes the record
+        abort(403)
     try:
         run_manual(rt().records, name, record_id, actor())
         flash(_("Done."), "success")

@@ -6,6 +6,7 @@ from flask import Blueprint, request
 
 from lowrise.storage.search import global_search
 
+from .auth import actor
 from .i18n import current_locale
 from .render import render
 from .runtime import rt
@@ -20,7 +21,8 @@ def search():
     groups: dict[str, list] = {}
     if q:
         with run.engine.connect() as conn:
-            for hit in global_search(conn, run.schema, run.workspace, q, limit_per_type=8):
+            for hit in global_search(conn, run.schema, run.workspace, q, limit_per_type=8,
+                                     ctx=actor()):
                 groups.setdefault(hit.type, []).append(hit)
     types = [(run.workspace.type(name), hits) for name, hits in groups.items()]
     return render("search.html", "results", q=q, types=types, locale=current_locale())

@@ -19,6 +19,7 @@ from lowrise.errors import (
     BulkValidationError,
     ConflictError,
     FilterError,
+    Forbidden,
     LowriseError,
     NotFound,
     ValidationError,
@@ -118,6 +119,11 @@ def _conflict(exc: ConflictError):
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound):
     return problem(404, "not-found", "Not found", str(exc))
+
+
+@bp.errorhandler(Forbidden)
+def _forbidden(exc: Forbidden):
+    return problem(403, "forbidden", "Not allowed", str(exc))
 
 
 @bp.errorhandler(FilterError)

@@ -283,6 +283,6 @@ def bulk(type_name: str):
 @bp.get("/")
 def index():
     ws = rt().workspace
-    return _json({"openapi": url_for("api.openapi"), "docs": url_for("api.docs"),
+    return _json({"openapi": url_for("api.openapi"), "docs": url_for("api_pages.docs"),
                   "types": {name: url_for("api.list_", type_name=name)
                             for name in ws.record_types}})

@@ -1,0 +1,428 @@
+"""Permissions through the whole app, on the flagship: every route of the app (pages, htmx
+partials, the API with a token) for every role, with records inside and outside each role's
+rows, on SQLite and PostgreSQL.
+
+The people: Boss (manager, team A), Amy (consultant in Boss's team), Ben (consultant, team
+B), Lea (legal) and Ada (admin). Amy's client, Ben's client, and a client of Ben's that one
+of Amy's cases is about (she sees it, its phone masked). Legal sees Ben's client through a
+contract, masked. Strings a role must never see are looked for in every response.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lowrise.actor import Actor
+from lowrise.storage import query as Q
+from test_web_support import PASSWORD, SYSTEM_ACTOR, AuthActions, build_app, csrf_of
+
+pytest_plugins = ["test_web_support"]
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB = ROOT / "platform" / "lowrise" / "web"
+
+AMY_PHONE, BEN_PHONE, SHARED_PHONE = "13811110001", "13922220002", "13733330003"
+AMY_ID, BEN_ID, SHARED_ID = "11010119900101123X", "220101199202022345", "330101199303033456"
+BOSS_NOTE, AMY_NOTE, LEA_NOTE = "NOTE-BOSS-7781", "NOTE-AMY-1234", "NOTE-LEA-5555"
+
+
+class World:
+    def __init__(self, app):
+        self.app = app
+        self.run = run = app.extensions["lowrise"]
+        mk = lambda t, **v: run.records.create(t, v, SYSTEM_ACTOR)  # noqa: E731
+        self.boss = mk("staff", name="Boss Bai", role="manager", team="team_a",
+                       notes=BOSS_NOTE, last_assessment_score=77)
+        self.amy = mk("staff", name="Amy An", role="consultant", team="team_a",
+                      manager=self.boss["id"], notes=AMY_NOTE)
+        self.ben = mk("staff", name="Ben Bo", role="consultant", team="team_b")
+        self.lea = mk("staff", name="Lea Lu", role="legal", team="back_office", notes=LEA_NOTE)
+        self.unit = mk("property", project="Riverside", building="1", unit_no="101",
+                       layout="2br", gross_area="88", list_price="3000000", status="available")
+        self.c_amy = mk("client", name="Client-Amy-Own", phone=AMY_PHONE, id_number=AMY_ID,
+                        consultant=self.amy["id"], source="walk_in")
+        self.c_ben = mk("client", name="Client-Ben-Only", phone=BEN_PHONE, id_number=BEN_ID,
+                        consultant=self.ben["id"], source="referral")
+        self.c_shared = mk("client", name="Client-Shared", phone=SHARED_PHONE,
+                           id_number=SHARED_ID, consultant=self.ben["id"], source="online")
+        today = date(2026, 3, 2)
+        self.k_amy = mk("case", client=self.c_amy["id"], consultant=self.amy["id"],
+                        opened_on=today, stage="negotiation", amount="100")
+        self.k_amy2 = mk("case", client=self.c_shared["id"], consultant=self.amy["id"],
+                         opened_on=today, stage="lead", amount="200")
+        self.k_ben = mk("case", client=self.c_ben["id"], consultant=self.ben["id"],
+                        opened_on=today, stage="deposit", amount="400")
+        self.contract = mk("contract", kind=_first_option(run, "contract", "kind"),
+                           case=self.k_ben["id"], client=self.c_ben["id"],
+                           unit=self.unit["id"], amount="400",
+                           payment_method="full", status="draft")
+        self.follow = mk("follow_up", client=self.c_ben["id"], staff=self.ben["id"],
+                         at=datetime(2026, 3, 1, 2, tzinfo=UTC),
+                         channel=_first_option(run, "follow_up", "channel"),
+                         summary="Called Ben's client")
+        accounts = run.accounts
+        self.users = {}
+        for key, staff, role in (("consultant", self.amy, "consultant"),
+                                 ("manager", self.boss, "manager"),
+                                 ("legal", self.lea, "legal")):
+            email = f"{key}@example.com"
+            u = accounts.add(email, PASSWORD, name=staff["name"], staff_id=staff["id"],
+                             roles=[role])
+            self.users[key] = (email, u)
+        ada = accounts.by_email("ada@example.com")
+        self.users["admin"] = ("ada@example.com", ada)
+        self.tokens = {k: accounts.create_token(u.id)[0] for k, (_, u) in self.users.items()}
+
+    def actor(self, role: str) -> Actor:
+        _, u = self.users[role]
+        return Actor(user=u.staff_id, name=u.name, roles=frozenset(u.roles))
+
+    def client(self, role: str):
+        c = self.app.test_client()
+        auth = AuthActions(c)
+        assert auth.login(email=self.users[role][0]).status_code == 302
+        c.get("/locale/en")
+        return c, auth
+
+
+def _first_option(run, type_name, field):
+    return run.workspace.type(type_name).fields[field].options[0].value
+
+
+@pytest.fixture
+def world(tmp_path, db_url):
+    from lowrise.workspace import load_workspace
+
+    app = build_app(tmp_path, db_url, load_workspace(ROOT), LOWRISE_RULES=False)
+    yield World(app)
+    app.extensions["lowrise"].engine.dispose()
+
+
+# -- who sees what ---------------------------------------------------------------------------
+
+#: the clients and cases each role sees (by the World's attribute names)
+SEES = {
+    "consultant": {"client": {"c_amy", "c_shared"}, "case": {"k_amy", "k_amy2"}},
+    "manager": {"client": {"c_amy"}, "case": {"k_amy", "k_amy2"}},
+    "legal": {"client": {"c_ben"}, "case": {"k_ben"}},
+    "admin": {"client": {"c_amy", "c_ben", "c_shared"}, "case": {"k_amy", "k_amy2", "k_ben"}},
+}
+
+#: text a role must never receive, in any page, partial, file or JSON
+NEVER = {
+    "consultant": [BEN_PHONE, BEN_ID, SHARED_PHONE, SHARED_ID, "Client-Ben-Only", BOSS_NOTE,
+                   LEA_NOTE],
+    "manager": [BEN_PHONE, BEN_ID, SHARED_PHONE, SHARED_ID, "Client-Ben-Only",
+                "Client-Shared"],
+    "legal": [BEN_PHONE, BEN_ID, AMY_PHONE, AMY_ID, "Client-Amy-Own", "Client-Shared",
+              BOSS_NOTE, AMY_NOTE, LEA_NOTE],
+    "admin": [],
+}
+
+ROLES = list(SEES)
+
+
+def _ids(w, names):
+    return {getattr(w, n)["id"] for n in names}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_scoped_lists_counts_and_records(world, role):
+    w = world
+    c, _ = w.client(role)
+    for type_name, names in SEES[role].items():
+        expected = _ids(w, names)
+        api = c.get(f"/api/v1/{type_name}?limit=100",
+                    headers={"Authorization": f"Bearer {w.tokens[role]}"}).json
+        assert {r["id"] for r in api["data"]} == expected and api["total"] == len(expected)
+        with w.run.engine.connect() as conn:
+            assert Q.count(conn, w.run.schema, type_name, None, w.actor(role)) == len(expected)
+        page = c.get(f"/r/{type_name}/").text
+        assert re.search(r'id="total">\D*(\d+)', page).group(1) == str(len(expected))
+        every = {getattr(w, n)["id"] for n in SEES["admin"][type_name]}
+        for rid in every:
+            shown = c.get(f"/r/{type_name}/{rid}")
+            assert shown.status_code == (200 if rid in expected else 404), (type_name, rid)
+            api_one = c.get(f"/api/v1/{type_name}/{rid}",
+                            headers={"Authorization": f"Bearer {w.tokens[role]}"})
+            assert api_one.status_code == (200 if rid in expected else 404)
+        # guessing an id past the last is the same 404 as one out of scope
+        assert c.get(f"/r/{type_name}/{max(every) + 1000}").status_code == 404
+
+
+def test_masks_follow_the_row_and_the_role(world):
+    w = world
+    c, _ = w.client("consultant")
+    own = c.get(f"/r/client/{w.c_amy['id']}").text
+    assert AMY_PHONE in own and AMY_ID in own
+    shared = c.get(f"/r/client/{w.c_shared['id']}").text
+    assert "137****0003" in shared and "330***********3456" in shared
+    assert "tel:137" not in shared  # a masked phone is no link
+    assert "Reveal" not in shared  # consultants may not reveal
+    api = c.get(f"/api/v1/client/{w.c_shared['id']}",
+                headers={"Authorization": f"Bearer {w.tokens['consultant']}"}).json
+    assert api["phone"] == "137****0003"
+    boss, _ = w.client("manager")
+    assert AMY_PHONE in boss.get(f"/r/client/{w.c_amy['id']}").text
+    lea, _ = w.client("legal")
+    page = lea.get(f"/r/client/{w.c_ben['id']}").text
+    assert "139****0002" in page and "220***********2345" in page
+    # hidden fields never show: a colleague's notes and scores
+    staff = c.get(f"/r/staff/{w.boss['id']}").text
+    assert BOSS_NOTE not in staff and "Last assessment score" not in staff
+    assert AMY_NOTE in c.get(f"/r/staff/{w.amy['id']}").text  # her own record: unless own
+    staff_json = c.get(f"/api/v1/staff/{w.boss['id']}",
+                       headers={"Authorization": f"Bearer {w.tokens['consultant']}"}).json
+    assert "notes" not in staff_json and "last_assessment_score" not in staff_json
+
+
+def test_reveal_is_audited_and_shown_in_history(world):
+    w = world
+    c, auth = w.client("legal")
+    rid = w.c_ben["id"]
+    page = c.get(f"/r/client/{rid}").text
+    assert "Reveal masked fields" in page
+    shown = auth.post(f"/r/client/{rid}/reveal")
+    assert shown.status_code == 200 and BEN_PHONE in shown.text and BEN_ID in shown.text
+    a = w.run.schema.audit
+    with w.run.engine.connect() as conn:
+        rows = conn.execute(sa.select(a).where(a.c.action == "reveal")).mappings().all()
+    assert [(r["record_id"], r["actor"], r["note"]) for r in rows] == [
+        (rid, w.lea["id"], "phone, id_number")]
+    assert "revealed" in c.get(f"/r/client/{rid}").text
+    # a consultant may not reveal; nobody reveals out of their rows
+    cc, cauth = w.client("consultant")
+    assert cauth.post(f"/r/client/{w.c_shared['id']}/reveal").status_code == 403
+    assert auth.post(f"/r/client/{w.c_amy['id']}/reveal").status_code == 404
+
+
+def test_writes_follow_the_scope(world):
+    w = world
+    c, auth = w.client("consultant")
+    token = {"Authorization": f"Bearer {w.tokens['consultant']}"}
+    # her own client: edit page, save
+    assert c.get(f"/r/client/{w.c_amy['id']}/edit").status_code == 200
+    # the shared client: she reads it but may not change it
+    assert c.get(f"/r/client/{w.c_shared['id']}/edit").status_code == 403
+    resp = c.patch(f"/api/v1/client/{w.c_shared['id']}", json={"name": "x"}, headers=token)
+    assert resp.status_code == 404
+    # Ben's client: as if it did not exist, whatever the verb
+    for resp in (c.patch(f"/api/v1/client/{w.c_ben['id']}", json={"name": "x"}, headers=token),
+                 c.delete(f"/api/v1/client/{w.c_ben['id']}", headers=token),
+                 auth.post(f"/r/client/{w.c_ben['id']}/edit", data={"name": "x"}),
+                 auth.post(f"/r/client/{w.c_ben['id']}/delete")):
+        assert resp.status_code in (403, 404), resp.status_code
+    assert w.run.records.get("client", w.c_ben["id"])["name"] == "Client-Ben-Only"
+    # a consultant may not delete clients at all; legal may not create them
+    assert auth.post(f"/r/client/{w.c_amy['id']}/delete").status_code == 403
+    lea, lauth = w.client("legal")
+    assert lea.get("/r/client/new").status_code == 403
+    assert lea.post("/api/v1/client", json={"name": "n", "phone": "13800000000"},
+                    headers={"Authorization": f"Bearer {w.tokens['legal']}"}).status_code == 403
+    # linking a new case to a client out of her rows reads as a missing client
+    resp = c.post("/api/v1/case", json={"client": w.c_ben["id"], "opened_on": "2026-03-02"},
+                  headers=token)
+    assert resp.status_code == 422
+    assert resp.json["errors"][0]["detail"] == f"there is no Client #{w.c_ben['id']}"
+    # a read-only field (a contract's reviewer) cannot be set by a consultant
+    contract = {"kind": _first_option(w.run, "contract", "kind"), "case": w.k_amy["id"],
+                "client": w.c_amy["id"], "unit": w.unit["id"], "amount": "100",
+                "payment_method": "full", "status": "draft"}
+    resp = c.post("/api/v1/contract", json={**contract, "reviewer": w.boss["id"]},
+                  headers=token)
+    assert resp.status_code == 422
+    assert resp.json["errors"][0]["detail"] == \
+        "you may not set this field: it is read-only for you"
+    assert c.post("/api/v1/contract", json=contract, headers=token).status_code == 201
+    form = c.get(f"/r/contract/{w.contract['id']}/edit")
+    assert form.status_code == 404  # Ben's contract
+    own = c.get(f"/r/client/{w.c_amy['id']}/edit").text
+    assert 'name="phone"' in own and 'name="id_number"' in own
+
+
+def test_search_pickers_kanban_and_exports_are_scoped(world):
+    w = world
+    for role in ROLES:
+        c, _ = w.client(role)
+        found = c.get("/search?q=Client").text
+        for n in ("c_amy", "c_ben", "c_shared"):
+            rid = getattr(w, n)["id"]
+            assert (f'/r/client/{rid}"' in found) == (n in SEES[role]["client"]), (role, n)
+        picked = c.get("/r/client/pick?q=Client").text
+        assert {int(i) for i in re.findall(r'data-id="(\d+)"', picked)} == \
+            _ids(w, SEES[role]["client"])
+        board = c.get("/r/case/kanban/cases_board").text
+        cards = {int(i) for i in re.findall(r'data-id="(\d+)"', board)}
+        assert cards == _ids(w, SEES[role]["case"]), role
+        csv = c.get("/r/client/export.csv")
+        if role == "legal":
+            assert csv.status_code == 403  # legal may not export clients
+            continue
+        text = csv.data.decode("utf-8-sig")
+        assert text.count("\n") == len(SEES[role]["client"]) + 1
+    # search does not look into masked fields
+    c, _ = w.client("consultant")
+    assert f'/r/client/{w.c_shared["id"]}"' not in c.get(f"/search?q={SHARED_PHONE[-4:]}").text
+    assert f'/r/client/{w.c_amy["id"]}"' in c.get(f"/search?q={AMY_PHONE[-4:]}").text
+
+
+def test_dashboard_figures_equal_the_scoped_counts(world):
+    from lowrise import dashboards as dash
+
+    w = world
+    ws, schema = w.run.workspace, w.run.schema
+    view = next(v for v in ws.views.values() if v.type == "dashboard")
+    board = dash.load(view, ws)
+    sel = dash.select(board, {"range": "all"}, date(2026, 3, 2), ws)
+    for role in ROLES:
+        actor = w.actor(role)
+        datas = dash.compute(w.run.engine, schema, board, sel, actor=actor)
+        for data in datas:
+            wd = data.widget
+            if data.error or data.figure is None or wd.record_type != "case":
+                continue
+            if getattr(wd, "filter", None) is None and getattr(wd, "date_field", None) \
+                    == "opened_on" and "count" in str(getattr(wd, "measures", "count")):
+                with w.run.engine.connect() as conn:
+                    n = Q.count(conn, schema, "case", None, actor)
+                assert data.figure.value == n, (role, wd.name)
+        c, _ = w.client(role)
+        assert c.get(f"/d/{view.name}?range=all").status_code == 200
+
+
+def test_history_and_trash_are_scoped(world):
+    w = world
+    w.run.records.update("client", w.c_shared["id"], {"phone": "13733330009"}, SYSTEM_ACTOR)
+    c, _ = w.client("consultant")
+    page = c.get(f"/r/client/{w.c_shared['id']}").text
+    assert "137****0009" in page and "13733330009" not in page
+    boss, bauth = w.client("manager")
+    assert bauth.post(f"/r/case/{w.k_amy2['id']}/delete").status_code == 302
+    assert "#" + str(w.k_amy2["id"]) in boss.get("/trash").text
+    assert "#" + str(w.k_amy2["id"]) not in c.get("/trash").text  # not hers: she did not
+    lea, lauth = w.client("legal")
+    assert lauth.post(f"/trash/case/{w.k_amy2['id']}/restore").status_code in (403, 404)
+
+
+# -- every route, every role -----------------------------------------------------------------
+
+def _urls(w, rule) -> list[str]:
+    """Concrete URLs for one GET rule of the app, with records inside and outside scopes."""
+    ws = w.run.workspace
+    args = set(rule.arguments)
+    if "filename" in args:
+        return []
+    types = list(ws.record_types)
+    if "type_name" in args:
+        out = []
+        for t in types:
+            kind = {"kanban.board": "kanban", "kanban.column": "kanban",
+                    "calendar.month": "calendar"}.get(rule.endpoint,
+                                                      "table" if "view_name" in args else None)
+            views = [v.name for v in ws.views.values() if v.record_type == t and v.type == kind]
+            if "view_name" in args and not views:
+                continue
+            ids: list = []
+            if "record_id" in args:
+                with w.run.engine.connect() as conn:
+                    ids = [r["id"] for r in Q.list_records(conn, w.run.schema, t, limit=3,
+                                                           fields=[]).rows] + [999_999]
+            for rid in ids or [None]:
+                values = {"type_name": t, "record_id": rid, "view_name": views[0] if views
+                          else None, "key": "lead", "fmt": "csv",
+                          "field": ws.type(t).title_field}
+                out.append(rule.build({k: v for k, v in values.items() if k in args},
+                                      append_unknown=False)[1])
+        return out
+    fill = {"name": next(iter(ws.rules), "x"), "key": "0" * 64, "code": "en",
+            "record_id": 1, "job_id": 1, "token_id": 1, "user_id": 1}
+    if rule.endpoint.startswith("dashboards."):
+        fill["name"] = next(v.name for v in ws.views.values() if v.type == "dashboard")
+    return [rule.build({k: fill[k] for k in args}, append_unknown=False)[1]]
+
+
+def test_every_route_for_every_role(world):
+    w = world
+    app = w.app
+    rules = [r for r in app.url_map.iter_rules() if "GET" in r.methods
+             and r.endpoint not in ("static", "auth.login", "locale")]
+    urls = sorted({u for r in rules for u in _urls(w, r)})
+    assert len(urls) > 150
+    for role in ROLES:
+        c, _ = w.client(role)
+        token = {"Authorization": f"Bearer {w.tokens[role]}"}
+        for url in urls:
+            resp = c.get(url, headers=token if url.startswith("/api/") else {})
+            assert resp.status_code < 500, (role, url, resp.status_code)
+            body = resp.get_data(as_text=True)
+            for secret in NEVER[role]:
+                assert secret not in body, (role, url, secret)
+            if resp.status_code == 200 and resp.mimetype == "text/html":
+                assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        # the types a role may not read are 403, in pages and in the API
+        if role == "legal":
+            assert c.get("/r/follow_up/").status_code == 403
+            assert c.get("/api/v1/follow_up", headers=token).status_code == 403
+            assert c.get(f"/r/follow_up/{w.follow['id']}").status_code == 403
+
+
+def test_web_layer_never_reads_without_the_actor():
+    """Every read of the query layer in web/ passes the request's actor (ctx=...), and every
+    Records.get / history / trash names it: an unscoped read there would leak rows."""
+    reads = {"list_records", "count", "aggregate", "get_many", "related", "global_search"}
+    missing = []
+    for path in WEB.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            name = node.func.attr
+            owner = ast.unparse(node.func.value)
+            keywords = {k.arg for k in node.keywords}
+            if name in reads and owner in ("query", "Q") or name == "global_search":
+                positional_ctx = name == "count" and len(node.args) >= 5
+                if "ctx" not in keywords and not positional_ctx:
+                    missing.append(f"{path.name}:{node.lineno} {ast.unparse(node)[:80]}")
+            if owner.endswith("records") and name in ("get", "history", "trash"):
+                if "actor" not in keywords:
+                    missing.append(f"{path.name}:{node.lineno} {ast.unparse(node)[:80]}")
+    assert missing == []
+
+
+def test_demo_accounts_one_per_role(tmp_path, db_url):
+    from lowrise import demo_accounts
+    from lowrise.workspace import load_workspace
+
+    app = build_app(tmp_path, db_url, load_workspace(ROOT), LOWRISE_RULES=False)
+    run = app.extensions["lowrise"]
+    try:
+        mk = lambda **v: run.records.create("staff", v, SYSTEM_ACTOR)  # noqa: E731
+        lonely = mk(name="Lonely Manager", role="manager", team="team_c")
+        boss = mk(name="Boss", role="manager", team="team_a")
+        amy = mk(name="Amy", role="consultant", team="team_a", manager=boss["id"])
+        lea = mk(name="Lea", role="legal")
+        root = mk(name="Root", role="admin")
+        made = demo_accounts.make(run.records, run.accounts, instance=tmp_path / "inst")
+        by_role = {a.role: a for a in made}
+        assert {r: a.staff_id for r, a in by_role.items()} == {
+            "consultant": amy["id"], "manager": boss["id"], "legal": lea["id"],
+            "admin": root["id"]}  # the manager whose team the consultant is in
+        assert lonely["id"] not in {a.staff_id for a in made}
+        assert demo_accounts.make(run.records, run.accounts) == []  # kept, not made twice
+        saved = demo_accounts.saved_lines(tmp_path / "inst")
+        assert len(saved) == 4 and by_role["legal"].password in saved[2]
+        assert (tmp_path / "inst" / demo_accounts.FILE_NAME).stat().st_mode & 0o777 == 0o600
+        c = app.test_client()
+        resp = c.post("/auth/login", data={
+            "email": "legal@example.com", "password": by_role["legal"].password,
+            "csrf_token": csrf_of(c.get("/auth/login").text)})
+        assert resp.status_code == 302
+        assert c.get("/r/follow_up/").status_code == 403 and c.get("/r/contract/").status_code == 200
+    finally:
+        run.engine.dispose()
