@@ -340,3 +340,29 @@ def test_resolver_feeds_paths_in_evaluate(db, ws):
     ctx = F.FilterContext(resolver=Q.record_resolver(db.conn, db.schema))
     assert F.evaluate(node, deal, ctx)
     assert Q.count(db.conn, db.schema, "deal", node) == 1
+
+
+def test_aggregate_bare_count_and_date_extremes(engine):
+    from lowrise.storage import query as q
+    from lowrise.storage.records import Records
+    from lowrise.storage.tables import build_schema
+    from lowrise.workspace import load_workspace_from_texts
+
+    ws = load_workspace_from_texts({
+        "workspace.yaml": "label: t\n",
+        "schemas/deal.yaml": "fields:\n  on: {type: date}\n  amount: {type: currency}\n"})
+    schema = build_schema(ws)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn)
+    records = Records(engine, schema)
+    from lowrise.actor import Actor
+
+    system = Actor(name="t", system=True)
+    for day, amount in ((1, "10"), (5, None), (9, "2.5")):
+        records.create("deal", {"on": date(2026, 1, day), "amount": amount}, system)
+    with engine.connect() as conn:
+        assert q.aggregate(conn, schema, "deal", measures=["count"]) == [{"count": 3}]
+        row, = q.aggregate(conn, schema, "deal",
+                           measures=["min:on", "max:on", "sum:amount", "avg:amount"])
+    assert row["min:on"] == date(2026, 1, 1) and row["max:on"] == date(2026, 1, 9)
+    assert str(row["sum:amount"]) == "12.50" and row["avg:amount"] == Decimal("6.25")

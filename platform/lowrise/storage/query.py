@@ -440,18 +440,28 @@ def aggregate(conn: sa.Connection, schema: Schema, type_name: str, *,
         zone = f.config.get("timezone") or tz
         expr = _bucket(conn, f, col, bucket, zone, where) if bucket else col
         inner_cols.append(expr.label(f"g{i}"))
-    measured = {f.name for _, _, f in wanted if f is not None}
-    inner_cols += [table.c[name].label(f"m_{name}") for name in sorted(measured)]
-    inner = sa.select(*inner_cols).where(where).subquery()
+    # Only what is asked is computed: a sum and an average need the sum and the count of
+    # values, a minimum the min; a date field is never summed.
+    needs: dict[str, set[str]] = {}
+    for _, fn, f in wanted:
+        if f is not None:
+            needs.setdefault(f.name, set()).update(
+                ("sum", "count") if fn in ("sum", "avg") else (fn,))
+    inner_cols += [table.c[name].label(f"m_{name}") for name in sorted(needs)]
+    if not inner_cols:  # a bare count: the subquery still needs a column
+        inner_cols.append(sa.literal(1).label("one"))
+    # (hence the select_from calls: a literal and a bare count(*) name no table)
+    inner = sa.select(*inner_cols).select_from(table).where(where).subquery()
     outer_cols = [inner.c[f"g{i}"] for i in range(len(groups))]
     outer_cols.append(sa.func.count().label("n"))
-    for name in sorted(measured):
+    make = {"sum": lambda c: sa.func.sum(c, type_=c.type), "count": sa.func.count,
+            "min": lambda c: sa.func.min(c, type_=c.type),
+            "max": lambda c: sa.func.max(c, type_=c.type)}
+    for name in sorted(needs):
         c = inner.c[f"m_{name}"]
-        outer_cols += [sa.func.sum(c, type_=c.type).label(f"sum_{name}"),
-                       sa.func.count(c).label(f"count_{name}"),
-                       sa.func.min(c, type_=c.type).label(f"min_{name}"),
-                       sa.func.max(c, type_=c.type).label(f"max_{name}")]
-    stmt = sa.select(*outer_cols).group_by(*(inner.c[f"g{i}"] for i in range(len(groups))))
+        outer_cols += [make[fn](c).label(f"{fn}_{name}") for fn in sorted(needs[name])]
+    stmt = sa.select(*outer_cols).select_from(inner).group_by(
+        *(inner.c[f"g{i}"] for i in range(len(groups))))
     out = []
     for row in conn.execute(stmt).mappings():
         item: dict[str, t.Any] = {}
