@@ -94,7 +94,7 @@ def search_ddl(schema: Schema, rt: RecordType, dialect_name: str) -> list[str]:
     old = ", ".join(f"old.{q(c)}" for c in cols)
     # identifiers only, each a checked YAML name, quoted by the dialect: no value is inlined
     delete = f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"  # nosec B608
-    insert = f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new});"
+    insert = f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new});"  # nosec B608
     trig = lambda suffix: q(f"{fts_name(rt.name)}_{suffix}")  # noqa: E731
     out += [
         f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content={table}, "
@@ -103,7 +103,7 @@ def search_ddl(schema: Schema, rt: RecordType, dialect_name: str) -> list[str]:
         f"CREATE TRIGGER {trig('ad')} AFTER DELETE ON {table} BEGIN {delete} END",
         f"CREATE TRIGGER {trig('au')} AFTER UPDATE OF {names} ON {table} "
         f"BEGIN {delete} {insert} END",
-        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",  # nosec B608 - quoted identifiers
     ]
     return out
 
