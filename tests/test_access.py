@@ -424,3 +424,22 @@ def test_reveal_is_audited(world):
         n = c.execute(sa.select(sa.func.count()).select_from(w.schema.audit).where(
             w.schema.audit.c.action == "reveal")).scalar_one()
     assert n == 1
+
+
+def test_messages_mask_what_some_role_sees_masked_or_hidden():
+    """Notification and comment texts and webhook bodies cannot tell who reads them: the
+    fields some role sees masked or hidden are masked there (the flagship's phones)."""
+    from pathlib import Path
+
+    from lowrise.workspace import load_workspace
+
+    flagship = load_workspace(Path(__file__).resolve().parents[1])
+    assert set(access.confidential_fields(flagship, "client")) == {"phone", "id_number"}
+    assert access.mask_record(flagship, "client", {"name": "Liu", "phone": "13812345678"}) == \
+        {"name": "Liu", "phone": "138****5678"}
+    masked = access.mask_record(flagship, "staff", {"notes": "late twice",
+                                                    "last_assessment_score": 61})
+    assert masked["notes"] != "late twice" and masked["last_assessment_score"] != 61
+    assert access.mask_record(flagship, "case", {"amount": 5}) == {"amount": 5}
+    open_ws = load_workspace_from_texts({**FILES, "workspace.yaml": "users: person\n"})
+    assert access.confidential_fields(open_ws, "ticket") == {}
