@@ -26,6 +26,7 @@ def _app(ctx):
     client = app.test_client()
     with client.session_transaction() as session:
         session["uid"] = user.id
+        session["stamp"] = user.session_stamp  # a session carries its password's stamp
     return app, client, startup
 
 
