@@ -272,3 +272,9 @@ def test_an_id_is_never_reused_after_the_newest_record_is_deleted(records, actor
     assert records.restore("client", b["id"], actor)["name"] == "b"
     more = records.bulk_create("client", [{"name": "d"}, {"name": "e"}], actor)
     assert [m["id"] for m in more] == [c["id"] + 1, c["id"] + 2]
+
+
+def test_a_nul_character_is_refused_on_every_database(records, actor):
+    with pytest.raises(ValidationError) as err:
+        records.create("client", {"name": "a\x00b"}, actor)
+    assert "NUL character" in err.value.errors["name"]

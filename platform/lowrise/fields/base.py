@@ -57,6 +57,9 @@ class FieldType:
         if raw is None:
             return None
         if isinstance(raw, str):
+            if "\x00" in raw:
+                # PostgreSQL cannot store it in text; refuse on every database alike.
+                raise FieldError("contains a NUL character (\\0), which text cannot hold")
             raw = raw.strip()
             return raw or None
         raise FieldError(f"expected text, got {type(raw).__name__}")
