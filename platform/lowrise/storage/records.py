@@ -313,12 +313,17 @@ class Records:
         parsed, errors = self._parse_new(rt, rows, actor)
         if conn is None:
             with self.engine.connect() as c:
-                self._check_links(c, rt, parsed, errors)
-                self._check_unique(c, rt, parsed, errors, exclude_ids=[None] * len(parsed))
+                self._check_new(c, rt, parsed, errors, actor)
         else:
-            self._check_links(conn, rt, parsed, errors)
-            self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed))
+            self._check_new(conn, rt, parsed, errors, actor)
         return parsed, errors
+
+    def _check_new(self, conn, rt: RecordType, parsed: list[dict[str, Any]],
+                   errors: dict[int, dict[str, str]], actor: Actor) -> None:
+        """The database checks of new rows (links as the actor sees them, unique values):
+        one piece, so that an import preview refuses exactly what the write refuses."""
+        self._check_links(conn, rt, parsed, errors, actor=actor)
+        self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed))
 
     # -- writes -------------------------------------------------------------------------
     def create(self, type_name: str, values: Mapping[str, Any], actor: Actor, *,
@@ -341,8 +346,7 @@ class Records:
                 if refused := pol.write_errors(type_name, raw, creating=True):
                     errors.setdefault(i, {}).update(refused)
         with self.transaction(conn) as c:
-            self._check_links(c, rt, parsed, errors, actor=actor)
-            self._check_unique(c, rt, parsed, errors, exclude_ids=[None] * len(parsed))
+            self._check_new(c, rt, parsed, errors, actor)
             if errors:
                 if _single:
                     raise ValidationError(errors[0])
