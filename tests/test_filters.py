@@ -409,6 +409,32 @@ def test_relative_dates_use_the_workspace_time_zone(ws, rec):
               rec(at=CLOCK - timedelta(hours=23)))
 
 
+def test_formulas_count_today_in_the_workspace_time_zone(ws, rec):
+    """today() in a formula is the day relative dates call today: New York's, not UTC's."""
+    from lowrise.expr import Expression, ExpressionError
+    from lowrise.storage.values import compute_formulas
+
+    late = datetime(2024, 3, 11, 2, 0, tzinfo=UTC)  # 22:00 on the 10th in New York
+    expr = Expression("today()")
+    assert expr.evaluate({}, now=late) == date(2024, 3, 11)  # no zone: the clock's (UTC)
+    assert expr.evaluate({}, now=late, tz=TZ) == date(2024, 3, 10)
+    assert Expression("date(now())").evaluate({}, now=late, tz=TZ) == date(2024, 3, 10)
+    assert Expression("now()").evaluate({}, now=late, tz=TZ) == late  # the same instant
+    with pytest.raises(ExpressionError, match="not a time zone"):
+        expr.evaluate({}, now=late, tz="Mars/Olympus")
+    texts = {**WS, "schemas/thing.yaml": WS["schemas/thing.yaml"].replace(
+        "  calc: {type: formula", "  seen: {type: formula, expression: \"today()\", "
+        "result: date}\n  calc: {type: formula")}
+    local = load_workspace_from_texts(texts)
+    record = rec()
+    compute_formulas(local.type("thing"), record, late)
+    assert record["seen"] == date(2024, 3, 10)
+    today = {"field": "day", "op": "eq", "value": "today"}
+    node = F.parse(today, "thing", local)
+    assert F.evaluate(node, {**record, "day": record["seen"]},
+                      F.FilterContext(clock=lambda: late))
+
+
 def test_within_periods(ws, rec):
     def within(period, **values):
         return ev(ws, {"field": "day", "op": "within", "value": period}, rec(**values))

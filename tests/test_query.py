@@ -83,6 +83,8 @@ class Db:
 # -- keyset pages ----------------------------------------------------------------------------
 
 SORTABLE = ["name", "amount", "qty", "stage", "due", "at", "flag", "client", "updated_at", "id"]
+#: a select field sorts in its options' order, not alphabetically
+STAGE_RANK = {"lead": 0, "negotiation": 1, "won": 2, "lost": 3}
 
 
 def expected_order(rows, sort):
@@ -93,6 +95,8 @@ def expected_order(rows, sort):
     def cmp(a, b):
         for name, desc in keys:
             x, y = a[name], b[name]
+            if name == "stage":
+                x, y = STAGE_RANK.get(x, x), STAGE_RANK.get(y, y)
             if x == y:
                 continue
             # an empty value sorts as larger than any value
@@ -221,6 +225,31 @@ def test_empty_values_last_ascending_first_descending(db):
     ids = [r["id"] for r in rows]
     assert all_pages(db, ["qty"], 1) == [ids[2], ids[0], ids[1], ids[3]]
     assert all_pages(db, ["-qty"], 1) == [ids[3], ids[1], ids[0], ids[2]]
+
+
+def test_a_select_field_sorts_in_its_options_order_across_pages(db):
+    rows = db.insert("deal", [{"stage": s} for s in
+                              ["won", "lead", None, "lost", "negotiation", "won", "lead"]])
+    # a value that is no longer an option (renamed in YAML) comes after the options
+    db.conn.execute(sa.update(db.schema.table("deal")).where(
+        db.schema.table("deal").c.id == rows[2]["id"]).values(stage="archived"))
+    db.conn.commit()
+    ids = {r["id"]: r["stage"] for r in rows}
+    ids[rows[2]["id"]] = "archived"
+    db.insert("deal", [{"stage": None}])
+
+    def stages(sort, size):
+        got = all_pages(db, sort, size)
+        return [ids.get(i) for i in got]
+
+    up = ["lead", "lead", "negotiation", "won", "won", "lost", "archived", None]
+    for size in (1, 2, 3, 50):
+        assert stages(["stage"], size) == up
+        assert stages(["-stage"], size) == up[::-1]
+        assert stages(["-stage", "name"], size) == up[::-1]
+    # lt / gt compare by the same order (the stages before negotiation)
+    flt = {"field": "stage", "op": "lt", "value": "won"}
+    assert Q.count(db.conn, db.schema, "deal", flt) == 3
 
 
 # -- counts ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lowrise.errors import LowriseError
 
@@ -225,9 +226,15 @@ class Expression:
                     "(fields, numbers, text, arithmetic, comparisons and functions only)"
                 )
 
-    def evaluate(self, values: Mapping[str, Any], *, now: datetime | None = None) -> Any:
-        """Evaluate on one record's values; `now` fixes the clock."""
+    def evaluate(self, values: Mapping[str, Any], *, now: datetime | None = None,
+                 tz: str | None = None) -> Any:
+        """Evaluate on one record's values; `now` fixes the clock. `today()` is the date in
+        the time zone `tz` (the workspace's: in Beijing a new day starts at 16:00 UTC), as
+        the filter language's relative dates count days; without `tz`, `now()` and
+        `today()` are in the clock's own zone."""
         clock = now or datetime.now(UTC)
+        if tz and clock.tzinfo is not None:
+            clock = clock.astimezone(_zone(tz))
         try:
             return self._eval(self._tree, values, clock)
         except ExpressionError:
@@ -294,6 +301,14 @@ class Expression:
             case ast.Call(func=ast.Name(id=fname), args=args):
                 return FUNCTIONS[fname](*(ev(a, values, clock) for a in args))
         raise ExpressionError(f"cannot evaluate {ast.unparse(node)}")  # pragma: no cover
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ExpressionError(f"'{name}' is not a time zone") from None
 
 
 @lru_cache(maxsize=4096)

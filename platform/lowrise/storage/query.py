@@ -64,6 +64,14 @@ class _Key:
     column: sa.ColumnElement
     desc: bool
     nullable: bool
+    #: a select field sorts by its options' order: {option: rank}, the column is the rank
+    ranks: Mapping[str, int] | None = None
+
+    def value(self, stored: t.Any) -> t.Any:
+        """The key's value for a row's stored value (a select option's rank)."""
+        if self.ranks is None or stored is None:
+            return stored
+        return self.ranks.get(stored, len(self.ranks))
 
     def order(self):
         col = self.column.desc() if self.desc else self.column.asc()
@@ -146,12 +154,27 @@ def _keys(rt: RecordType, table: sa.Table, sort: Sequence[str]) -> list[_Key]:
         if not f.kind.sortable:
             raise FilterError(f"cannot sort by '{name}': {f.type} fields are not sortable")
         if name not in (k.name for k in keys):
-            keys.append(_Key(name, table.c[name], raw.startswith("-"),
-                             name not in NEVER_EMPTY))
+            col, ranks = table.c[name], None
+            if filters.flavor(f) == "select" and f.options:
+                col, ranks = option_rank(f, col)
+            keys.append(_Key(name, col, raw.startswith("-"), name not in NEVER_EMPTY, ranks))
     if "id" not in (k.name for k in keys):
         # The tie-breaker runs the same way as the last key, so one index serves the page.
         keys.append(_Key("id", table.c.id, bool(keys) and keys[-1].desc, False))
     return keys
+
+
+def option_rank(f: Field, col: sa.ColumnElement) -> tuple[sa.ColumnElement, dict[str, int]]:
+    """A select field in its options' order (low, normal, high, urgent; the stages in their
+    order), not its stored values' alphabetical one: the option's position, values that are
+    no longer options after the others, empty values empty. (No index holds this order, so
+    the matching rows are sorted; an index on the leading equality columns still narrows
+    them.)"""
+    ranks = {o.value: i for i, o in enumerate(f.options)}
+    whens = [(col == value, sa.literal_column(str(i))) for value, i in ranks.items()]
+    expr = sa.case(*whens, (col.is_not(None), sa.literal_column(str(len(ranks)))),
+                   else_=sa.null())
+    return sa.type_coerce(expr, sa.Integer()), ranks
 
 
 def _cmp(col, op: str, value: t.Any) -> sa.ColumnElement:
@@ -275,7 +298,7 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
         split = v0 is not None and lead.nullable and lead.nulls_after
         if split:
             # Non-empty values after the cursor, then the empty ones: two index range reads.
-            first = _Key(lead.name, lead.column, lead.desc, False)
+            first = _Key(lead.name, lead.column, lead.desc, False, lead.ranks)
             rows = fetch(sa.and_(bound, _after([first, *keys[1:]], values)), limit + 1)
             if len(rows) <= limit:
                 rows += fetch(lead.column.is_(None), limit + 1 - len(rows))
@@ -284,7 +307,7 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
             rows = fetch(cond if bound is None else sa.and_(bound, cond), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = encode_cursor(sort, [rows[-1][k.name] for k in keys]) if more else None
+    cursor = encode_cursor(sort, [k.value(rows[-1][k.name]) for k in keys]) if more else None
     wanted = None if fields is None else {"id", *fields}
     out = [row_to_dict(rt, {k: v for k, v in r.items() if wanted is None or k in wanted})
            for r in rows]

@@ -94,9 +94,12 @@ def formula_order(rt: RecordType) -> list[Field]:
 def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Recompute every formula on a record; returns the formula values (None where undefined)."""
     out = {}
+    # today() counts days in the workspace's time zone (the system fields carry it)
+    tz = rt.fields["created_at"].config.get("timezone") if "created_at" in rt.fields else None
     for f in formula_order(rt):
         try:
-            value = f.kind.coerce(f, compiled(f.config["expression"]).evaluate(record, now=now))
+            value = f.kind.coerce(f, compiled(f.config["expression"]).evaluate(
+                record, now=now, tz=f.config.get("timezone") or tz))
         except (ExpressionError, ValueError, ArithmeticError, TypeError):
             value = None
         record[f.name] = value
