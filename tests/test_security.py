@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import sqlalchemy as sa
 
 from lowrise.actor import SYSTEM
 from lowrise.expr import Expression, ExpressionError
@@ -173,6 +174,78 @@ def test_sign_in_is_rate_limited(app, client):
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     other = app.extensions["lowrise"].accounts.add("bo@example.com", PASSWORD, roles=["admin"])
     assert auth.login(email=other.email).status_code == 302  # another address is not blocked
+
+
+def _same_database_app(app, tmp_path):
+    """A second web process: another app on the same database (its own instance folder)."""
+    from lowrise.web import create_app
+
+    keys = ("TESTING", "SECRET_KEY", "LOWRISE_WORKSPACE", "DATABASE_URL", "LOWRISE_NULL_POOL")
+    return create_app({**{k: app.config[k] for k in keys},
+                       "LOWRISE_INSTANCE": str(tmp_path / "instance-2")})
+
+
+def _from(app, address):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return AuthActions(client)
+
+
+def test_sign_in_limit_holds_across_processes_on_one_database(app, tmp_path):
+    other_app = _same_database_app(app, tmp_path)
+    try:
+        one, two = _from(app, "10.0.0.7"), _from(other_app, "10.0.0.7")
+        for auth in (one, two, one, two, one):  # five failures, split between the processes
+            assert auth.login(password="wrong password").status_code == 401
+        for auth in (one, two):
+            blocked = auth.login()
+            assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+        # another client may still try that address; the blocked one may try another
+        assert _from(other_app, "10.0.0.8").login().status_code == 302
+        other_app.extensions["lowrise"].accounts.add("bo@example.com", PASSWORD)
+        assert two.login(email="bo@example.com").status_code == 302
+        # a success forgets the failures of that client for that address
+        assert _from(app, "10.0.0.9").login(password="wrong password").status_code == 401
+        assert _from(other_app, "10.0.0.9").login().status_code == 302
+        run = app.extensions["lowrise"]
+        t = run.accounts.attempts
+        with run.engine.connect() as conn:
+            left = conn.execute(sa.select(t.c.client, t.c.email)).all()
+        assert sorted(set(left)) == [("10.0.0.7", "ada@example.com")]
+    finally:
+        other_app.extensions["lowrise"].engine.dispose()
+
+
+def test_sign_in_limits_per_client_and_per_address_slide(app, tmp_path):
+    from lowrise.accounts import LoginLimit
+
+    now = [1_000_000.0]
+    run = app.extensions["lowrise"]
+    limit = LoginLimit(run.accounts, attempts=3, per_client=5, per_email=4, window=600,
+                       clock=lambda: now[0])
+    for _ in range(3):
+        assert limit.reserve("1.1.1.1", "A@example.com ") == 0
+        now[0] += 10
+    wait = limit.reserve("1.1.1.1", "a@example.com")
+    assert wait == 600 - 30 + 1  # until the first failure leaves the window
+    assert limit.retry_after("1.1.1.1", "a@example.com") == wait
+    # the per-client limit: five failures over any addresses
+    assert limit.reserve("1.1.1.1", "b@example.com") == 0
+    assert limit.reserve("1.1.1.1", "c@example.com") == 0
+    assert limit.reserve("1.1.1.1", "d@example.com") > 0
+    # the per-address limit: four failures from any clients
+    assert limit.reserve("2.2.2.2", "a@example.com") == 0
+    assert limit.reserve("3.3.3.3", "a@example.com") > 0
+    # the window slides: once the first failures are older than it, room comes back
+    now[0] += 600 - 30 + 1
+    assert limit.retry_after("1.1.1.1", "a@example.com") == 0
+    assert limit.reserve("1.1.1.1", "a@example.com") == 0
+    # old rows are deleted as new attempts come; a very long address is cut, never an error
+    limit.failed("4.4.4.4" * 20, "x" * 400 + "@example.com")
+    t = run.accounts.attempts
+    with run.engine.connect() as conn:
+        ats = conn.execute(sa.select(t.c.at)).scalars().all()
+    assert min(ats) > now[0] - 600
 
 
 def test_password_change_ends_the_other_sessions(app, client, signed_in):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,6 +67,22 @@ def tokens_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("last_used_at", UTCDateTime()),
         sa.Column("revoked_at", UTCDateTime()),
+    )
+
+
+def login_attempts_table(metadata: sa.MetaData) -> sa.Table:
+    """The `lr_login_attempts` table: one row per failed sign-in (or password check), kept
+    for the rate limit's window, so that every web process on the database counts them."""
+    return sa.Table(
+        "lr_login_attempts", metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("client", sa.String(64), nullable=False),
+        sa.Column("email", sa.String(254), nullable=False),
+        # seconds since the epoch (UTC): the window is arithmetic on it on both databases
+        sa.Column("at", sa.Float(precision=53), nullable=False, index=True),
+        sa.Index("ix_lr_login_attempts_client", "client", "at"),
+        sa.Index("ix_lr_login_attempts_email", "email", "at"),
     )
 
 
@@ -130,13 +147,15 @@ class Accounts:
         meta = sa.MetaData()
         self.table = users_table(meta)
         self.tokens = tokens_table(meta)
+        self.attempts = login_attempts_table(meta)
         self._ready = False
 
     def ensure_table(self) -> None:
-        """Create `lr_users` and `lr_api_tokens` when they do not exist yet."""
+        """Create `lr_users`, `lr_api_tokens` and `lr_login_attempts` when they do not exist."""
         if not self._ready:
             self.table.create(self.engine, checkfirst=True)
             self.tokens.create(self.engine, checkfirst=True)
+            self.attempts.create(self.engine, checkfirst=True)
             self._ready = True
 
     def add(self, email: str, password: str, *, name: str = "", staff_id: int | None = None,
@@ -276,6 +295,94 @@ class Accounts:
             with self.engine.begin() as conn:
                 conn.execute(t.update().where(t.c.id == row.id).values(last_used_at=now))
         return user
+
+
+class LoginLimit:
+    """The sign-in rate limit, shared by every process on the database (`lr_login_attempts`).
+
+    A sliding window of `window` seconds: at most `attempts` failures for one address from
+    one client, `per_client` from one client whatever the address, and `per_email` for one
+    address whatever the client (0: no such limit). Rows older than the window are deleted
+    as new ones come.
+    """
+
+    def __init__(self, accounts: Accounts, *, attempts: int = 5, per_client: int = 30,
+                 per_email: int = 100, window: float = 900.0,
+                 clock: Callable[[], float] = time.time):
+        self.accounts, self.clock = accounts, clock
+        self.attempts, self.per_client, self.per_email, self.window = \
+            attempts, per_client, per_email, window
+
+    @staticmethod
+    def _key(client: str, email: str) -> tuple[str, str]:
+        # cut to the columns' sizes: an overlong input is still counted, never an error
+        return (client or "")[:64], (email or "").strip().lower()[:254]
+
+    def _limits(self, client: str, email: str):
+        t = self.accounts.attempts
+        yield sa.and_(t.c.client == client, t.c.email == email), self.attempts
+        if self.per_client:
+            yield t.c.client == client, self.per_client
+        if self.per_email and email:
+            yield t.c.email == email, self.per_email
+
+    def _wait(self, conn: sa.Connection, client: str, email: str, now: float,
+              extra: int = 0) -> int:
+        """Seconds until every limit has room for one more attempt (0: it has now)."""
+        t, since = self.accounts.attempts, now - self.window
+        wait = 0.0
+        for cond, limit in self._limits(client, email):
+            n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                cond, t.c.at > since)).scalar_one() - extra
+            if n >= limit:
+                # room comes when the (n - limit + 1)th oldest attempt leaves the window
+                oldest = conn.execute(sa.select(t.c.at).where(cond, t.c.at > since)
+                                      .order_by(t.c.at).offset(n - limit).limit(1)).scalar()
+                wait = max(wait, (oldest or now) + self.window - now)
+        return max(1, int(wait) + 1) if wait else 0
+
+    def retry_after(self, client: str, email: str) -> int:
+        """Seconds to wait before trying again (0: go ahead)."""
+        self.accounts.ensure_table()
+        client, email = self._key(client, email)
+        with self.accounts.engine.connect() as conn:
+            return self._wait(conn, client, email, self.clock())
+
+    def reserve(self, client: str, email: str) -> int:
+        """Count an attempt before checking the password, then see whether it was allowed:
+        0 (go ahead; call `succeeded` if the password is right) or the seconds to wait (the
+        attempt is not counted). Counting first means that requests racing in parallel, in
+        one process or several, never get more than the limit between them."""
+        self.accounts.ensure_table()
+        client, email = self._key(client, email)
+        t, now = self.accounts.attempts, self.clock()
+        with self.accounts.engine.begin() as conn:
+            rid = conn.execute(t.insert().values(client=client, email=email, at=now)
+                               .returning(t.c.id)).scalar_one()
+        with self.accounts.engine.begin() as conn:
+            wait = self._wait(conn, client, email, now, extra=1)
+            if wait:
+                conn.execute(t.delete().where(t.c.id == rid))
+            else:
+                conn.execute(t.delete().where(t.c.at <= now - self.window))
+        return wait
+
+    def failed(self, client: str, email: str) -> None:
+        """Count a failed attempt."""
+        self.accounts.ensure_table()
+        client, email = self._key(client, email)
+        t, now = self.accounts.attempts, self.clock()
+        with self.accounts.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.at <= now - self.window))
+            conn.execute(t.insert().values(client=client, email=email, at=now))
+
+    def succeeded(self, client: str, email: str) -> None:
+        """The right password: this client's failures for this address are forgotten."""
+        self.accounts.ensure_table()
+        client, email = self._key(client, email)
+        t = self.accounts.attempts
+        with self.accounts.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.client == client, t.c.email == email))
 
 
 def _token(row) -> ApiToken:

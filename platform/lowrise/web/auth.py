@@ -52,7 +52,7 @@ def login():
     status = 200
     if form.validate_on_submit():
         client, email = request.remote_addr or "", form.email.data or ""
-        wait = limiter().retry_after(client, email)
+        wait = limiter().reserve(client, email)  # counted as failed unless it succeeds
         if wait:
             minutes = max(1, round(wait / 60))
             error = _l("Too many failed sign-ins. Try again in %(n)s minute(s).", n=minutes)
@@ -60,9 +60,7 @@ def login():
             resp.headers["Retry-After"] = str(wait)
             return resp
         user = rt().accounts.authenticate(email, form.password.data)
-        if user is None:
-            limiter().failed(client, email)
-        else:
+        if user is not None:
             limiter().succeeded(client, email)
             locale = session.get("locale")
             session.clear()

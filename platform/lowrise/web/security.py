@@ -1,5 +1,6 @@
 """Response hardening in one place: security headers on every response (one after_request),
-and the sign-in rate limit.
+and the sign-in rate limit (`lowrise.accounts.LoginLimit`, counted in the database so that
+it holds across every web process).
 
 The Content-Security-Policy allows scripts and styles from this site only: the templates
 have no inline script, no inline event handler and no style attribute (htmx is configured
@@ -8,11 +9,9 @@ not to add its indicator styles), so none is needed.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-
 from flask import Flask, Response, g, request
+
+from lowrise.accounts import LoginLimit
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
@@ -40,57 +39,19 @@ def secure_headers(response: Response) -> Response:
     return response
 
 
-class RateLimit:
-    """At most `attempts` failed sign-ins per `window` seconds for one address from one
-    client, and `per_client` for one client whatever the address. In memory, per process:
-    enough to make guessing slow; a proxy in front can add a shared limit."""
-
-    def __init__(self, attempts: int = 5, per_client: int = 30, window: float = 900.0,
-                 clock=time.monotonic):
-        self.attempts, self.per_client, self.window, self.clock = \
-            attempts, per_client, window, clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        now = self.clock()
-        q = self._failures.setdefault(key, deque())
-        while q and now - q[0] > self.window:
-            q.popleft()
-        return q
-
-    def retry_after(self, client: str, email: str) -> int:
-        """Seconds to wait before trying again (0: go ahead)."""
-        with self._lock:
-            for key, limit in (((client, email.lower()), self.attempts),
-                               ((client, ""), self.per_client)):
-                q = self._recent(key)
-                if len(q) >= limit:
-                    return max(1, int(self.window - (self.clock() - q[0])) + 1)
-        return 0
-
-    def failed(self, client: str, email: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in ((client, email.lower()), (client, "")):
-                self._recent(key).append(now)
-            if len(self._failures) > 10_000:  # forget quiet clients
-                for key in [k for k, q in self._failures.items() if not q]:
-                    del self._failures[key]
-
-    def succeeded(self, client: str, email: str) -> None:
-        with self._lock:
-            self._failures.pop((client, email.lower()), None)
-
-
-def limiter() -> RateLimit:
+def limiter() -> LoginLimit:
+    """The app's sign-in rate limit (kept in the database: shared by every process)."""
     from flask import current_app
 
     return current_app.extensions["lowrise_login_limit"]
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["lowrise_login_limit"] = RateLimit(
-        attempts=int(app.config.get("LOWRISE_LOGIN_ATTEMPTS", 5)),
-        window=float(app.config.get("LOWRISE_LOGIN_WINDOW", 900)))
+    cfg = app.config
+    app.extensions["lowrise_login_limit"] = LoginLimit(
+        app.extensions["lowrise"].accounts,
+        attempts=int(cfg.get("LOWRISE_LOGIN_ATTEMPTS", 5)),
+        per_client=int(cfg.get("LOWRISE_LOGIN_PER_CLIENT", 30)),
+        per_email=int(cfg.get("LOWRISE_LOGIN_PER_EMAIL", 100)),
+        window=float(cfg.get("LOWRISE_LOGIN_WINDOW", 900)))
     app.after_request(secure_headers)
