@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from test_web_support import make_record
+from test_web_support import make_record, make_workspace
 
 pytest_plugins = ["test_web_support"]
 
@@ -246,3 +246,74 @@ def test_a_formula_too_large_for_its_column_is_empty_not_a_crash(api, deals):
     resp = api.patch(f"/api/v1/deal/{deals[0]['id']}", json={"amount": 9999999999999998})
     assert resp.status_code == 200, resp.json
     assert resp.json["amount"] == "9999999999999998.00" and resp.json["double"] is None
+
+
+FORMULAS = """
+  ratio: {type: formula, expression: "amount / (amount - amount)", result: decimal}
+  huge: {type: formula, expression: "amount * 1e300 * 1e300 * 1e300", result: decimal}
+  huge_int: {type: formula, expression: "amount * 1e300 * 1e300", result: integer}
+  not_a_date: {type: formula, expression: "amount * 2", result: date}
+  not_a_time: {type: formula, expression: "today()", result: datetime}
+"""
+
+
+def test_formulas_without_a_finite_result_are_empty_never_a_crash(tmp_path, db_url):
+    """Division by zero, results beyond any column, and results of the wrong kind are
+    stored empty (NULL), through Records and through the API, on both databases."""
+    from test_web_support import SMALL, build_app
+
+    files = {**SMALL, "schemas/deal.yaml": SMALL["schemas/deal.yaml"] + FORMULAS}
+    app = build_app(tmp_path, db_url, make_workspace(files))
+    try:
+        run = app.extensions["lowrise"]
+        c = make_record(run, "client", name="Alpha Co")
+        made = make_record(run, "deal", title="North flat", client=c["id"], amount="500")
+        names = ("ratio", "huge", "huge_int", "not_a_date", "not_a_time")
+        assert {n: made[n] for n in names} == dict.fromkeys(names)
+        secret, _info = run.accounts.create_token(run.accounts.by_email("ada@example.com").id)
+        api = app.test_client()
+        auth = {"Authorization": f"Bearer {secret}"}
+        resp = api.post("/api/v1/deal", headers=auth,
+                        json={"title": "South villa", "client": c["id"], "amount": 7})
+        assert resp.status_code == 201, resp.json
+        assert {n: resp.json[n] for n in names} == dict.fromkeys(names)
+        assert resp.json["double"] == "14.00"
+        again = api.patch(f"/api/v1/deal/{made['id']}", headers=auth, json={"amount": 0})
+        assert again.status_code == 200 and again.json["ratio"] is None
+        assert again.json["huge"] == "0.00"  # 0 times a huge number is a number
+        t = run.schema.table("deal")
+        with run.engine.connect() as conn:
+            stored = conn.execute(sa.select(*(t.c[n] for n in names)).where(
+                t.c.id == resp.json["id"])).one()
+            ratio = conn.execute(sa.select(t.c.ratio).where(t.c.id == made["id"])).scalar()
+        assert tuple(stored) == (None,) * len(names) and ratio is None
+    finally:
+        app.extensions["lowrise"].engine.dispose()
+
+
+def test_an_infinite_number_in_a_formula_is_refused_where_it_is_written():
+    from lowrise.workspace import WorkspaceError
+    from test_web_support import SMALL
+
+    files = {**SMALL, "schemas/deal.yaml": SMALL["schemas/deal.yaml"]
+             + '  inf: {type: formula, expression: "amount * -1e400"}\n'}
+    with pytest.raises(WorkspaceError) as err:
+        make_workspace(files)
+    assert "fields.inf.expression: 1e400 is too large a number" in str(err.value)
+
+
+@pytest.mark.parametrize("result", ["decimal", "integer", "text", "boolean"])
+def test_a_formula_never_takes_infinity_or_nan(result):
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from lowrise.storage.values import compute_formulas
+
+    ws = make_workspace()
+    f = ws.type("deal").fields["double"]
+    f = replace(f, config={**f.config, "result": result})
+    for value in (Decimal("Infinity"), Decimal("-Infinity"), Decimal("NaN"), float("inf")):
+        with pytest.raises(ArithmeticError):
+            f.kind.coerce(f, value)
+    assert compute_formulas(ws.type("deal"), {"amount": Decimal("2")}, None) == \
+        {"double": Decimal("4.00")}

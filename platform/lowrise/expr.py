@@ -192,6 +192,9 @@ class Expression:
             case ast.Constant(value=v) if v is None or isinstance(v, (bool, int, float, str)):
                 if isinstance(v, str) and len(v) > MAX_TEXT:
                     raise ExpressionError("a text literal is too long")
+                if isinstance(v, float) and v in (float("inf"), float("-inf")):
+                    raise ExpressionError(f"{ast.get_source_segment(self.source.strip(), node)}"
+                                          " is too large a number (at most 1e308)")
             case ast.Name(id=name):
                 if name.startswith("_"):
                     raise ExpressionError(f"'{name}' is not allowed")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -65,6 +66,10 @@ class Autonumber(FieldType):
         raise FieldError("is numbered automatically and cannot be set")
 
 
+def _finite(value: Decimal | float) -> bool:
+    return value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+
+
 FORMULA_RESULTS = ("text", "integer", "decimal", "date", "datetime", "boolean")
 
 
@@ -102,10 +107,20 @@ class Formula(FieldType):
         raise FieldError("is computed from other fields and cannot be set")
 
     def coerce(self, field, value):
-        """Fit an evaluated value to the declared result type."""
+        """Fit an evaluated value to the declared result type.
+
+        ArithmeticError or TypeError when it cannot: the caller stores the formula as
+        undefined (empty), like a division by zero. A number that is not finite (Infinity,
+        NaN) is never a result, whatever the result type: it would be stored as the text
+        'Infinity' or fail the whole write on the database."""
         if value is None:
             return None
+        if isinstance(value, (Decimal, float)) and not _finite(value):
+            raise ArithmeticError("the result is not a finite number")
         kind = self.result(field)
+        if kind == "date" and not isinstance(value, date) \
+                or kind == "datetime" and not isinstance(value, datetime):
+            raise TypeError(f"the result is not a {kind}")
         if kind == "text":
             return str(value)
         if kind == "integer":
