@@ -221,6 +221,41 @@ def test_each_person_sees_the_numbers_of_their_own_rows(flagship):
     assert board.count('class="rank-badge') <= 1  # only themselves on the leaderboard
 
 
+def test_every_flagship_drill_down_counts_what_it_shows_for_each_role(flagship):
+    """Admin and consultant: every count on the flagship dashboard, bars and slices grouped
+    through a link (client.source, unit.layout) included, opens a table of exactly that
+    many records; the consultant's through their own row scope (clients out of it form the
+    "(empty)" group in both)."""
+    from test_web_support import AuthActions
+
+    run = flagship.extensions["lowrise"]
+    with run.engine.connect() as conn:
+        sid = conn.execute(sa.text('SELECT consultant FROM "case" WHERE consultant IS NOT NULL '
+                                   "GROUP BY consultant ORDER BY count(*) DESC LIMIT 1")).scalar()
+    run.accounts.add("con@example.com", PASSWORD, name="Con", roles=["consultant"], staff_id=sid)
+    seen = {}
+    for login in ("ada@example.com", "con@example.com"):
+        client = flagship.test_client()
+        assert AuthActions(client).login(login).status_code == 302
+        html = client.get("/d/dashboard?range=all").text
+        assert 'class="dash-error"' not in html
+        followed, paths = 0, 0
+        for href, text in links(html):
+            if not re.fullmatch(r"[\d,]+", text):
+                continue  # amounts and rates: their records are those of the count beside
+            table = client.get(href)
+            assert table.status_code == 200, href
+            assert "not a field" not in table.text, href
+            assert total_of(table.text) == int(text.replace(",", "")), (login, href, text)
+            followed += 1
+            paths += "=client.source" in href or "=unit.layout" in href
+        assert followed >= 20 and paths >= 4, (login, followed, paths)
+        seen[login] = html
+    by_source = [h for h, _ in links(seen["con@example.com"]) if "f0=client.source" in h
+                 or "=client.source&" in h]
+    assert by_source  # the consultant's slices are clickable too
+
+
 def test_the_charting_library_is_vendored_pinned_with_its_licence():
     import hashlib
 

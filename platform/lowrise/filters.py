@@ -725,6 +725,17 @@ def check(data: t.Any, record_type: RecordType | str, workspace: Workspace) -> l
     return p.problems
 
 
+def resolve_path(name: str, record_type: RecordType | str, workspace: Workspace
+                 ) -> tuple[Field, ...]:
+    """The fields a field name or a path through links (`client.source`) goes through, the
+    last one the field compared; FilterError saying what is wrong otherwise."""
+    p = _Parser(_record_type(record_type, workspace), workspace)
+    found = p.path(name, "")
+    if found is None:
+        raise FilterError("; ".join(p.problems))
+    return tuple(found[0])
+
+
 def all_of(*nodes: Node | None) -> Node:
     """The conjunction of some filters (view AND row scope AND the user's own), flattened."""
     items: list[Node] = []

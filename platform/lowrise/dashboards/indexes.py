@@ -41,7 +41,9 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
             if w.record_type != rt.name:
                 continue
             conds = flat(w.filter) or []
-            eq = [c["field"] for c in conds if c.get("op") in ("eq", "in")]
+            # (a condition through a link pins the link's target, not the column itself)
+            eq = [c["field"] for c in conds if c.get("op") in ("eq", "in")
+                  and "." not in str(c["field"])]
             lead = _columns(rt, eq + ([w.date_field] if w.date_field else []))
             if not lead or (not w.date_field and w.kind != "kpi"):
                 continue

@@ -198,12 +198,13 @@ class Drill:
 
 
 def flat(data: t.Any) -> list[dict] | None:
-    """Filter data as a flat list of conditions on the type's own fields (None: not flat)."""
+    """Filter data as a flat list of conditions (None: not flat: `any:`, `not:`), which a
+    table view's URL can hold."""
     if not data:
         return []
     if isinstance(data, Mapping) and "field" in data:
-        # A table view's URL names its own fields only: a path (client.source) cannot go there.
-        return None if "." in str(data["field"]) else [dict(data)]
+        # (a path through a link, client.source, goes into a table's URL too: viewstate.py)
+        return [dict(data)]
     items = data if isinstance(data, list) else (
         data["all"] if isinstance(data, Mapping) and set(data) == {"all"} else None)
     if not isinstance(items, list):

@@ -457,12 +457,13 @@ def aggregate(conn: sa.Connection, schema: Schema, type_name: str, *,
     if pol is not None:
         pol.check_names(type_name, [f.name for _, f, _ in groups], "group by")
         pol.check_names(type_name, [f.name for _, _, f in wanted if f is not None], "add up")
-    inner_cols = []
+    group_cols = []
     for i, (_, f, bucket) in enumerate(groups):
         col = table.c[f.name]
         zone = f.config.get("timezone") or tz
         expr = _bucket(conn, f, col, bucket, zone, where) if bucket else col
-        inner_cols.append(expr.label(f"g{i}"))
+        # (named _g0...: never a field's name, which starts with a letter)
+        group_cols.append(expr.label(f"_g{i}"))
     # Only what is asked is computed: a sum and an average need the sum and the count of
     # values, a minimum the min; a date field is never summed.
     needs: dict[str, set[str]] = {}
@@ -470,26 +471,26 @@ def aggregate(conn: sa.Connection, schema: Schema, type_name: str, *,
         if f is not None:
             needs.setdefault(f.name, set()).update(
                 ("sum", "count") if fn in ("sum", "avg") else (fn,))
-    inner_cols += [table.c[name].label(f"m_{name}") for name in sorted(needs)]
-    if not inner_cols:  # a bare count: the subquery still needs a column
-        inner_cols.append(sa.literal(1).label("one"))
-    # (hence the select_from calls: a literal and a bare count(*) name no table)
-    inner = sa.select(*inner_cols).select_from(table).where(where).subquery()
-    outer_cols = [inner.c[f"g{i}"] for i in range(len(groups))]
-    outer_cols.append(sa.func.count().label("n"))
     make = {"sum": lambda c: sa.func.sum(c, type_=c.type), "count": sa.func.count,
             "min": lambda c: sa.func.min(c, type_=c.type),
             "max": lambda c: sa.func.max(c, type_=c.type)}
+    cols = [*group_cols, sa.func.count().label("n")]
     for name in sorted(needs):
-        c = inner.c[f"m_{name}"]
-        outer_cols += [make[fn](c).label(f"{fn}_{name}") for fn in sorted(needs[name])]
-    stmt = sa.select(*outer_cols).select_from(inner).group_by(
-        *(inner.c[f"g{i}"] for i in range(len(groups))))
+        cols += [make[fn](table.c[name]).label(f"{fn}_{name}") for fn in sorted(needs[name])]
+    # One flat SELECT ... GROUP BY over the table (no subquery, no WHERE 1 = 1): with an
+    # index holding the group and the measured columns (the board's (stage, amount)), SQLite
+    # reads that index alone and PostgreSQL can too.
+    # GROUP BY the output names: a date bucket's expression holds bound values, which
+    # PostgreSQL would not match between the SELECT list and a repeated GROUP BY expression.
+    stmt = sa.select(*cols).select_from(table).group_by(
+        *(sa.literal_column(c.name) for c in group_cols))
+    if not isinstance(where, sa.sql.elements.True_):
+        stmt = stmt.where(where)
     out = []
     for row in conn.execute(stmt).mappings():
         item: dict[str, t.Any] = {}
         for i, (spec, f, bucket) in enumerate(groups):
-            v = row[f"g{i}"]
+            v = row[f"_g{i}"]
             if bucket and isinstance(v, str):
                 v = date.fromisoformat(v[:10])
             elif bucket and isinstance(v, datetime):

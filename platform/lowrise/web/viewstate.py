@@ -2,6 +2,9 @@
 
 `?f0=stage&o0=in&v0=lead&v0=viewing&f1=amount&o1=gte&v1=1000000&sort=-amount&q=wang&group=stage`
 
+A condition names a field of the type or a path through links (`f0=client.source`), as
+the filter language does: a dashboard's group through a link drills down to its records.
+
 Conditions are numbered; a condition that does not fit its field is dropped and reported,
 never an error page. The result is data in the one filter language.
 """
@@ -14,6 +17,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from lowrise import filters
+from lowrise.errors import FilterError
 from lowrise.workspace.model import Field, RecordType, View, Workspace
 
 MAX_CONDITIONS = 20
@@ -79,6 +83,17 @@ def filterable(rt: RecordType) -> list[Field]:
             if filters.operators_for(f)]
 
 
+def _field_at(name: str, rt: RecordType, ws: Workspace) -> Field | None:
+    """The field a condition names: the type's own, or a field of a linked record through a
+    path (`client.source`: a dashboard's group through a link drills down with one)."""
+    if "." not in name:
+        return rt.fields.get(name)
+    try:
+        return filters.resolve_path(name, rt, ws)[-1]
+    except FilterError:
+        return None
+
+
 def sortable(f: Field) -> bool:
     return bool(f.kind.sortable) and f.type not in ("attachment", "multi_select", "long_text")
 
@@ -92,7 +107,7 @@ def parse_state(args: MultiDict, ws: Workspace, rt: RecordType, view: View) -> T
         name = args.get(f"f{i}")
         if not name or i == removed:
             continue
-        f = rt.fields.get(name)
+        f = _field_at(name, rt, ws)
         if f is None:
             problems.append(f"{name}: not a field of {rt.label}")
             continue
