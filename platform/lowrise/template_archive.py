@@ -14,6 +14,7 @@ import graphlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -121,6 +122,9 @@ def export_template(ws: Workspace, out: str | os.PathLike, *, records: Records |
         raise TargetNotEmpty(f"{out} exists; choose a new file name (nothing was changed)")
     if with_data and records is None:
         raise TemplateError("exporting with data needs the workspace's database")
+    if not ws.root or not (Path(ws.root) / "workspace.yaml").is_file():
+        raise TemplateError("this workspace was not loaded from a folder with a "
+                            "workspace.yaml; there are no files to export")
     files = workspace_files(ws.root)
     manifest = Manifest(name=Path(ws.root).name or ws.name,
                         template=dict(ws.config.get("template") or {}), with_data=with_data,
@@ -261,6 +265,7 @@ class ImportResult:
     records: dict[str, int] = field(default_factory=dict)
     steps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    workspace: Workspace | None = None
 
 
 def import_template(archive_path: str | os.PathLike, dest: str | os.PathLike, *,
@@ -289,18 +294,29 @@ def import_template(archive_path: str | os.PathLike, dest: str | os.PathLike, *,
     if database_url:
         _check_database_empty(url, schema)
     write_workspace(archive.files, dest, instance=instance)
+    made_instance = not instance.exists()
     instance.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, poolclass=sa.NullPool)
     try:
         with engine.connect() as conn:
             the_plan = plan(conn, schema)
         steps = apply(engine, the_plan, actor=(actor or _importer()).name)
-        result = ImportResult(dest, url, steps=steps)
+        result = ImportResult(dest, url, steps=steps, workspace=ws)
         if with_data and archive.manifest.with_data:
             records = Records(engine, schema, files=FileStore(instance / "uploads"))
             result.records = load_data(archive, records, actor=actor,
                                        warnings=result.warnings)
         return result
+    except BaseException:
+        engine.dispose()
+        # the folder (and its own SQLite file) were made by this import: a failed import
+        # leaves nothing behind, so the same name can be used again
+        shutil.rmtree(dest, ignore_errors=True)
+        if made_instance:
+            shutil.rmtree(instance, ignore_errors=True)
+        elif not database_url:
+            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        raise
     finally:
         engine.dispose()
 

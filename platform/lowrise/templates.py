@@ -10,11 +10,14 @@ and importing one live in `lowrise.template_archive`. No Flask, no click.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from lowrise.errors import LowriseError
 from lowrise.workspace.model import Label, Workspace
@@ -38,6 +41,10 @@ class TargetNotEmpty(TemplateError):
     """The folder (or database) a template would go to already holds something."""
 
 
+class BadFolderName(TemplateError):
+    """A name for a new workspace folder that is not a plain, safe folder name."""
+
+
 def repository_root() -> Path:
     """Where the flagship workspace and the templates/ folder live."""
     return Path(__file__).resolve().parents[2]
@@ -58,6 +65,31 @@ class Template:
         from lowrise.workspace import load_workspace
 
         return load_workspace(self.path)
+
+
+_loaded: dict[Path, tuple[tuple, Workspace]] = {}
+_loading = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple:
+    """What changes when a workspace's files change: each file's name, size and time."""
+    out = []
+    for part in WORKSPACE_PARTS:
+        p = path / part
+        for file in ([p] if p.is_file() else sorted(p.rglob("*.y*ml")) if p.is_dir() else []):
+            st = file.stat()
+            out.append((str(file), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def cached_workspace(t: Template) -> Workspace:
+    """`t.workspace()`, loaded once and again only when its files change (for previews)."""
+    stamp = _stamp(t.path)
+    with _loading:
+        hit = _loaded.get(t.path)
+        if hit is None or hit[0] != stamp:
+            hit = _loaded[t.path] = (stamp, t.workspace())
+        return hit[1]
 
 
 def template_folders(root: str | os.PathLike | None = None) -> dict[str, Path]:
@@ -186,6 +218,66 @@ def clone(name: str, dest: str | os.PathLike, *, root: str | os.PathLike | None 
     """Create a new workspace at `dest` from the template `name`; never overwrites anything."""
     template = get_template(name, root)
     return write_workspace(workspace_files(template.path), dest, instance=instance)
+
+
+# ----- where a new workspace goes, and how to run it -----
+
+FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+
+def new_folder(name: str, base: str | os.PathLike, *, allow_absolute: bool = False) -> Path:
+    """The folder a new workspace called `name` goes to: `base/name` for a plain folder name
+    (letters, digits, `-`, `_`, `.`; up to 64), or `name` itself when it is an absolute path
+    and `allow_absolute`. BadFolderName says why a name is refused; nothing is checked on disk
+    here (`check_target` does that)."""
+    raw = (name or "").strip()
+    if not raw:
+        raise BadFolderName("the new workspace needs a folder name")
+    if raw.startswith("/"):
+        parts = PurePosixPath(raw).parts
+        if not allow_absolute:
+            raise BadFolderName(f"'{raw}' is a path; give a folder name (it is made under "
+                                f"{base})")
+        if ".." in parts or len(parts) < 2 or "\\" in raw or "\0" in raw:
+            raise BadFolderName(f"'{raw}' is not a plain absolute path (no '..')")
+        return Path(os.path.normpath(raw))
+    if not FOLDER_NAME.match(raw) or raw.strip(".") == "":
+        raise BadFolderName(f"'{raw}' is not a folder name: use letters, digits, '-', '_' and "
+                            "'.', start with a letter or a digit, at most 64 characters")
+    return Path(base) / raw
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of the way from a new workspace folder to a running app."""
+
+    kind: str  # cd | check | migrate | seed | user | serve
+    command: str
+
+
+def admin_role(ws: Workspace) -> str | None:
+    """The role that manages everything: flagged `admin: true`, else one named admin."""
+    flagged = [n for n, r in ws.roles.items() if r.config.get("admin") is True]
+    return flagged[0] if flagged else ("admin" if "admin" in ws.roles else None)
+
+
+def next_steps(dest: str | os.PathLike, ws: Workspace, *, migrated: bool = False,
+               demo_data: bool = True) -> list[Step]:
+    """The commands that run a new workspace, as `lowrise new` prints them: check it, create
+    and migrate its database (an SQLite file in DEST/instance), load demo data (which makes
+    a demo account per role) or add a first administrator, then serve. `migrated`: the
+    database exists already (an imported archive)."""
+    steps = [Step("cd", f"cd {shlex.quote(str(dest))}"), Step("check", "lowrise check")]
+    if not migrated:
+        steps.append(Step("migrate", "lowrise migrate"))
+    if demo_data and not migrated:
+        steps.append(Step("seed", "lowrise seed"))
+    else:
+        role = admin_role(ws)
+        steps.append(Step("user", "lowrise user add you@example.com --name 'Your Name'"
+                                  + (f" --role {role}" if role else "")))
+    steps.append(Step("serve", "lowrise serve"))
+    return steps
 
 
 def iter_summary(t: Template, locale: str = "en") -> Iterator[str]:

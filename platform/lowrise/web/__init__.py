@@ -107,6 +107,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import rules as rules_pages  # automations: rule pages, inbox, manual buttons, hooks
 
     rules_pages.init_app(app)
+    from . import gallery  # the template gallery: previews, use a template, export / import
+
+    gallery.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 
