@@ -20,15 +20,18 @@ from lowrise.errors import (
     NotFound,
     ValidationError,
 )
+from lowrise.fields.base import FieldType
 from lowrise.fields.computed import autonumber_format, autonumber_period
 from lowrise.fields.file import FileUpload
 from lowrise.workspace.model import RecordType
 
 from .db import write_transaction
 from .files import FileStore
+from .search import batch_index
 from .tables import Schema
 from .values import (
     compute_formulas,
+    formula_order,
     from_db_row,
     from_json_values,
     parse_values,
@@ -59,6 +62,61 @@ class Hook(Protocol):
                  records: Records) -> None: ...
 
 
+@dataclass(frozen=True)
+class _RowWriter:
+    """How a record of one type becomes a row of database values for one kind of database
+    (the field type's `to_db`, then the column type's own conversion, as SQLAlchemy would
+    apply it): worked out once, applied per row without building a dict."""
+
+    rt: RecordType
+    columns: tuple[str, ...]
+    steps: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    @classmethod
+    def make(cls, rt: RecordType, t: sa.Table, dialect) -> _RowWriter:
+        steps = []
+        for name in rt.fields:
+            if name == "id":
+                continue
+            f = rt.fields[name]
+            to_db = (None if type(f.kind).to_db is FieldType.to_db
+                     else (lambda v, f=f, to_db=f.kind.to_db: to_db(f, v)))
+            bind = t.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if to_db is not None and bind is not None:
+                step = lambda v, a=to_db, b=bind: b(a(v))  # noqa: E731
+            else:
+                step = to_db or bind
+            steps.append((name, step))
+        return cls(rt, tuple(n for n, _ in steps), tuple(steps))
+
+    def rows(self, records: Sequence[Mapping[str, Any]]) -> list[tuple]:
+        """The rows of `records`. A value met again in a column (dates, amounts, the
+        creation stamp) is converted once: each column remembers up to MEMO values."""
+        memos: list[dict[Any, Any]] = [{} for _ in self.steps]
+        out = []
+        for values in records:
+            get = values.get
+            row = []
+            for (name, step), memo in zip(self.steps, memos, strict=True):
+                v = get(name)
+                if v is not None and step is not None:
+                    try:
+                        v = memo[v]
+                    except KeyError:
+                        c = step(v)
+                        if len(memo) < MEMO:
+                            memo[v] = c
+                        v = c
+                    except TypeError:  # an unhashable value (a list of options)
+                        v = step(v)
+                row.append(v)
+            out.append(tuple(row))
+        return out
+
+
+MEMO = 4096
+
+
 @dataclass
 class Records:
     """Every write to records goes through here."""
@@ -67,6 +125,8 @@ class Records:
     schema: Schema
     files: FileStore | None = None
     hooks: list[Hook] = field(default_factory=list)
+    _writers: dict[tuple[str, str], _RowWriter] = field(default_factory=dict, init=False,
+                                                         repr=False, compare=False)
 
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
@@ -254,40 +314,75 @@ class Records:
                            for n in range(last - count + 1, last + 1)]
         return out
 
-    def _insert(self, conn: sa.Connection, t: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert rows with one executemany and return their ids, in order.
+    def _writer(self, rt: RecordType, dialect) -> _RowWriter:
+        key = (rt.name, dialect.name)
+        hit = self._writers.get(key)
+        if hit is None or hit.rt is not rt:
+            hit = self._writers[key] = _RowWriter.make(rt, self._table(rt.name), dialect)
+        return hit
+
+    def _insert(self, conn: sa.Connection, t: sa.Table, columns: Sequence[str],
+                rows: list[tuple]) -> list[int]:
+        """Insert rows (tuples of database values in the order of `columns`, as
+        `_RowWriter.row` makes them) and return their ids, in order.
 
         `INSERT ... RETURNING` with many rows falls back to a statement per row on SQLite and
         sends one huge statement on PostgreSQL; both are slow for imports. On PostgreSQL the
-        ids are drawn from the table's sequence first; on SQLite, which gives a new row
-        max(id) + 1, the ids are read off the table around the insert and checked.
+        ids are drawn from the table's sequence first and the rows sent with COPY; on SQLite,
+        which gives a new row max(id) + 1, one executemany, the ids read off the table around
+        the insert and checked.
         """
         n = len(rows)
+        prep = conn.dialect.identifier_preparer
+        table = prep.format_table(t)
+        names = ", ".join(prep.quote(c) for c in columns)
         if conn.dialect.name == "postgresql":
             seq = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(
-                conn.dialect.identifier_preparer.format_table(t), "id"))).select_from(
-                sa.func.generate_series(1, n))
+                table, "id"))).select_from(sa.func.generate_series(1, n))
             ids = list(conn.execute(seq).scalars())
-            for row, rid in zip(rows, ids, strict=True):
-                row["id"] = rid
-            conn.execute(t.insert(), rows)
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                # identifiers only, quoted by the dialect; the values travel as COPY data
+                with cursor.copy(f"COPY {table} (id, {names}) FROM STDIN") as copy:  # nosec B608
+                    for rid, row in zip(ids, rows, strict=True):
+                        copy.write_row((rid, *row))
+            finally:
+                cursor.close()
             return ids
         if conn.dialect.name == "sqlite":
-            top = sa.select(sa.func.max(t.c.id))
+            top = f"SELECT max(id) FROM {table}"  # nosec B608 - a quoted identifier
             # With AUTOINCREMENT the next id follows the highest ever given, kept here.
-            given = sa.text("SELECT seq FROM sqlite_sequence WHERE name = :name")
+            given = "SELECT seq FROM sqlite_sequence WHERE name = ?"
             try:
-                seq = conn.execute(given, {"name": t.name}).scalar() or 0
+                seq = conn.exec_driver_sql(given, (t.name,)).scalar() or 0
             except sa.exc.OperationalError:  # a database with no AUTOINCREMENT table yet
                 seq = 0
-            start = max(conn.execute(top).scalar() or 0, seq)
-            conn.execute(t.insert(), rows)
-            end = conn.execute(top).scalar() or 0
+            start = max(conn.exec_driver_sql(top).scalar() or 0, seq)
+            marks = ", ".join("?" * len(columns))
+            conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})",  # nosec B608
+                                 rows)
+            end = conn.exec_driver_sql(top).scalar() or 0
             if end - start == n:
                 return list(range(start + 1, end + 1))
             raise RuntimeError(f"ids of {t.name} were not contiguous after a bulk insert")
-        result = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows)
+        result = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
+                              [dict(zip(columns, r, strict=True)) for r in rows])
         return list(result.scalars())
+
+    def _audit_created(self, conn, rt: RecordType, ids: list[int], actor: Actor, now) -> None:
+        """The `create` audit entries of new records: one INSERT ... SELECT over their ids."""
+        a, t = self.schema.audit, self._table(rt.name)
+        which = (t.c.id.between(ids[0], ids[-1]) if ids[-1] - ids[0] == len(ids) - 1
+                 else t.c.id.in_(ids))
+        src = sa.select(sa.literal(rt.name, a.c.record_type.type), t.c.id,
+                        sa.literal("create", a.c.action.type),
+                        sa.literal(actor.user, a.c.actor.type),
+                        sa.literal(actor.name, a.c.actor_name.type),
+                        sa.literal(now, a.c.at.type), sa.literal(1, a.c.version.type)
+                        ).where(which).order_by(t.c.id)
+        conn.execute(a.insert().from_select(
+            ["record_type", "record_id", "action", "actor", "actor_name", "at", "version"],
+            src))
 
     def _audit(self, conn, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -354,36 +449,39 @@ class Records:
             now = actor.now()
             numbers = self._next_numbers(c, rt, len(parsed), now)
             created: list[dict[str, Any]] = []
-            columns = [f for f in rt.fields if f != "id"]
-            for start in range(0, len(parsed), batch_size):
-                batch = parsed[start:start + batch_size]
-                db_rows = []
-                for j, values in enumerate(batch):
-                    self._store_files(rt, values)
-                    for name, seq in numbers.items():
-                        values[name] = seq[start + j]
-                    values.update(created_at=now, updated_at=now, created_by=actor.user,
-                                  updated_by=actor.user, version=1)
-                    compute_formulas(rt, values, now)
-                    # executemany needs the same keys in every row: absent fields are NULL.
-                    db_rows.append(to_db_row(rt, {f: values.get(f) for f in columns}))
-                ids = self._insert(c, t, db_rows)
-                audit = []
-                for rid, values in zip(ids, batch, strict=True):
-                    values["id"] = rid
-                    record = {f: values.get(f) for f in rt.fields}
-                    created.append(record)
-                    audit.append(dict(record_type=rt.name, record_id=rid, action="create",
-                                      actor=actor.user, actor_name=actor.name, at=now,
-                                      version=1, changes=None))
-                self._audit(c, audit)
-                if run_hooks and self.hooks:
-                    for record in created[start:]:
-                        self._fire(c, Change(rt.name, record["id"], "create", None, record,
-                                             tuple(k for k, v in record.items() if v is not None)),
-                                   actor)
-                if progress:
-                    progress(len(created))
+            writer = self._writer(rt, c.dialect)
+            stamps = dict(created_at=now, updated_at=now, created_by=actor.user,
+                          updated_by=actor.user, version=1)
+            files = any(f.type == "attachment" for f in rt.user_fields)
+            formulas = bool(formula_order(rt))
+            memo: dict[Any, Any] = {}
+            names = list(rt.fields)
+            with batch_index(c, rt, len(parsed)) as fill:
+                for start in range(0, len(parsed), batch_size):
+                    batch = parsed[start:start + batch_size]
+                    for j, values in enumerate(batch):
+                        if files:
+                            self._store_files(rt, values)
+                        for name, seq in numbers.items():
+                            values[name] = seq[start + j]
+                        values.update(stamps)
+                        if formulas:
+                            compute_formulas(rt, values, now, memo=memo)
+                    db_rows = writer.rows(batch)
+                    ids = self._insert(c, t, writer.columns, db_rows)
+                    if fill is not None:
+                        fill(ids[0], ids[-1])
+                    for rid, values in zip(ids, batch, strict=True):
+                        values["id"] = rid
+                        created.append({f: values.get(f) for f in names})
+                    self._audit_created(c, rt, ids, actor, now)
+                    if run_hooks and self.hooks:
+                        for record in created[start:]:
+                            self._fire(c, Change(rt.name, record["id"], "create", None, record,
+                                                 tuple(k for k, v in record.items()
+                                                       if v is not None)), actor)
+                    if progress:
+                        progress(len(created))
             if pol is not None:
                 created = self._finish_created(c, pol, rt, rows, created, _single)
             return created

@@ -13,6 +13,8 @@ when it creates or changes a table.
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +119,55 @@ def search_drop_ddl(schema: Schema, rt: RecordType, dialect_name: str) -> list[s
     return [*(f"DROP TRIGGER IF EXISTS {_quote('sqlite', f'{name}_{s}')}"
               for s in ("ai", "ad", "au")),
             f"DROP TABLE IF EXISTS {_quote('sqlite', name)}"]
+
+
+BATCH_FILL_FROM = 50  # rows: from this many on, a bulk insert fills SQLite's index once
+
+
+@contextmanager
+def batch_index(conn: sa.Connection, rt: RecordType, rows: int
+                ) -> Iterator[t.Callable[[int, int], None] | None]:
+    """Around a bulk insert into `rt`'s table: yields `fill(first_id, last_id)`, which puts
+    the rows with those ids into SQLite's full-text index in one statement, or None when the
+    insert trigger keeps the index (PostgreSQL, small batches, no searched fields).
+
+    The trigger that indexes one row at a time is dropped for the insert and created again
+    (the SQL it was created with) before leaving, inside the caller's transaction: a
+    rollback brings it back too, and no other connection ever sees it missing.
+    """
+    cols = fts_columns(rt)
+    if conn.dialect.name != "sqlite" or rows < BATCH_FILL_FROM or not cols:
+        yield None
+        return
+    trigger = f"{fts_name(rt.name)}_ai"
+    find = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?"
+    made = conn.exec_driver_sql(find, (trigger,)).scalar()
+    if made is None:  # a database whose search structures are not there: nothing to keep
+        yield None
+        return
+    q = lambda name: _quote("sqlite", name)  # noqa: E731
+    names = ", ".join(q(c) for c in cols)
+    # identifiers only, each a checked YAML name, quoted by the dialect: no value is inlined
+    fill_sql = (f"INSERT INTO {q(fts_name(rt.name))}(rowid, {names}) "  # nosec B608
+                f"SELECT id, {names} FROM {q(rt.name)} WHERE id BETWEEN ? AND ?")
+
+    def fill(first: int, last: int) -> None:
+        conn.exec_driver_sql(fill_sql, (first, last))
+
+    def restore() -> None:
+        if conn.exec_driver_sql(find, (trigger,)).scalar() is None:
+            conn.exec_driver_sql(made)
+
+    conn.exec_driver_sql(f"DROP TRIGGER {q(trigger)}")
+    try:
+        yield fill
+    except BaseException:
+        try:
+            restore()
+        except sa.exc.DBAPIError:  # the failed transaction is rolled back: the trigger with it
+            pass
+        raise
+    restore()
 
 
 class _SearchMatch(ColumnElement):

@@ -13,6 +13,7 @@ from typing import Any
 from lowrise.actor import Actor
 from lowrise.errors import FieldError
 from lowrise.expr import ExpressionError, compiled
+from lowrise.fields.base import FieldType
 from lowrise.workspace.model import Field, RecordType
 
 SYSTEM_SET = {"id", "created_at", "updated_at", "created_by", "updated_by", "version"}
@@ -21,37 +22,87 @@ SYSTEM_SET = {"id", "created_at", "updated_at", "created_by", "updated_by", "ver
 def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
                  actor: Actor) -> tuple[dict[str, Any], dict[str, str]]:
     """Parse and check the given values. Returns (values, errors by field name)."""
+    plan = parse_plan(rt)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, value in raw.items():
-        f = rt.fields.get(name)
-        if f is None:
-            errors[name] = f"is not a field of {rt.label}"
+        step = plan.steps.get(name)
+        if step is None:
+            errors[name] = (f"is not a field of {rt.label}" if name not in rt.fields else
+                            "is set by the system and cannot be changed")
             continue
-        if f.system:
-            errors[name] = "is set by the system and cannot be changed"
-            continue
+        f, parse, check, special = step
         try:
-            parsed = f.kind.parse(f, _resolve_special(f, value, actor))
-            if parsed is not None and not _is_upload_list(parsed):
-                f.kind.check(f, parsed)
+            if special and isinstance(value, str):
+                value = _resolve_special(f, value, actor)
+            parsed = parse(f, value)
+            if check is not None and parsed is not None and not (
+                    type(parsed) is list and _is_upload_list(parsed)):
+                check(f, parsed)
             values[name] = parsed
         except FieldError as exc:
             errors[name] = str(exc)
     if creating:
-        for f in rt.user_fields:
-            if f.name not in raw and f.default is not None and not f.kind.generated:
+        for f in plan.defaults:
+            if f.name not in raw:
                 try:
                     values[f.name] = f.kind.parse(f, _resolve_special(f, f.default, actor))
                 except FieldError as exc:  # the loader checks defaults; this is a backstop
                     errors[f.name] = f"default: {exc}"
-    for f in rt.user_fields:
-        if not f.required or f.kind.generated or f.name in errors:
+    for f in plan.required:
+        if f.name in errors:
             continue
         missing = values.get(f.name) is None if (creating or f.name in values) else False
         if missing:
             errors[f.name] = "is required"
     return values, errors
+
+
+class ParsePlan:
+    """What parse_values does for each field of a record type, worked out once: the parser,
+    the check (None where the field's options leave nothing to check), whether `me`/`now`/
+    `today` may stand for a value; the fields with defaults and the required ones."""
+
+    def __init__(self, rt: RecordType):
+        self.steps: dict[str, tuple[Field, Any, Any, bool]] = {}
+        for f in rt.user_fields:
+            kind = f.kind
+            check = kind.check
+            if type(kind).check is FieldType.check and not _base_check_needed(f):
+                check = None
+            self.steps[f.name] = (f, kind.parse, check, f.type in _SPECIAL_TYPES)
+        self.defaults = [f for f in rt.user_fields
+                         if f.default is not None and not f.kind.generated]
+        self.required = [f for f in rt.user_fields if f.required and not f.kind.generated]
+
+
+_SPECIAL_TYPES = ("user", "datetime", "date")
+
+
+def _base_check_needed(f: Field) -> bool:
+    """Whether FieldType.check can refuse anything on this field (length, pattern, bounds)."""
+    cfg = f.config
+    if cfg.get("max_length") or cfg.get("min_length") or cfg.get("pattern"):
+        return True
+    try:
+        return f.bounds != (None, None)
+    except Exception:  # noqa: BLE001 - a bound that does not parse: let check() say so
+        return True
+
+
+_PLAN_CACHE: dict[int, tuple[RecordType, ParsePlan]] = {}
+
+
+def parse_plan(rt: RecordType) -> ParsePlan:
+    """The record type's ParsePlan, made once per (immutable) record type."""
+    hit = _PLAN_CACHE.get(id(rt))
+    if hit is not None and hit[0] is rt:
+        return hit[1]
+    plan = ParsePlan(rt)
+    if len(_PLAN_CACHE) > 512:  # workspaces reloaded many times: start over
+        _PLAN_CACHE.clear()
+    _PLAN_CACHE[id(rt)] = (rt, plan)  # keeps rt alive, so its id is never reused
+    return plan
 
 
 def _is_upload_list(value: Any) -> bool:
@@ -91,20 +142,49 @@ def formula_order(rt: RecordType) -> list[Field]:
     return order
 
 
-def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Recompute every formula on a record; returns the formula values (None where undefined)."""
+def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime, *,
+                     memo: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """Recompute every formula on a record; returns the formula values (None where undefined).
+
+    With a `memo` (a dict the caller keeps for records computed at the same `now`, as a
+    bulk insert's), a formula met again with the same values of the fields it reads is not
+    evaluated again: an expression depends on those values and the clock only.
+    """
     out = {}
-    # today() counts days in the workspace's time zone (the system fields carry it)
-    tz = rt.fields["created_at"].config.get("timezone") if "created_at" in rt.fields else None
     for f in formula_order(rt):
+        expr = compiled(f.config["expression"])
+        key = None
+        if memo is not None:
+            key = (f.name, *(record.get(n) for n in _inputs(expr)))
+            try:
+                if key in memo:
+                    record[f.name] = out[f.name] = memo[key]
+                    continue
+            except TypeError:  # an unhashable value (a list): evaluate
+                key = None
         try:
-            value = f.kind.coerce(f, compiled(f.config["expression"]).evaluate(
-                record, now=now, tz=f.config.get("timezone") or tz))
+            value = f.kind.coerce(f, expr.evaluate(record, now=now))
         except (ExpressionError, ValueError, ArithmeticError, TypeError):
             value = None
+        if key is not None and len(memo) < FORMULA_MEMO:
+            memo[key] = value
         record[f.name] = value
         out[f.name] = value
     return out
+
+
+FORMULA_MEMO = 20_000
+_INPUTS: dict[str, tuple[str, ...]] = {}
+
+
+def _inputs(expr) -> tuple[str, ...]:
+    """The names an expression reads, in a fixed order (a memo key)."""
+    names = _INPUTS.get(expr.source)
+    if names is None:
+        if len(_INPUTS) > 4096:
+            _INPUTS.clear()
+        names = _INPUTS[expr.source] = tuple(sorted(expr.names))
+    return names
 
 
 def to_db_row(rt: RecordType, values: Mapping[str, Any]) -> dict[str, Any]:
