@@ -211,3 +211,90 @@ actions:
         t.join(60)
     assert sorted(ran) == [0, 0, 0, 5]
     assert [env.get("ticket", t["id"])["count"] for t in made] == [1] * 5
+
+
+# -- the worker's batches -------------------------------------------------------------------
+
+RAISE = """
+record_type: ticket
+trigger: {kind: time, field: requested_at, after: 1h}
+actions:
+  - set_fields: {priority: {expr: "note"}}
+  - notify: {to: [owner.manager], title: "{{ title }} raised"}
+  - comment: "raised"
+"""
+
+
+def test_a_failing_timer_rolls_back_alone_and_the_batch_commits(engine):
+    env = make_env(engine, {"raise": RAISE})
+    p = staff(env)
+    notes = ["high", "urgent", "high", "bogus", "high", "high"]  # not options: those fail
+    made = [env.create("ticket", title=f"t{i}", owner=p["ann"], requested_at=T0, note=note)
+            for i, note in enumerate(notes)]
+    env.advance(hours=2)
+    worker = env.worker(batch=50)
+    assert worker.run_once()["timers"] == 4
+    assert [env.get("ticket", t["id"])["priority"] for t in made] == \
+        ["high", "low", "high", "low", "high", "high"]
+    by_record = {t["record_id"]: t for t in env.rows("lr_timers")}
+    assert [by_record[t["id"]]["status"] for t in made] == \
+        ["fired", "failed", "fired", "failed", "fired", "fired"]
+    assert "priority" in by_record[made[1]["id"]]["error"]
+    ok = {made[i]["id"] for i in (0, 2, 4, 5)}
+    assert {n["record_id"] for n in env.rows("lr_notifications")} == ok
+    assert len(env.rows("lr_notifications")) == 4
+    assert {c["record_id"] for c in env.rows("lr_comments")} == ok
+    runs = env.rows("lr_rule_runs", rule="raise")
+    assert sorted((r["record_id"], r["status"]) for r in runs) == sorted(
+        [(t["id"], "ok") for t in made if t["id"] in ok]
+        + [(made[1]["id"], "failed"), (made[3]["id"], "failed")])
+    assert worker.run_once()["timers"] == 0  # failed timers do not come back by themselves
+
+
+def test_a_batch_reads_each_type_once_and_writes_its_logs_in_one_statement(engine):
+    """Per timer, only the record's own update (read for update, write, audit entry); the
+    timers, their records, the managers the notifications go to and the run log, the inbox
+    rows and the status changes are one statement each for the whole batch."""
+    env = make_env(engine, {"answer": ANSWER_IN_24H})
+    p = staff(env)
+    n = 30
+    env.records.bulk_create("ticket", [{"title": f"t{i}", "owner": p["ann" if i % 2 else "cy"],
+                                        "requested_at": T0} for i in range(n)], env.actor())
+    env.advance(days=2)
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert env.worker(batch=100).fire_due_timers() == n
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE TICKET",
+                                                                      "INSERT INTO LR_AUDIT"))]
+    assert len(writes) == 2 * n
+    assert len(statements) <= 3 * n + 15, statements[:40]
+    inserts = [s for s in statements if "INSERT INTO lr_notifications" in s
+               or "INSERT INTO lr_rule_runs" in s]
+    assert len(inserts) == 2
+    assert len(env.rows("lr_notifications")) == n
+    assert len(env.rows("lr_rule_runs", rule="answer")) == n
+
+
+def test_two_timers_on_one_record_in_one_batch_see_each_others_changes(engine):
+    env = make_env(engine, {"answer": ANSWER_IN_24H, "escalate": """
+record_type: ticket
+trigger: {kind: time, field: requested_at, after: 24h}
+actions:
+  - when: {field: priority, op: eq, value: high}
+    set_fields: {note: escalated}
+"""})
+    p = staff(env)
+    t = env.create("ticket", title="Sink", owner=p["ann"], requested_at=T0)
+    assert [r["rule"] for r in env.rows("lr_timers")] == ["answer", "escalate"]
+    env.advance(days=2)
+    assert env.worker().fire_due_timers() == 2
+    # "answer" (the first timer) made it high; "escalate" reads the record after that
+    assert env.get("ticket", t["id"])["note"] == "escalated"
+    assert [r["rule"] for r in env.rows("lr_rule_runs")] == ["answer", "escalate"]

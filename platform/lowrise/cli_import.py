@@ -54,6 +54,10 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
                                    f"{', '.join(ws.record_types)})")
     rt = ws.type(type_name)
     records = ctx.records()
+    if not skip_automations:  # the rules run on each new record, and time rules set timers
+        from lowrise.rules import install
+
+        install(records)
     actor = Actor(name=f"import of {file.name}", system=True)  # the CLI is the operator
     if as_email:
         from lowrise.accounts import Accounts

@@ -16,7 +16,7 @@ from lowrise import access, filters
 from lowrise.expr import ExpressionError
 from lowrise.storage.values import to_json_values
 
-from .context import Blocked, Run
+from .context import Blocked, Run, insert
 from .model import (
     Assign,
     Block,
@@ -35,18 +35,41 @@ def expr_names(run: Run, record: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**(record or {}), "actor": run.actor.user, "record_id": run.record_id}
 
 
+def follow(run: Run, steps: tuple[str, ...] | list[str]) -> Any:
+    """The value at the end of a path through links from the run's record (`client.vip_rate`,
+    `consultant.manager`): None when a link on the way is empty or points at nothing. Linked
+    records are read as the system (rules run as the system), once per run."""
+    ws = run.records.schema.workspace
+    value: Any = run.record or {}
+    rt = run.rt
+    for i, step in enumerate(steps):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+        if value is None or i == len(steps) - 1:
+            return value
+        target = filters.link_target(rt.fields[step], ws)
+        value = run.resolver(target, value)
+        rt = ws.record_types[target]
+    return value
+
+
 def compute(run: Run, values: Values) -> dict[str, Any]:
-    """The values to write: literals as written, expressions evaluated on the run's record."""
+    """The values to write: literals as written, expressions evaluated on the run's record
+    (paths through links read the linked records)."""
     names = expr_names(run, run.record)
     out = {}
     for name, v in values.items():
         if v.expr is None:
             out[name] = v.literal
             continue
+        for alias, steps in v.paths.items():
+            names[alias] = follow(run, steps)
         try:
             out[name] = v.expr.evaluate(names, now=run.now)
         except ExpressionError as exc:
-            raise ExpressionError(f"{name}: {exc}") from None
+            raise ExpressionError(f"{name}: {str(exc).replace(v.expr.source, v.describe()[2:])}"
+                                  ) from None
     return out
 
 
@@ -212,19 +235,7 @@ def recipients(run: Run, spec: Notify) -> list[int]:
     ws = run.records.schema.workspace
     out: list[int] = []
     for path in spec.to.paths:
-        value: Any = (run.record or {})
-        rt = run.rt
-        for part in path.split("."):
-            if not isinstance(value, Mapping):
-                value = None
-                break
-            value = value.get(part)
-            target = filters.link_target(rt.fields[part], ws)
-            if value is None:
-                break
-            if part != path.split(".")[-1]:
-                value = run.resolver(target, value)
-                rt = ws.record_types[target]
+        value = follow(run, path.split("."))
         if isinstance(value, int) and value not in out:
             out.append(value)
     if spec.to.users is not None:
@@ -260,10 +271,10 @@ def queue(run: Run, kind: str, target: str, payload: dict[str, Any], *,
     """Put one message in the outbox (inside the write's transaction); returns its key."""
     key = uuid.uuid4().hex
     # parameters, not .values(): a JSON literal in .values() defeats the statement cache
-    run.conn.execute(run.tables.outbox.insert(), dict(
+    insert(run.conn, run.tables.outbox, [dict(
         key=key, kind=kind, rule=run.rule.name, record_type=run.rt.name,
         record_id=run.record_id, target=target, payload=payload, status="pending",
-        attempts=0, max_attempts=max_attempts, next_attempt_at=run.now, created_at=run.now))
+        attempts=0, max_attempts=max_attempts, next_attempt_at=run.now, created_at=run.now)])
     return key
 
 
@@ -273,7 +284,7 @@ def notify(run: Run, spec: Notify, index: int) -> None:
         run.note("notify", "nobody to notify (the recipient fields are empty)", index)
         return
     title, body = render(run, spec.title)[:255], render(run, spec.body)
-    run.conn.execute(run.tables.notifications.insert(), [
+    insert(run.conn, run.tables.notifications, [
         dict(user_id=uid, rule=run.rule.name, record_type=run.rt.name, record_id=run.record_id,
              title=title, body=body, created_at=run.now) for uid in ids])
     text = f"notified {', '.join(f'#{i}' for i in ids)}: {title}"
@@ -306,9 +317,9 @@ def webhook(run: Run, spec: CallWebhook, index: int) -> None:
 
 def comment(run: Run, spec: Comment, index: int) -> None:
     text = render(run, spec.text)
-    run.conn.execute(run.tables.comments.insert(), dict(
+    insert(run.conn, run.tables.comments, [dict(
         record_type=run.rt.name, record_id=run.record_id, body=text, author=None,
-        author_name=run.writer.name, rule=run.rule.name, created_at=run.now))
+        author_name=run.writer.name, rule=run.rule.name, created_at=run.now)])
     run.note("comment", f"commented: {_short(text)}", index)
 
 

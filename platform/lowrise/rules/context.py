@@ -19,6 +19,22 @@ from lowrise.workspace.model import RecordType
 from .model import Rule
 from .tables import RuleTables
 
+#: conn.info keys of a worker's batch (worker.py): rows to insert once the batch is done, and
+#: records read for the whole batch (the rules engine drops a record from it when it changes)
+DEFERRED = "lowrise_rule_deferred"
+SHARED = "lowrise_rule_records"
+
+
+def insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows of the rules' own tables (run log, inbox, comments, outbox): now, or, in a
+    worker's batch, with every other timer's rows of the same table in one statement at the
+    end of the batch (a timer that fails drops its rows with its savepoint)."""
+    deferred = conn.info.get(DEFERRED)
+    if deferred is None:
+        conn.execute(table.insert(), rows)
+    else:
+        deferred.append((table, rows))
+
 
 class Blocked(ValidationError):
     """A block action refused the change; nothing was written."""
@@ -77,6 +93,10 @@ class Run:
         """A linked record (read once a run: paths like consultant.manager reuse it)."""
         key = (type_name, rid)
         if key not in self.linked:
+            shared = self.conn.info.get(SHARED)
+            if shared is not None and key in shared:
+                self.linked[key] = shared[key]
+                return shared[key]
             try:
                 self.linked[key] = self.records.get(type_name, rid, conn=self.conn)
             except NotFound:

@@ -27,7 +27,7 @@ from . import conditions as conds
 from . import stages as stage_rules
 from . import timers
 from .actions import ACTIONS
-from .context import Blocked, RuleFailed, Run
+from .context import SHARED, Blocked, RuleFailed, Run, insert
 from .model import Rule, StageRules, TimeTrigger
 from .parse import parse_rules
 from .tables import RuleTables
@@ -145,6 +145,9 @@ class RuleEngine:
                  records: Records) -> None:
         rs = self.rules
         t = change.record_type
+        shared = conn.info.get(SHARED)
+        if shared:  # a worker's batch read this record before it changed
+            shared.pop((t, change.record_id), None)
         if t in rs.stages and change.action in ("create", "update"):
             self._enforce_stages(change, actor)
         events, timed = rs.events.get(t), rs.timed.get(t)
@@ -179,7 +182,7 @@ class RuleEngine:
         if timed:
             self._sync_timers(conn, records, tables, change, actor, timed, ctx_run)
         if logs:
-            conn.execute(tables.runs.insert(), logs)
+            insert(conn, tables.runs, logs)
 
     def _conditions(self, rule: Rule, change: Change, facts: conds.Facts, run: Run) -> bool:
         if rule.trigger.kind == "matches":
@@ -241,7 +244,8 @@ class RuleEngine:
                 ctx = Run(conn, records, tables, rule, rt, dict(after), actor, "time",
                           change).filter_context()
             want = timers.desired(rule, change.before, after, ctx, self.tz)
-            timers.sync(conn, tables, rule, change.record_id, want, now, self.tz)
+            timers.sync(conn, tables, rule, change.record_id, want, now, self.tz,
+                        new=change.action == "create")
 
     # -- failures ------------------------------------------------------------------------------
     def _remember(self, row: dict[str, Any]) -> None:
@@ -282,10 +286,33 @@ class RuleEngine:
         if ok:
             self.execute(run, chain)
         if ok or self.log_skipped:
-            conn.execute(tables.runs.insert(), [run.log_row(
+            insert(conn, tables.runs, [run.log_row(
                 status="ok" if ok else "skipped", conditions=ok)])
         run.conditions = ok
         return run
+
+
+class TimerHook:
+    """A hook that only sets the timers of time rules, and runs no rule: for records written
+    as they are (demo data) that should still come due like any other."""
+
+    def __init__(self, engine: RuleEngine):
+        self.engine = engine
+
+    def __call__(self, conn: sa.Connection, change: Change, actor: Actor,
+                 records: Records) -> None:
+        timed = self.engine.rules.timed.get(change.record_type)
+        if timed:
+            self.engine._sync_timers(conn, records, RuleTables(records.schema.system), change,
+                                     actor, timed, None)
+
+
+def timers_only(records: Records) -> Records:
+    """The same Records service, whose writes set time rules' timers and run no rule."""
+    import dataclasses
+
+    engine = RuleEngine(records.schema.workspace)
+    return dataclasses.replace(records, hooks=[TimerHook(engine)])
 
 
 def install(records: Records, *, max_depth: int | None = None) -> RuleEngine:

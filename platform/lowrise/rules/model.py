@@ -20,13 +20,17 @@ from .templates import Template
 
 @dataclass(frozen=True)
 class Value:
-    """A literal value, or a safe expression evaluated on the record (`{expr: "now()"}`)."""
+    """A literal value, or a safe expression evaluated on the record (`{expr: "now()"}`).
+    An expression may read fields of linked records (`client.vip_rate`): `paths` maps the
+    name each path has in `expr` to the path; `source` is the expression as written."""
 
     literal: Any = None
     expr: Expression | None = None
+    paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    source: str | None = None
 
     def describe(self) -> str:
-        return f"= {self.expr.source}" if self.expr else repr(self.literal)
+        return f"= {self.source or self.expr.source}" if self.expr else repr(self.literal)
 
 
 Values = Mapping[str, Value]

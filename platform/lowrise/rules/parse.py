@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import time
 from typing import Any
@@ -51,6 +52,43 @@ from .timing import DAY_NAMES, TimingError, check_cron, parse_duration
 #: names an action's expression may read besides the record's fields
 EXTRA_NAMES = {"actor", "record_id"}
 Path = tuple[Any, ...]
+
+
+# A path (`client.vip_rate`) outside quoted text; a quoted text is matched to be skipped.
+_PATH = re.compile(r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')"
+                   r"|(?<![\w.])([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)(?![\w(])")
+
+
+def paths_in(text: str) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """The expression with each path through links renamed (`client.vip_rate` becomes
+    `P_client_D_vip_rate`: capitals never occur in field names, so no field is shadowed),
+    and the paths by their new names."""
+    paths: dict[str, tuple[str, ...]] = {}
+
+    def rename(m: re.Match) -> str:
+        if m.group(1):
+            return m.group(1)
+        steps = tuple(m.group(2).split("."))
+        alias = "P_" + "_D_".join(steps)
+        paths[alias] = steps
+        return alias
+
+    return _PATH.sub(rename, text), paths
+
+
+def link_path_problem(ws: Workspace, rt: RecordType, steps: tuple[str, ...]) -> str | None:
+    """What is wrong with a path through links from `rt` (None: nothing)."""
+    for i, step in enumerate(steps):
+        f = rt.fields.get(step)
+        if f is None:
+            return f"{rt.name} has no field '{step}'"
+        if i == len(steps) - 1:
+            return None
+        target = filters.link_target(f, ws)
+        if target is None or target not in ws.record_types:
+            return f"'{step}' is not a link, so '.{steps[i + 1]}' cannot follow it"
+        rt = ws.record_types[target]
+    return None
 
 
 class RuleError(LowriseError):
@@ -113,6 +151,19 @@ class _Parser:
             self.fail(path, str(exc))
             return None
 
+    def expression(self, text: str, source: RecordType, names: set[str]) -> Value:
+        """An action's expression; paths through links (`client.vip_rate`) are checked
+        against the workspace and become names of their own (see paths_in)."""
+        mangled, paths = paths_in(text)
+        for steps in paths.values():
+            problem = link_path_problem(self.ws, source, steps)
+            if problem:
+                raise ExpressionError(f"'{'.'.join(steps)}' in '{text}': {problem}")
+        if not paths:
+            return Value(expr=Expression(text, allowed_names=names))
+        return Value(expr=Expression(mangled, allowed_names=names | set(paths)),
+                     paths=paths, source=text)
+
     def values(self, rt: RecordType, raw: Any, path: Path, source: RecordType) -> dict[str, Value]:
         """Field values to write on `rt`; expressions read the fields of `source`."""
         if not isinstance(raw, Mapping) or not raw:
@@ -126,7 +177,7 @@ class _Parser:
                 continue
             if isinstance(v, Mapping) and set(v) == {"expr"}:
                 try:
-                    out[name] = Value(expr=Expression(str(v["expr"]), allowed_names=names))
+                    out[name] = self.expression(str(v["expr"]), source, names)
                 except ExpressionError as exc:
                     self.fail((*path, key, "expr"), str(exc))
                 continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -19,6 +19,18 @@ from .tables import RuleTables
 from .timing import add_working
 
 KEEP = object()  # the timer that is there (if any) stays as it is
+#: conn.info key: {(rule, record type, record id): Last} known to a worker's batch, so that
+#: syncing the timers of a record whose timer is firing needs no query
+LAST = "lowrise_rule_last_timers"
+
+
+class Last(NamedTuple):
+    """A record's latest timer for a rule."""
+
+    id: int
+    due_at: datetime
+    status: str
+    since: datetime | None
 
 
 def watched(rule: Rule) -> frozenset[str]:
@@ -84,16 +96,25 @@ def due_at(rule: Rule, since: datetime, seconds: float, tz: str) -> datetime:
 
 
 def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
-         want: Want | None | object, now: datetime, tz: str) -> str | None:
-    """Make the stored timer match `want`; returns what changed ("set ...", "cancelled")."""
-    if want is KEEP:
+         want: Want | None | object, now: datetime, tz: str, *, new: bool = False
+         ) -> str | None:
+    """Make the stored timer match `want`; returns what changed ("set ...", "cancelled").
+    `new`: the record was just created, so it has no timer yet (nothing to read)."""
+    if want is KEEP or (new and want is None):
         return None
     t = tables.timers
-    last = conn.execute(
-        sa.select(t.c.id, t.c.due_at, t.c.status, t.c.since)
-        .where(t.c.record_type == rule.record_type, t.c.record_id == record_id,
-               t.c.rule == rule.name)
-        .order_by(t.c.id.desc()).limit(1)).first()
+    known = conn.info.get(LAST)
+    key = (rule.name, rule.record_type, record_id)
+    if new:
+        last = None
+    elif known is not None and key in known:
+        last = known[key]
+    else:
+        last = conn.execute(
+            sa.select(t.c.id, t.c.due_at, t.c.status, t.c.since)
+            .where(t.c.record_type == rule.record_type, t.c.record_id == record_id,
+                   t.c.rule == rule.name)
+            .order_by(t.c.id.desc()).limit(1)).first()
     due = since = None
     if isinstance(want, Want):
         since = want.since
@@ -106,6 +127,8 @@ def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
             last.status in ("pending", "fired", "failed"):
         return None  # this moment has its timer already: it fires once
     said = None
+    if known is not None:
+        known.pop(key, None)  # changed below: read again next time
     if last is not None and last.status == "pending":
         conn.execute(t.update().where(t.c.id == last.id)
                      .values(status="cancelled", done_at=now))

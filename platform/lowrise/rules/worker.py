@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,8 +26,10 @@ from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Records
 
 from . import conditions as conds
+from . import timers
 from .actions import _set_state, _state_row
-from .context import Run
+from .batch import flush, prefetch
+from .context import DEFERRED, SHARED, Run
 from .engine import RuleEngine, install
 from .model import Schedule
 from .outbox import DeliveryError, default_senders, next_attempt
@@ -88,49 +90,111 @@ class Worker:
     def _timer_batch(self, size: int) -> tuple[int, int]:
         t = self.tables.timers
         now = self.clock()
-        fired = 0
         try:
             with write_transaction(self.db) as conn:
                 rows = conn.execute(self._claim(
                     sa.select(t).where(t.c.status == "pending", t.c.due_at <= now)
                     .order_by(t.c.due_at, t.c.id).limit(size))).mappings().all()
-                # one lock order for every worker: no two batches wait on each other's records
-                for row in sorted(rows, key=lambda r: (r["record_type"], r["record_id"], r["id"])):
-                    fired += self._fire(conn, row, now)
+                fired = self._fire_batch(conn, rows, now) if rows else 0
         except sa.exc.OperationalError as exc:  # deadlock or lock timeout: all of it retries
             log.warning("timer batch rolled back, will retry: %s", exc)
             return 0, 0
         return fired, len(rows)
 
-    def _fire(self, conn: sa.Connection, row: Mapping[str, Any], now: datetime) -> int:
+    def _fire_batch(self, conn: sa.Connection, rows: Sequence[Mapping[str, Any]],
+                    now: datetime) -> int:
+        """Fire a claimed batch in its one transaction: the timers are marked fired in one
+        statement, their records read in one query per type (and the records their rules'
+        paths reach, in one query per step), the rules run in a savepoint (a failing timer
+        rolls back alone and is marked failed, see below), and what the runs log and notify
+        is inserted in one statement per table at the end."""
         t = self.tables.timers
-        rule = self.engine.rules.rules.get(row["rule"])
-        done = dict(done_at=now, attempts=row["attempts"] + 1)
-        if rule is None or not rule.enabled:
-            conn.execute(t.update().where(t.c.id == row["id"]).values(
-                status="cancelled", error="the rule no longer exists or is disabled", **done))
-            return 0
+        rules = self.engine.rules.rules
+        ended: list[dict[str, Any]] = []  # timers that end otherwise than fired and ok
+
+        def end(row, status: str, error: str) -> None:
+            ended.append({"tid": row["id"], "st": status, "err": error[:2000]})
+
+        # one lock order for every worker: no two batches wait on each other's records
+        live = []
+        for row in sorted(rows, key=lambda r: (r["record_type"], r["record_id"], r["id"])):
+            rule = rules.get(row["rule"])
+            if rule is None or not rule.enabled:
+                end(row, "cancelled", "the rule no longer exists or is disabled")
+            else:
+                live.append((row, rule))
+        # marked first, so that the actions' own changes see them fired, not pending
+        conn.execute(t.update().where(t.c.id.in_([r["id"] for r in rows])).values(
+            status="fired", done_at=now, attempts=t.c.attempts + 1))
+        shared: dict[tuple[str, int], dict[str, Any] | None] = {}
+        conn.info[SHARED] = shared
+        # the timer each record now has for the rule fired on it: the one being fired
+        conn.info[timers.LAST] = {(rule.name, r["record_type"], r["record_id"]): timers.Last(
+            r["id"], r["due_at"], "fired", r["since"]) for r, rule in live}
+        deferred: list[tuple[sa.Table, list[dict[str, Any]]]] = []
+        fired = 0
+        try:
+            prefetch(conn, self.records, shared, [(r["record_type"], r["record_id"], rule)
+                                                  for r, rule in live])
+            # A run of timers in one savepoint; when one fails, the savepoint rolls back, the
+            # ones before it run again (in one savepoint), the failing one is marked failed
+            # without running again, and the ones after it carry on: every timer that did
+            # not fail commits, and no timer runs more than twice.
+            segments = [live]
+            while segments:
+                segment = segments.pop()
+                done, failure = self._try_segment(conn, segment, shared)
+                if failure is None:
+                    fired += len(done)
+                    for row, mine, held in done:
+                        deferred += mine
+                        if not held:
+                            end(row, "fired", "conditions no longer hold; nothing done")
+                    continue
+                k, exc = failure
+                row = segment[k][0]
+                if isinstance(exc, NotFound):
+                    end(row, "cancelled", "the record is gone")
+                else:
+                    log.warning("timer %s of rule %s failed: %s", row["id"], row["rule"], exc)
+                    end(row, "failed", str(exc))
+                segments += [s for s in (segment[k + 1:], segment[:k]) if s]
+        finally:
+            for key in (SHARED, DEFERRED, timers.LAST):
+                conn.info.pop(key, None)
+        flush(conn, deferred)
+        if ended:
+            conn.execute(t.update().where(t.c.id == sa.bindparam("tid")).values(
+                status=sa.bindparam("st"), error=sa.bindparam("err")), ended)
+        return fired
+
+    def _try_segment(self, conn: sa.Connection, segment, shared):
+        """Run these timers' rules in one savepoint: ([(row, rows to insert, conditions
+        held)], None), or, when the k-th fails, ([], (k, exception)) and nothing is kept."""
+        done = []
+        k = 0
+        last = conn.info[timers.LAST]
+        saved = dict(last)
         try:
             with conn.begin_nested():
-                # marked first, so that the actions' own changes see it fired, not pending
-                conn.execute(t.update().where(t.c.id == row["id"]).values(
-                    status="fired", **done))
-                record = self.records.get(row["record_type"], row["record_id"], conn=conn)
-                run = self.engine.run_rule(conn, self.records, rule, record, self.actor, "time")
-                if not run.conditions:
-                    conn.execute(t.update().where(t.c.id == row["id"]).values(
-                        error="conditions no longer hold; nothing done"))
-            return 1
-        except NotFound:
-            conn.execute(t.update().where(t.c.id == row["id"]).values(
-                status="cancelled", error="the record is gone", **done))
+                for k, (row, rule) in enumerate(segment):  # noqa: B007 (k names the failure)
+                    mine: list[tuple[sa.Table, list[dict[str, Any]]]] = []
+                    conn.info[DEFERRED] = mine
+                    key = (row["record_type"], row["record_id"])
+                    record = shared.get(key) if key in shared else self.records.get(
+                        *key, conn=conn)
+                    if record is None:
+                        raise NotFound(f"{key[0]} #{key[1]} is gone")
+                    run = self.engine.run_rule(conn, self.records, rule, dict(record),
+                                               self.actor, "time")
+                    done.append((row, mine, run.conditions))
         except Exception as exc:
             if _transient(exc):
                 raise
-            log.warning("timer %s of rule %s failed: %s", row["id"], row["rule"], exc)
-            conn.execute(t.update().where(t.c.id == row["id"]).values(
-                status="failed", error=str(exc)[:2000], **done))
-        return 0
+            last.clear()
+            last.update(saved)  # what the rolled-back runs did to timers is undone too
+            return [], (k, exc)
+        return done, None
 
     # -- schedules -----------------------------------------------------------------------------
     def run_schedules(self) -> int:
