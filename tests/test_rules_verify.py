@@ -12,7 +12,7 @@ from lowrise.cli import main
 from lowrise.rules.engine import rule_set
 from lowrise.rules.fixtures import fixture_files, verify
 from lowrise.workspace import WorkspaceError, load_workspace
-from test_rules_support import workspace
+from test_rules_support import BASE, workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,3 +103,56 @@ def test_the_loader_cross_checks_rules(text, message):
         workspace({"bad": text})
     shown = str(info.value)
     assert "automations/bad.yaml:" in shown and message in shown, shown
+
+
+FORMULAS = {"schemas/ticket.yaml": BASE["schemas/ticket.yaml"]
+            + """  area: {type: integer}
+  total:
+    type: formula
+    expression: x * y
+    result: integer
+  share:
+    type: formula
+    expression: round(x / y * 100, 1)
+    result: decimal
+    scale: 1
+  age:
+    type: formula
+    expression: days_between(due_on, today())
+    result: integer
+"""}
+
+FIXTURE = """
+now: "2025-03-03T09:00:00+00:00"
+events:
+  - create: ticket
+    ref: t
+    values: {title: Sink, due_on: 2025-03-03, x: 3, y: 4}
+    expect: {records: {t: {total: 12, share: 75.0, age: 0}}}
+  - advance: 48h
+expect:
+  records: {t: {total: 12, share: "75", age: 2, count: 12}}
+"""
+
+
+def test_fixtures_check_formula_fields_after_they_are_computed(tmp_path):
+    from lowrise.rules.fixtures import run_fixture
+
+    ws = workspace({"count_total": """
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - set_fields: {count: {expr: "x * y"}}
+"""}, FORMULAS)
+    path = tmp_path / "count_total.yaml"
+    path.write_text(FIXTURE, encoding="utf-8")
+    result = run_fixture(ws, path)
+    assert result.ok, result.problems
+    path.write_text(FIXTURE.replace("age: 2", "age: 3").replace("total: 12, share: 75.0",
+                                                                 "total: 13, share: 75.0"),
+                    encoding="utf-8")
+    assert run_fixture(ws, path).problems == [
+        "events[0]: t.total is 12, expected 13", "expect: t.age is 2, expected 3"]
+    path.write_text(FIXTURE.replace("age: 2", "age: soon"), encoding="utf-8")
+    (problem,) = run_fixture(ws, path).problems
+    assert problem.startswith("expect: t.age: the expected value 'soon' does not fit the field")
