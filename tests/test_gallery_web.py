@@ -292,3 +292,31 @@ def test_importing_something_that_is_not_an_archive_writes_nothing(signed_in, sp
     assert resp.status_code == 422 and "has problems" in resp.text
     assert "schemas/thing.yaml" in resp.text
     assert not spaces.exists()
+
+
+def test_the_gallery_is_whatever_folders_there_are(signed_in, spaces, tmp_path, monkeypatch):
+    """Nothing in the code names a template: a folder under templates/ is one, and one with
+    problems shows them in its preview and is not copied."""
+    import lowrise.templates as engine
+
+    root = tmp_path / "gallery_root"
+    write_folder(root / "templates" / "tiny", {
+        "workspace.yaml": "label: Tiny\nlocales: [en, zh]\ntemplate:\n"
+                          "  title: {en: Tiny things, zh: 小物件}\n",
+        "schemas/thing.yaml": "label: Thing\nfields:\n  name: {type: text}\n"})
+    write_folder(root / "templates" / "broken", {
+        "workspace.yaml": "label: Broken\nlocales: [en]\n",
+        "schemas/thing.yaml": "fields: {a: {type: nonsense}}\n"})
+    monkeypatch.setattr(engine, "repository_root", lambda: root)
+    html = signed_in.client.get("/templates").text
+    assert "Tiny things" in html and 'id="template-broken"' in html
+    assert "Real-estate sales" not in html  # this root has no flagship
+    assert "thing" in signed_in.client.get("/templates/tiny").text
+    resp = signed_in.client.get("/templates/broken")
+    assert resp.status_code == 200 and "This template has problems" in resp.text
+    assert "schemas/thing.yaml" in resp.text and "Use this template" not in resp.text
+    resp = signed_in.post("/templates/broken/use", data={"folder": "b"})
+    assert resp.status_code == 422 and "This template has problems" in resp.text
+    assert not spaces.exists()
+    assert signed_in.post("/templates/tiny/use", data={"folder": "t"}).status_code == 302
+    assert list(load_workspace(spaces / "t").record_types) == ["thing"]

@@ -143,11 +143,14 @@ def use(name: str):
     demo = request.method == "GET" or request.form.get("demo_data") == "1"
     if request.method == "POST":
         try:
+            ws = gallery_engine.cached_workspace(t)  # a template with problems is not copied
             dest = gallery_engine.clone(name, target(folder))
+        except WorkspaceError as exc:
+            error, status = _("This template has problems (lowrise check):") + " " + "; ".join(
+                str(p) for p in exc.problems[:5]), 422
         except TemplateError as exc:
             error, status = failure(exc), 422
         else:
-            ws = gallery_engine.cached_workspace(t)
             steps = gallery_engine.next_steps(dest, ws, demo_data=demo)
             return _made(dest, steps, template=name, demo=demo)
     return render_template("gallery/use.html", t=t, folder=folder, demo=demo, error=error,
