@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .load import PG_ADMIN_URL, say
-from .run import Setup, format_target, format_value, run_backend
+from .run import MEASUREMENTS, Setup, format_target, format_value, run_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_CASES = 1_000_000
@@ -44,6 +44,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a PostgreSQL database to connect to for creating (and dropping) the "
                         "benchmark's own database")
     p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    p.add_argument("--reuse", metavar="DB",
+                   help="measure a database an earlier run kept (a SQLite file's path or a "
+                        "database URL) as it is, without loading; needs --backend sqlite or "
+                        "postgresql. Measurements that write (update, bulk insert, add field) "
+                        "change it: use --only to leave them out")
+    p.add_argument("--only", metavar="NAMES",
+                   help="a comma-separated list of the measurements to take, of: "
+                        + ", ".join(name for name, _ in MEASUREMENTS))
     return p.parse_args(argv)
 
 
@@ -77,6 +85,15 @@ def print_table(setups: list[Setup], results: list) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    only = [n.strip() for n in (args.only or "").split(",") if n.strip()] or None
+    unknown = sorted(set(only or ()) - {name for name, _ in MEASUREMENTS})
+    if unknown:
+        print(f"--only: no measurement named {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if args.reuse and args.backend == "both":
+        print("--reuse measures one database: give --backend sqlite or postgresql",
+              file=sys.stderr)
+        return 2
     cases = args.cases or (SMOKE_CASES if args.smoke else FULL_CASES)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     from lowrise.workspace import load_workspace
@@ -92,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 setup, out = run_backend(backend, ws, cases=cases, smoke=args.smoke,
                                          folder=folder, seed=args.seed, keep=args.keep,
-                                         pg_admin_url=args.pg_url)
+                                         pg_admin_url=args.pg_url, reuse=args.reuse,
+                                         only=only)
             except Exception as exc:  # the other backend still runs
                 say(traceback.format_exc())
                 setup, out = Setup(backend, error=f"{type(exc).__name__}: {exc}"), []

@@ -69,6 +69,26 @@ def database(backend: str, folder: Path, *, pg_admin_url: str = PG_ADMIN_URL, ke
         admin.dispose()
 
 
+@contextmanager
+def existing(url: str):
+    """A database an earlier run kept (`--keep`), as it is: nothing created, nothing dropped."""
+    if "://" not in url:  # a path to a kept SQLite file
+        url = f"sqlite:///{Path(url).resolve()}"
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def row_counts(engine: sa.Engine, ws: Workspace) -> dict[str, int]:
+    """The rows of each record type's table (of a reused database)."""
+    with engine.connect() as conn:
+        return {name: int(conn.exec_driver_sql(
+            f"SELECT count(*) FROM {_quote(engine, name)}").scalar() or 0)
+            for name in ws.record_types}
+
+
 def migrate(engine: sa.Engine, schema: Schema) -> tuple[str, list[str]]:
     """Bring the database up to the workspace; returns (how, the plan's lines)."""
     try:

@@ -84,22 +84,32 @@ MEASUREMENTS: list[tuple[str, Callable[[Context], Result | list[Result]]]] = [
 
 def run_backend(backend: str, ws: Workspace, *, cases: int, smoke: bool, folder: Path,
                 seed: int, keep: bool, pg_admin_url: str,
-                say: Callable[[str], None] = load.say) -> tuple[Setup, list[Result]]:
-    """Set up a fresh database for `backend`, load it, measure; the database is dropped after."""
+                say: Callable[[str], None] = load.say, reuse: str | None = None,
+                only: list[str] | None = None) -> tuple[Setup, list[Result]]:
+    """Set up a fresh database for `backend`, load it, measure; the database is dropped after.
+
+    `reuse`: the URL of a database a run kept (`--keep`): measured as it is, nothing loaded
+    and nothing dropped. `only`: the names of the measurements to take (default: all)."""
     setup = Setup(backend)
     results: list[Result] = []
     schema = build_schema(ws)
     now = bench_now()
-    with load.database(backend, folder, pg_admin_url=pg_admin_url, keep=keep) as engine:
-        say(f"{backend}: creating the tables")
-        started = time.perf_counter()
-        setup.how, _ = load.migrate(engine, schema)
-        setup.migrate_s = time.perf_counter() - started
-        say(f"{backend}: loading {cases:,} cases and their clients, units, contracts...")
-        started = time.perf_counter()
-        setup.counts = load.load(engine, ws, schema, cases=cases, seed=seed, now=now,
-                                 progress=say)
-        setup.load_s = time.perf_counter() - started
+    opened = (load.existing(reuse) if reuse else
+              load.database(backend, folder, pg_admin_url=pg_admin_url, keep=keep))
+    with opened as engine:
+        if reuse:
+            setup.how = f"reused {engine.url.render_as_string(hide_password=True)}"
+            setup.counts = load.row_counts(engine, ws)
+        else:
+            say(f"{backend}: creating the tables")
+            started = time.perf_counter()
+            setup.how, _ = load.migrate(engine, schema)
+            setup.migrate_s = time.perf_counter() - started
+            say(f"{backend}: loading {cases:,} cases and their clients, units, contracts...")
+            started = time.perf_counter()
+            setup.counts = load.load(engine, ws, schema, cases=cases, seed=seed, now=now,
+                                     progress=say)
+            setup.load_s = time.perf_counter() - started
         setup.pending = load.pending_steps(engine, schema)
         say(f"{backend}: loaded in {setup.load_s:.0f} s; measuring")
         setup.load_average.append(os.getloadavg()[0])
@@ -108,6 +118,8 @@ def run_backend(backend: str, ws: Workspace, *, cases: int, smoke: bool, folder:
                       dict(setup.counts), now, folder, repeat=5 if smoke else 30,
                       bulk_rows=500 if smoke else 20_000, smoke=smoke)
         for name, fn in MEASUREMENTS:
+            if only and name not in only:
+                continue
             out = guarded(name, backend, lambda fn=fn: fn(ctx), say=say)
             for r in out if isinstance(out, list) else [out]:
                 if r.error is None:

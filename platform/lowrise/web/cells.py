@@ -23,8 +23,9 @@ from lowrise.storage import query
 
 from . import data
 from .auth import actor
+from .display import url_pattern
 from .forms import build_form, raw_values
-from .guard import policy
+from .guard import policy, shown_fields
 from .i18n import current_locale, label, safe_next
 from .render import hx, is_htmx
 from .runtime import rt
@@ -35,11 +36,55 @@ bp = Blueprint("cells", __name__)
 PICK_LIMIT = 12
 
 
+class Column:
+    """One column of a table page: its field, whether its cells may be edited in place at all,
+    and its edit link's pieces."""
+
+    __slots__ = ("field", "name", "editable", "edit_title", "_cell")
+
+    def __init__(self, kit: RowKit, f) -> None:
+        self.field, self.name = f, f.name
+        self.editable = kit.may_update and inline_editable(f)
+        self.edit_title = _("Edit %(field)s", field=label(f.label, kit.locale))
+        self._cell = url_pattern("cells.cell", type_name=kit.rtype.name, field=f.name,
+                                 view=kit.view_name, v="{v}") if self.editable else None
+
+    def cell_url(self, rec) -> str:
+        return self._cell.format(id=rec["id"], v=rec.get("version") or "")
+
+
+class RowKit:
+    """What every row of a table shares, worked out once a page rather than once a cell: the
+    columns the person sees, the URLs (record, form, cell editor) with the id left to fill
+    in, the words of the row, and who may edit what. A table of 50 rows and 8 columns has 400
+    cells: a `url_for` or a `gettext` per cell was most of the page's time."""
+
+    def __init__(self, rtype, view_name: str | None, cols) -> None:
+        self.rtype, self.view_name = rtype, view_name
+        self.locale = current_locale()
+        self._policy = policy()
+        self.may_update = self._policy.may("update", rtype.name)
+        self.columns = [Column(self, f) for f in shown_fields(rtype, cols)]
+        self.fields = [c.field for c in self.columns]
+        self.select_label = _("Select")
+        self._show = url_pattern("records.show", type_name=rtype.name)
+        self._edit = url_pattern("records.edit", type_name=rtype.name)
+
+    def show_url(self, rec) -> str:
+        return self._show.format(id=rec["id"])
+
+    def edit_url(self, rec) -> str:
+        return self._edit.format(id=rec["id"])
+
+    def editable(self, col: Column, rec) -> bool:
+        """Whether this person may edit this cell of this record in place."""
+        return col.editable and self._policy.may_write_field(self.rtype.name, col.name, rec)
+
+
 def _row_html(rtype, view, record, **extra) -> str:
-    cols = columns(rtype, view)
-    titles = data.titles_for(cols, [record], current_locale())
-    return render_block("_row.html", "row", rtype=rtype, view_name=view.name, cols=cols,
-                        rec=record, titles=titles, **extra)
+    kit = RowKit(rtype, view.name, columns(rtype, view))
+    titles = data.titles_for(kit.fields, [record], kit.locale)
+    return render_block("_row.html", "row", kit=kit, rec=record, titles=titles, **extra)
 
 
 def _view(rtype):

@@ -17,8 +17,9 @@ from lowrise.errors import FilterError
 
 from . import data
 from .auth import actor
+from .cells import RowKit
 from .forms import editable, picker
-from .guard import may, policy, require, shown_fields
+from .guard import may, policy, require
 from .i18n import current_locale, label
 from .render import is_htmx, render
 from .runtime import rt
@@ -67,7 +68,8 @@ def table(type_name: str, view_name: str | None = None):
     require("read", type_name)
     view = view_or_404(ws, type_name, view_name, "table")
     state = parse_state(request.args, ws, rtype, view)
-    cols = shown_fields(rtype, columns(rtype, view))
+    kit = RowKit(rtype, view.name, columns(rtype, view))
+    cols = kit.fields
     locale = current_locale()
     problems = list(state.problems)
     try:
@@ -91,7 +93,7 @@ def table(type_name: str, view_name: str | None = None):
     if group_field is not None and group_field.type in ("link", "user"):
         group_titles = data.titles({group_field.target: set(page.groups)}, locale)
     ctx = dict(
-        rtype=rtype, view=view, state=state, cols=cols, page=page, titles=titles,
+        rtype=rtype, view=view, state=state, cols=cols, kit=kit, page=page, titles=titles,
         problems=problems, group_field=group_field, group_titles=group_titles,
         prev_group=request.args.get("pg"), fields=searchable_fields(rtype),
         operators=filters.OPERATORS, shapes=SHAPES, sortable=sortable,
