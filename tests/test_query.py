@@ -327,6 +327,39 @@ def test_date_buckets_are_local_days(db, unit):
         assert [r[f"{name}:{unit}"] for r in out] == [*sorted(want), None]
 
 
+def test_date_buckets_of_a_date_field_add_up_every_measure(db):
+    """A date field's weeks, months and years are added up from its days: counts and sums
+    add, minima and maxima keep the extreme, averages divide the totals; with a filter and
+    a second grouping too."""
+    rows = []
+    for i in range(60):
+        day = date(2024, 1, 1) + timedelta(days=i * 5 % 97)
+        rows.append({"due": day, "qty": i % 7 - 2 if i % 5 else None,
+                     "amount": Decimal(i) / 4, "stage": ["lead", "won", None][i % 3],
+                     "at": T0 + timedelta(hours=i)})
+    rows.append({"due": None, "qty": 3, "amount": Decimal("1.00"), "stage": "won", "at": T0})
+    db.insert("deal", rows)
+    measures = ["count", "sum:qty", "avg:qty", "min:qty", "max:amount", "min:at"]
+    flt = {"field": "stage", "op": "ne", "value": "lost"}
+    for unit in ("week", "month", "year"):
+        out = Q.aggregate(db.conn, db.schema, "deal", group_by=[f"due:{unit}", "stage"],
+                          measures=measures, filter=flt)
+        want: dict = {}
+        for r in rows:
+            key = (_bucket(r["due"], unit) if r["due"] else None, r["stage"])
+            want.setdefault(key, []).append(r)
+        assert len(out) == len(want)
+        for got in out:
+            group = want[(got[f"due:{unit}"], got["stage"])]
+            qty = [r["qty"] for r in group if r["qty"] is not None]
+            assert got["count"] == len(group)
+            assert got["sum:qty"] == sum(qty)
+            assert got["avg:qty"] == (Decimal(sum(qty)) / len(qty) if qty else None)
+            assert got["min:qty"] == (min(qty) if qty else None)
+            assert got["max:amount"] == max(r["amount"] for r in group)
+            assert got["min:at"] == min(r["at"] for r in group)
+
+
 def test_aggregate_refuses_what_does_not_add_up(db):
     with pytest.raises(FilterError, match="not a number"):
         Q.aggregate(db.conn, db.schema, "deal", measures=["sum:name"])

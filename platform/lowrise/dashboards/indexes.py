@@ -32,6 +32,7 @@ def _columns(rt: RecordType, names) -> list[str]:
 def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...], str]]:
     """(columns, why) of the indexes the dashboards' widgets on `rt` want."""
     wanted: dict[tuple[str, ...], tuple[list[str], str]] = {}
+    sorted_by: list[tuple[tuple[str, ...], str]] = []
     for view in ws.views.values():
         if view.type != "dashboard":
             continue
@@ -44,9 +45,23 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
             # (a condition through a link pins the link's target, not the column itself)
             eq = [c["field"] for c in conds if c.get("op") in ("eq", "in")
                   and "." not in str(c["field"])]
+            if w.kind == "list" and w.config.get("sort"):
+                # A list over any range (all time too) walks its sort from the top and stops
+                # at its few rows, as a table view's first page does.
+                cols = _columns(rt, eq + [s.lstrip("-+") for s in w.config["sort"]])
+                if cols:
+                    sorted_by.append((tuple([*cols[: MAX_COLUMNS - 1], "id"]),
+                                      f"dashboard {view.name}, widget {w.name} (its sort)"))
             lead = _columns(rt, eq + ([w.date_field] if w.date_field else []))
             if not lead or (not w.date_field and w.kind != "kpi"):
                 continue
+            first = w.group_by[0] if w.group_by else ""
+            if w.date_field and not eq and first in rt.fields and \
+                    rt.fields[first].type in ("select", "boolean"):
+                # A few groups over a long range (a funnel over this year): with the group
+                # first, SQLite reads each group's range of days in turn (a skip-scan) and
+                # never sorts the rows of the range to group them.
+                lead = _columns(rt, [first, w.date_field])
             rest = [c["field"] for c in conds] + list(w.group_by) + controls
             for m in w.measures:
                 rest += [m.field_name] if m.field_name else []
@@ -60,4 +75,4 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
     for lead, (cover, why) in wanted.items():
         cols = list(lead) + [c for c in cover if c not in lead]
         out.append((tuple(cols[:MAX_COLUMNS]), why))
-    return out
+    return out + sorted_by

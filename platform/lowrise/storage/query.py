@@ -430,6 +430,11 @@ def _bucket(conn, f: Field, col, bucket: str, tz: str, where) -> sa.ColumnElemen
     return sa.func.date(local, *mods)
 
 
+def _sqlite_filtered_link(conn, f: Field, where) -> bool:
+    return (conn.dialect.name == "sqlite" and f.type in ("link", "user")
+            and not isinstance(where, sa.sql.elements.True_))
+
+
 def _group_order(f: Field, value: t.Any) -> tuple:
     if value is None:
         return (1, 0)
@@ -458,10 +463,23 @@ def aggregate(conn: sa.Connection, schema: Schema, type_name: str, *,
         pol.check_names(type_name, [f.name for _, f, _ in groups], "group by")
         pol.check_names(type_name, [f.name for _, _, f in wanted if f is not None], "add up")
     group_cols = []
+    folded = False  # date buckets of a date field: grouped by day here, weeks made below
     for i, (_, f, bucket) in enumerate(groups):
         col = table.c[f.name]
         zone = f.config.get("timezone") or tz
-        expr = _bucket(conn, f, col, bucket, zone, where) if bucket else col
+        if bucket and filters.flavor(f) == "date":
+            # The day itself: no expression on every row, the rows come in the order of an
+            # index on the field, and a few thousand days are folded into weeks in Python.
+            expr, folded = col, True
+        elif bucket:
+            expr = _bucket(conn, f, col, bucket, zone, where)
+        elif _sqlite_filtered_link(conn, f, where):
+            # `consultant + 0`: SQLite would otherwise walk the link's own index for its
+            # order and read every row from the table for the filter and the measures; this
+            # way it reads the rows the filter's best (covering) index finds, then sorts them.
+            expr = col + 0
+        else:
+            expr = col
         # (named _g0...: never a field's name, which starts with a letter)
         group_cols.append(expr.label(f"_g{i}"))
     # Only what is asked is computed: a sum and an average need the sum and the count of
@@ -486,8 +504,11 @@ def aggregate(conn: sa.Connection, schema: Schema, type_name: str, *,
         *(sa.literal_column(c.name) for c in group_cols))
     if not isinstance(where, sa.sql.elements.True_):
         stmt = stmt.where(where)
+    rows: t.Iterable[Mapping[str, t.Any]] = conn.execute(stmt).mappings()
+    if folded:
+        rows = _fold(rows, groups)
     out = []
-    for row in conn.execute(stmt).mappings():
+    for row in rows:
         item: dict[str, t.Any] = {}
         for i, (spec, f, bucket) in enumerate(groups):
             v = row[f"_g{i}"]
@@ -503,6 +524,42 @@ def aggregate(conn: sa.Connection, schema: Schema, type_name: str, *,
         out = [{spec: _measure(fn, f, {}) for spec, fn, f in wanted}]
     out.sort(key=lambda r: tuple(_group_order(f, r[spec]) for spec, f, _ in groups))
     return out
+
+
+def bucket_start(day: date, bucket: str) -> date:
+    """The first day of the bucket (weeks start on Monday) a day falls in."""
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    if bucket == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def _fold(rows: t.Iterable[Mapping[str, t.Any]], groups: list) -> list[dict[str, t.Any]]:
+    """Rows grouped by day, added up per bucket: counts and sums add, minima and maxima
+    keep the extreme (an average is a sum over a count, made afterwards)."""
+    out: dict[tuple, dict[str, t.Any]] = {}
+    for row in rows:
+        keys = {}
+        for i, (_, f, bucket) in enumerate(groups):
+            v = row[f"_g{i}"]
+            if bucket and v is not None:
+                v = bucket_start(f.kind.from_db(f, v), bucket)
+            keys[f"_g{i}"] = v
+        slot = out.get(tuple(keys.values()))
+        if slot is None:
+            out[tuple(keys.values())] = {**row, **keys}
+            continue
+        for name, v in row.items():
+            if name.startswith("_g") or v is None:
+                continue
+            have = slot.get(name)
+            fn = "n" if name == "n" else name.partition("_")[0]
+            slot[name] = v if have is None else (
+                min(have, v) if fn == "min" else max(have, v) if fn == "max" else have + v)
+    return list(out.values())
 
 
 def _zero(f: Field) -> t.Any:
