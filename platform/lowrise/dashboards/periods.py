@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from lowrise.storage.query import bucket_start  # the engine's buckets are the dashboards'
+
 #: the ranges a dashboard offers, in menu order
 PRESETS = ("last_7_days", "last_30_days", "last_90_days", "this_month", "last_month",
            "this_quarter", "this_year", "last_365_days", "all")
@@ -106,16 +108,6 @@ def _day(value: str | date) -> date:
         return date.fromisoformat(str(value).strip()[:10])
     except ValueError:
         raise ValueError(f"'{value}' is not a date: write it as 2026-03-31") from None
-
-
-def bucket_start(d: date, bucket: str) -> date:
-    if bucket == "week":
-        return d - timedelta(days=d.weekday())
-    if bucket == "month":
-        return d.replace(day=1)
-    if bucket == "year":
-        return date(d.year, 1, 1)
-    return d
 
 
 def bucket_days(start: date, bucket: str) -> tuple[date, date]:
