@@ -382,7 +382,8 @@ class Comments:
         nor those in `already`, notified by an earlier version of the comment)."""
         now = actor.now()
         people = [p for p in found.people if p != actor.user]
-        readers, no_account, no_access = self._readers(conn, comment, people)
+        readers, no_account, no_access = self._readers(conn, comment.record_type,
+                                                        comment.record_id, people)
         to_notify = [p for p in readers if p not in already]
         title = (notice(comment) if notice else
                  f"{comment.author_name} mentioned you in a comment")[:255]
@@ -409,10 +410,20 @@ class Comments:
         return Posted(comment, once(to_notify), once(no_account), once(no_access),
                       found.unknown)
 
-    def _readers(self, conn: sa.Connection, comment: Comment, people: Sequence[int]
-                 ) -> tuple[list[int], list[int], list[int]]:
-        """Of these people: those with an active account who may read the comment's record,
-        those without an account, and those whose roles may not read it."""
+    def audience(self, type_name: str, record_id: int, people: Sequence[int]
+                 ) -> dict[int, str]:
+        """How a mention would reach each of these people: "reader" (notified), "no_account"
+        or "no_access" (may not read the record)."""
+        self.ensure_tables()
+        with self.engine.connect() as conn:
+            readers, no_account, no_access = self._readers(conn, type_name, record_id, people)
+        return {**{p: "reader" for p in readers}, **{p: "no_account" for p in no_account},
+                **{p: "no_access" for p in no_access}}
+
+    def _readers(self, conn: sa.Connection, type_name: str, record_id: int,
+                 people: Sequence[int]) -> tuple[list[int], list[int], list[int]]:
+        """Of these people: those with an active account who may read the record, those
+        without an account, and those whose roles may not read it."""
         if not people:
             return [], [], []
         u = self.accounts.table
@@ -424,21 +435,21 @@ class Comments:
         for p in people:
             if p not in accounts:
                 no_account.append(p)
-                continue
-            if any(self._may_read(conn, Actor(user=p, name=a["name"],
-                                              roles=frozenset(a["roles"] or ())), comment)
-                   for a in accounts[p]):
+            elif any(self._may_read(conn, Actor(user=p, name=a["name"],
+                                                roles=frozenset(a["roles"] or ())),
+                                    type_name, record_id) for a in accounts[p]):
                 readers.append(p)
             else:
                 no_access.append(p)
         return readers, no_account, no_access
 
-    def _may_read(self, conn: sa.Connection, who: Actor, comment: Comment) -> bool:
+    def _may_read(self, conn: sa.Connection, who: Actor, type_name: str, record_id: int
+                  ) -> bool:
         pol = access.policy(self.ws, who)
         if pol is None:
             return True
-        return pol.may("read", comment.record_type) and comment.record_id in pol.ids_in_scope(
-            conn, self.schema, comment.record_type, [comment.record_id])
+        return pol.may("read", type_name) and record_id in pol.ids_in_scope(
+            conn, self.schema, type_name, [record_id])
 
     def _own(self, comment_id: int, actor: Actor) -> Comment:
         """The comment, if `actor` wrote it (or is an admin) and may still read its record."""

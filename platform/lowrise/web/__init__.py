@@ -107,6 +107,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import rules as rules_pages  # automations: rule pages, inbox, manual buttons, hooks
 
     rules_pages.init_app(app)
+    from . import comments  # comments with @mentions on record pages
+
+    comments.init_app(app)
     from . import gallery  # the template gallery: previews, use a template, export / import
 
     gallery.init_app(app)

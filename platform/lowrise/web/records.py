@@ -56,7 +56,11 @@ def _shown_sections(rtype, sections, record=None) -> list[Section]:
 
 
 @bp.route("/r/<type_name>/<int:record_id>")
-def show(type_name: str, record_id: int, revealed: dict | None = None):
+def show(type_name: str, record_id: int, revealed: dict | None = None,
+         compose: dict | None = None):
+    """The record page; `compose` keeps a refused comment's draft and error on it."""
+    from .comments import record_context
+
     run = rt()
     ws = run.workspace
     rtype = record_type_or_404(ws, type_name)
@@ -75,7 +79,8 @@ def show(type_name: str, record_id: int, revealed: dict | None = None):
                   can_edit=can_change(rtype, record_id, "update"),
                   can_delete=can_change(rtype, record_id, "delete"),
                   masked=masked, can_reveal=bool(masked) and may("reveal", type_name),
-                  revealed=sorted(revealed or ()))
+                  revealed=sorted(revealed or ()),
+                  **record_context(rtype, record_id, **(compose or {})))
 
 
 @bp.route("/r/<type_name>/<int:record_id>/reveal", methods=["POST"])
