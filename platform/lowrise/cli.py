@@ -184,8 +184,11 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
 @click.option("--worker/--no-worker", "with_worker", default=None,
               help="Run the rules worker (timers, schedules, outbox) on a thread; default: on "
               "with SQLite, off with PostgreSQL (run `lowrise worker` there).")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Pick up changes to the workspace's YAML files without a restart.")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | None):
+def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | None,
+          watch: bool):
     """Run the web application."""
     from lowrise.web import create_app
 
@@ -193,7 +196,7 @@ def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | N
     os.environ["LOWRISE_INSTANCE"] = str(ctx.instance.resolve())
     if ctx.database:
         os.environ["DATABASE_URL"] = ctx.database
-    app = create_app()
+    app = create_app({"LOWRISE_WATCH": watch})
     for line in app.config.get("SIGN_IN_HELP", []):
         click.echo(line)
     click.echo(f"Lowrise is serving {ctx.workspace_dir.resolve()} on http://{host}:{port}")
@@ -204,7 +207,7 @@ def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | N
     if with_worker and (not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
         from lowrise.rules import start_background_worker
 
-        start_background_worker(app)
+        app.extensions["lowrise_worker"] = start_background_worker(app)  # reloads update it
         click.echo("The rules worker runs in the background (--no-worker turns it off).")
     app.run(host=host, port=port, debug=debug, use_reloader=debug)
 

@@ -19,6 +19,10 @@ DEFAULTS = {
     "DATABASE_URL": None,
     # Create missing tables and columns at start-up (plan, then apply).
     "LOWRISE_AUTO_MIGRATE": True,
+    # Pick up edits of the workspace's YAML files without a restart (None: on, except in
+    # TESTING apps), looking at the files at most once every LOWRISE_WATCH_INTERVAL seconds.
+    "LOWRISE_WATCH": None,
+    "LOWRISE_WATCH_INTERVAL": 1.0,
     # Run the workspace's automation rules on every write made through the web.
     "LOWRISE_RULES": True,
     # Rows per page of a table view when the view does not say.
@@ -107,6 +111,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import rules as rules_pages  # automations: rule pages, inbox, manual buttons, hooks
 
     rules_pages.init_app(app)
+    from . import settings  # a record type's settings: fields, options, views; schema log
+
+    settings.init_app(app)
     from . import comments  # comments with @mentions on record pages
 
     comments.init_app(app)

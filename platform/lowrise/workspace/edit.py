@@ -360,8 +360,11 @@ def _write(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
-def commit(proposal: Proposal, engine: sa.Engine, *, actor: str) -> list[str]:
+def commit(proposal: Proposal, engine: sa.Engine, *, actor: str, policy=None) -> list[str]:
     """Write the proposal's files and migrate, logging the YAML diff; returns the steps done.
+
+    With `policy` (a `lowrise.access.Policy`), a change to a record type (or to one of its
+    views) the person may not `manage` is Forbidden and nothing is written.
 
     The plan is made again against the database as it is now: a change that would lose data
     is refused (EditRefused) and nothing is written. A file changed on disk since the preview
@@ -369,26 +372,34 @@ def commit(proposal: Proposal, engine: sa.Engine, *, actor: str) -> list[str]:
     """
     from lowrise.storage.migrate import MigrationError, apply
 
-    current = _read(proposal.root)
-    for rel, before in proposal.before.items():
-        if current.get(rel) != before:
-            raise EditConflict(f"{rel} changed since the preview; look at the change again")
-    with engine.connect() as conn:
-        fresh = preview(proposal.root, proposal.changes, conn=conn)
-    if fresh.refusals:
-        raise EditRefused(fresh.refusals)
-    for rel, text in fresh.after.items():
-        _write(proposal.root / rel, text)
-    try:
-        return apply(engine, fresh.plan, actor=actor, diff=fresh.diff(), summary=fresh.summary)
-    except (MigrationError, sa.exc.SQLAlchemyError):
-        for rel, text in fresh.before.items():
-            path = proposal.root / rel
-            if text is None:
-                path.unlink(missing_ok=True)
-            else:
-                _write(path, text)
-        raise
+    from .watch import database_lock
+
+    if policy is not None:
+        from lowrise.access.manage import require_manage
+
+        require_manage(policy, proposal.changes)
+    with database_lock(engine):  # a server reloading the files meanwhile waits, then finds
+        current = _read(proposal.root)  # the database already migrated
+        for rel, before in proposal.before.items():
+            if current.get(rel) != before:
+                raise EditConflict(f"{rel} changed since the preview; look at the change again")
+        with engine.connect() as conn:
+            fresh = preview(proposal.root, proposal.changes, conn=conn)
+        if fresh.refusals:
+            raise EditRefused(fresh.refusals)
+        for rel, text in fresh.after.items():
+            _write(proposal.root / rel, text)
+        try:
+            return apply(engine, fresh.plan, actor=actor, diff=fresh.diff(),
+                         summary=fresh.summary)
+        except (MigrationError, sa.exc.SQLAlchemyError):
+            for rel, text in fresh.before.items():
+                path = proposal.root / rel
+                if text is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    _write(path, text)
+            raise
 
 
 __all__ = ["AddField", "AddOption", "AddView", "Change", "EditConflict", "EditError",
