@@ -102,7 +102,35 @@ def test_dashboard_draws_and_drills_down_from_the_funnel(server, browser, db_url
                 "viewing", "negotiation", "deposit", "contracted", "handover"]})
     assert total == expected
     shot(page, "dashboard-drilldown", tag)
+
+    # a bar grouped through a link (the unit's layout) opens the cases of that layout
+    page.goto(f"{base}/d/dashboard?range=all")
+    page.wait_for_selector("#chart-sales_by_layout[data-drawn]")
+    page.wait_for_timeout(600)
+    bar = page.evaluate(BIGGEST_BAR, "chart-sales_by_layout")
+    assert bar["units"] > 0
+    page.mouse.click(bar["x"], bar["y"])
+    page.wait_for_url(re.compile(r"/r/case/.*=unit\.layout&"))
+    page.wait_for_selector("#total")
+    assert int(re.sub(r"\D", "", page.inner_text("#total"))) == bar["units"]
+    assert page.locator(".filter-problem").count() == 0
+    shot(page, "dashboard-drilldown-link-path", tag)
     assert errors == []
+
+
+# The biggest bar of a bar chart, where it is, and its units (the second measure).
+BIGGEST_BAR = """(id) => {
+  const c = document.getElementById(id);
+  const chart = Chart.getChart(c);
+  const data = chart.data.datasets[0].data;
+  const i = data.indexOf(Math.max(...data));
+  const units = chart.data.datasets.find(d => d.label === 'Units').data[i];
+  const bar = chart.getDatasetMeta(0).data[i];
+  const r = c.getBoundingClientRect();
+  const x = chart.options.indexAxis === 'y' ? (bar.x + bar.base) / 2 : bar.x;
+  const y = chart.options.indexAxis === 'y' ? bar.y : (bar.y + bar.base) / 2;
+  return {x: r.left + x, y: r.top + y, units: units};
+}"""
 
 
 def _shots():

@@ -256,6 +256,26 @@ def test_every_flagship_drill_down_counts_what_it_shows_for_each_role(flagship):
     assert by_source  # the consultant's slices are clickable too
 
 
+def test_a_table_url_names_a_field_through_a_link():
+    """A drill-down through a link (unit.layout) is a condition of the table's URL; a path
+    that goes nowhere is reported, as an unknown field is, and not applied."""
+    from werkzeug.datastructures import MultiDict
+
+    from lowrise.web.viewstate import parse_state
+    from lowrise.workspace import load_workspace
+
+    ws = load_workspace(ROOT)
+    args = MultiDict([("f0", "unit.layout"), ("o0", "eq"), ("v0", "3br"),
+                      ("f1", "client.nosuch"), ("o1", "eq"), ("v1", "x"),
+                      ("f2", "client.source"), ("o2", "eq"), ("v2", "nonsense")])
+    state = parse_state(args, ws, ws.type("case"), ws.views["cases"])
+    assert state.user_filter() == {"all": [{"field": "unit.layout", "op": "eq", "value": "3br"}]}
+    assert [[f.name for f in c.path] for c in state.conds] == [["unit", "layout"],
+                                                               ["client", "source"]]
+    assert state.problems[0] == "client.nosuch: not a field of Sales case"
+    assert "is not one of the options" in state.problems[1]
+
+
 def test_the_charting_library_is_vendored_pinned_with_its_licence():
     import hashlib
 

@@ -30,6 +30,9 @@ class Cond:
     op: str
     values: list[str] = field(default_factory=list)
     problem: str = ""
+    #: the fields `field` goes through, the compared one last (one for a field of the type;
+    #: `client.source`: the link, then the linked type's field), for the filter row's words
+    path: tuple[Field, ...] = ()
 
     def data(self) -> dict[str, Any]:
         """The condition in the filter language."""
@@ -83,15 +86,16 @@ def filterable(rt: RecordType) -> list[Field]:
             if filters.operators_for(f)]
 
 
-def _field_at(name: str, rt: RecordType, ws: Workspace) -> Field | None:
-    """The field a condition names: the type's own, or a field of a linked record through a
-    path (`client.source`: a dashboard's group through a link drills down with one)."""
+def _path(name: str, rt: RecordType, ws: Workspace) -> tuple[Field, ...]:
+    """The fields a condition names: the type's own, or a path through links to a linked
+    record's field (`client.source`: a dashboard's group through a link drills down with
+    one); empty when there is no such field."""
     if "." not in name:
-        return rt.fields.get(name)
+        return (rt.fields[name],) if name in rt.fields else ()
     try:
-        return filters.resolve_path(name, rt, ws)[-1]
+        return filters.resolve_path(name, rt, ws)
     except FilterError:
-        return None
+        return ()
 
 
 def sortable(f: Field) -> bool:
@@ -107,15 +111,16 @@ def parse_state(args: MultiDict, ws: Workspace, rt: RecordType, view: View) -> T
         name = args.get(f"f{i}")
         if not name or i == removed:
             continue
-        f = _field_at(name, rt, ws)
-        if f is None:
+        path = _path(name, rt, ws)
+        if not path:
             problems.append(f"{name}: not a field of {rt.label}")
             continue
+        f = path[-1]
         ops = filters.operators_for(f)
         op = args.get(f"o{i}") or ops[0]
         if op not in ops:
             op = ops[0]
-        c = Cond(name, op, args.getlist(f"v{i}"))
+        c = Cond(name, op, args.getlist(f"v{i}"), path=path)
         data = c.data()
         needs_value = SHAPES.get(op) != "none"
         if needs_value and not data.get("value"):
