@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,10 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lowrise import access, filters
+from lowrise.actor import Actor
 from lowrise.expr import ExpressionError
 from lowrise.storage.values import to_json_values
 
-from .context import Blocked, Run, insert
+from .context import SHARED, Blocked, Run, insert
 from .model import (
     Assign,
     Block,
@@ -107,13 +109,16 @@ class _Shown(Mapping):
         return len(self.rt.fields)
 
 
-def template_context(run: Run) -> dict[str, Any]:
-    """What a message template sees. Fields some role sees masked or hidden are masked here:
-    a notification, a comment or a webhook body cannot tell who will read it."""
+def template_context(run: Run, reader: Reader | None = None) -> dict[str, Any]:
+    """What a message template sees: the record as `reader` sees it (masked and hidden fields
+    masked), or, without a reader, with every field some role sees masked or hidden masked
+    (comments and webhook bodies cannot tell who will read them)."""
     ws = run.records.schema.workspace
     rt = run.rt
-    record = access.mask_record(ws, rt.name, run.record)
-    before = access.mask_record(ws, rt.name, run.change.before) if run.change else {}
+    view = reader.view if reader is not None else (
+        lambda r: access.mask_record(ws, rt.name, r))
+    record = view(run.record)
+    before = view(run.change.before) if run.change and run.change.before else {}
     shown = _Shown(run, record)
     title = (shown[rt.title_field] if rt.title_field in rt.fields else "") or \
         f"#{record.get('id')}"
@@ -123,8 +128,103 @@ def template_context(run: Run) -> dict[str, Any]:
             "payload": dict(run.payload or {})}
 
 
-def render(run: Run, t: Template | None) -> str:
-    return "" if t is None else t.render(template_context(run))
+def render(run: Run, t: Template | None, reader: Reader | None = None) -> str:
+    return "" if t is None else t.render(template_context(run, reader))
+
+
+class Reader:
+    """Someone a message is for, as the access rules see them: `view(record)` is the record
+    with what they see masked or hidden masked; `key` is the same for readers who see the
+    record alike (their message is rendered once)."""
+
+    def __init__(self, run: Run, policy: access.Policy | None, strict: bool = False):
+        self.run, self.policy, self.strict = run, policy, strict
+        self.flags: dict[str, Any] | None = None
+        self.key: Any = "strict" if strict else "all" if policy is None else None
+
+    def view(self, record: Mapping[str, Any] | None) -> dict[str, Any]:
+        run = self.run
+        ws, name = run.records.schema.workspace, run.rt.name
+        if self.strict:
+            return access.mask_record(ws, name, record)
+        if self.policy is None or not record:
+            return dict(record or {})
+        if self.flags is None:
+            self.flags = self.policy.row_flags(run.conn, run.records.schema, name,
+                                               [run.record_id]).get(run.record_id, {}) \
+                if run.record_id is not None else {}
+        shown = self.policy.finish(name, {**record, **self.flags})
+        out = dict(record)
+        changed = []
+        for field_name, word in shown.access.items():
+            if word in ("masked", "hidden") and field_name in out:
+                # a hidden field is masked rather than left out: the template still renders
+                out[field_name] = shown[field_name] if field_name in shown else \
+                    access.mask_value(run.rt.fields[field_name], record[field_name], None)
+                changed.append((field_name, str(out[field_name])))
+        if self.key is None:
+            self.key = tuple(sorted(changed))
+        return out
+
+
+def readers(run: Run, ids: list[int]) -> dict[int, Reader]:
+    """The recipients of a notification as the access rules see them: by the roles of their
+    account. A recipient without an active account, or whose roles may not read the record
+    type, gets the strictest masking."""
+    ws = run.records.schema.workspace
+    if not access.confidential_fields(ws, run.rt.name):  # no role masks or hides a field
+        return {uid: Reader(run, None) for uid in ids}
+    roles = account_roles(run.conn, ids)
+    out: dict[int, Reader] = {}
+    for uid in ids:
+        if uid not in roles:
+            out[uid] = Reader(run, None, strict=True)
+            continue
+        # a policy names its user: `unless: own` opens on their own records only
+        pol = access.policy(ws, Actor(user=uid, name="reader", roles=roles[uid],
+                                      locale=run.actor.locale, clock=run.actor.clock))
+        if pol is not None and not pol.may("read", run.rt.name):
+            out[uid] = Reader(run, None, strict=True)
+        else:
+            out[uid] = Reader(run, pol)
+    return out
+
+
+def account_roles(conn: sa.Connection, ids: list[int]) -> dict[int, frozenset[str]]:
+    """{user id: the roles of their active sign-in accounts}; users without one are left
+    out. In a worker's batch every account is read once for the whole batch."""
+    shared = conn.info.get(SHARED)
+    if shared is not None and ("lr_users", 0) in shared:
+        every = shared[("lr_users", 0)] or {}
+        return {i: every[i] for i in ids if i in every}
+    if not _has_accounts(conn):
+        found: dict[int, frozenset[str]] = {}
+    else:
+        u = sa.table("lr_users", sa.column("staff_id"), sa.column("roles", sa.JSON),
+                     sa.column("active"))
+        stmt = sa.select(u.c.staff_id, u.c.roles).where(u.c.active.is_(True),
+                                                        u.c.staff_id.is_not(None))
+        if shared is None:
+            stmt = stmt.where(u.c.staff_id.in_(ids))
+        found = {}
+        for staff_id, roles in conn.execute(stmt).all():
+            found[staff_id] = found.get(staff_id, frozenset()) | frozenset(roles or ())
+    if shared is not None:
+        shared[("lr_users", 0)] = found
+    return {i: found[i] for i in ids if i in found}
+
+
+_ACCOUNTS: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # databases known to have them
+
+
+def _has_accounts(conn: sa.Connection) -> bool:
+    """Whether the database has sign-in accounts (lr_users, made by `lowrise user`)."""
+    if conn.engine in _ACCOUNTS:
+        return True
+    if sa.inspect(conn).has_table("lr_users"):
+        _ACCOUNTS.add(conn.engine)
+        return True
+    return False
 
 
 # -- the actions ----------------------------------------------------------------------------
@@ -259,7 +359,7 @@ def _emails(run: Run, ids: list[int]) -> dict[int, str]:
         found = {i: e for i, e in run.conn.execute(
             sa.select(t.c.id, t.c[field]).where(t.c.id.in_(ids))).all() if e}
     missing = [i for i in ids if i not in found]
-    if missing and sa.inspect(run.conn).has_table("lr_users"):
+    if missing and _has_accounts(run.conn):
         u = sa.table("lr_users", sa.column("staff_id"), sa.column("email"))
         found.update({i: e for i, e in run.conn.execute(
             sa.select(u.c.staff_id, u.c.email).where(u.c.staff_id.in_(missing))).all() if e})
@@ -283,28 +383,42 @@ def notify(run: Run, spec: Notify, index: int) -> None:
     if not ids:
         run.note("notify", "nobody to notify (the recipient fields are empty)", index)
         return
-    title, body = render(run, spec.title)[:255], render(run, spec.body)
+    # each recipient's text masks what their roles see masked: rendered once per way of seeing
+    texts: dict[Any, tuple[str, str]] = {}
+    mine: dict[int, tuple[str, str]] = {}
+    for uid, reader in readers(run, ids).items():
+        context = template_context(run, reader)  # (sets the reader's key)
+        if reader.key not in texts:
+            texts[reader.key] = (spec.title.render(context)[:255],
+                                 spec.body.render(context) if spec.body else "")
+        mine[uid] = texts[reader.key]
     insert(run.conn, run.tables.notifications, [
         dict(user_id=uid, rule=run.rule.name, record_type=run.rt.name, record_id=run.record_id,
-             title=title, body=body, created_at=run.now) for uid in ids])
-    text = f"notified {', '.join(f'#{i}' for i in ids)}: {title}"
+             title=mine[uid][0], body=mine[uid][1], created_at=run.now) for uid in ids])
+    text = f"notified {', '.join(f'#{i}' for i in ids)}: {mine[ids[0]][0]}"
     if spec.email:
         addresses = _emails(run, ids)
         for uid in ids:
             if uid in addresses:
-                queue(run, "email", addresses[uid], {"subject": title, "body": body,
-                                                     "user_id": uid})
+                queue(run, "email", addresses[uid], {"subject": mine[uid][0],
+                                                     "body": mine[uid][1], "user_id": uid})
         text += f"; e-mail queued to {', '.join(addresses.values()) or 'nobody (no address)'}"
     run.note("notify", text, index)
 
 
 def webhook(run: Run, spec: CallWebhook, index: int) -> None:
+    reader = None
+    if spec.as_role:  # configured: the receiver sees what this role sees
+        reader = Reader(run, access.policy(run.records.schema.workspace, Actor(
+            name=f"webhook as {spec.as_role}", roles=frozenset([spec.as_role]),
+            locale=run.actor.locale, clock=run.actor.clock)))
     if spec.body is not None:
-        body = render(run, spec.body)
+        body = render(run, spec.body, reader)
         json.loads(body)  # a body template must render JSON; fails the run otherwise
     else:
         rt = run.rt
-        record = access.mask_record(run.records.schema.workspace, rt.name, run.record)
+        record = reader.view(run.record) if reader else access.mask_record(
+            run.records.schema.workspace, rt.name, run.record)
         body = json.dumps({"rule": run.rule.name, "trigger": run.trigger,
                            "record_type": rt.name, "record_id": run.record_id,
                            "record": to_json_values(rt, record),

@@ -60,9 +60,10 @@ def link_paths(rule: Rule) -> set[tuple[str, ...]]:
 
 
 def load(conn: sa.Connection, records: Records, shared: Shared, type_name: str,
-         ids: Iterable[int]) -> None:
+         ids: Iterable[int], *, lock: bool = False) -> None:
     """Read the records of `type_name` with these ids that `shared` lacks (None: no such
-    record), in one query per CHUNK ids."""
+    record), in one query per CHUNK ids; `lock`: on PostgreSQL, locked for update in the
+    order of their ids (every worker locks in that order)."""
     missing = sorted({i for i in ids if isinstance(i, int) and (type_name, i) not in shared})
     if not missing:
         return
@@ -70,7 +71,10 @@ def load(conn: sa.Connection, records: Records, shared: Shared, type_name: str,
     t = records.schema.table(type_name)
     for start in range(0, len(missing), CHUNK):
         part = missing[start:start + CHUNK]
-        for row in conn.execute(sa.select(t).where(t.c.id.in_(part))).mappings():
+        stmt = sa.select(t).where(t.c.id.in_(part)).order_by(t.c.id)
+        if lock and conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=t)
+        for row in conn.execute(stmt).mappings():
             shared[(type_name, row["id"])] = from_db_row(rt, row)
         for i in part:
             shared.setdefault((type_name, i), None)
@@ -86,8 +90,8 @@ def prefetch(conn: sa.Connection, records: Records, shared: Shared,
     for type_name, rid, rule in runs:
         by_type[type_name].add(rid)
         paths[type_name] |= link_paths(rule)
-    for type_name, ids in by_type.items():
-        load(conn, records, shared, type_name, ids)
+    for type_name in sorted(by_type):  # the runs' own records: locked, as they will change
+        load(conn, records, shared, type_name, by_type[type_name], lock=True)
     for type_name, ids in by_type.items():
         for path in sorted(paths[type_name]):
             rt, level = ws.record_types[type_name], [shared.get((type_name, i)) for i in ids]

@@ -194,6 +194,9 @@ class CallWebhook:
     body: Template | None = None  # default: the event as JSON
     timeout: float = 10.0
     retries: int = 5
+    #: the body shows the record as this role sees it; None: every field some role sees
+    #: masked or hidden is masked (the receiver is outside the access rules)
+    as_role: str | None = None
     kind: Literal["webhook"] = "webhook"
 
 

@@ -441,8 +441,13 @@ class _Parser:
             self.fail((*path, "url"), "webhook needs url: an http:// or https:// address")
             return None
         body = self.template(raw["body"], (*path, "body")) if raw.get("body") else None
+        as_role = raw.get("as_role")
+        if as_role is not None and as_role not in self.ws.roles:
+            self.fail((*path, "as_role"), f"'{as_role}' is not a role (roles: "
+                      f"{', '.join(self.ws.roles) or 'none'})")
+            return None
         return CallWebhook(url, raw.get("secret_env"), body, float(raw.get("timeout", 10)),
-                           int(raw.get("retries", 5)))
+                           int(raw.get("retries", 5)), as_role)
 
     def act_comment(self, raw, rt, path):
         text = raw.get("text") if isinstance(raw, Mapping) else raw
