@@ -66,6 +66,7 @@ class _Key:
     nullable: bool
     #: a select field sorts by its options' order: {option: rank}, the column is the rank
     ranks: Mapping[str, int] | None = None
+    raw: t.Any = None  # (the stored column of a select field sorted by rank)
 
     def value(self, stored: t.Any) -> t.Any:
         """The key's value for a row's stored value (a select option's rank)."""
@@ -157,7 +158,8 @@ def _keys(rt: RecordType, table: sa.Table, sort: Sequence[str]) -> list[_Key]:
             col, ranks = table.c[name], None
             if filters.flavor(f) == "select" and f.options:
                 col, ranks = option_rank(f, col)
-            keys.append(_Key(name, col, raw.startswith("-"), name not in NEVER_EMPTY, ranks))
+            keys.append(_Key(name, col, raw.startswith("-"), name not in NEVER_EMPTY, ranks,
+                             table.c[name]))
     if "id" not in (k.name for k in keys):
         # The tie-breaker runs the same way as the last key, so one index serves the page.
         keys.append(_Key("id", table.c.id, bool(keys) and keys[-1].desc, False))
@@ -167,9 +169,9 @@ def _keys(rt: RecordType, table: sa.Table, sort: Sequence[str]) -> list[_Key]:
 def option_rank(f: Field, col: sa.ColumnElement) -> tuple[sa.ColumnElement, dict[str, int]]:
     """A select field in its options' order (low, normal, high, urgent; the stages in their
     order), not its stored values' alphabetical one: the option's position, values that are
-    no longer options after the others, empty values empty. (No index holds this order, so
-    the matching rows are sorted; an index on the leading equality columns still narrows
-    them.)"""
+    no longer options after the others, empty values empty. First in a sort, the field is
+    read one option after the other (`_walk_options`), each from an index; later in a sort,
+    this CASE orders the rows."""
     ranks = {o.value: i for i, o in enumerate(f.options)}
     whens = [(col == value, sa.literal_column(str(i))) for value, i in ranks.items()]
     expr = sa.case(*whens, (col.is_not(None), sa.literal_column(str(len(ranks)))),
@@ -283,28 +285,13 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
     cols = _columns(rt, table, fields, [k.name for k in keys])
     if pol is not None:
         cols += pol.flag_columns(schema, type_name)
-    order = [k.order() for k in keys]
 
-    def fetch(where: sa.ColumnElement, n: int) -> list:
-        stmt = sa.select(*cols).where(base, where).order_by(*order).limit(n)
+    def fetch(where: sa.ColumnElement, n: int, by: Sequence[_Key]) -> list:
+        stmt = sa.select(*cols).where(base, where).order_by(*(k.order() for k in by)).limit(n)
         return list(conn.execute(stmt).mappings())
 
-    if after is None:
-        rows = fetch(sa.true(), limit + 1)
-    else:
-        values = decode_cursor(after, sort, keys)
-        lead, v0 = keys[0], values[0]
-        bound = _lead_bound(lead, v0)
-        split = v0 is not None and lead.nullable and lead.nulls_after
-        if split:
-            # Non-empty values after the cursor, then the empty ones: two index range reads.
-            first = _Key(lead.name, lead.column, lead.desc, False, lead.ranks)
-            rows = fetch(sa.and_(bound, _after([first, *keys[1:]], values)), limit + 1)
-            if len(rows) <= limit:
-                rows += fetch(lead.column.is_(None), limit + 1 - len(rows))
-        else:
-            cond = _after(keys, values)
-            rows = fetch(cond if bound is None else sa.and_(bound, cond), limit + 1)
+    values = None if after is None else decode_cursor(after, sort, keys)
+    rows = _walk(fetch, sa.true(), keys, values, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = encode_cursor(sort, [k.value(rows[-1][k.name]) for k in keys]) if more else None
@@ -314,6 +301,57 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
     if pol is not None:
         out = [pol.finish(type_name, {**d, **_flags(r)}) for d, r in zip(out, rows, strict=True)]
     return Page(out, cursor)
+
+
+Fetch = Callable[[sa.ColumnElement, int, Sequence[_Key]], list]
+
+
+def _walk(fetch: Fetch, where: sa.ColumnElement, keys: list[_Key], values: list | None,
+          n: int) -> list:
+    """Up to n rows matching `where`, in the order of `keys`, after the cursor's `values`
+    (None: from the first), each read as an index range where an index serves the keys."""
+    lead = keys[0]
+    if lead.ranks is not None:
+        return _walk_options(fetch, where, keys, values, n)
+    if values is None:
+        return fetch(where, n, keys)
+    v0 = values[0]
+    bound = _lead_bound(lead, v0)
+    if v0 is not None and lead.nullable and lead.nulls_after:
+        # Non-empty values after the cursor, then the empty ones: two index range reads.
+        first = _Key(lead.name, lead.column, lead.desc, False)
+        rows = fetch(sa.and_(where, bound, _after([first, *keys[1:]], values)), n, keys)
+        if len(rows) < n:
+            rows += fetch(sa.and_(where, lead.column.is_(None)), n - len(rows), keys)
+        return rows
+    cond = _after(keys, values)
+    return fetch(sa.and_(where, cond if bound is None else sa.and_(bound, cond)), n, keys)
+
+
+def _walk_options(fetch: Fetch, where: sa.ColumnElement, keys: list[_Key],
+                  values: list | None, n: int) -> list:
+    """A select field first in the sort: its options in their order, one after the other
+    (`priority = 'urgent'`, then `'high'`...), each read in the order of the other keys, so
+    that an index on (the filter's columns, the field, the other keys) serves each without a
+    sort (the board's columns: stage, then -priority, stage_entered_at); then the values that
+    are no longer options, then the empty ones."""
+    lead, rest = keys[0], keys[1:]
+    col, ranks = lead.raw, lead.ranks or {}
+    groups: list[tuple[int | None, sa.ColumnElement]] = [
+        (rank, col == option) for option, rank in ranks.items()]
+    groups.append((len(ranks), sa.and_(col.not_in(list(ranks)), col.is_not(None))))
+    groups.append((None, col.is_(None)))
+    if lead.desc:
+        groups.reverse()
+    start = 0 if values is None else next(
+        (i for i, (rank, _) in enumerate(groups) if rank == values[0]), len(groups))
+    rows: list = []
+    for i, (_, cond) in enumerate(groups[start:]):
+        within = values[1:] if values is not None and i == 0 else None
+        rows += _walk(fetch, sa.and_(where, cond), rest, within, n - len(rows))
+        if len(rows) >= n:
+            break
+    return rows
 
 
 def _flags(row: Mapping[str, t.Any]) -> dict[str, t.Any]:
