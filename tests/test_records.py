@@ -278,3 +278,94 @@ def test_a_nul_character_is_refused_on_every_database(records, actor):
     with pytest.raises(ValidationError) as err:
         records.create("client", {"name": "a\x00b"}, actor)
     assert "NUL character" in err.value.errors["name"]
+
+
+def _count(engine, table) -> int:
+    with engine.connect() as c:
+        return c.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def test_one_bad_row_in_a_thousand_is_named_and_nothing_is_written(records, actor, engine):
+    rows = [{"name": f"c{i}", "budget": "100", "since": "2025-01-02"} for i in range(1000)]
+    rows[536]["budget"] = "lots"
+    with pytest.raises(BulkValidationError) as err:
+        records.bulk_create("client", rows, actor, batch_size=100)
+    assert err.value.rows == {536: {"budget": "'lots' is not a number"}}  # row 537 of 1,000
+    assert _count(engine, records.schema.table("client")) == 0
+    assert _count(engine, records.schema.audit) == 1  # the staff member's, nothing else
+    # The same bad value given again in other rows is refused in each of them.
+    rows[10]["budget"] = rows[900]["budget"] = "lots"
+    rows[20]["budget"] = "-1"
+    with pytest.raises(BulkValidationError) as err:
+        records.bulk_create("client", rows, actor)
+    assert sorted(err.value.rows) == [10, 20, 536, 900]
+    assert err.value.rows[20] == {"budget": "must be at least CN¥0.00"}
+
+
+def test_bulk_unique_values_clash_within_the_batch_and_with_the_table(records, actor, engine):
+    records.create("client", {"name": "held", "phone": "13800000001"}, actor)
+    rows = [{"name": f"n{i}", "phone": f"139{i:08d}"} for i in range(300)]
+    rows[5]["phone"] = "13800000001"  # already stored
+    rows[250]["phone"] = rows[7]["phone"]  # twice in the batch
+    with pytest.raises(BulkValidationError) as err:
+        records.bulk_create("client", rows, actor)
+    assert set(err.value.rows) == {5, 250}
+    assert "already used by Client #" in err.value.rows[5]["phone"]
+    assert err.value.rows[250]["phone"] == ("'13900000007' is also given to row 8; "
+                                            "it must be unique")
+    assert _count(engine, records.schema.table("client")) == 1
+
+
+def test_bulk_links_to_missing_records_are_refused(records, actor, engine):
+    made = records.bulk_create("client", [{"name": f"n{i}"} for i in range(3)], actor)
+    rows = [{"client": made[i % 3]["id"], "amount": "1"} for i in range(200)]
+    rows[42]["client"] = 999_999
+    rows[43]["client"] = {"id": made[0]["id"]}
+    with pytest.raises(BulkValidationError) as err:
+        records.bulk_create("deal", rows, actor)
+    assert err.value.rows == {42: {"client": "there is no Client #999999"}}
+    assert _count(engine, records.schema.table("deal")) == 0
+
+
+def test_bulk_create_fills_every_system_field_and_audits_every_record(records, actor, engine):
+    rows = [{"name": f"n{i}", "budget": str(i), "met_at": "2026-02-01 10:00",
+             "tags": ["vip"] if i % 2 else "local, investor", "owner": "me"} for i in range(1500)]
+    made = records.bulk_create("client", rows, actor, batch_size=400)
+    ids = [m["id"] for m in made]
+    assert ids == list(range(ids[0], ids[0] + 1500))
+    assert [m["code"] for m in made[:2]] == ["CL-2026-0001", "CL-2026-0002"]
+    assert made[-1]["code"] == "CL-2026-1500"
+    last = made[-1]
+    assert list(last) == list(records.schema.workspace.type("client").fields)
+    assert (last["version"], last["created_by"], last["updated_by"], last["created_at"],
+            last["updated_at"]) == (1, actor.user, actor.user, NOW, NOW)
+    assert (last["grade"], last["active"], last["owner"]) == ("b", True, actor.user)
+    assert last["double_budget"] == Decimal("2998.00")
+    assert last["greeting"] == "Hi n1499"
+    assert made[0]["tags"] == ["investor", "local"] and made[1]["tags"] == ["vip"]
+    made[0]["tags"].append("changed")  # each record has its own list
+    assert made[2]["tags"] == ["investor", "local"]
+    for m in (made[0], made[777], last):
+        assert records.get("client", m["id"]) == {**m, "tags": m["tags"][:2]}
+    a = records.schema.audit
+    with engine.connect() as c:
+        entries = c.execute(sa.select(a).where(a.c.record_type == "client")
+                            .order_by(a.c.id)).mappings().all()
+    assert [e["record_id"] for e in entries] == ids
+    first = entries[0]
+    assert (first["action"], first["actor"], first["actor_name"], first["version"],
+            first["changes"]) == ("create", actor.user, "Wang Fang", 1, None)
+    assert first["at"] == NOW.replace(tzinfo=None) or first["at"] == NOW
+    assert records.history("client", ids[3])[0]["action"] == "create"
+
+
+def test_bulk_hooks_see_every_created_record_of_each_batch(records, actor):
+    seen = []
+    records.hooks.append(lambda conn, change, who, recs: seen.append(
+        (change.action, change.record_id, change.after["name"], change.after["code"])))
+    made = records.bulk_create("client", [{"name": f"n{i}"} for i in range(250)], actor,
+                               batch_size=100)
+    assert seen == [("create", m["id"], m["name"], m["code"]) for m in made]
+    seen.clear()
+    records.bulk_create("client", [{"name": "quiet"}], actor, run_hooks=False)
+    assert seen == []

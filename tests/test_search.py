@@ -175,3 +175,80 @@ def test_postgresql_search_uses_the_trigram_index(db):
         "EXPLAIN " + str(compiled), compiled.params))
     assert "Bitmap Index Scan on lr_trgm_client_name" in plan, plan
     assert "Bitmap Index Scan on lr_trgm_client_notes" in plan, plan
+
+
+def _trigger_sql(conn) -> str | None:
+    return conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                                "AND name = 'lr_fts_client_ai'").scalar()
+
+
+def test_bulk_create_is_searchable_at_once_and_keeps_the_trigger(db, engine):
+    from lowrise.actor import Actor
+    from lowrise.storage.records import Records
+    from lowrise.storage.search import BATCH_FILL_FROM
+
+    conn, schema = db
+    records = Records(engine, schema)
+    actor = Actor(name="bulk", system=True)
+    before = _trigger_sql(conn) if conn.dialect.name == "sqlite" else None
+    rows = [{"name": f"客户{i:04d}", "notes": "普通"} for i in range(3 * BATCH_FILL_FROM)]
+    rows[73] = {"name": "赵钱孙李", "notes": "想要复式"}
+    made = records.bulk_create("client", rows, actor, batch_size=BATCH_FILL_FROM)
+    conn.commit()  # a new snapshot for the fixture's connection
+    assert names(conn, schema, "赵钱孙") == ["赵钱孙李"]
+    assert names(conn, schema, "复式") == ["赵钱孙李"]
+    assert Q.count(conn, schema, "client", q="普通") == 3 * BATCH_FILL_FROM - 1
+    assert names(conn, schema, f"客户{3 * BATCH_FILL_FROM - 1:04d}") == [
+        f"客户{3 * BATCH_FILL_FROM - 1:04d}"]
+    if conn.dialect.name == "sqlite":
+        assert _trigger_sql(conn) == before  # the per-row trigger is back, as it was
+    # Records made in bulk follow updates and deletes, and single creates are indexed.
+    records.update("client", made[73]["id"], {"name": "周吴郑王"}, actor)
+    records.delete("client", made[74]["id"], actor)
+    records.create("client", {"name": "冯陈褚卫"}, actor)
+    conn.commit()
+    assert names(conn, schema, "赵钱孙") == []
+    assert names(conn, schema, "周吴郑") == ["周吴郑王"]
+    assert names(conn, schema, "客户0074") == []
+    assert names(conn, schema, "冯陈褚") == ["冯陈褚卫"]
+    records.restore("client", made[74]["id"], actor)
+    conn.commit()
+    assert names(conn, schema, "客户0074") == ["客户0074"]
+
+
+def test_a_failed_bulk_create_leaves_search_as_it_was(db, engine):
+    from lowrise.actor import Actor
+    from lowrise.errors import ValidationError
+    from lowrise.storage.records import Records
+
+    conn, schema = db
+    records = Records(engine, schema)
+    actor = Actor(name="bulk", system=True)
+
+    def refuse(c, change, who, recs):
+        if change.after["name"] == "no":
+            raise ValidationError({"name": "refused"})
+
+    records.hooks.append(refuse)
+    rows = [{"name": f"甲乙丙{i}"} for i in range(200)]
+    rows[150]["name"] = "no"
+    with pytest.raises(ValidationError):
+        records.bulk_create("client", rows, actor, batch_size=100)
+    # In a transaction of the caller's that goes on and commits after the refusal, the
+    # index trigger is there again too.
+    with engine.begin() as c:
+        with pytest.raises(ValidationError):
+            records.bulk_create("client", rows, actor, conn=c, batch_size=100)
+        if c.dialect.name == "sqlite":
+            assert _trigger_sql(c) is not None
+    conn.commit()
+    records.create("client", {"name": "丁戊己"}, actor)
+    conn.commit()
+    assert names(conn, schema, "丁戊己") == ["丁戊己"]
+    # The caller's committed transaction kept the batches it wrote (the hook refused a
+    # record of the second, after its insert): the index holds every one of them.
+    clients = schema.table("client")
+    stored = conn.execute(sa.select(sa.func.count()).select_from(clients).where(
+        clients.c.name.like("甲乙丙%"))).scalar_one()
+    assert stored == 199
+    assert Q.count(conn, schema, "client", q="甲乙丙") == stored

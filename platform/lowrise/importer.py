@@ -193,6 +193,22 @@ def _cell(f: Field, value: Any) -> Any:
     return value
 
 
+_CELL_MEMO = 2000
+
+
+def _cell_once(f: Field, value: Any, seen: dict[Any, Any]) -> Any:
+    """_cell, remembering up to _CELL_MEMO results a column (a column's labels, dates and
+    names repeat down a sheet). Only text cells: they are what a file holds."""
+    if type(value) is not str:
+        return _cell(f, value)
+    out = seen.get(value, seen)
+    if out is seen:
+        out = _cell(f, value)
+        if len(seen) < _CELL_MEMO:
+            seen[value] = out
+    return out
+
+
 @dataclass
 class Titles:
     """Link cells → record ids: by title (one query a thousand distinct titles) or `#id`."""
@@ -260,10 +276,11 @@ def prepare(records: Records, type_name: str, sheet: Sheet, mapping: Sequence[st
             titles.load(f, (row[i] for row in sheet.rows))
     values: list[dict[str, Any]] = []
     errors: dict[int, dict[str, str]] = {}
+    seen: dict[str, dict[Any, Any]] = {f.name: {} for _, f in cols}
     for n, row in enumerate(sheet.rows):
         out: dict[str, Any] = {}
         for i, f in cols:
-            v = _cell(f, row[i])
+            v = _cell_once(f, row[i], seen[f.name])
             if v is None:
                 continue  # an empty cell: no value (the field's default applies)
             if f.type in ("link", "user") and f.target:

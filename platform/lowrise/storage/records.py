@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from lowrise.errors import (
 from lowrise.fields.base import FieldType
 from lowrise.fields.computed import autonumber_format, autonumber_period
 from lowrise.fields.file import FileUpload
+from lowrise.fields.types import UTCDateTime
 from lowrise.workspace.model import RecordType
 
 from .db import write_transaction
@@ -81,7 +83,8 @@ class _RowWriter:
             f = rt.fields[name]
             to_db = (None if type(f.kind).to_db is FieldType.to_db
                      else (lambda v, f=f, to_db=f.kind.to_db: to_db(f, v)))
-            bind = t.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            bind = _sqlite_text(t.c[name].type, dialect) or \
+                t.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             if to_db is not None and bind is not None:
                 step = lambda v, a=to_db, b=bind: b(a(v))  # noqa: E731
             else:
@@ -90,28 +93,62 @@ class _RowWriter:
         return cls(rt, tuple(n for n, _ in steps), tuple(steps))
 
     def rows(self, records: Sequence[Mapping[str, Any]]) -> list[tuple]:
-        """The rows of `records`. A value met again in a column (dates, amounts, the
-        creation stamp) is converted once: each column remembers up to MEMO values."""
-        memos: list[dict[Any, Any]] = [{} for _ in self.steps]
-        out = []
-        for values in records:
-            get = values.get
-            row = []
-            for (name, step), memo in zip(self.steps, memos, strict=True):
-                v = get(name)
-                if v is not None and step is not None:
-                    try:
-                        v = memo[v]
-                    except KeyError:
-                        c = step(v)
-                        if len(memo) < MEMO:
-                            memo[v] = c
-                        v = c
-                    except TypeError:  # an unhashable value (a list of options)
-                        v = step(v)
-                row.append(v)
-            out.append(tuple(row))
-        return out
+        """The rows of `records`, made column by column. A value met again in a column
+        (dates, amounts, the creation stamp) is converted once: each column remembers up
+        to MEMO values."""
+        columns = []
+        for name, step in self.steps:
+            values = [r.get(name) for r in records]
+            if step is not None:
+                values = _convert(values, step)
+            columns.append(values)
+        return list(zip(*columns, strict=True))
+
+
+_SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d" \
+    ".%(microsecond)06d"
+_SQLITE_DATE = "%(year)04d-%(month)02d-%(day)02d"
+
+
+def _sqlite_text(type_: sa.types.TypeEngine, dialect) -> Callable[[Any], Any] | None:
+    """SQLite's text of a datetime or date column made by `isoformat`: the same text as
+    SQLAlchemy's default storage format (checked), several times quicker."""
+    if dialect.name != "sqlite":
+        return None
+    impl = type_.dialect_impl(dialect)
+    if isinstance(type_, UTCDateTime) and \
+            getattr(impl.impl, "_storage_format", None) == _SQLITE_DATETIME:
+        bind = impl.bind_processor(dialect)
+
+        def to_text(v):
+            if type(v) is not datetime:
+                return bind(v)
+            if v.tzinfo is not None:
+                v = v.astimezone(UTC).replace(tzinfo=None)
+            return v.isoformat(" ", "microseconds")
+        return to_text
+    if type(type_) is sa.Date and getattr(impl, "_storage_format", None) == _SQLITE_DATE:
+        bind = impl.bind_processor(dialect)
+        return lambda v: v.isoformat() if type(v) is date else bind(v)
+    return None
+
+
+def _convert(values: list[Any], step: Callable[[Any], Any]) -> list[Any]:
+    memo: dict[Any, Any] = {}
+    out = []
+    for v in values:
+        if v is not None:
+            try:
+                v = memo[v]
+            except KeyError:
+                c = step(v)
+                if len(memo) < MEMO:
+                    memo[v] = c
+                v = c
+            except TypeError:  # an unhashable value (a list of options)
+                v = step(v)
+        out.append(v)
+    return out
 
 
 MEMO = 4096
@@ -392,8 +429,9 @@ class Records:
                    ) -> tuple[list[dict[str, Any]], dict[int, dict[str, str]]]:
         parsed: list[dict[str, Any]] = []
         errors: dict[int, dict[str, str]] = {}
+        memo: dict[str, dict[Any, Any]] = {}
         for i, raw in enumerate(rows):
-            values, errs = parse_values(rt, raw, creating=True, actor=actor)
+            values, errs = parse_values(rt, raw, creating=True, actor=actor, memo=memo)
             parsed.append(values)
             if errs:
                 errors[i] = errs
@@ -455,7 +493,7 @@ class Records:
             files = any(f.type == "attachment" for f in rt.user_fields)
             formulas = bool(formula_order(rt))
             memo: dict[Any, Any] = {}
-            names = list(rt.fields)
+            blank = dict.fromkeys(rt.fields)
             with batch_index(c, rt, len(parsed)) as fill:
                 for start in range(0, len(parsed), batch_size):
                     batch = parsed[start:start + batch_size]
@@ -473,7 +511,9 @@ class Records:
                         fill(ids[0], ids[-1])
                     for rid, values in zip(ids, batch, strict=True):
                         values["id"] = rid
-                        created.append({f: values.get(f) for f in names})
+                        record = blank.copy()  # every field, in the type's order
+                        record.update(values)
+                        created.append(record)
                     self._audit_created(c, rt, ids, actor, now)
                     if run_hooks and self.hooks:
                         for record in created[start:]:

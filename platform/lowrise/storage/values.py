@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from lowrise.actor import Actor
@@ -20,8 +21,14 @@ SYSTEM_SET = {"id", "created_at", "updated_at", "created_by", "updated_by", "ver
 
 
 def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
-                 actor: Actor) -> tuple[dict[str, Any], dict[str, str]]:
-    """Parse and check the given values. Returns (values, errors by field name)."""
+                 actor: Actor, memo: dict[str, dict[Any, Any]] | None = None
+                 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse and check the given values. Returns (values, errors by field name).
+
+    With a `memo` (a dict the caller keeps over many records of this type, as a bulk
+    insert's), a value met again in a field is not parsed again: its result or its error is
+    remembered, up to MEMO values a field, where the result is an immutable value.
+    """
     plan = parse_plan(rt)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -32,6 +39,22 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
                             "is set by the system and cannot be changed")
             continue
         f, parse, check, special = step
+        seen = key = None
+        if memo is not None and not (special and isinstance(value, str)):
+            seen = memo.get(name)
+            if seen is None:
+                seen = memo[name] = {}
+            key = (type(value), value)
+            try:
+                hit = seen.get(key, _MISS)
+            except TypeError:  # an unhashable value (a list): parse it
+                hit, seen = _MISS, None
+            if hit is not _MISS:
+                if type(hit) is FieldError:
+                    errors[name] = str(hit)
+                else:
+                    values[name] = hit
+                continue
         try:
             if special and isinstance(value, str):
                 value = _resolve_special(f, value, actor)
@@ -42,9 +65,15 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
             values[name] = parsed
         except FieldError as exc:
             errors[name] = str(exc)
+            parsed = exc
+        if seen is not None and len(seen) < MEMO and type(parsed) in _IMMUTABLE:
+            seen[key] = parsed
     if creating:
-        for f in plan.defaults:
+        for f, fixed in plan.defaults:
             if f.name not in raw:
+                if fixed is not _MISS:
+                    values[f.name] = fixed
+                    continue
                 try:
                     values[f.name] = f.kind.parse(f, _resolve_special(f, f.default, actor))
                 except FieldError as exc:  # the loader checks defaults; this is a backstop
@@ -56,6 +85,12 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
         if missing:
             errors[f.name] = "is required"
     return values, errors
+
+
+MEMO = 2000
+_MISS = object()
+_IMMUTABLE = {type(None), str, int, bool, float, Decimal, date, datetime, time, timedelta,
+              FieldError}
 
 
 class ParsePlan:
@@ -71,12 +106,25 @@ class ParsePlan:
             if type(kind).check is FieldType.check and not _base_check_needed(f):
                 check = None
             self.steps[f.name] = (f, kind.parse, check, f.type in _SPECIAL_TYPES)
-        self.defaults = [f for f in rt.user_fields
+        #: (field, its parsed default where that is one immutable value, else _MISS)
+        self.defaults = [(f, _fixed_default(f)) for f in rt.user_fields
                          if f.default is not None and not f.kind.generated]
         self.required = [f for f in rt.user_fields if f.required and not f.kind.generated]
 
 
 _SPECIAL_TYPES = ("user", "datetime", "date")
+
+
+def _fixed_default(f: Field) -> Any:
+    """The parsed default of a field when it is the same for every record: not `me`, `now`
+    or `today`, and an immutable value (a list is made anew for each record)."""
+    if f.type in _SPECIAL_TYPES and isinstance(f.default, str):
+        return _MISS
+    try:
+        value = f.kind.parse(f, f.default)
+    except FieldError:
+        return _MISS  # parse_values reports it
+    return value if type(value) in _IMMUTABLE else _MISS
 
 
 def _base_check_needed(f: Field) -> bool:
