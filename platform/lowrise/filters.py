@@ -16,6 +16,11 @@ A path through a link (`client.source`) is empty when the link is.
 
 contains and starts_with ignore the case of the letters A-Z, and of those only, on SQLite,
 PostgreSQL and in Python alike (SQLite's LIKE folds no other letters); eq is exact.
+
+A select field is ordered by its options, not alphabetically: `stage lt negotiation` is
+the stages before negotiation (an `in` of those options, so an index serves it), and a sort
+by the field follows the same order (lowrise.storage.query). A value that is no longer an
+option is neither before nor after any option here; a sort puts it after them.
 """
 
 from __future__ import annotations
