@@ -317,3 +317,121 @@ def test_a_formula_never_takes_infinity_or_nan(result):
             f.kind.coerce(f, value)
     assert compute_formulas(ws.type("deal"), {"amount": Decimal("2")}, None) == \
         {"double": Decimal("4.00")}
+
+
+# -- files of attachment fields --------------------------------------------------------------
+
+def _upload(name, data, ctype="text/plain"):
+    import io
+
+    return {"data": {"file": (io.BytesIO(data), name, ctype)},
+            "content_type": "multipart/form-data"}
+
+
+def test_attachment_upload_download_replace_remove(api, run, deals):
+    cid = deals[0]["client"]
+    url = f"/api/v1/client/{cid}/files/photo"
+    up = api.post(url, **_upload("note.txt", b"hello"))
+    assert up.status_code == 200, up.json
+    (item,) = up.json["photo"]
+    assert item["name"] == "note.txt" and item["size"] == 5 and item["type"] == "text/plain"
+    assert up.headers["ETag"] == f'"{up.json["version"]}"'
+    got = api.get(f"{url}/{item['key']}")
+    assert got.status_code == 200 and got.data == b"hello"
+    assert got.mimetype == "application/octet-stream"
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert "note.txt" in got.headers["Content-Disposition"]
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in got.headers["Content-Security-Policy"]
+    # the field takes one file: a new upload takes the old one's place
+    again = api.post(url, **_upload("other.txt", b"second file"),
+                     headers={"If-Match": up.headers["ETag"]})
+    assert again.status_code == 200 and [f["name"] for f in again.json["photo"]] == ["other.txt"]
+    stale = api.post(url, **_upload("third.txt", b"x"), headers={"If-Match": up.headers["ETag"]})
+    assert stale.status_code == 412 and stale.mimetype == PROBLEM
+    assert api.get(f"{url}/{item['key']}").status_code == 404  # no longer on the record
+    # the field's limits, as on the form
+    big = api.post(url, **_upload("big.txt", b"x" * 3000))
+    assert big.status_code == 422 and big.json["errors"][0]["field"] == "photo"
+    assert "limit" in big.json["errors"][0]["detail"]
+    html = api.post(url, **_upload("page.html", b"<script>", "text/html"))
+    assert html.status_code == 422 and "not an allowed file type" in html.json["errors"][0]["detail"]
+    assert api.post(url, json={"file": "x"}).status_code == 415
+    nofile = api.post(url, data={"upload": "x"}, content_type="multipart/form-data")
+    assert nofile.status_code == 400 and "'file'" in nofile.json["detail"]
+    # not an attachment field, or no such record: 404 problems
+    assert api.post(f"/api/v1/client/{cid}/files/name", **_upload("a.txt", b"a")).status_code == 404
+    assert api.post("/api/v1/client/999999/files/photo", **_upload("a.txt", b"a")).status_code == 404
+    # files are not JSON values: the error says where they go
+    patch = api.patch(f"/api/v1/client/{cid}", json={"photo": []})
+    assert patch.status_code == 422 and "/files/photo" in patch.json["errors"][0]["detail"]
+    key = again.json["photo"][0]["key"]
+    gone = api.delete(f"{url}/{key}")
+    assert gone.status_code == 200 and gone.json["photo"] is None
+    assert api.delete(f"{url}/{key}").status_code == 404
+    assert run.records.get("client", cid)["photo"] is None
+
+
+FILE_ROLES = """
+label: Small shop
+default_locale: en
+locales: [en, zh]
+users: staff
+roles:
+  admin: {admin: true}
+  viewer:
+    permissions:
+      client: {can: [read], fields: {papers: hidden}}
+  clerk:
+    permissions:
+      client: {can: [read, update], fields: {photo: read_only}}
+"""
+
+
+def test_attachment_files_follow_permissions(tmp_path, db_url):
+    from test_web_support import SMALL, build_app
+
+    client_yaml = SMALL["schemas/client.yaml"] + (
+        "  papers: {type: attachment, multiple: true, accept: [.txt, .pdf]}\n")
+    app = build_app(tmp_path, db_url, make_workspace(
+        {**SMALL, "workspace.yaml": FILE_ROLES, "schemas/client.yaml": client_yaml}))
+    try:
+        run = app.extensions["lowrise"]
+        web = app.test_client()
+
+        def bearer(email, roles):
+            user = run.accounts.add(email, "long enough password", roles=roles)
+            secret, _info = run.accounts.create_token(user.id)
+            return {"Authorization": f"Bearer {secret}"}
+
+        admin = bearer("root@example.com", ["admin"])
+        viewer, clerk = bearer("vi@example.com", ["viewer"]), bearer("cl@example.com", ["clerk"])
+        cid = make_record(run, "client", name="Alpha Co")["id"]
+        base = f"/api/v1/client/{cid}/files"
+        one = web.post(f"{base}/papers", headers=admin, **_upload("a.txt", b"first"))
+        two = web.post(f"{base}/papers", headers=admin, **_upload("b.pdf", b"second", "application/pdf"))
+        assert two.status_code == 200 and [f["name"] for f in two.json["papers"]] == ["a.txt", "b.pdf"]
+        photo = web.post(f"{base}/photo", headers=admin, **_upload("p.png", b"png", "image/png"))
+        pkey, akey = photo.json["photo"][0]["key"], one.json["papers"][0]["key"]
+        # PUT replaces every file of the field
+        put = web.put(f"{base}/papers", headers=admin, **_upload("c.txt", b"third"))
+        assert [f["name"] for f in put.json["papers"]] == ["c.txt"]
+        ckey = put.json["papers"][0]["key"]
+        # a reader downloads what they see; a hidden field's files are as if not there
+        assert web.get(f"{base}/photo/{pkey}", headers=viewer).data == b"png"
+        assert web.get(f"{base}/papers/{ckey}", headers=viewer).status_code == 404
+        assert "papers" not in web.get(f"/api/v1/client/{cid}", headers=viewer).json
+        # without update permission, and on a read-only field, nothing changes
+        assert web.post(f"{base}/photo", headers=viewer,
+                        **_upload("x.txt", b"x")).status_code == 403
+        assert web.delete(f"{base}/photo/{pkey}", headers=viewer).status_code == 403
+        ro = web.post(f"{base}/photo", headers=clerk, **_upload("x.txt", b"x"))
+        assert ro.status_code == 422 and ro.json["errors"][0]["field"] == "photo"
+        assert web.delete(f"{base}/photo/{pkey}", headers=clerk).status_code == 422
+        ok = web.post(f"{base}/papers", headers=clerk, **_upload("d.txt", b"fourth"))
+        assert [f["name"] for f in ok.json["papers"]] == ["c.txt", "d.txt"]
+        stored = run.records.get("client", cid)
+        assert stored["photo"][0]["key"] == pkey and len(stored["papers"]) == 2
+        assert akey not in {f["key"] for f in stored["papers"]}
+    finally:
+        app.extensions["lowrise"].engine.dispose()

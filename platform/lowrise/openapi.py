@@ -15,6 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from lowrise.fields.file import DEFAULT_MAX_SIZE
 from lowrise.workspace.model import Field, RecordType, Workspace
 
 API_PREFIX = "/api/v1"
@@ -34,6 +35,7 @@ PROBLEM_TYPES = {
                        "`errors` lists each record (`index`) and field.",
     "conflict": "The record changed since it was read (If-Match did not match its version); "
                 "`current_version` is the version now stored.",
+    "too-large": "The request is larger than the server accepts (an upload over its limit).",
 }
 
 _NULL = {"type": "null"}
@@ -218,7 +220,8 @@ def _field_problem_schema() -> dict[str, Any]:
 def _problems(*codes: int) -> dict[str, Any]:
     words = {400: "Bad request", 401: "Not authenticated", 403: "Not allowed",
              404: "Not found", 412: "The record changed (If-Match did not match)",
-             413: "Too many records", 415: "The body is not JSON", 422: "Values refused"}
+             413: "The request is too large", 415: "The body is not of the expected type",
+             422: "Values refused"}
     ref = {"$ref": "#/components/schemas/Problem"}
     return {str(c): {"description": words[c], "content": {PROBLEM: {"schema": ref}}}
             for c in codes}
@@ -326,6 +329,70 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
     }
 
 
+def file_fields(rt: RecordType) -> list[str]:
+    """The attachment fields of a type: their files have operations of their own."""
+    return [f.name for f in rt.user_fields if f.type == "attachment"]
+
+
+def _file_paths_for(rt: RecordType) -> dict[str, Any]:
+    """Upload (add, replace), download and remove the files of an attachment field."""
+    names = file_fields(rt)
+    if not names:
+        return {}
+    name, comp = rt.name, component_name(rt.name)
+    ref = {"$ref": f"#/components/schemas/{comp}"}
+    limits = "; ".join(
+        f"{n}: {'several files' if rt.fields[n].config.get('multiple') else 'one file'}, "
+        f"at most {int(rt.fields[n].config.get('max_size', DEFAULT_MAX_SIZE))} bytes each"
+        + (f", {', '.join(rt.fields[n].config['accept'])}" if rt.fields[n].config.get("accept")
+           else "") for n in names)
+    params = [
+        _param("id", "path", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+               "the record's id", required=True),
+        _param("field", "path", {"enum": names}, f"the attachment field ({limits})",
+               required=True),
+    ]
+    if_match = _param("If-Match", "header", {"type": "string"},
+                      "the version the change is based on (the ETag of a read)")
+    upload = {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "required": ["file"],
+                   "properties": {"file": {"type": "string", "format": "binary",
+                                           "description": "the file (repeat the part to "
+                                                          "send several)"}}},
+        "encoding": {"file": {"contentType": "application/octet-stream"}}}}}
+    stored = {"200": {"description": "the record as stored, with the field's files",
+                      "content": _json(ref), "headers": ETAG},
+              **_problems(400, 401, 403, 404, 412, 413, 415, 422)}
+    tag = [name]
+    return {
+        f"{API_PREFIX}/{name}/{{id}}/files/{{field}}": {
+            "parameters": params,
+            "post": {"operationId": f"add_{name}_files", "tags": tag,
+                     "summary": f"Upload a file to a {rt.label} (added to the field's files; "
+                                "a field of one file: in place of it)",
+                     "parameters": [if_match], "requestBody": upload, "responses": stored},
+            "put": {"operationId": f"replace_{name}_files", "tags": tag,
+                    "summary": f"Replace the files of a {rt.label}'s field by the upload",
+                    "parameters": [if_match], "requestBody": upload, "responses": stored},
+        },
+        f"{API_PREFIX}/{name}/{{id}}/files/{{field}}/{{key}}": {
+            "parameters": [*params, _param("key", "path", {"type": "string"},
+                                           "the file's key (from the record)", required=True)],
+            "get": {"operationId": f"download_{name}_file", "tags": tag,
+                    "summary": f"Download a file of a {rt.label}",
+                    "responses": {"200": {"description": "the file, as an attachment",
+                                          "content": {"application/octet-stream": {"schema": {
+                                              "type": "string", "format": "binary"}}}},
+                                  **_problems(400, 401, 403, 404)}},
+            "delete": {"operationId": f"remove_{name}_file", "tags": tag,
+                       "summary": f"Remove a file from a {rt.label}",
+                       "parameters": [if_match],
+                       "responses": {k: v for k, v in stored.items()
+                                     if k not in ("413", "415")}},
+        },
+    }
+
+
 def _components_for(rt: RecordType) -> dict[str, Any]:
     comp = component_name(rt.name)
     ref = {"$ref": f"#/components/schemas/{comp}"}
@@ -372,6 +439,7 @@ def document(ws: Workspace, *, server: str = "/") -> dict[str, Any]:
                                "FieldProblem": _field_problem_schema()}
     for rt in ws.record_types.values():
         paths.update(_paths_for(rt))
+        paths.update(_file_paths_for(rt))
         schemas.update(_components_for(rt))
     return {
         "openapi": "3.1.0",
@@ -454,8 +522,11 @@ def check_body(ws: Workspace, type_name: str, body: Any, kind: str) -> dict[str,
         elif err.validator == "additionalProperties":
             extra = re.findall(r"'([^']+)'", err.message)
             for name in extra:
+                f = rt.fields.get(name)
                 out["/" + "/".join(map(str, [*path, name]))] = (
-                    f"is not a field of {rt.label}" if name not in rt.fields
+                    f"is not a field of {rt.label}" if f is None
+                    else f"holds files: upload them to {API_PREFIX}/{rt.name}/<id>/files/{name}"
+                    if f.type == "attachment"
                     else "is set by the system and cannot be changed")
             continue
         else:
