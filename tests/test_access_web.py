@@ -30,6 +30,7 @@ WEB = ROOT / "platform" / "lowrise" / "web"
 AMY_PHONE, BEN_PHONE, SHARED_PHONE = "13811110001", "13922220002", "13733330003"
 AMY_ID, BEN_ID, SHARED_ID = "11010119900101123X", "220101199202022345", "330101199303033456"
 BOSS_NOTE, AMY_NOTE, LEA_NOTE = "NOTE-BOSS-7781", "NOTE-AMY-1234", "NOTE-LEA-5555"
+AMY_COMMENT, BEN_COMMENT = "COMMENT-AMY-7070", "COMMENT-BEN-6060"  # on their cases
 
 
 class World:
@@ -78,6 +79,9 @@ class World:
         ada = accounts.by_email("ada@example.com")
         self.users["admin"] = ("ada@example.com", ada)
         self.tokens = {k: accounts.create_token(u.id)[0] for k, (_, u) in self.users.items()}
+        comments = app.extensions["lowrise_comments"]
+        comments.add("case", self.k_amy["id"], AMY_COMMENT, SYSTEM_ACTOR)
+        comments.add("case", self.k_ben["id"], BEN_COMMENT, SYSTEM_ACTOR)
 
     def actor(self, role: str) -> Actor:
         _, u = self.users[role]
@@ -117,11 +121,11 @@ SEES = {
 #: text a role must never receive, in any page, partial, file or JSON
 NEVER = {
     "consultant": [BEN_PHONE, BEN_ID, SHARED_PHONE, SHARED_ID, "Client-Ben-Only", BOSS_NOTE,
-                   LEA_NOTE],
+                   LEA_NOTE, BEN_COMMENT],
     "manager": [BEN_PHONE, BEN_ID, SHARED_PHONE, SHARED_ID, "Client-Ben-Only",
-                "Client-Shared"],
+                "Client-Shared", BEN_COMMENT],
     "legal": [BEN_PHONE, BEN_ID, AMY_PHONE, AMY_ID, "Client-Amy-Own", "Client-Shared",
-              BOSS_NOTE, AMY_NOTE, LEA_NOTE],
+              BOSS_NOTE, AMY_NOTE, LEA_NOTE, AMY_COMMENT],
     "admin": [],
 }
 
@@ -308,6 +312,46 @@ def test_history_and_trash_are_scoped(world):
     assert "#" + str(w.k_amy2["id"]) not in c.get("/trash").text  # not hers: she did not
     lea, lauth = w.client("legal")
     assert lauth.post(f"/trash/case/{w.k_amy2['id']}/restore").status_code in (403, 404)
+
+
+def test_comments_follow_the_record(world):
+    """Reading, posting, deleting and the mention autocomplete of comments: 200 on a case
+    the role reads, 404 on one it does not (a guessed id), 403 on a type it may not read;
+    a mention notifies only people who may read the case."""
+    w = world
+    cases = {n: getattr(w, n)["id"] for n in SEES["admin"]["case"]}
+    for role in ROLES:
+        c, auth = w.client(role)
+        for name, rid in cases.items():
+            ok = name in SEES[role]["case"]
+            base = f"/r/case/{rid}/comments"
+            part = auth.hx("GET", base)
+            assert part.status_code == (200 if ok else 404), (role, name)
+            assert (BEN_COMMENT in part.text) == (ok and name == "k_ben")
+            assert c.get(f"{base}/mentions?q=Amy").status_code == (200 if ok else 404)
+            posted = auth.hx("POST", base, data={"body": f"{role} was here"})
+            assert posted.status_code == (200 if ok else 404), (role, name)
+            me = w.actor(role).user
+            for x in w.app.extensions["lowrise_comments"]._list("case", rid):
+                resp = auth.post(f"{base}/delete", data={"comment": x.id})
+                mine = x.author is not None and x.author == me
+                want = 404 if not ok else 302 if mine or role == "admin" else 403
+                assert resp.status_code == want, (role, name, x.body)
+    lea, lauth = w.client("legal")
+    assert lauth.hx("GET", f"/r/follow_up/{w.follow['id']}/comments").status_code == 403
+    assert lauth.post(f"/r/follow_up/{w.follow['id']}/comments",
+                      data={"body": "x"}).status_code == 403
+    # legal mentions the consultant (who may not read Ben's case) and the manager
+    resp = lauth.post(f"/r/case/{w.k_ben['id']}/comments", data={"body": "@Amy An @Boss Bai"})
+    assert resp.status_code == 302
+    page = lea.get(f"/r/case/{w.k_ben['id']}").text
+    assert "Amy An, Boss Bai may not see this record and were not notified." in page
+    for role in ("consultant", "manager"):
+        c, _ = w.client(role)
+        assert BEN_COMMENT not in c.get("/inbox").text and "@Amy An" not in c.get("/inbox").text
+    comments = [dict(r) for r in w.app.extensions["lowrise_comments"]._list(
+        "case", w.k_amy["id"])]
+    assert not any(BEN_COMMENT in str(x) for x in comments)
 
 
 # -- every route, every role -----------------------------------------------------------------
