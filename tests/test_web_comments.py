@@ -262,3 +262,32 @@ def test_record_page_shows_the_automations_that_ran(shop):
         f"/r/client/{s.c_sam}").text, re.S).group()
     assert "Welcome new clients" in runs and "/rules/welcome" not in runs
     assert "commented:" not in runs
+
+
+def test_edit_own_comment_only(shop):
+    s = shop
+    sam_c, sam = s.client("sam")
+    base = f"/r/client/{s.c_sam}/comments"
+    sam.post(base, data={"body": "first draft"})
+    [stored] = s.comments()
+    assert f'id="comment-edit-{stored["id"]}"' in sam_c.get(f"/r/client/{s.c_sam}").text
+    resp = sam.hx("POST", f"{base}/edit", data={"comment": stored["id"],
+                                                "body": "better, @Ada Admin"})
+    assert resp.status_code == 200
+    assert resp.text.lstrip().startswith(f'<li class="comment" id="comment-{stored["id"]}">')
+    assert "(edited)" in resp.text and f'href="/r/staff/{s.ada}">@Ada Admin</a>' in resp.text
+    assert "Notified: Ada Admin." in resp.headers["HX-Trigger"]
+    refused = sam.hx("POST", f"{base}/edit", data={"comment": stored["id"], "body": " "})
+    assert refused.status_code == 422 and refused.headers["HX-Reswap"] == "none"
+    assert "Write something" in refused.headers["HX-Trigger"]
+    assert sam.post(f"{base}/edit", data={"comment": stored["id"], "body": "plain"}
+                    ).status_code == 302
+    assert s.comments()[0]["body"] == "plain"
+    ada_c, ada = s.client("ada")  # an admin may delete it, not change its words
+    assert ada.post(f"{base}/edit", data={"comment": stored["id"], "body": "x"}
+                    ).status_code == 403
+    assert f'id="comment-edit-{stored["id"]}"' not in ada_c.get(f"/r/client/{s.c_sam}").text
+    _, tom = s.client("tom")  # may not read Sam's client
+    assert tom.post(f"{base}/edit", data={"comment": stored["id"], "body": "x"}
+                    ).status_code == 404
+    assert s.comments()[0]["body"] == "plain"

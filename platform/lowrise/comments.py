@@ -451,21 +451,29 @@ class Comments:
         return pol.may("read", type_name) and record_id in pol.ids_in_scope(
             conn, self.schema, type_name, [record_id])
 
-    def _own(self, comment_id: int, actor: Actor) -> Comment:
-        """The comment, if `actor` wrote it (or is an admin) and may still read its record."""
+    def _own(self, comment_id: int, actor: Actor, *, admins: bool) -> Comment:
+        """The comment, if `actor` wrote it (or, with `admins`, is an admin) and may still
+        read its record."""
         comment = self.get(comment_id, actor)
-        pol = access.policy(self.ws, actor)
         mine = comment.rule is None and actor.user is not None and comment.author == actor.user
-        if not mine and pol is not None:
+        if not mine and not (admins and access.policy(self.ws, actor) is None):
             raise Forbidden("you may change only your own comments")
         return comment
 
+    def may_edit(self, comment: Comment, actor: Actor) -> bool:
+        """Whether `actor` may change the text of this comment (its author only)."""
+        return comment.rule is None and actor.user is not None and comment.author == actor.user
+
+    def may_delete(self, comment: Comment, actor: Actor) -> bool:
+        """Whether `actor` may delete this comment (its author, or an admin)."""
+        return self.may_edit(comment, actor) or access.policy(self.ws, actor) is None
+
     def edit(self, comment_id: int, body: str, actor: Actor, *,
              notice: Callable[[Comment], str] | None = None) -> Posted:
-        """Change the text of one's own comment; the old text goes to the trail. People newly
-        mentioned are notified; those mentioned before are not notified again."""
+        """Change the text of one's own comment (nobody else's, not even an admin's); the old
+        text goes to the trail. People newly mentioned are notified, not those before."""
         text = self.check_text(body)
-        old = self._own(comment_id, actor)
+        old = self._own(comment_id, actor, admins=False)
         found = self.mentions(text, actor)
         with write_transaction(self.engine) as conn:
             self._keep(conn, old, "edited", actor)
@@ -481,7 +489,7 @@ class Comments:
 
     def delete(self, comment_id: int, actor: Actor) -> Comment:
         """Delete one's own comment (admins: any); its text stays in the trail."""
-        old = self._own(comment_id, actor)
+        old = self._own(comment_id, actor, admins=True)
         with write_transaction(self.engine) as conn:
             self._keep(conn, old, "deleted", actor)
             conn.execute(MENTIONS.delete().where(MENTIONS.c.comment_id == comment_id))

@@ -22,7 +22,7 @@ from lowrise.rules import history
 
 from . import data
 from .auth import actor
-from .guard import can_change, is_admin, may
+from .guard import can_change, may
 from .i18n import label
 from .render import hx, is_htmx
 from .runtime import rt
@@ -68,15 +68,13 @@ def _record_or_404(type_name: str, record_id: int):
         abort(404)
 
 
-def _may_remove(c: Comment) -> bool:
-    me = actor()
-    return is_admin() or (c.rule is None and c.author is not None and c.author == me.user)
-
-
 def _item_context(type_name: str, record_id: int) -> dict:
     users = rt().workspace.users_type
+    box, me = comments(), actor()
     return dict(type_name=type_name, record_id=record_id, rule_labels=_rule_labels(),
-                may_remove=_may_remove, parts=lambda c: segments(c.body, c.mentions),
+                may_remove=lambda c: box.may_delete(c, me),
+                may_edit=lambda c: box.may_edit(c, me),
+                parts=lambda c: segments(c.body, c.mentions),
                 staff_link=bool(users) and may("read", users), users_type=users)
 
 
@@ -182,21 +180,58 @@ def add(type_name: str, record_id: int):
                             _anchor=f"comment-{posted.comment.id}"))
 
 
+def _comment_of(type_name: str, record_id: int) -> Comment:
+    """The comment the form names (`comment`), if it is on this record and readable."""
+    comment_id = request.form.get("comment", type=int)
+    if comment_id is None:
+        abort(404)
+    try:
+        c = comments().get(comment_id, actor())
+    except NotFound:
+        abort(404)
+    if (c.record_type, c.record_id) != (type_name, record_id):
+        abort(404)
+    return c
+
+
+@bp.route("/r/<type_name>/<int:record_id>/comments/edit", methods=["POST"])
+def edit(type_name: str, record_id: int):
+    """Change the text of one's own comment (the form's `comment` and `body`)."""
+    rtype, record = _record_or_404(type_name, record_id)
+    c = _comment_of(type_name, record_id)
+    try:
+        posted = comments().edit(c.id, request.form.get("body", ""), actor(),
+                                 notice=_notice(rtype, record))
+    except Forbidden:
+        abort(403)
+    except CommentError as exc:
+        error = _messages().get(exc.code, str(exc))
+        if is_htmx():
+            return hx(_response("", 422), trigger={"lowrise:toast": {"message": error,
+                                                                      "error": True}},
+                      reswap="none")
+        flash(error, "error")
+        return redirect(url_for("records.show", type_name=type_name, record_id=record_id,
+                                _anchor=f"comment-{c.id}"))
+    notes = [_("Comment saved.")] + [message for _cat, message in _notes(posted)]
+    if is_htmx():
+        html = render_block(TEMPLATE, "item", c=posted.comment,
+                            **_item_context(type_name, record_id))
+        return hx(_response(html), trigger={"lowrise:toast": {"message": " ".join(notes)}})
+    for message in notes:
+        flash(message, "success")
+    return redirect(url_for("records.show", type_name=type_name, record_id=record_id,
+                            _anchor=f"comment-{c.id}"))
+
+
 @bp.route("/r/<type_name>/<int:record_id>/comments/delete", methods=["POST"])
 def delete(type_name: str, record_id: int):
     """Delete one comment of the record (the form's `comment`): one's own, or any for admins."""
     _record_or_404(type_name, record_id)
     box = comments()
-    comment_id = request.form.get("comment", type=int)
-    if comment_id is None:
-        abort(404)
+    c = _comment_of(type_name, record_id)
     try:
-        c = box.get(comment_id, actor())
-        if (c.record_type, c.record_id) != (type_name, record_id):
-            abort(404)
-        box.delete(comment_id, actor())
-    except NotFound:
-        abort(404)
+        box.delete(c.id, actor())
     except Forbidden:
         abort(403)
     if is_htmx():
