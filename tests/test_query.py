@@ -230,24 +230,28 @@ def test_empty_values_last_ascending_first_descending(db):
 def test_a_select_field_sorts_in_its_options_order_across_pages(db):
     rows = db.insert("deal", [{"stage": s} for s in
                               ["won", "lead", None, "lost", "negotiation", "won", "lead"]])
-    # a value that is no longer an option (renamed in YAML) comes after the options
-    db.conn.execute(sa.update(db.schema.table("deal")).where(
-        db.schema.table("deal").c.id == rows[2]["id"]).values(stage="archived"))
-    db.conn.commit()
+    # values that are no longer options (renamed in YAML) come after the options
     ids = {r["id"]: r["stage"] for r in rows}
-    ids[rows[2]["id"]] = "archived"
+    for i, old in ((2, "archived"), (3, "middle"), (5, "zzz")):
+        db.conn.execute(sa.update(db.schema.table("deal")).where(
+            db.schema.table("deal").c.id == rows[i]["id"]).values(stage=old))
+        ids[rows[i]["id"]] = old
+    db.conn.commit()
     db.insert("deal", [{"stage": None}])
 
     def stages(sort, size):
         got = all_pages(db, sort, size)
         return [ids.get(i) for i in got]
 
-    up = ["lead", "lead", "negotiation", "won", "won", "lost", "archived", None]
+    # (the others among themselves by id, as the tie-breaker runs)
+    up = ["lead", "lead", "negotiation", "won", "archived", "middle", "zzz", None]
     for size in (1, 2, 3, 50):
         assert stages(["stage"], size) == up
         assert stages(["-stage"], size) == up[::-1]
-        assert stages(["-stage", "name"], size) == up[::-1]
-    # lt / gt compare by the same order (the stages before negotiation)
+        # (ties broken by name, then by id ascending as the last key runs)
+        assert stages(["-stage", "name"], size) == [None, "archived", "middle", "zzz", "won",
+                                                    "negotiation", "lead", "lead"]
+    # lt / gt compare by the same order (the stages before won)
     flt = {"field": "stage", "op": "lt", "value": "won"}
     assert Q.count(db.conn, db.schema, "deal", flt) == 3
 

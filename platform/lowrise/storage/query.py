@@ -14,7 +14,7 @@ import binascii
 import json
 import typing as t
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -67,6 +67,8 @@ class _Key:
     #: a select field sorts by its options' order: {option: rank}, the column is the rank
     ranks: Mapping[str, int] | None = None
     raw: t.Any = None  # (the stored column of a select field sorted by rank)
+    #: its options in the database's own text order (see _collated)
+    collated: tuple[str, ...] = ()
 
     def value(self, stored: t.Any) -> t.Any:
         """The key's value for a row's stored value (a select option's rank)."""
@@ -291,6 +293,8 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
         return list(conn.execute(stmt).mappings())
 
     values = None if after is None else decode_cursor(after, sort, keys)
+    if keys[0].ranks is not None:
+        keys[0] = _collated(conn, keys[0])
     rows = _walk(fetch, sa.true(), keys, values, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -339,7 +343,12 @@ def _walk_options(fetch: Fetch, where: sa.ColumnElement, keys: list[_Key],
     col, ranks = lead.raw, lead.ranks or {}
     groups: list[tuple[int | None, sa.ColumnElement]] = [
         (rank, col == option) for option, rank in ranks.items()]
-    groups.append((len(ranks), sa.and_(col.not_in(list(ranks)), col.is_not(None))))
+    # values that are no longer options: the ranges between the options, in the database's
+    # order, so that an index finds them (none, mostly) without reading every row
+    ordered = lead.collated or tuple(sorted(ranks))
+    others = [col < ordered[0], *(sa.and_(col > a, col < b) for a, b in zip(
+        ordered, ordered[1:], strict=False)), col > ordered[-1]]
+    groups.append((len(ranks), sa.or_(*others)))
     groups.append((None, col.is_(None)))
     if lead.desc:
         groups.reverse()
@@ -352,6 +361,17 @@ def _walk_options(fetch: Fetch, where: sa.ColumnElement, keys: list[_Key],
         if len(rows) >= n:
             break
     return rows
+
+
+def _collated(conn: sa.Connection, key: _Key) -> _Key:
+    """The key with its options in the order the database compares text in (PostgreSQL's
+    collation may not be Python's; SQLite's BINARY is code point order, as Python's)."""
+    options = list(key.ranks or {})
+    if conn.dialect.name == "sqlite" or not options:
+        return replace(key, collated=tuple(sorted(options)))
+    listed = sa.values(sa.column("v", sa.String), name="options").data([(o,) for o in options])
+    ordered = conn.execute(sa.select(listed.c.v).order_by(listed.c.v)).scalars()
+    return replace(key, collated=tuple(ordered))
 
 
 def _flags(row: Mapping[str, t.Any]) -> dict[str, t.Any]:
