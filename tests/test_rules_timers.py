@@ -298,3 +298,20 @@ actions:
     # "answer" (the first timer) made it high; "escalate" reads the record after that
     assert env.get("ticket", t["id"])["note"] == "escalated"
     assert [r["rule"] for r in env.rows("lr_rule_runs")] == ["answer", "escalate"]
+
+
+def test_a_rule_that_writes_the_new_record_leaves_it_one_timer(engine):
+    env = make_env(engine, {"answer": ANSWER_IN_24H, "triage": """
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - set_fields: {note: triaged}
+"""})
+    p = staff(env)
+    t = env.create("ticket", title="Sink", owner=p["ann"], requested_at=T0)
+    assert timers(env) == [("answer", "pending", T0 + timedelta(hours=24))]
+    env.records.bulk_create("ticket", [{"title": "Tap", "requested_at": T0}], env.actor())
+    assert [x[1] for x in timers(env)] == ["pending", "pending"]
+    env.advance(days=2)
+    assert env.worker().fire_due_timers() == 2
+    assert env.get("ticket", t["id"])["priority"] == "high"

@@ -45,6 +45,8 @@ class RuleSet:
     events: dict[str, list[Rule]] = field(default_factory=dict)
     timed: dict[str, list[tuple[Rule, frozenset[str]]]] = field(default_factory=dict)
     stages: dict[str, list[StageRules]] = field(default_factory=dict)
+    #: the record's own fields each rule's conditions read (the first step of each path)
+    reads: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, ws: Workspace) -> RuleSet:
@@ -60,7 +62,8 @@ class RuleSet:
             elif r.trigger.kind in ("created", "updated", "field_changed", "matches",
                                     "deleted"):
                 events[r.record_type].append(r)
-        return cls(ws, rules, dict(events), dict(timed), dict(stages))
+        reads = {r.name: frozenset(conds.fields_of(r.conditions)) for r in rules.values()}
+        return cls(ws, rules, dict(events), dict(timed), dict(stages), reads)
 
     def get(self, name: str) -> Rule:
         try:
@@ -99,7 +102,8 @@ def rule_set(ws: Workspace) -> RuleSet:
         return hit[1]
 
 
-def _trigger_matches(rule: Rule, change: Change) -> bool:
+def _trigger_matches(rule: Rule, change: Change, reads: frozenset[str]) -> bool:
+    """Whether the change is the rule's trigger; `reads`: the fields its conditions read."""
     trig, action = rule.trigger, change.action
     match trig.kind:
         case "created":
@@ -114,7 +118,10 @@ def _trigger_matches(rule: Rule, change: Change) -> bool:
             new = (change.after or {}).get(trig.field)
             return (trig.from_ is None or old in trig.from_) and (trig.to is None or new in trig.to)
         case "matches":
-            return action in ("create", "update")
+            # an update that changes none of the fields the conditions read cannot make the
+            # record start to match: before and after read the same values at the same moment
+            return action == "create" or action == "update" and not reads.isdisjoint(
+                change.changed)
         case "deleted":
             return action == "delete"
     return False
@@ -159,7 +166,7 @@ class RuleEngine:
         rt = records.schema.workspace.type(t)
         ctx_run = None
         for rule in events or ():
-            if rule.name in chain or not _trigger_matches(rule, change):
+            if rule.name in chain or not _trigger_matches(rule, change, rs.reads[rule.name]):
                 continue
             record = dict(change.after if change.after is not None else change.before or {})
             run = Run(conn, records, tables, rule, rt, record, actor, rule.trigger.kind, change)
@@ -244,8 +251,10 @@ class RuleEngine:
                 ctx = Run(conn, records, tables, rule, rt, dict(after), actor, "time",
                           change).filter_context()
             want = timers.desired(rule, change.before, after, ctx, self.tz)
+            # a new record has no timer yet, unless a rule that ran on its creation wrote it
+            # again (and that write set one)
             timers.sync(conn, tables, rule, change.record_id, want, now, self.tz,
-                        new=change.action == "create")
+                        new=change.action == "create" and run is None)
 
     # -- failures ------------------------------------------------------------------------------
     def _remember(self, row: dict[str, Any]) -> None:
