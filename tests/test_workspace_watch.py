@@ -81,3 +81,50 @@ def test_the_stamp_covers_the_workspace_files_only(shop):
     (shop / "instance").mkdir()
     (shop / "instance" / "lowrise.db").write_bytes(b"x")
     assert stamp(shop) == before
+
+
+def test_a_workspace_adopt_refuses_keeps_the_last_good_one(shop):
+    from lowrise.workspace.watch import NotAdopted
+
+    seen = []
+
+    def adopt(ws):
+        seen.append(ws)
+        if "phone" in ws.record_types["client"].fields:
+            raise NotAdopted(["the database says no"])
+
+    source = WorkspaceSource(shop, interval=0, adopt=adopt)
+    good = source.get()
+    touch(shop / "schemas" / "client.yaml", CLIENT + "  phone: {type: phone}\n")
+    assert source.get() is good and source.problems == ["the database says no"]
+    assert len(seen) == 1 and source.get() is good and len(seen) == 1  # asked once a change
+    assert source.refresh(force=True) is False and len(seen) == 2
+    touch(shop / "schemas" / "client.yaml", CLIENT + "  email: {type: email}\n")
+    assert "email" in source.get().record_types["client"].fields and source.problems == []
+
+
+def test_replace_uses_a_workspace_loaded_from_the_texts_on_disk(shop):
+    from lowrise.workspace import load_workspace_from_texts
+    from lowrise.workspace.edit import read_texts
+
+    source = WorkspaceSource(shop, interval=0)
+    touch(shop / "schemas" / "client.yaml", CLIENT + "  phone: {type: phone}\n")
+    texts = read_texts(shop)
+    ws = load_workspace_from_texts(texts, root=shop)
+    assert source.replace(ws, texts) and source.get() is ws and source.generation == 1
+    stale = dict(texts, **{"schemas/client.yaml": CLIENT})  # not what the disk holds
+    assert source.replace(load_workspace_from_texts(stale, root=shop), stale)
+    assert source.get() is not ws and "phone" in source.get().record_types["client"].fields
+
+
+def test_migrate_for_migrates_once_among_processes(shop, engine):
+    from lowrise.storage.tables import build_schema
+    from lowrise.workspace import load_workspace
+    from lowrise.workspace.watch import migrate_for
+
+    assert migrate_for(engine, build_schema(load_workspace(shop)), actor="first")
+    assert migrate_for(engine, build_schema(load_workspace(shop))) == []  # the others
+    touch(shop / "schemas" / "client.yaml", CLIENT + "  phone: {type: phone}\n")
+    schema = build_schema(load_workspace(shop))
+    assert "add column client.phone (phone)" in migrate_for(engine, schema, actor="reload")
+    assert migrate_for(engine, schema) == []

@@ -101,10 +101,14 @@ class Live:
         finally:
             self._lock.release()
 
-    def reload(self) -> bool:
-        """Load the files now and swap the Runtime; False (see `problems`) when they do not."""
+    def reload(self, proposal=None) -> bool:
+        """Load the files now and swap the Runtime; False (see `problems`) when they do not.
+        Given the `lowrise.workspace.edit.Proposal` just committed, its workspace is used
+        as it is when the files on disk are still the ones it was made from."""
         if self.source is None:
             return False
+        if proposal is not None:
+            return self.source.replace(proposal.workspace, proposal.new_texts)
         return self.source.refresh(force=True)
 
     def _adopt(self, ws: Workspace) -> None:

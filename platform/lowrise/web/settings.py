@@ -177,7 +177,7 @@ def apply(type_name: str):
         return _preview_page(rtype, None, refusals=exc.problems, status=422)
     except edit.EditError as exc:
         return _back(type_name, {"": str(exc)})
-    if not live().reload():  # pragma: no cover - the files were checked before writing
+    if not live().reload(proposal):  # pragma: no cover - the files were checked before
         flash(_("The change was written but the workspace did not reload: %(why)s",
                 why="; ".join(live().problems)), "error")
         return redirect(url_for("settings.type_settings", type_name=type_name))
@@ -188,8 +188,11 @@ def apply(type_name: str):
 
 
 def _propose(changes) -> edit.Proposal:
+    """The change checked against the files and the database (the workspace in use is what
+    the files hold, unless they have problems: then they are loaded again)."""
+    current = None if live().problems else rt().workspace
     with rt().engine.connect() as conn:
-        return edit.preview(live().root, changes, conn=conn)
+        return edit.preview(live().root, changes, conn=conn, workspace=current)
 
 
 def fingerprint(proposal: edit.Proposal) -> str:
@@ -275,7 +278,7 @@ def _new_name(rtype: RecordType, form, key: str) -> str:
 
 def _label(ws: Workspace, form, prefix: str, current: Label | None) -> Any:
     """The label in the form (label_en, label_zh...): a string, a per-locale map, or None."""
-    texts = {loc: (form.get(f"{prefix}_{loc}") or "").strip() for loc in ws.locales}
+    texts = {loc: (form.get(f"{prefix}_{loc}") or "").strip() for loc in _locale_order(ws, current)}
     texts = {k: v for k, v in texts.items() if v}
     if current is not None and texts == _label_texts(ws, current):
         return ...  # unchanged
@@ -283,6 +286,12 @@ def _label(ws: Workspace, form, prefix: str, current: Label | None) -> Any:
         return None
     values = set(texts.values())
     return values.pop() if len(values) == 1 and len(texts) == len(ws.locales) else texts
+
+
+def _locale_order(ws: Workspace, current: Label | None) -> list[str]:
+    """Locales in the order the files write labels: the label's own, else the workspace's."""
+    written = [k for k in (current or ws.label).texts if k in ws.locales]
+    return written + [loc for loc in ws.locales if loc not in written]
 
 
 def _label_texts(ws: Workspace, label: Label | None) -> dict[str, str]:

@@ -258,6 +258,10 @@ class Proposal:
     plan: Any = None
     refusals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the workspace before the change, and every YAML text before and after it
+    old: Workspace | None = field(default=None, repr=False)
+    texts: dict[str, str] = field(default_factory=dict, repr=False)
+    new_texts: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def summary(self) -> str:
@@ -275,7 +279,8 @@ class Proposal:
         return "".join(out)
 
 
-def _read(root: Path) -> dict[str, str]:
+def read_texts(root: Path) -> dict[str, str]:
+    """Every YAML text of the workspace folder, by path relative to it."""
     from lowrise.templates import workspace_files
 
     return {rel: data.decode("utf-8") for rel, data in workspace_files(root).items()
@@ -294,7 +299,7 @@ def preview(root: str | os.PathLike, changes: Sequence[Change], *,
     from . import WorkspaceError, load_workspace_from_texts
 
     root = Path(root)
-    texts = _read(root)
+    texts = read_texts(root)
     ws = workspace or load_workspace_from_texts(texts, root=root.resolve())
     files = _Files(root, dict(texts), ws)
     for change in changes:
@@ -306,7 +311,7 @@ def preview(root: str | os.PathLike, changes: Sequence[Change], *,
         raise EditRefused([str(p) for p in exc.problems]) from None
     changed = {rel: t for rel, t in new_texts.items() if texts.get(rel) != t}
     proposal = Proposal(root, tuple(changes), {rel: texts.get(rel) for rel in changed},
-                        changed, new_ws)
+                        changed, new_ws, old=ws, texts=texts, new_texts=new_texts)
     if conn is not None:
         _check_database(proposal, ws, conn)
     return proposal
@@ -379,12 +384,16 @@ def commit(proposal: Proposal, engine: sa.Engine, *, actor: str, policy=None) ->
 
         require_manage(policy, proposal.changes)
     with database_lock(engine):  # a server reloading the files meanwhile waits, then finds
-        current = _read(proposal.root)  # the database already migrated
+        current = read_texts(proposal.root)  # the database already migrated
         for rel, before in proposal.before.items():
             if current.get(rel) != before:
                 raise EditConflict(f"{rel} changed since the preview; look at the change again")
         with engine.connect() as conn:
-            fresh = preview(proposal.root, proposal.changes, conn=conn)
+            if current == proposal.texts and proposal.old is not None:  # no file changed:
+                fresh = proposal  # only the database may have (plan again)
+                _check_database(fresh, proposal.old, conn)
+            else:
+                fresh = preview(proposal.root, proposal.changes, conn=conn)
         if fresh.refusals:
             raise EditRefused(fresh.refusals)
         for rel, text in fresh.after.items():
@@ -405,4 +414,4 @@ def commit(proposal: Proposal, engine: sa.Engine, *, actor: str, policy=None) ->
 __all__ = ["AddField", "AddOption", "AddView", "Change", "EditConflict", "EditError",
            "EditField", "EditOption", "EditRefused", "EditView", "Proposal",
            "RemoveField", "RemoveOption", "RenameField", "ReorderFields", "ReorderOptions",
-           "commit", "describe", "preview"]
+           "commit", "describe", "preview", "read_texts"]

@@ -115,6 +115,26 @@ class WorkspaceSource:
             self.generation += 1
             return True
 
+    def replace(self, ws: Workspace, texts: dict[str, str]) -> bool:
+        """Use `ws`, loaded from `texts`, if the files on disk are those texts now (a change
+        this process has just written); otherwise load the files. True when adopted."""
+        from .edit import read_texts
+
+        with self._lock:
+            now = stamp(self.root)
+            if read_texts(self.root) != texts:
+                return self.refresh(force=True)
+            self._checked = self.clock()
+            try:
+                if self.adopt is not None:
+                    self.adopt(ws)
+            except NotAdopted as exc:
+                self.problems, self._stamp = list(exc.problems), now
+                return False
+            self._workspace, self._stamp, self.problems = ws, now, []
+            self.generation += 1
+            return True
+
 
 # ----- the database side of a reload -----
 
