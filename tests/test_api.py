@@ -200,6 +200,18 @@ def test_not_json_is_a_problem(api):
     assert resp.status_code == 400 and resp.mimetype == PROBLEM
 
 
+@pytest.mark.parametrize("body, needle", [
+    ('{"name": "a", "budget": NaN}', "NaN is not a JSON number"),
+    ('{"name": "a", "area": -Infinity}', "-Infinity is not a JSON number"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (b'{"name": "\xff"}', "not valid JSON"),
+])
+def test_json_beyond_the_standard_is_a_400_problem_never_a_crash(api, body, needle):
+    resp = api.post("/api/v1/client", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.mimetype == PROBLEM
+    assert needle in resp.json["detail"]
+
+
 def test_session_calls_need_csrf_token_calls_do_not(client, signed_in, api):
     assert client.get("/api/v1/client").status_code == 200
     no_csrf = client.post("/api/v1/client", json={"name": "Via session"})

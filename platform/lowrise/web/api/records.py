@@ -83,10 +83,10 @@ def _expected_version() -> int | None:
 
 def _body(kind: str, type_name: str) -> Any:
     """The JSON body, checked against the operation's schema (422 with every problem)."""
-    data = request.get_json(silent=True)
-    if data is None and not request.is_json:
+    if not request.is_json:
         raise _Abort(problem(415 if request.mimetype else 400, "bad-request", "JSON expected",
                              "send the body as application/json"))
+    data = _parse_json(request.get_data(cache=True))
     if data is None:
         raise _Abort(problem(400, "bad-request", "Bad JSON", "the body is not valid JSON"))
     found = check_body(rt().workspace, type_name, data, kind)
@@ -95,6 +95,22 @@ def _body(kind: str, type_name: str) -> Any:
                              f"{len(found)} value(s) do not fit",
                              errors=[_pointer_error(p, m) for p, m in sorted(found.items())]))
     return data
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (send a number in digits, or as text)")
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as JSON (RFC 8259: NaN and Infinity are not numbers), or a 400 problem that
+    says why; a body nested too deeply for the parser is refused too, never a crash."""
+    try:
+        return jsonlib.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        detail = "the body is nested too deeply"
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        detail = f"the body is not valid JSON: {exc}"
+    raise _Abort(problem(400, "bad-request", "Bad JSON", detail))
 
 
 def _pointer_error(pointer: str, msg: str) -> dict[str, Any]:
