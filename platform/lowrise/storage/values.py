@@ -199,6 +199,8 @@ def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime, *,
     evaluated again: an expression depends on those values and the clock only.
     """
     out = {}
+    # today() counts days in the workspace's time zone (the system fields carry it)
+    tz = rt.fields["created_at"].config.get("timezone") if "created_at" in rt.fields else None
     for f in formula_order(rt):
         expr = compiled(f.config["expression"])
         key = None
@@ -211,7 +213,8 @@ def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime, *,
             except TypeError:  # an unhashable value (a list): evaluate
                 key = None
         try:
-            value = f.kind.coerce(f, expr.evaluate(record, now=now))
+            value = f.kind.coerce(f, expr.evaluate(record, now=now,
+                                                   tz=f.config.get("timezone") or tz))
         except (ExpressionError, ValueError, ArithmeticError, TypeError):
             value = None
         if key is not None and len(memo) < FORMULA_MEMO:
