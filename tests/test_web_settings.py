@@ -177,6 +177,8 @@ def test_manage_is_checked_by_the_engine_too(app, folder):
 
 def test_a_new_field_is_previewed_then_applied_and_shows_at_once(app, folder):
     ada = sign_in(app)
+    assert ada.client.post("/r/client/settings/preview", data=ADD_VIP).status_code == 400
+    assert ada.client.post("/r/client/settings/apply", data=ADD_VIP).status_code == 400  # CSRF
     settings = ada.client.get("/r/client/settings")
     assert settings.status_code == 200 and 'id="field-phone"' in settings.text
     assert 'href="/r/client/settings"' in ada.client.get("/r/client/").text
@@ -316,6 +318,8 @@ def test_yaml_edited_on_disk_is_picked_up_without_a_restart(app, folder):
     assert 'name="wechat"' in ada.client.get("/r/client/new").text
     run = app.extensions["lowrise"]
     assert run.generation == 1
+    rules = app.extensions["lowrise_rules"].engine  # the rules run on the new records service
+    assert rules in run.records.hooks and rules.workspace is run.workspace
     record = run.records.create("client", {"name": "Wu", "wechat": "wu88"}, SYSTEM_ACTOR)
     assert run.records.get("client", record["id"], actor=SYSTEM_ACTOR)["wechat"] == "wu88"
 
