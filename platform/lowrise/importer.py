@@ -81,7 +81,7 @@ def read_csv(data: bytes, *, encoding: str | None = None) -> Sheet:
     except csv.Error:
         dialect = csv.excel
     rows = list(csv.reader(io.StringIO(text), dialect))
-    return _sheet(rows, encoding)
+    return _sheet(rows, encoding, text=True)
 
 
 def read_xlsx(data: bytes | Path, *, sheet: str | None = None) -> Sheet:
@@ -108,8 +108,11 @@ def read_file(path: Path | str, *, encoding: str | None = None) -> Sheet:
     return read_csv(data, encoding=encoding)
 
 
-def _sheet(rows: list[list[Any]], encoding: str | None) -> Sheet:
-    rows = [r for r in rows if any(c not in (None, "") for c in r)]
+def _sheet(rows: list[list[Any]], encoding: str | None, *, text: bool = False) -> Sheet:
+    if text:  # CSV cells are strings: a blank one is the empty string
+        rows = [r for r in rows if any(r)]
+    else:
+        rows = [r for r in rows if any(c not in (None, "") for c in r)]
     if not rows:
         raise ImportFileError("the file has no rows")
     headers = ["" if h is None else str(h).strip() for h in rows[0]]
@@ -117,7 +120,7 @@ def _sheet(rows: list[list[Any]], encoding: str | None) -> Sheet:
     if len(body) > MAX_ROWS:
         raise ImportFileError(f"the file has {len(body):,} rows; at most {MAX_ROWS:,} at a time")
     width = len(headers)
-    body = [(r + [None] * (width - len(r)))[:width] for r in body]
+    body = [r if len(r) == width else (r + [None] * (width - len(r)))[:width] for r in body]
     return Sheet(headers, body, encoding)
 
 
