@@ -250,3 +250,31 @@ def _all(records, type_name):
 
 def _count(records, type_name):
     return len(_all(records, type_name))
+
+
+def test_cells_that_repeat_down_a_column_are_read_alike_in_every_row(records):
+    """A value met again in a column is read once (a memo): each row still gets its own
+    stored value or its own refusal."""
+    rows = [CLIENTS[0]]
+    for i in range(600):
+        rows.append([f"客户{i}", f"139{i:08d}", ["转介绍", "Walk-in", "walk in?"][i % 3],
+                     "VIP、Cash buyer" if i % 2 else "", ["王芳", "Li Lei"][i % 2],
+                     "￥1,200,000" if i % 5 else "-5", "1980年3月5日"])
+    _sheet, prepared = load(records, rows)
+    checked = importer.check(records, "client", prepared, ACTOR)
+    refused = {i for i in range(600) if i % 3 == 2 or i % 5 == 0}
+    assert set(checked.errors) == refused
+    assert all("not one of the options" in checked.errors[i]["source"]
+               for i in refused if i % 3 == 2)
+    assert all("at least" in checked.errors[i]["budget"] for i in refused if i % 5 == 0)
+    good = [i for i in range(600) if i not in refused]
+    assert {str(checked.stored[i]["born_on"]) for i in good} == {"1980-03-05"}
+    assert {checked.stored[i]["source"] for i in good} == {"referral", "walk_in"}
+    assert checked.stored[1]["tags"] == ["vip", "cash"] and "tags" not in checked.stored[4]
+    checked.stored[1]["tags"].append("changed")  # every record has its own list
+    assert checked.stored[7]["tags"] == ["vip", "cash"]
+    assert [checked.stored[i]["consultant"] for i in (1, 4)] == [2, 1]
+    result = importer.run(records, "client", prepared, ACTOR, mode="valid")
+    assert result.written and result.created == len(good)
+    stored = _all(records, "client")
+    assert [r["name"] for r in stored] == [f"客户{i}" for i in good]
