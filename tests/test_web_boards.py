@@ -131,3 +131,128 @@ def test_calendar_month(client, signed_in, deals):
     part = signed_in.hx("GET", "/r/deal/calendar/closing?month=2026-04")
     assert "<html" not in part.text and 'id="calendar-view"' in part.text
     assert client.get("/r/deal/calendar/closing?month=nonsense").status_code == 200
+
+
+# -- filters, columns that load after the page, moves the rules forbid ----------------------
+
+def column_html(html: str, key: str) -> str:
+    start = html.index(f'<section class="column" data-value="{key}"')
+    end = html.find("<section", start + 1)
+    return html[start:end if end > 0 else len(html)]
+
+
+def test_board_filters_in_the_url(client, signed_in, deals):
+    url = "/r/deal/kanban/board?f0=amount&o0=gte&v0=200"
+    html = client.get(url).text
+    assert 'name="f0"' in html and 'value="gte" selected' in html  # the builder, filled
+    lead = column_html(html, "lead")
+    assert '<span class="count" data-count>1</span>' in lead and ">A2<" in lead
+    assert ">A1<" not in lead and "250.00" in lead
+    lost = column_html(html, "lost")
+    assert '<span class="count" data-count>0</span>' in lost and 'class="kcard"' not in lost
+    # the moves and the columns keep the filters: their counts stay the filtered ones
+    assert 'data-move-url="/r/deal/kanban/board/move?f0=amount&amp;o0=gte&amp;v0=200"' in html
+    moved = signed_in.post("/r/deal/kanban/board/move?f0=amount&o0=gte&v0=200",
+                           data={"id": deals[1]["id"], "version": "1", "to": "won"},
+                           headers={"Accept": "application/json"}).get_json()
+    assert moved["ok"] and set(moved["columns"]) == {"lead", "won"}  # the two it changed
+    assert moved["columns"]["won"]["count"] == 2 and moved["columns"]["lead"]["count"] == 0
+    # a bad condition is reported, not applied; a quick search narrows the board
+    bad = client.get("/r/deal/kanban/board?f0=amount&o0=gte&v0=lots")
+    assert bad.status_code == 200 and "is not a number" in bad.text
+    assert '<span class="count" data-count>1</span>' in column_html(bad.text, "lead")
+    searched = client.get("/r/deal/kanban/board?q=C1").text
+    assert ">C1<" in searched and ">B1<" not in searched
+    part = signed_in.hx("GET", url)
+    assert "<html" not in part.text and 'id="board-view"' in part.text
+
+
+def test_board_columns_load_after_the_page_on_a_large_type(app, client, signed_in, deals):
+    app.config["LOWRISE_KANBAN_INLINE"] = 1  # four deals: "large"
+    html = client.get("/r/deal/kanban/board?f0=amount&o0=lt&v0=1000").text
+    assert 'class="kcard"' not in html  # the first response waits for no column
+    lead = column_html(html.replace('column loading"', 'column"'), "lead")
+    url = re.search(r'hx-get="([^"]+)" hx-trigger="load"', lead).group(1).replace("&amp;", "&")
+    assert url == "/r/deal/kanban/board/column/lead?f0=amount&o0=lt&v0=1000"
+    assert 'href="/r/deal/?f0=stage&amp;o0=eq&amp;v0=lead"' in lead  # without JavaScript
+    part = signed_in.hx("GET", url)
+    assert part.status_code == 200 and part.text.lstrip().startswith("<section")
+    assert '<span class="count" data-count>2</span>' in part.text and "350.00" in part.text
+    assert part.text.count('class="kcard"') == 2 and "Kong" in part.text
+    assert 'hx-trigger="load"' not in part.text
+    lost = signed_in.hx("GET", "/r/deal/kanban/board/column/lost?f0=amount&o0=lt&v0=1000")
+    assert '<span class="count" data-count>1</span>' in lost.text and ">C1<" in lost.text
+    assert signed_in.hx("GET", "/r/deal/kanban/board/column/nope").status_code == 404
+
+
+FLOW = {
+    "automations/deal_flow.yaml": """
+record_type: deal
+label: Deal path
+stages:
+  field: stage
+  transitions:
+    lead: [won, lost]
+    won: []
+    lost: [lead]
+  roles:
+    "lead -> won": [manager]
+  required:
+    lost: [closes_on]
+""",
+}
+
+
+@pytest.fixture
+def flow_app(tmp_path, db_url):
+    from test_web_support import SMALL, build_app, make_workspace
+
+    files = {**SMALL, **FLOW}
+    files["workspace.yaml"] = SMALL["workspace.yaml"] + "  manager: {label: Manager}\n"
+    app = build_app(tmp_path, db_url, make_workspace(files))
+    yield app
+    app.extensions["lowrise"].engine.dispose()
+
+
+def test_moves_the_rules_forbid_are_marked_on_each_card(flow_app):
+    import json
+    from html import unescape
+
+    from test_web_support import AuthActions
+
+    run = flow_app.extensions["lowrise"]
+    c = make_record(run, "client", name="Kong")
+    dated = make_record(run, "deal", title="Dated", client=c["id"], closes_on="2026-03-05")
+    undated = make_record(run, "deal", title="Undated", client=c["id"])
+    won = make_record(run, "deal", title="Done", client=c["id"], stage="won")
+    client = flow_app.test_client()
+    auth = AuthActions(client)
+    assert auth.login().status_code == 302
+    html = client.get("/r/deal/kanban/board").text
+
+    def refused(rec_id):
+        m = re.search(rf'<li class="kcard"[^>]*data-id="{rec_id}"[^>]*>', html).group(0)
+        found = re.search(r'data-refused="([^"]*)"', m)
+        return json.loads(unescape(found.group(1))) if found else {}
+
+    # admin is not manager: lead -> won is the manager's; lost needs the closing date
+    assert set(refused(dated["id"])) == {"won"}
+    assert "only manager may move Stage to Won" in refused(dated["id"])["won"]
+    assert set(refused(undated["id"])) == {"won", "lost"}
+    assert "fill in Closes on" in refused(undated["id"])["lost"]
+    done = refused(won["id"])  # nowhere to go from Won
+    assert set(done) == {"lead", "lost"} and "cannot go from Won to Lead" in done["lead"]
+    # without JavaScript: the move form offers the allowed columns only
+    form = html[html.index(f'id="move-{undated["id"]}"'):]
+    form = form[:form.index("</select>")]
+    assert '<option value="won" disabled' in form and '<option value="lost" disabled' in form
+    # the server stays the judge of a move made anyway
+    resp = auth.post("/r/deal/kanban/board/move",
+                     data={"id": dated["id"], "version": "1", "to": "won"},
+                     headers={"Accept": "application/json"})
+    assert resp.status_code == 422 and "only manager" in resp.get_json()["message"]
+    assert run.records.get("deal", dated["id"])["stage"] == "lead"
+    ok = auth.post("/r/deal/kanban/board/move",
+                   data={"id": dated["id"], "version": "1", "to": "lost"},
+                   headers={"Accept": "application/json"})
+    assert ok.status_code == 200 and ok.get_json()["ok"]

@@ -16,6 +16,7 @@ from lowrise.storage import query
 
 from . import data
 from .auth import actor
+from .display import url_pattern
 from .i18n import current_locale, label
 from .render import render
 from .runtime import rt
@@ -66,19 +67,24 @@ def month(type_name: str, view_name: str):
     locale = current_locale()
     titles = data.titles_for([tf] if tf else [], page.rows, locale)
     days: dict[date, list[dict]] = {}
+    show = url_pattern("records.show", type_name=type_name)  # one url_for for the month
     for rec in page.rows:
         v = rec.get(df.name)
         if v is None:
             continue
-        day = v.astimezone(zone).date() if isinstance(v, datetime) else v
-        time = v.astimezone(zone).strftime("%H:%M") if isinstance(v, datetime) else ""
+        if isinstance(v, datetime):
+            at = v.astimezone(zone)
+            day, time = at.date(), f"{at.hour:02d}:{at.minute:02d}"
+        else:
+            day, time = v, ""
         if tf is not None and tf.type in ("link", "user") and rec.get(tf.name) is not None:
             name = titles.get((tf.target, rec[tf.name])) or f"#{rec[tf.name]}"
         elif tf is not None and rec.get(tf.name) not in (None, ""):
             name = tf.kind.display(tf, rec[tf.name], locale)
         else:
             name = data.title_of(rtype, rec, locale)
-        days.setdefault(day, []).append({"id": rec["id"], "time": time, "title": name})
+        days.setdefault(day, []).append({"id": rec["id"], "time": time, "title": name,
+                                         "href": show.format(id=rec["id"])})
     weeks = []
     d = start
     while d < end:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from lowrise.errors import (
     BulkValidationError,
@@ -23,11 +23,11 @@ from lowrise.storage import query
 
 from . import data
 from .auth import actor
-from .display import url_pattern
+from .display import text, url_pattern, value_html
 from .forms import build_form, raw_values
 from .guard import policy, shown_fields
 from .i18n import current_locale, label, safe_next
-from .render import hx, is_htmx
+from .render import htmx_redirect, hx, is_htmx
 from .runtime import rt
 from .viewdefs import columns, record_type_or_404, view_or_404
 
@@ -79,6 +79,37 @@ class RowKit:
     def editable(self, col: Column, rec) -> bool:
         """Whether this person may edit this cell of this record in place."""
         return col.editable and self._policy.may_write_field(self.rtype.name, col.name, rec)
+
+    def cell(self, col: Column, rec, titles, first: bool = False,
+             message: str | None = None) -> Markup:
+        """One cell of a row as it reads: the value (the first column links to the record),
+        a message about it, and its edit link when the person may edit it in place. Written
+        here rather than in the row macro: a page has hundreds of cells, and a template spent
+        several calls on each. Every value goes through `escape` (display.value_html)."""
+        f, v, rid = col.field, rec.get(col.name), rec["id"]
+        if not first:
+            inner = value_html(f, v, titles=titles, locale=self.locale)
+        elif f.type in ("link", "user", "select", "multi_select"):
+            inner = Markup(f'{value_html(f, v, titles=titles, locale=self.locale)} '
+                           f'<a class="row-link" href="{escape(self.show_url(rec))}">#{rid}</a>')
+        else:
+            shown = text(f, v, self.locale) or f"#{rid}"
+            inner = Markup(f'<a class="row-link" href="{escape(self.show_url(rec))}">'
+                           f'{escape(shown)}</a>')
+        if message:
+            inner += Markup(f'<p class="cell-error" role="alert">{escape(message)}</p>')
+        if self.editable(col, rec):
+            inner += Markup(
+                f'<a class="cell-edit" href="{escape(self.edit_url(rec))}" '
+                f'hx-get="{escape(col.cell_url(rec))}" hx-target="closest td" '
+                f'hx-swap="innerHTML" title="{escape(col.edit_title)}" '
+                f'aria-label="{escape(col.edit_title)}">✎</a>')
+        return Markup(f'<td class="cell t-{escape(f.type)}">{inner}</td>')
+
+    def cells(self, rec, titles) -> Markup:
+        """Every cell of a row (a row without an open editor)."""
+        return Markup("\n  ").join(self.cell(c, rec, titles, i == 0)
+                                   for i, c in enumerate(self.columns))
 
 
 def _row_html(rtype, view, record, **extra) -> str:
@@ -168,37 +199,108 @@ def _response(body: str, status: int):
     return make_response(body, status)
 
 
+BULK_PREFIX = "bulk-"
+
+
+def bulk_fields(rtype) -> list:
+    """The fields bulk edit offers: those the person may set in place on this type."""
+    pol = policy()
+    return [f for f in rtype.user_fields if inline_editable(f, rtype)
+            and pol.field_access(rtype.name, f.name) != "hidden"]
+
+
+def bulk_input(rtype, f, *, posted: bool = False):
+    """The typed input of bulk edit for one field (a select's options, a date input, a
+    picker, a checkbox, a number with its bounds...): the record form's widget, named
+    `bulk-<field>`; filled from the request when `posted`."""
+    form = build_form(rtype, [f], locale=current_locale(), prefix=BULK_PREFIX,
+                      formdata=None if not posted else "auto")
+    return form, form[f.name]
+
+
+def bulk_context(rtype, f=None, *, posted: bool = False, error: str | None = None,
+                 selected: int = 0) -> dict:
+    """What the bulk-edit bar shows: the fields, the chosen one's input, an error at it."""
+    fields = bulk_fields(rtype)
+    f = f or (fields[0] if fields else None)
+    wf = bulk_input(rtype, f, posted=posted)[1] if f is not None else None
+    return {"bulk_fields": fields, "bulk_field": f, "bulk_wf": wf, "bulk_error": error,
+            "bulk_selected": selected}
+
+
+@bp.route("/r/<type_name>/bulk-input")
+def bulk_field(type_name: str):
+    """The bulk-edit bar's input for the chosen field (htmx, when the field changes)."""
+    rtype = record_type_or_404(rt().workspace, type_name)
+    f = _field_or_404(rtype, request.args.get("field", ""))
+    if f not in bulk_fields(rtype):
+        abort(404)
+    return render_block("table.html", "bulk_value", rtype=rtype, **bulk_context(rtype, f))
+
+
 @bp.route("/r/<type_name>/bulk", methods=["POST"])
 def bulk(type_name: str):
-    """Set one field on the selected records, or move them to the trash; all or nothing."""
+    """Set one field on the selected records, or move them to the trash; all or nothing.
+
+    The value comes from the field's own typed input and is checked by the engine for every
+    record before any is written; a refusal names the field (and the record, when only some
+    records refuse it) next to the input (htmx) or in a message (without JavaScript)."""
     run = rt()
     rtype = record_type_or_404(run.workspace, type_name)
     back = safe_next(request.form.get("next"), url_for("pages.table", type_name=type_name))
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    if not ids:
-        flash(_("Select some records first."), "info")
-        return redirect(back)
     action = request.form.get("action")
+    f = None
+    if action == "update":
+        f = _field_or_404(rtype, request.form.get("field", ""))
+        if f not in bulk_fields(rtype):
+            abort(404)
+    elif action != "delete":
+        abort(400)
+    if not ids:
+        return _bulk_refused(rtype, f, back, _("Select some records first."), 0, "info")
+    locale = current_locale()
     try:
         if action == "delete":
             run.records.bulk_delete(type_name, ids, actor())
-            flash(_("%(num)s records moved to the trash.", num=len(ids)), "success")
-        elif action == "update":
-            f = _field_or_404(rtype, request.form.get("field", ""))
-            raw = request.form.get("value", "")
-            value = raw if f.type != "multi_select" else [p for p in raw.split(",") if p.strip()]
-            run.records.bulk_update(type_name, [(i, {f.name: value or None}) for i in ids],
-                                    actor())
-            flash(_("%(num)s records updated.", num=len(ids)), "success")
+            done = _("%(num)s records moved to the trash.", num=len(ids))
         else:
-            abort(400)
+            form, _wf = bulk_input(rtype, f, posted=True)
+            value = raw_values(form, [f], creating=False).get(f.name)
+            run.records.bulk_update(type_name, [(i, {f.name: value}) for i in ids], actor())
+            done = _("%(num)s records updated.", num=len(ids))
     except BulkValidationError as exc:
-        first = next(iter(exc.rows.values()))
-        detail = "; ".join(f"{k}: {v}" if k else v for k, v in first.items())
-        flash(_("Nothing was changed: %(reason)s", reason=detail), "error")
-    except (ValidationError, ConflictError, NotFound) as exc:
-        flash(_("Nothing was changed: %(reason)s", reason=str(exc)), "error")
-    return redirect(back)
+        parts = []
+        for i, errors in exc.rows.items():  # by the row's position in the batch
+            rid = ids[i] if 0 <= i < len(ids) else i + 1
+            for k, m in errors.items():
+                name = label(rtype.fields[k].label, locale) if k in rtype.fields else k
+                parts.append(f"#{rid}: {name} {m}" if name else f"#{rid}: {m}")
+        return _bulk_refused(rtype, f, back, _("Nothing was changed: %(reason)s",
+                                                reason="; ".join(parts[:5])), len(ids))
+    except ValidationError as exc:
+        detail = "; ".join(f"{label(rtype.fields[k].label, locale)} {m}" if k in rtype.fields
+                           else m for k, m in exc.errors.items())
+        return _bulk_refused(rtype, f, back, _("Nothing was changed: %(reason)s",
+                                                reason=detail), len(ids))
+    except (ConflictError, NotFound, Forbidden) as exc:
+        return _bulk_refused(rtype, f, back, _("Nothing was changed: %(reason)s",
+                                                reason=str(exc)), len(ids))
+    flash(done, "success")
+    return htmx_redirect(back)
+
+
+def _bulk_refused(rtype, f, back: str, message: str, selected: int, category: str = "error"):
+    """A bulk edit that changed nothing: the bar again with the message at the field's input
+    and what was typed (htmx), or back to the table with the message."""
+    if not is_htmx():
+        flash(message, category)
+        return redirect(back)
+    html = render_block("table.html", "bulk_form", rtype=rtype, next_url=back,
+                        **bulk_context(rtype, f, posted=f is not None, error=message,
+                                       selected=selected))
+    return hx(_response(html, 422), trigger={"lowrise:toast": {"message": message,
+                                                               "error": True}})
 
 
 @bp.route("/r/<type_name>/pick")

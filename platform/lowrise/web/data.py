@@ -106,7 +106,10 @@ def numeric(fields: Iterable[Field]) -> list[Field]:
 def table_page(rtype: RecordType, flt: filters.Node | None, *, sort: list[str], limit: int,
                after: str | None, q: str | None, actor: Actor, show: list[Field],
                group: str | None = None, with_total: bool = True) -> TableData:
-    """One keyset page of a table view, with its total count and group subtotals."""
+    """One keyset page of a table view, with its group subtotals (unless `with_total` is
+    false) and its total count when it comes free: a first page that holds every match.
+    Otherwise `total` is None and the page asks for it afterwards (`count_rows`), so that
+    counting hundreds of thousands of matches never holds up the rows."""
     run = rt()
     if group:
         sort = [group, *[s for s in sort if s.lstrip("-") != group]]
@@ -115,8 +118,7 @@ def table_page(rtype: RecordType, flt: filters.Node | None, *, sort: list[str], 
     with run.engine.connect() as conn:
         page = query.list_records(conn, run.schema, rtype.name, filter=flt, sort=sort,
                                   limit=limit, after=after, fields=wanted, ctx=actor, q=q)
-        total = (query.count(conn, run.schema, rtype.name, flt, actor, q=q)
-                 if with_total else None)
+        total = len(page.rows) if with_total and not after and not page.next_cursor else None
         groups = {}
         if group and with_total:
             sums = [f"sum:{f.name}" for f in numeric(show)]
@@ -124,6 +126,14 @@ def table_page(rtype: RecordType, flt: filters.Node | None, *, sort: list[str], 
                                        measures=["count", *sums], filter=flt, ctx=actor, q=q):
                 groups[row[group]] = row
     return TableData(page.rows, page.next_cursor, total, groups)
+
+
+def count_rows(rtype: RecordType, flt: filters.Node | None, *, q: str | None,
+               actor: Actor) -> int:
+    """The exact number of records a table shows (asked for after the page)."""
+    run = rt()
+    with run.engine.connect() as conn:
+        return query.count(conn, run.schema, rtype.name, flt, actor, q=q)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from .i18n import current_locale
 Titles = Mapping[tuple[str, int], str]
 
 NUMERIC = {"integer", "decimal", "currency", "percent", "duration"}
+FAST_NUMBERS = {"integer", "decimal", "currency", "percent"}  # number_text writes these
 TRUNCATE = 80
 
 
@@ -94,6 +95,34 @@ def time_text(field: Field, value: date | datetime, locale: str) -> str:
         "{1}", short_date.apply(at.date(), loc))
 
 
+@lru_cache(maxsize=16)
+def _babel_locale(locale: str):
+    from babel import Locale
+
+    return Locale.parse({"zh": "zh_CN", "en": "en_US"}.get(locale, locale or "en_US"))
+
+
+@lru_cache(maxsize=64)
+def _number_pattern(fmt: str):
+    from babel.numbers import parse_pattern
+
+    return parse_pattern(fmt)
+
+
+def number_text(field: Field, value: Any, locale: str) -> str:
+    """An integer, decimal, currency or percent field's value as its type's `display()`
+    writes it, with the locale and the pattern looked up once rather than for every value."""
+    loc, t = _babel_locale(locale), field.type
+    if t == "integer":
+        return loc.decimal_formats[None].apply(value, loc)
+    if t == "currency":
+        return loc.currency_formats["standard"].apply(
+            value, loc, currency=field.config.get("currency", "CNY"), currency_digits=True)
+    scale = field.kind.scale(field)
+    shown = _number_pattern("#,##0." + "0" * scale if scale else "#,##0").apply(value, loc)
+    return f"{shown}%" if t == "percent" else shown
+
+
 @lru_cache(maxsize=64)
 def _zone(name: str):
     from zoneinfo import ZoneInfo
@@ -134,7 +163,9 @@ def value_html(field: Field, value: Any, *, titles: Titles | None = None,
         return Markup(f'<span class="rating" aria-label="{escape(value)} / {top}">'
                       f'{escape(text(field, value, locale))}</span>')
     if kind in NUMERIC:
-        return Markup(f'<span class="num">{escape(text(field, value, locale))}</span>')
+        shown = (number_text(field, value, locale) if field.type in FAST_NUMBERS
+                 else text(field, value, locale))
+        return Markup(f'<span class="num">{escape(shown)}</span>')
     if kind == "url":
         return Markup(f'<a href="{escape(value)}" rel="noopener noreferrer nofollow" '
                       f'target="_blank">{escape(value)}</a>')

@@ -1,8 +1,17 @@
 """Kanban boards: one column per option of a select field, in the options' order.
 
-A card moves by a POST that goes through Records.update with the card's version, so the
-engine (and the rules it runs) decide; a refused move answers with the reason, and the
-board puts the card back.
+A board takes the same filters as a table (the filter builder, saved in the URL) and a quick
+search. On a small type the page comes with every column's count, sum and first cards; on a
+large one (more records than LOWRISE_KANBAN_INLINE) the page comes at once with empty columns
+that each load their own totals and first cards in a request of their own (htmx, on load), so
+that the first response does not wait for the slowest column; every column loads more cards
+as one scrolls to its end.
+
+Each card carries the columns its record may not move to, with the reason, worked out from
+the workspace's stage rules (transitions, roles, required fields) and the person's rights, so
+that the board greys them out while a card is dragged. The server still decides: a move is a
+POST that goes through Records.update with the card's version, so the engine (and the rules it
+runs) decide; a refused move answers with the reason, and the board puts the card back.
 """
 
 from __future__ import annotations
@@ -13,25 +22,32 @@ from jinja2_fragments.flask import render_block
 
 from lowrise import filters
 from lowrise.errors import ConflictError, FilterError, NotFound, ValidationError
+from lowrise.rules.engine import rule_set
 from lowrise.storage import query
 
 from . import data
 from .auth import actor
 from .display import text
+from .guard import policy, require
 from .i18n import current_locale, label
+from .pages import op_label, searchable_fields, url_with
 from .render import render
 from .runtime import rt
 from .viewdefs import record_type_or_404, view_or_404
-from .viewstate import parse_state
+from .viewstate import SHAPES, parse_state
 
 bp = Blueprint("kanban", __name__)
 
 EMPTY = "__empty__"
+#: records of a type up to which a board comes whole in its first response (above: columns
+#: load after the page)
+INLINE_UP_TO = 5_000
 
 
 def _setup(type_name: str, view_name: str):
     ws = rt().workspace
     rtype = record_type_or_404(ws, type_name)
+    require("read", type_name)
     view = view_or_404(ws, type_name, view_name, "kanban")
     group = rtype.fields.get(view.config.get("group_by") or "")
     if group is None or group.type != "select":
@@ -49,111 +65,204 @@ def _sum_field(rtype, view):
     return f if f is not None and filters.flavor(f) == "number" else None
 
 
-def _base_filter(rtype, view):
-    state = parse_state(request.args, rt().workspace, rtype, view)
-    return data.combined(rtype, view.filter, state.user_filter()), state
+class Board:
+    """One request's board: the view, its group field, the person's filters from the URL."""
+
+    def __init__(self, type_name: str, view_name: str) -> None:
+        self.rtype, self.view, self.group = _setup(type_name, view_name)
+        self.state = parse_state(request.args, rt().workspace, self.rtype, self.view)
+        self.problems = list(self.state.problems)
+        try:
+            self.base = data.combined(self.rtype, self.view.filter, self.state.user_filter())
+        except FilterError as exc:
+            self.problems.append(str(exc))
+            self.base = data.combined(self.rtype, self.view.filter)
+        self.q = self.state.q or None
+        self.sum_field = _sum_field(self.rtype, self.view)
+        self.card_fields = _card_fields(self.rtype, self.view)
+        self.locale = current_locale()
+        self.args = self.state.args(sort=[], group=None, after=None)  # the filters, for links
+        enforced = current_app.config.get("LOWRISE_RULES", True)
+        self.stages = [sr for sr in rule_set(rt().workspace).stages.get(self.rtype.name, ())
+                       if sr.field == self.group.name] if enforced else []
+
+    def url(self, endpoint: str, after: str | None = None, **values) -> str:
+        """A URL of this board (the page, a column, a move) keeping the person's filters."""
+        base = url_for(endpoint, type_name=self.rtype.name, view_name=self.view.name, **values)
+        args = self.args.copy()
+        if after:
+            args["after"] = after
+        return url_with(base, args)
+
+    def more_url(self, col) -> str:
+        """The next cards of a column."""
+        return self.url("kanban.column", key=col["key"], after=col["page"].next_cursor)
+
+    def table_url(self, value) -> str:
+        """The records of one column in a table (what a column links to without JavaScript)."""
+        if value is None:
+            return url_for("pages.table", type_name=self.rtype.name, f0=self.group.name,
+                           o0="is_empty")
+        return url_for("pages.table", type_name=self.rtype.name, f0=self.group.name,
+                       o0="eq", v0=value)
+
+    def value_of(self, key: str):
+        value = None if key == EMPTY else key
+        if value is not None and self.group.option(value) is None:
+            abort(404)
+        return value
+
+    def column_filter(self, value):
+        cond = ({"field": self.group.name, "op": "is_empty"} if value is None
+                else {"field": self.group.name, "op": "eq", "value": value})
+        return filters.all_of(self.base, data.parse_filter(self.rtype, cond))
+
+    def _measures(self) -> list[str]:
+        return ["count"] + ([f"sum:{self.sum_field.name}"] if self.sum_field else [])
+
+    def _total(self, row) -> dict:
+        sf = self.sum_field
+        return {"count": row.get("count") or 0,
+                "sum": text(sf, row.get(f"sum:{sf.name}"), self.locale) if sf else ""}
+
+    def totals(self) -> dict:
+        """{option value: {"count": n, "sum": formatted}} for every column, in one query."""
+        run = rt()
+        with run.engine.connect() as conn:
+            rows = query.aggregate(conn, run.schema, self.rtype.name,
+                                   group_by=[self.group.name], measures=self._measures(),
+                                   filter=self.base, ctx=actor(), q=self.q)
+        return {r[self.group.name]: self._total(r) for r in rows}
+
+    def column_totals(self, values) -> dict:
+        """The totals of some columns only, a query each (a moved card's two columns, one
+        column loading on its own): each reads one stage's rows through the group's index."""
+        run = rt()
+        out = {}
+        with run.engine.connect() as conn:
+            for value in values:
+                rows = query.aggregate(conn, run.schema, self.rtype.name,
+                                       measures=self._measures(),
+                                       filter=self.column_filter(value), ctx=actor(), q=self.q)
+                out[value] = self._total(rows[0] if rows else {})
+        return out
+
+    def cards(self, value, after=None):
+        run = rt()
+        limit = int(current_app.config["LOWRISE_KANBAN_PAGE"])
+        wanted = [f.name for f in self.card_fields] + [self.rtype.title_field, "version",
+                                                        self.group.name]
+        for sr in self.stages:  # what the stage rules look at to judge a move
+            for names in sr.required.values():
+                wanted += list(names)
+        wanted = [n for n in dict.fromkeys(wanted) if n in self.rtype.fields and n != "id"]
+        with run.engine.connect() as conn:
+            return query.list_records(conn, run.schema, self.rtype.name,
+                                      filter=self.column_filter(value),
+                                      sort=self.view.sort or ["-updated_at"], limit=limit,
+                                      after=after, fields=wanted, ctx=actor(), q=self.q)
+
+    def refused(self, rec) -> dict[str, str]:
+        """{column key: why not} for every column this card may not be moved to by this
+        person: the stage rules (transitions, roles, required fields) and the field's rights."""
+        current = rec.get(self.group.name)
+        keys = [o.value for o in self.group.options if o.value != current]
+        pol = policy()
+        if not (pol.may("update", self.rtype.name)
+                and pol.may_write_field(self.rtype.name, self.group.name, rec)):
+            why = _("You may not change %(field)s here.", field=label(self.group.label,
+                                                                     self.locale))
+            return dict.fromkeys(keys, why)
+        if not self.stages:
+            return {}
+        rules, who = rule_set(rt().workspace), actor()
+        out = {}
+        for key in keys:
+            verdict = rules.check_move(self.rtype.name, rec, {self.group.name: key}, who)
+            if not verdict:
+                out[key] = verdict.message
+        return out
+
+    def column(self, value, *, totals=None, page=None) -> dict:
+        opt = self.group.option(value) if value is not None else None
+        return {"value": value, "key": EMPTY if value is None else value,
+                "label": label(opt.label, self.locale) if opt else _("(empty)"),
+                "color": opt.color if opt else "gray", "page": page,
+                "loaded": page is not None,
+                "count": (totals or {}).get("count", 0), "sum": (totals or {}).get("sum", ""),
+                "url": self.url("kanban.column", key=EMPTY if value is None else value),
+                "table_url": self.table_url(value)}
+
+    def context(self, rows, **more) -> dict:
+        """What the board's template needs, with the titles of the cards' linked records."""
+        return dict(board=self, rtype=self.rtype, view=self.view, group=self.group,
+                    card_fields=self.card_fields, sum_field=self.sum_field, state=self.state,
+                    titles=data.titles_for(self.card_fields, rows, self.locale),
+                    current_type=self.rtype.name, current_view=self.view, **more)
 
 
-def _column_filter(rtype, group, value, base):
-    cond = ({"field": group.name, "op": "is_empty"} if value is None
-            else {"field": group.name, "op": "eq", "value": value})
-    return filters.all_of(base, data.parse_filter(rtype, cond))
-
-
-def _totals(rtype, view, group, base) -> dict:
-    """{option value: {"count": n, "sum": formatted}} for every column, in one query."""
+def _inline(board: Board) -> bool:
+    """Whether the board comes whole in its first response (a type of few records)."""
     run = rt()
-    sf = _sum_field(rtype, view)
-    measures = ["count"] + ([f"sum:{sf.name}"] if sf else [])
     with run.engine.connect() as conn:
-        rows = query.aggregate(conn, run.schema, rtype.name, group_by=[group.name],
-                               measures=measures, filter=base, ctx=actor())
-    out = {}
-    for r in rows:
-        out[r[group.name]] = {"count": r["count"],
-                              "sum": text(sf, r[f"sum:{sf.name}"]) if sf else ""}
-    return out
-
-
-def _cards(rtype, view, group, value, base, after=None):
-    run = rt()
-    limit = int(current_app.config["LOWRISE_KANBAN_PAGE"])
-    shown = _card_fields(rtype, view)
-    wanted = [f.name for f in shown] + [rtype.title_field, "version", group.name]
-    wanted = [n for n in dict.fromkeys(wanted) if n in rtype.fields and n != "id"]
-    with run.engine.connect() as conn:
-        page = query.list_records(conn, run.schema, rtype.name,
-                                  filter=_column_filter(rtype, group, value, base),
-                                  sort=view.sort or ["-updated_at"], limit=limit, after=after,
-                                  fields=wanted, ctx=actor())
-    return page
+        n = query.estimate_count(conn, run.schema, board.rtype.name)
+    return n <= int(current_app.config.get("LOWRISE_KANBAN_INLINE", INLINE_UP_TO))
 
 
 @bp.route("/r/<type_name>/kanban/<view_name>")
 def board(type_name: str, view_name: str):
-    rtype, view, group = _setup(type_name, view_name)
-    locale = current_locale()
-    try:
-        base, state = _base_filter(rtype, view)
-    except FilterError as exc:
-        flash(str(exc), "error")
-        base, state = data.combined(rtype, view.filter), None
-    totals = _totals(rtype, view, group, base)
+    b = Board(type_name, view_name)
+    values = [o.value for o in b.group.options]
     columns = []
-    values = [o.value for o in group.options]
-    if totals.get(None):
-        values.append(None)
-    all_rows = []
-    for value in values:
-        page = _cards(rtype, view, group, value, base)
-        opt = group.option(value) if value is not None else None
-        columns.append({"value": value, "key": EMPTY if value is None else value,
-                        "label": label(opt.label, locale) if opt else _("(empty)"),
-                        "color": opt.color if opt else "gray", "page": page,
-                        "count": totals.get(value, {}).get("count", 0),
-                        "sum": totals.get(value, {}).get("sum", "")})
-        all_rows += page.rows
-    shown = _card_fields(rtype, view)
-    titles = data.titles_for(shown, all_rows, locale)
-    return render("kanban.html", "board", rtype=rtype, view=view, group=group, columns=columns,
-                  card_fields=shown, titles=titles, sum_field=_sum_field(rtype, view),
-                  state=state, current_type=type_name, current_view=view,
-                  title=label(view.label, locale))
+    if _inline(b):
+        totals = b.totals()
+        if totals.get(None):
+            values.append(None)
+        columns = [b.column(v, totals=totals.get(v), page=b.cards(v)) for v in values]
+    else:  # each column loads its own totals and cards
+        if not b.group.required:
+            values.append(None)
+        columns = [b.column(v) for v in values]
+    return render("kanban.html", "board", problems=b.problems,
+                  fields=searchable_fields(b.rtype), shapes=SHAPES, op_label=op_label,
+                  base_url=url_for(".board", type_name=type_name, view_name=view_name),
+                  title=label(b.view.label, b.locale), **b.context([r for c in columns if c["page"] for r in c["page"].rows],
+                             columns=columns))
 
 
 @bp.route("/r/<type_name>/kanban/<view_name>/column/<key>")
 def column(type_name: str, view_name: str, key: str):
-    """More cards of one column (htmx "load more")."""
-    rtype, view, group = _setup(type_name, view_name)
-    value = None if key == EMPTY else key
-    if value is not None and group.option(value) is None:
-        abort(404)
-    base, _state = _base_filter(rtype, view)
+    """One column: with `after`, its next cards (htmx "load more"); without, the whole column
+    with its count and sum (a column loading after the page)."""
+    b = Board(type_name, view_name)
+    value = b.value_of(key)
+    after = request.args.get("after")
     try:
-        page = _cards(rtype, view, group, value, base, after=request.args.get("after"))
+        page = b.cards(value, after=after)
+        totals = None if after else b.column_totals([value])[value]
     except FilterError:
         abort(400)
-    shown = _card_fields(rtype, view)
-    col = {"value": value, "key": key, "page": page}
-    return render_block("kanban.html", "cards", rtype=rtype, view=view, group=group, col=col,
-                        card_fields=shown, titles=data.titles_for(shown, page.rows,
-                                                                  current_locale()))
+    col = b.column(value, totals=totals, page=page)
+    block = "cards" if after else "column"
+    return render_block("kanban.html", block, **b.context(page.rows, col=col))
 
 
 @bp.route("/r/<type_name>/kanban/<view_name>/move", methods=["POST"])
 def move(type_name: str, view_name: str):
     """Move a card to another column: an update of the group field, with the card's version."""
     run = rt()
-    rtype, view, group = _setup(type_name, view_name)
+    b = Board(type_name, view_name)
+    rtype, group = b.rtype, b.group
     wants_json = request.accept_mimetypes.best == "application/json"
     record_id = request.form.get("id", type=int)
     to = request.form.get("to") or None
     if to == EMPTY:
         to = None
-    back = url_for(".board", type_name=type_name, view_name=view_name)
+    back = b.url(".board")
     try:
         if record_id is None:
             raise NotFound(_("no card given"))
+        came_from = run.records.get(type_name, record_id, actor=actor()).get(group.name)
         saved = run.records.update(type_name, record_id, {group.name: to}, actor(),
                                    expected_version=request.form.get("version") or None)
     except (ValidationError, ConflictError, NotFound) as exc:
@@ -168,18 +277,13 @@ def move(type_name: str, view_name: str):
             return jsonify(ok=False, message=message), status
         flash(message, "error")
         return redirect(back)
-    locale = current_locale()
     opt = group.option(to) if to else None
-    message = _("Moved to %(column)s.", column=label(opt.label, locale) if opt else _("(empty)"))
+    message = _("Moved to %(column)s.",
+                column=label(opt.label, b.locale) if opt else _("(empty)"))
     if not wants_json:
         flash(message, "success")
         return redirect(back)
-    base, _state = _base_filter(rtype, view)
-    totals = _totals(rtype, view, group, base)
-    shown = _card_fields(rtype, view)
-    card = render_block("kanban.html", "card", rtype=rtype, view=view, group=group, rec=saved,
-                        card_fields=shown, titles=data.titles_for(shown, [saved], locale))
-    cols = {(EMPTY if v is None else v): t for v, t in totals.items()}
-    for o in group.options:
-        cols.setdefault(o.value, {"count": 0, "sum": ""})
-    return jsonify(ok=True, version=saved["version"], card=card, columns=cols, message=message)
+    totals = b.column_totals(dict.fromkeys([came_from, to]))
+    card = render_block("kanban.html", "card", rec=saved, **b.context([saved]))
+    return jsonify(ok=True, version=saved["version"], card=card, message=message,
+                   columns={(EMPTY if v is None else v): t for v, t in totals.items()})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
@@ -17,7 +18,7 @@ from lowrise.errors import FilterError
 
 from . import data
 from .auth import actor
-from .cells import RowKit
+from .cells import RowKit, bulk_context
 from .forms import editable, picker
 from .guard import may, policy, require
 from .i18n import current_locale, label
@@ -59,24 +60,31 @@ def home():
     return redirect(url_for(".table", type_name=first))
 
 
-@bp.route("/r/<type_name>/")
-@bp.route("/r/<type_name>/table/<view_name>")
-def table(type_name: str, view_name: str | None = None):
-    run = rt()
-    ws = run.workspace
+def _table_query(type_name: str, view_name: str | None):
+    """A table's view, its state from the URL, and the filter it shows (the view's AND the
+    person's), with the conditions that could not be applied."""
+    ws = rt().workspace
     rtype = record_type_or_404(ws, type_name)
     require("read", type_name)
     view = view_or_404(ws, type_name, view_name, "table")
     state = parse_state(request.args, ws, rtype, view)
-    kit = RowKit(rtype, view.name, columns(rtype, view))
-    cols = kit.fields
-    locale = current_locale()
     problems = list(state.problems)
     try:
         flt = data.combined(rtype, view.filter, state.user_filter())
     except FilterError as exc:  # the view's own filter is checked by the loader; a backstop
         problems.append(str(exc))
         flt = data.combined(rtype, view.filter)
+    return rtype, view, state, flt, problems
+
+
+@bp.route("/r/<type_name>/")
+@bp.route("/r/<type_name>/table/<view_name>")
+def table(type_name: str, view_name: str | None = None):
+    ws = rt().workspace
+    rtype, view, state, flt, problems = _table_query(type_name, view_name)
+    kit = RowKit(rtype, view.name, columns(rtype, view))
+    cols = kit.fields
+    locale = current_locale()
     limit = int(view.config.get("page_size") or current_app.config["LOWRISE_PAGE_SIZE"])
     appending = bool(state.after) and is_htmx()
     try:
@@ -92,6 +100,10 @@ def table(type_name: str, view_name: str | None = None):
     group_titles = {}
     if group_field is not None and group_field.type in ("link", "user"):
         group_titles = data.titles({group_field.target: set(page.groups)}, locale)
+    count_url = url_with(
+        url_for(".table_count", type_name=type_name, view_name=view.name) if view.name
+        else url_for(".table_count", type_name=type_name),
+        state.args(sort=[], group=None, after=None))
     ctx = dict(
         rtype=rtype, view=view, state=state, cols=cols, kit=kit, page=page, titles=titles,
         problems=problems, group_field=group_field, group_titles=group_titles,
@@ -101,10 +113,25 @@ def table(type_name: str, view_name: str | None = None):
                      if view.filter else ""),
         numeric=data.numeric(cols), current_type=type_name, current_view=view,
         base_url=view_url(view), title=label(view.label, locale), op_label=op_label,
-        locale=locale)
+        locale=locale, count_url=count_url, **bulk_context(rtype))
     if appending:
         return render("table.html", "rows", **ctx)
     return render("table.html", "table", **ctx)
+
+
+@bp.route("/r/<type_name>/count")
+@bp.route("/r/<type_name>/table/<view_name>/count")
+def table_count(type_name: str, view_name: str | None = None):
+    """The exact number of records a table shows, with its filters and quick search: asked
+    for by the page once it has shown its rows (htmx), or followed as a link without
+    JavaScript."""
+    rtype, _view, state, flt, _problems = _table_query(type_name, view_name)
+    try:
+        n = data.count_rows(rtype, flt, q=state.q or None, actor=actor())
+    except FilterError as exc:
+        return Markup('<span class="error">{}</span>').format(exc), 400
+    return Markup('<span data-total="{}">{}</span>').format(
+        n, ngettext("%(num)s record", "%(num)s records", n))
 
 
 def op_label(name: str, f=None) -> str:

@@ -129,8 +129,21 @@
     updateBulk(table);
   });
 
-  /* ---- kanban: drag a card to another column ---- */
+  /* ---- kanban: drag a card to another column ----
+     A card lists the columns it may not go to, and why (data-refused, from the stage rules
+     and the person's rights): while it is dragged those columns are greyed out, say why, and
+     take no drop. The server still judges every move. */
   var dragged = null;
+  function refusedOf(card) {
+    try { return JSON.parse(card.dataset.refused || "{}"); } catch (err) { return {}; }
+  }
+  function clearMarks() {
+    document.querySelectorAll(".column.drop-ok, .column.drop-no").forEach(function (c) {
+      c.classList.remove("drop-ok", "drop-no");
+      c.removeAttribute("data-reason");
+      c.removeAttribute("aria-disabled");
+    });
+  }
   document.addEventListener("dragstart", function (e) {
     var card = e.target.closest && e.target.closest(".kcard[draggable]");
     if (!card) return;
@@ -138,15 +151,24 @@
     card.classList.add("dragging");
     e.dataTransfer.effectAllowed = "move";
     e.dataTransfer.setData("text/plain", card.dataset.id);
+    var refused = refusedOf(card);
+    document.querySelectorAll(".column[data-value]").forEach(function (col) {
+      var why = refused[col.dataset.value];
+      if (why) {
+        col.classList.add("drop-no");
+        col.setAttribute("data-reason", why);
+        col.setAttribute("aria-disabled", "true");
+      }
+    });
   });
   document.addEventListener("dragend", function () {
     if (dragged) dragged.classList.remove("dragging");
-    document.querySelectorAll(".column.drop-ok").forEach(function (c) { c.classList.remove("drop-ok"); });
+    clearMarks();
     dragged = null;
   });
   document.addEventListener("dragover", function (e) {
     var col = dragged && e.target.closest && e.target.closest(".column[data-value]");
-    if (!col) return;
+    if (!col || col.classList.contains("drop-no")) return;  /* no drop here */
     e.preventDefault();
     e.dataTransfer.dropEffect = "move";
     document.querySelectorAll(".column.drop-ok").forEach(function (c) { if (c !== col) c.classList.remove("drop-ok"); });
@@ -156,10 +178,12 @@
     var col = dragged && e.target.closest && e.target.closest(".column[data-value]");
     if (!col) return;
     e.preventDefault();
-    col.classList.remove("drop-ok");
     var card = dragged;
     var from = card.closest(".column");
+    var why = col.getAttribute("data-reason");
+    clearMarks();
     if (from === col) return;
+    if (why) { toast(why, true); return; }
     moveCard(card, from, col);
   });
 
