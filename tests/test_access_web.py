@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from lowrise import templates as gallery_engine
 from lowrise.actor import Actor
 from lowrise.storage import query as Q
 from test_web_support import PASSWORD, SYSTEM_ACTOR, AuthActions, build_app, csrf_of
@@ -380,7 +381,7 @@ def _urls(w, rule) -> list[str]:
             for rid in ids or [None]:
                 values = {"type_name": t, "record_id": rid, "view_name": views[0] if views
                           else None, "key": "lead", "fmt": "csv",
-                          "field": ws.type(t).title_field}
+                          "field": ws.type(t).title_field, "name": ws.type(t).title_field}
                 out.append(rule.build({k: v for k, v in values.items() if k in args},
                                       append_unknown=False)[1])
         return out
@@ -388,6 +389,8 @@ def _urls(w, rule) -> list[str]:
             "record_id": 1, "job_id": 1, "token_id": 1, "user_id": 1}
     if rule.endpoint.startswith("dashboards."):
         fill["name"] = next(v.name for v in ws.views.values() if v.type == "dashboard")
+    if rule.endpoint.startswith("gallery."):
+        fill["name"] = next(iter(gallery_engine.gallery()))
     return [rule.build({k: fill[k] for k in args}, append_unknown=False)[1]]
 
 
@@ -398,6 +401,12 @@ def test_every_route_for_every_role(world):
              and r.endpoint not in ("static", "auth.login", "locale")]
     urls = sorted({u for r in rules for u in _urls(w, r)})
     assert len(urls) > 150
+    covered = {r.endpoint for r in rules if _urls(w, r)}
+    for endpoint in ("settings.type_settings", "settings.field_settings",
+                     "settings.view_settings", "settings.log", "gallery.index",
+                     "gallery.preview", "gallery.use", "gallery.import_archive",
+                     "comments.section", "comments.mentions"):
+        assert endpoint in covered, endpoint
     for role in ROLES:
         c, _ = w.client(role)
         token = {"Authorization": f"Bearer {w.tokens[role]}"}
@@ -414,6 +423,44 @@ def test_every_route_for_every_role(world):
             assert c.get("/r/follow_up/").status_code == 403
             assert c.get("/api/v1/follow_up", headers=token).status_code == 403
             assert c.get(f"/r/follow_up/{w.follow['id']}").status_code == 403
+
+
+def test_settings_pages_only_for_admins(world):
+    """The record type settings pages (the `manage` permission): every page and both POSTs
+    are 200 (or a checked 4xx for an empty form) for the admin, 403 for every other role of
+    the flagship, and none of their responses shows what the role may not see."""
+    w = world
+    app = w.app
+    gets = sorted({u for r in app.url_map.iter_rules()
+                   if r.endpoint.startswith("settings.") and "GET" in r.methods
+                   for u in _urls(w, r)})
+    posts = [r for r in app.url_map.iter_rules()
+             if r.endpoint.startswith("settings.") and "POST" in r.methods]
+    assert len(gets) > 10 and {r.endpoint for r in posts} == {"settings.preview",
+                                                              "settings.apply"}
+    posts = [f"/r/{t}/settings/{kind}" for t in w.run.workspace.record_types
+             for kind in ("preview", "apply")]
+    for role in ROLES:
+        c, auth = w.client(role)
+        for url in gets:
+            resp = c.get(url)
+            assert resp.status_code == (200 if role == "admin" else 403), (role, url)
+            body = resp.get_data(as_text=True)
+            for secret in NEVER[role]:
+                assert secret not in body, (role, url, secret)
+        for url in posts:
+            form = {"op": "add_field", "name": "lr_probe", "type": "text",
+                    "label_en": "Probe"}
+            if role == "admin" and url.endswith("/apply"):
+                continue  # the admin's apply is the settings tests' (it writes YAML files)
+            for resp in (auth.post(url, data=form), auth.hx("POST", url, data=form)):
+                if role == "admin":
+                    assert resp.status_code < 500 and resp.status_code != 403, (url, resp)
+                else:
+                    assert resp.status_code == 403, (role, url, resp.status_code)
+                    assert "lr_probe" not in resp.get_data(as_text=True)
+    # nothing a refused role sent was written: the workspace has no probe field
+    assert all("lr_probe" not in t.fields for t in w.run.workspace.record_types.values())
 
 
 def test_web_layer_never_reads_without_the_actor():
