@@ -277,3 +277,26 @@ def test_comments_of_rules_are_in_the_same_list(office):
         ("before the win", None, o.amy["id"]), ("won: Amy's deal", "won", None)]
     with pytest.raises(Forbidden):  # nobody but an admin removes what a rule wrote
         o.comments.delete(listed[1].id, o.actors["amy"])
+
+
+def test_migrate_creates_the_comment_tables(engine):
+    """The mentions and the trail are system tables: a freshly migrated database has them
+    (with their indexes) before any comment is written, and the plan is then empty."""
+    schema = build_schema(load_workspace_from_texts(FILES))
+    with engine.connect() as conn:
+        plan = mig.plan(conn, schema)
+    created = {s.table for s in plan.steps if isinstance(s, mig.CreateSystemTable)}
+    assert {"lr_comments", "lr_comment_mentions", "lr_comment_trail"} <= created
+    mig.apply(engine, plan)
+    inspector = sa.inspect(engine)
+    for table, index in (("lr_comment_mentions", "ix_lr_comment_mentions_comment"),
+                         ("lr_comment_trail", "ix_lr_comment_trail_record")):
+        assert index in {i["name"] for i in inspector.get_indexes(table)}
+    with engine.connect() as conn:
+        again = mig.plan(conn, schema)
+    assert again.is_empty, again.steps
+    # the comments use them as they are, without creating anything
+    records = Records(engine, schema)
+    comments = Comments(records, Accounts(engine))
+    assert comments.mentions_table is schema.system["lr_comment_mentions"]
+    assert comments.trail_table is schema.system["lr_comment_trail"]

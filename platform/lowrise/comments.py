@@ -2,7 +2,8 @@
 
 A comment is stored raw in `lr_comments` (the table the rules' "comment" action writes too);
 its mentions go to `lr_comment_mentions` (who, where in the text) and every edit or delete
-keeps the text it replaced in `lr_comment_trail`. Both tables are created on first use.
+keeps the text it replaced in `lr_comment_trail`. All three are system tables (rules/tables.py),
+created by `lowrise migrate`.
 
 Permissions (docs/permissions.md#comments): reading and adding comments need read access to
 the record (its row in the actor's scope); a person edits or deletes only their own comments
@@ -26,40 +27,11 @@ from lowrise import access
 from lowrise.accounts import Accounts
 from lowrise.actor import Actor
 from lowrise.errors import FilterError, Forbidden, LowriseError, NotFound
-from lowrise.fields.types import UTCDateTime
 from lowrise.storage import query
 from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Records
 
 MAX_LENGTH = 5000
-
-_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
-_META = sa.MetaData()
-MENTIONS = sa.Table(
-    "lr_comment_mentions", _META,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("comment_id", sa.BigInteger, nullable=False),
-    sa.Column("staff_id", sa.BigInteger, nullable=False),  # a record of the users type
-    sa.Column("name", sa.String(255), nullable=False),  # its title when mentioned
-    sa.Column("start", sa.Integer, nullable=False),  # offsets of "@name" in the body
-    sa.Column("end", sa.Integer, nullable=False),
-    sa.Column("notified", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Index("ix_lr_comment_mentions_comment", "comment_id"),
-)
-TRAIL = sa.Table(
-    "lr_comment_trail", _META,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("comment_id", sa.BigInteger, nullable=False),
-    sa.Column("record_type", sa.String(63), nullable=False),
-    sa.Column("record_id", sa.BigInteger, nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),  # edited | deleted
-    sa.Column("body", sa.Text, nullable=False),  # the text before
-    sa.Column("actor", sa.BigInteger),
-    sa.Column("actor_name", sa.String(255)),
-    sa.Column("at", UTCDateTime(), nullable=False),
-    sa.Index("ix_lr_comment_trail_record", "record_type", "record_id", "comment_id"),
-)
-
 
 class CommentError(LowriseError):
     """A comment was refused; `code` says why (empty, too_long, not_text), for the web layer
@@ -214,13 +186,14 @@ class Comments:
         self.accounts = accounts or Accounts(records.engine)
         self.table = records.schema.system["lr_comments"]
         self.notifications = records.schema.system["lr_notifications"]
+        self.mentions_table = records.schema.system["lr_comment_mentions"]
+        self.trail_table = records.schema.system["lr_comment_trail"]
         self._ready = False
 
     def ensure_tables(self) -> None:
-        """Create the mentions and trail tables when they do not exist yet."""
+        """Make sure the accounts table exists (the comments' own tables are migrated)."""
         if not self._ready:
             self.accounts.ensure_table()
-            _META.create_all(self.engine, checkfirst=True)
             self._ready = True
 
     # -- people ---------------------------------------------------------------------------
@@ -300,7 +273,7 @@ class Comments:
     def _list(self, type_name: str, record_id: int, ids: Iterable[int] | None = None
               ) -> list[Comment]:
         self.ensure_tables()
-        c, m = self.table, MENTIONS
+        c, m = self.table, self.mentions_table
         stmt = sa.select(c).where(c.c.record_type == type_name, c.c.record_id == record_id)
         if ids is not None:
             stmt = stmt.where(c.c.id.in_(list(ids)))
@@ -314,9 +287,9 @@ class Comments:
                                       .order_by(m.c.start)).mappings():
                     by_comment.setdefault(r["comment_id"], []).append(
                         Mention(r["staff_id"], r["name"], r["start"], r["end"]))
-                edited = set(conn.execute(sa.select(TRAIL.c.comment_id).where(
-                    TRAIL.c.record_type == type_name, TRAIL.c.record_id == record_id,
-                    TRAIL.c.action == "edited")).scalars())
+                edited = set(conn.execute(sa.select(self.trail_table.c.comment_id).where(
+                    self.trail_table.c.record_type == type_name, self.trail_table.c.record_id == record_id,
+                    self.trail_table.c.action == "edited")).scalars())
         return [Comment(r["id"], r["record_type"], r["record_id"], r["body"], r["author"],
                         r["author_name"] or "", r["rule"], r["created_at"],
                         tuple(by_comment.get(r["id"], ())), r["id"] in edited) for r in rows]
@@ -336,7 +309,7 @@ class Comments:
         """What edits and deletes replaced, newest first, if `actor` may read the record."""
         self._readable(type_name, record_id, actor)
         self.ensure_tables()
-        t = TRAIL
+        t = self.trail_table
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(sa.select(t).where(
                 t.c.record_type == type_name, t.c.record_id == record_id)
@@ -394,7 +367,7 @@ class Comments:
                      created_at=now)
                 for p in to_notify])
         if found.found:
-            conn.execute(MENTIONS.insert(), [
+            conn.execute(self.mentions_table.insert(), [
                 dict(comment_id=comment.id, staff_id=m.staff_id, name=m.name, start=m.start,
                      end=m.end, notified=m.staff_id in readers) for m in found.found])
 
@@ -479,7 +452,7 @@ class Comments:
             self._keep(conn, old, "edited", actor)
             conn.execute(self.table.update().where(self.table.c.id == comment_id)
                          .values(body=text))
-            m = MENTIONS
+            m = self.mentions_table
             before = set(conn.execute(sa.select(m.c.staff_id).where(
                 m.c.comment_id == comment_id, m.c.notified.is_(True))).scalars())
             conn.execute(m.delete().where(m.c.comment_id == comment_id))
@@ -492,12 +465,12 @@ class Comments:
         old = self._own(comment_id, actor, admins=True)
         with write_transaction(self.engine) as conn:
             self._keep(conn, old, "deleted", actor)
-            conn.execute(MENTIONS.delete().where(MENTIONS.c.comment_id == comment_id))
+            conn.execute(self.mentions_table.delete().where(self.mentions_table.c.comment_id == comment_id))
             conn.execute(self.table.delete().where(self.table.c.id == comment_id))
         return old
 
     def _keep(self, conn: sa.Connection, old: Comment, action: str, actor: Actor) -> None:
-        conn.execute(TRAIL.insert().values(
+        conn.execute(self.trail_table.insert().values(
             comment_id=old.id, record_type=old.record_type, record_id=old.record_id,
             action=action, body=old.body, actor=actor.user, actor_name=actor.name,
             at=actor.now()))

@@ -5,7 +5,9 @@ lr_timers        durable time triggers: set and cancelled inside the write's tra
 lr_outbox        external effects (e-mail, webhooks) waiting for the worker
 lr_rule_runs     the run log: rule, record, trigger, conditions, each action's result
 lr_notifications the in-app inbox
-lr_comments      comments added by rules (and later by people) on a record
+lr_comments      comments on a record, added by rules and by people (lowrise.comments)
+lr_comment_mentions  the people a comment mentions (who, where in its text, notified)
+lr_comment_trail the text a comment had before each edit or delete
 lr_rule_state    small per-rule state: round-robin cursor, next schedule run
 """
 
@@ -102,13 +104,35 @@ def rules_tables(metadata: sa.MetaData) -> list[sa.Table]:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Index("ix_lr_comments_record", "record_type", "record_id", "id"),
     )
+    mentions = sa.Table(
+        "lr_comment_mentions", metadata, _id(),
+        sa.Column("comment_id", sa.BigInteger, nullable=False),
+        sa.Column("staff_id", sa.BigInteger, nullable=False),  # a record of the users type
+        sa.Column("name", sa.String(255), nullable=False),  # its title when mentioned
+        sa.Column("start", sa.Integer, nullable=False),  # offsets of "@name" in the body
+        sa.Column("end", sa.Integer, nullable=False),
+        sa.Column("notified", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Index("ix_lr_comment_mentions_comment", "comment_id"),
+    )
+    trail = sa.Table(
+        "lr_comment_trail", metadata, _id(),
+        sa.Column("comment_id", sa.BigInteger, nullable=False),
+        sa.Column("record_type", sa.String(63), nullable=False),
+        sa.Column("record_id", sa.BigInteger, nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),  # edited | deleted
+        sa.Column("body", sa.Text, nullable=False),  # the text before
+        sa.Column("actor", sa.BigInteger),
+        sa.Column("actor_name", sa.String(255)),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Index("ix_lr_comment_trail_record", "record_type", "record_id", "comment_id"),
+    )
     state = sa.Table(
         "lr_rule_state", metadata,
         sa.Column("key", sa.String(160), primary_key=True),
         sa.Column("value", sa.JSON),
         sa.Column("updated_at", UTCDateTime()),
     )
-    return [timers, outbox, runs, notifications, comments, state]
+    return [timers, outbox, runs, notifications, comments, mentions, trail, state]
 
 
 class RuleTables:
