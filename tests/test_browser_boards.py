@@ -64,9 +64,10 @@ def test_filter_the_board(served, browser, db_url):  # noqa: F811
     page.click("details.filters summary")
     with page.expect_response(lambda r: "/filter-row" in r.url):
         page.select_option("#f0", "amount")
-    page.locator("#cond-0 select[name=o0]").wait_for()
-    with page.expect_response(lambda r: "/filter-row" in r.url):
-        page.select_option("#cond-0 select[name=o0]", "gte")
+    page.locator("#cond-0 input[name=v0]").wait_for()
+    page.eval_on_selector("#cond-0", "row => row.dataset.old = '1'")  # until htmx swaps it
+    page.select_option("#cond-0 select[name=o0]", "gte")
+    page.locator("#cond-0:not([data-old]) input[name=v0]").wait_for()
     page.fill("#cond-0 input[name=v0]", "200")
     page.click("button:has-text('Apply')")
     page.wait_for_url(re.compile(r"f0=amount&o0=gte&v0=200"))
