@@ -42,6 +42,12 @@ class Integer(FieldType):
             d = Decimal(str(raw).strip().replace(",", "").replace("_", ""))
         except InvalidOperation:
             raise FieldError(f"'{raw}' is not a whole number") from None
+        if not d.is_finite():
+            raise FieldError(f"'{raw}' is not a whole number")
+        # The exponent first: arithmetic on '1e99999999' overflows the decimal context, and
+        # int() of it would build a huge number.
+        if d.adjusted() > 18:
+            raise FieldError(f"'{raw}' is too large")
         if d != d.to_integral_value():
             raise FieldError(f"'{raw}' is not a whole number")
         value = int(d)
