@@ -1,5 +1,7 @@
 """Automations in the web app: writes through the web run rules, the rule pages show runs and
-failed messages (retry), the record's runs and its button, the inbox, incoming webhooks."""
+failed messages (retry), the record's runs and its button (action results for admins only),
+the inbox (a notification on a record its reader may no longer read keeps no details),
+incoming webhooks."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from lowrise.rules.outbox import sign
 from lowrise.rules.worker import Worker
 from lowrise.workspace import load_workspace_from_texts
 from test_rules_support import BASE
-from test_web_support import AuthActions, build_app
+from test_web_support import PASSWORD, AuthActions, build_app
 
 RULES = {
     "automations/stamp.yaml": """
@@ -70,8 +72,9 @@ def test_rule_pages_inbox_button_and_webhook(tmp_path, db_url):
         assert "New ticket Door" in page.text
         auth.post("/inbox/read")
         assert client.get("/inbox/count").json == {"unread": 0}
-        part = auth.hx("GET", f"/rules/record/ticket/{tid}")
-        assert "Reopen it" in part.text and "stamp" in part.text and "<html" not in part.text
+        page = client.get(f"/r/ticket/{tid}")  # the record's Automations card
+        assert "Reopen it" in page.text and "Stamp new tickets" in page.text
+        assert "set note = stamped" in page.text  # an admin sees the actions' results
         auth.post(f"/rules/reopen/run/ticket/{tid}")
         assert run.records.get("ticket", tid)["status"] == "open"
         # a failed message can be retried from the rule's page
@@ -93,5 +96,43 @@ def test_rule_pages_inbox_button_and_webhook(tmp_path, db_url):
                                      "Content-Type": "application/json"})
         assert ok.status_code == 200 and ok.json["ran"] is True, ok.text
         assert run.records.get("ticket", tid)["note"] == "from outside Door"
+    finally:
+        run.engine.dispose()
+
+
+AGENTS = {"workspace.yaml": BASE["workspace.yaml"].replace(
+    "  agent: {label: Agent}\n",
+    "  agent:\n    label: Agent\n    permissions:\n      person: {can: [read]}\n"
+    "      ticket: {can: [read, update]}\n")}
+
+
+def agent_client(app, name="Agent Al"):
+    run = app.extensions["lowrise"]
+    staff = run.records.create("person", {"name": name, "role": "agent"}, SYSTEM)
+    email = name.lower().replace(" ", ".") + "@example.com"
+    run.accounts.add(email, PASSWORD, name=name, staff_id=staff["id"], roles=["agent"])
+    client = app.test_client()
+    auth = AuthActions(client)
+    assert auth.login(email=email).status_code == 302
+    return staff, client, auth
+
+
+def test_record_runs_show_results_to_admins_only(tmp_path, db_url):
+    """Someone who may read the record sees which rules ran on it, when and how they ended,
+    not what their actions wrote (a result may carry a value their role sees masked); the old
+    runs partial is gone."""
+    ws = load_workspace_from_texts({**BASE, **RULES, **AGENTS})
+    app = build_app(tmp_path, db_url, ws)
+    run = app.extensions["lowrise"]
+    try:
+        _, client, auth = agent_client(app)
+        tid = run.records.create("ticket", {"title": "Door"}, SYSTEM)["id"]
+        page = client.get(f"/r/ticket/{tid}")
+        assert page.status_code == 200
+        assert "Stamp new tickets" in page.text and 'class="run-status"' in page.text
+        assert "set note = stamped" not in page.text
+        assert 'href="/rules/stamp"' not in page.text  # the rule's page is for admins
+        assert client.get(f"/rules/record/ticket/{tid}").status_code == 404
+        assert auth.hx("GET", f"/rules/record/ticket/{tid}").status_code == 404
     finally:
         run.engine.dispose()

@@ -1,6 +1,7 @@
 """Automations in the web app: the rules engine on every write, rule pages (recent runs,
-failures, failed messages to retry), the runs that touched a record, manual buttons, the
-in-app inbox, and incoming webhooks (`POST /hooks/<rule>`, signed, no session).
+failures, failed messages to retry), manual buttons, the in-app inbox, and incoming webhooks
+(`POST /hooks/<rule>`, signed, no session). The runs that touched a record are on the record
+page (its Automations card, web/comments.py: action results for admins only).
 
 `init_app(app)` installs it all; `web/__init__.py` calls it once.
 """
@@ -102,25 +103,6 @@ def retry(name: str):
     n = history.retry(rt().engine, rules_rt().tables, ids, rule=name)
     flash(_("%(n)s message(s) will be sent again.", n=n), "success")
     return redirect(url_for(".show", name=name))
-
-
-@bp.route("/rules/record/<type_name>/<int:record_id>")
-def record_runs(type_name: str, record_id: int):
-    """The runs that touched a record and its manual buttons (a partial for the record page)."""
-    run = rt()
-    record_type_or_404(run.workspace, type_name)
-    try:  # the record's runs and comments only for those who may read the record
-        run.records.get(type_name, record_id, actor=actor())
-    except NotFound:
-        abort(404)
-    r = rules_rt()
-    buttons = [rule for rule in r.engine.rules.rules.values()
-               if rule.record_type == type_name and rule.trigger_kind == "manual"
-               and rule.enabled]
-    return render("rules/record.html", "record_runs", type_name=type_name,
-                  record_id=record_id, buttons=buttons,
-                  runs=history.runs(run.engine, r.tables, record=(type_name, record_id)),
-                  comments=history.comments(run.engine, r.tables, type_name, record_id))
 
 
 @bp.route("/rules/<name>/run/<type_name>/<int:record_id>", methods=["POST"])
