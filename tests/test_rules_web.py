@@ -136,3 +136,33 @@ def test_record_runs_show_results_to_admins_only(tmp_path, db_url):
         assert auth.hx("GET", f"/rules/record/ticket/{tid}").status_code == 404
     finally:
         run.engine.dispose()
+
+
+def test_inbox_hides_what_its_reader_may_no_longer_read(tmp_path, db_url):
+    """A notification is shown with its title, text and link while its reader may read the
+    record; once the record is deleted or their role no longer reads it, only its time (and
+    read state) is left."""
+    ws = load_workspace_from_texts({**BASE, **RULES, **AGENTS})
+    app = build_app(tmp_path, db_url, ws)
+    run = app.extensions["lowrise"]
+    try:
+        me, client, auth = agent_client(app)
+        kept = run.records.create("ticket", {"title": "Door", "owner": me["id"]}, SYSTEM)
+        gone = run.records.create("ticket", {"title": "Window", "owner": me["id"]}, SYSTEM)
+        page = client.get("/inbox")
+        assert "New ticket Door" in page.text and "New ticket Window" in page.text
+        assert f'href="/r/ticket/{kept["id"]}"' in page.text
+        run.records.delete("ticket", gone["id"], SYSTEM)
+        page = client.get("/inbox")
+        assert "New ticket Door" in page.text and "New ticket Window" not in page.text
+        assert page.text.count("no longer see") == 1
+        account = run.accounts.by_email("agent.al@example.com")
+        run.accounts.set_roles(account.id, ["boss"])  # a role that reads no ticket
+        page = client.get("/inbox")
+        assert page.status_code == 200 and "Door" not in page.text
+        assert "/r/ticket/" not in page.text and page.text.count("no longer see") == 2
+        assert client.get("/inbox/count").json == {"unread": 2}  # still there, to mark read
+        auth.post("/inbox/read")
+        assert client.get("/inbox/count").json == {"unread": 0}
+    finally:
+        run.engine.dispose()

@@ -21,7 +21,7 @@ from lowrise.rules.tables import RuleTables
 from lowrise.rules.tester import WebhookRefused, receive_webhook, run_manual
 
 from .auth import PUBLIC, actor
-from .guard import can_change, require_admin
+from .guard import can_change, policy, require_admin
 from .i18n import safe_next
 from .render import render
 from .runtime import rt
@@ -129,8 +129,8 @@ def press(name: str, type_name: str, record_id: int):
 def inbox():
     user = actor().user
     box = rules_rt().inbox
-    return render("rules/inbox.html", "inbox", items=box.list(user, limit=100),
-                  unread=box.unread_count(user))
+    items = box.as_seen(box.list(user, limit=100), rt().schema, policy())
+    return render("rules/inbox.html", "inbox", items=items, unread=box.unread_count(user))
 
 
 @bp.route("/inbox/count")
