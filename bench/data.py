@@ -82,7 +82,16 @@ class TableData:
         self.pools: dict[str, Pool] = {}
         self.formulas = [(f, Expression(f.config["expression"])) for f in formula_order(rt)]
         needed = set().union(*(e.names for _, e in self.formulas)) if self.formulas else set()
-        self.py_needed = needed | {"stage", "client", "unit", "created_at"}
+        # `sample: {from: link.field}`: the value of the linked record (a case's amount is its
+        # unit's list price), for fields that are not links themselves.
+        self.copies = {f.name: str(f.sample["from"]).partition(".")[::2]
+                       for f in rt.fields.values()
+                       if isinstance(f.sample, dict) and "from" in f.sample
+                       and f.type not in ("link", "user") and not f.system}
+        # ... and the fields of this type that a later type copies that way.
+        self.copied = sorted(copied_fields(ws).get(rt.name, ()))
+        self.py_needed = (needed | {"stage", "client", "unit", "created_at"}
+                          | {link for link, _ in self.copies.values()} | set(self.copied))
         for f in rt.fields.values():
             if pool := self._pool(f):
                 self.pools[f.name] = pool
@@ -99,7 +108,7 @@ class TableData:
     def _pool(self, f: Field) -> Pool | None:
         """A pool for fields whose values may repeat; None for ids, links, uniques, formulas."""
         if f.system or f.type in ("link", "user", "autonumber", "formula", "attachment") \
-                or f.unique:
+                or f.unique or f.name in self.copies:
             return None
         hint = f.sample
         if isinstance(hint, dict) and "choices" in hint:
@@ -168,9 +177,17 @@ class TableData:
                 if name in self.py_needed:
                     py[name] = [pool.py[i] for i in idx]
                 continue
-            if f.type == "formula":
+            if f.type == "formula" or name in self.copies:
                 continue  # computed below, once the fields they read are known
             values = self._special(f, ids, py)
+            if name in self.py_needed:
+                py[name] = values
+            db[name] = self._stored(name, values)
+        for name, (link, source) in self.copies.items():
+            target = self.rt.fields[link].target or ""
+            src = self.gen.kept.get(("copy", target, source), [])
+            values = [src[i - 1] if i is not None and 0 < i <= len(src) else None
+                      for i in py[link]]
             if name in self.py_needed:
                 py[name] = values
             db[name] = self._stored(name, values)
@@ -178,6 +195,8 @@ class TableData:
             values = self._formula(f, expr, py, n)
             db[f.name] = self._stored(f.name, values)
         self._keep(py)
+        for name in self.copied:
+            self.gen.kept.setdefault(("copy", self.rt.name, name), []).extend(py[name])
         return db
 
     def _special(self, f: Field, ids: range, py: dict[str, list[Any]]) -> list[Any]:
@@ -252,6 +271,18 @@ class TableData:
         kept.setdefault(("case", "unit"), []).extend(py.get("unit") or [None] * len(py["client"]))
         kept.setdefault(("case", "contracted_ids"), []).extend(
             base + j + 1 for j, s in enumerate(py["stage"]) if s in CONTRACTED)
+
+
+def copied_fields(ws: Workspace) -> dict[str, set[str]]:
+    """Per record type, its fields that another type's `sample: {from: link.field}` copies."""
+    out: dict[str, set[str]] = {}
+    for rt in ws.record_types.values():
+        for f in rt.fields.values():
+            if isinstance(f.sample, dict) and "from" in f.sample and f.type not in ("link", "user"):
+                link, _, source = str(f.sample["from"]).partition(".")
+                if (lf := rt.fields.get(link)) is not None and lf.target:
+                    out.setdefault(lf.target, set()).add(source)
+    return out
 
 
 def _no_links(_link: str, _id: int) -> dict:
