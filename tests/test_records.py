@@ -369,3 +369,69 @@ def test_bulk_hooks_see_every_created_record_of_each_batch(records, actor):
     seen.clear()
     records.bulk_create("client", [{"name": "quiet"}], actor, run_hooks=False)
     assert seen == []
+
+
+def _entries(records, rid):
+    return [{k: h[k] for k in ("action", "actor", "actor_name", "at", "version", "changes")}
+            for h in records.history("client", rid)]
+
+
+def test_update_many_writes_and_audits_as_single_updates_do(records, actor):
+    made = records.bulk_create("client", [{"name": n, "budget": 100} for n in "abcd"], actor)
+    ids = [r["id"] for r in made]
+    seen = []
+    records.hooks.append(lambda conn, change, who, recs: seen.append(
+        (change.record_id, change.action, change.changed, change.after["version"])))
+    values = [{"budget": "250.5"}, {"name": "b2", "tags": ["vip"]}, {"name": "c"}]
+    out = records.update_many("client", list(zip(ids[:3], values, strict=True)), actor)
+    records.update("client", ids[3], values[0], actor)  # the same change, alone
+    assert [r["version"] for r in out] == [2, 2, 1]  # "c" as it was: nothing to write
+    assert out[0]["double_budget"] == Decimal("501.00") and out[1]["greeting"] == "Hi b2"
+    for rid in ids[:3]:
+        assert records.get("client", rid) == out[ids.index(rid)]
+    assert _entries(records, ids[0]) == _entries(records, ids[3])
+    assert _entries(records, ids[1])[0]["changes"] == {
+        "name": ["b", "b2"], "tags": [None, ["vip"]], "greeting": ["Hi b", "Hi b2"]}
+    assert len(records.history("client", ids[2])) == 1
+    assert seen[:2] == [(ids[0], "update", ("budget", "double_budget"), 2),
+                        (ids[1], "update", ("name", "tags", "greeting"), 2)]
+
+
+def test_update_many_refuses_per_record_and_writes_nothing(records, actor):
+    a, b, c = (records.create("client", {"name": n, "phone": p}, actor)
+               for n, p in (("a", "13800000001"), ("b", "13800000002"), ("c", None)))
+    deal = records.create("deal", {"client": a["id"]}, actor)
+    with pytest.raises(BulkValidationError) as err:
+        records.update_many("client", [(a["id"], {"name": "a2"}), (b["id"], {"stars": 99}),
+                                       (999_999, {"name": "x"}),
+                                       (c["id"], {"phone": "13800000001"}),
+                                       (a["id"], {"notes": "twice"})], actor)
+    rows = err.value.rows
+    assert sorted(rows) == [1, 2, 3, 4]
+    assert "stars" in rows[1] and "does not exist" in rows[2][""]
+    assert f"Client #{a['id']}" in rows[3]["phone"] and "row 1" in rows[4][""]
+    assert records.get("client", a["id"])["name"] == "a"
+    assert len(records.history("client", a["id"])) == 1
+    with pytest.raises(BulkValidationError) as err:
+        records.update_many("deal", [(deal["id"], {"client": 999_999})], actor)
+    assert "no Client #999999" in err.value.rows[0]["client"]
+
+
+def test_update_many_takes_the_callers_rows_and_refuses_a_stale_one(records, actor, engine):
+    a = records.create("client", {"name": "a"}, actor)
+    b = records.create("client", {"name": "b"}, actor)
+    with engine.begin() as conn:  # read in the caller's transaction, handed over
+        held = {r["id"]: r for r in (records.get("client", i, conn=conn, for_update=True)
+                                     for i in (a["id"], b["id"]))}
+        out = records.update_many("client", [(a["id"], {"name": "a2"}),
+                                             (b["id"], {"name": "b2"})],
+                                  actor, conn=conn, current=held)
+    assert [r["version"] for r in out] == [2, 2]
+    assert records.get("client", b["id"])["name"] == "b2"
+    # a record changed since the caller read it: the version check refuses it, and the
+    # transaction (records' own here) writes nothing of the others either
+    with pytest.raises(ConflictError):
+        records.update_many("client", [(b["id"], {"name": "b3"}), (a["id"], {"name": "a3"})],
+                            actor, current={a["id"]: a})
+    assert records.get("client", b["id"])["name"] == "b2"
+    assert records.get("client", a["id"])["version"] == 2

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lowrise import access, filters
 from lowrise.actor import Actor
+from lowrise.errors import BulkValidationError, ValidationError
 from lowrise.expr import ExpressionError
 from lowrise.storage.values import to_json_values
 
@@ -232,9 +233,24 @@ def _has_accounts(conn: sa.Connection) -> bool:
 
 def set_fields(run: Run, spec: SetFields, index: int) -> None:
     values = compute(run, spec.values)
-    after = run.records.update(run.rt.name, run.record_id, values, run.writer, conn=run.conn)
-    _refresh(run, after)
+    _refresh(run, _update_own(run, values))
     run.note("set_fields", f"set {_shown(values)}", index)
+
+
+def _update_own(run: Run, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Update the run's record. In a worker's batch, a timer's record the batch read (and
+    locked, on PostgreSQL) that nothing changed since is handed to `update_many` rather than
+    read again (the write is still version-checked); otherwise `update` reads it."""
+    shared = run.conn.info.get(SHARED)
+    held = shared.get((run.rt.name, run.record_id)) if shared else None
+    if held is None:
+        return run.records.update(run.rt.name, run.record_id, values, run.writer,
+                                  conn=run.conn)
+    try:
+        return run.records.update_many(run.rt.name, [(run.record_id, values)], run.writer,
+                                       conn=run.conn, current={run.record_id: held})[0]
+    except BulkValidationError as exc:
+        raise ValidationError(exc.rows[0]) from None
 
 
 def _refresh(run: Run, after: Mapping[str, Any]) -> None:
@@ -324,9 +340,7 @@ def assign(run: Run, spec: Assign, index: int) -> None:
         chosen = next((c for c in candidates if last is None or c > last), candidates[0])
         why = f"round robin among {len(candidates)}"
     _set_state(run, key, chosen)
-    after = run.records.update(run.rt.name, run.record_id, {spec.field: chosen}, run.writer,
-                               conn=run.conn)
-    _refresh(run, after)
+    _refresh(run, _update_own(run, {spec.field: chosen}))
     run.note("assign", f"{spec.field} = #{chosen} ({why})", index)
 
 

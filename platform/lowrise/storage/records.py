@@ -164,6 +164,8 @@ class Records:
     hooks: list[Hook] = field(default_factory=list)
     _writers: dict[tuple[str, str], _RowWriter] = field(default_factory=dict, init=False,
                                                          repr=False, compare=False)
+    _updates: dict[tuple[str, tuple[str, ...]], tuple[sa.Table, sa.Update]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
@@ -608,6 +610,129 @@ class Records:
                 return pol.finish_stored(c, self.schema, type_name, after)
             return after
 
+    def update_many(self, type_name: str, updates: Sequence[tuple[int, Mapping[str, Any]]],
+                    actor: Actor, *, conn: sa.Connection | None = None,
+                    current: Mapping[int, Mapping[str, Any]] | None = None
+                    ) -> list[dict[str, Any]]:
+        """Change some fields of several records of one type, all or nothing; returns them as
+        stored, in order. Each is checked as `update` checks it and refusals are kept per
+        record (BulkValidationError by index; a missing record is refused under ""). The
+        rows are read in one query, the changed ones written with one version-checked
+        statement per set of changed fields and audited in one statement (entries as
+        `update` writes them), formulas recomputed, then the hooks called per change, in
+        order. `current`: records by id that the caller read in this same transaction
+        (locked, on PostgreSQL) and that nothing changed since: those are not read again;
+        the version check still refuses one that did change (ConflictError). A restricted
+        actor's updates go one by one through `update`, with its access checks."""
+        rt, t = self._rt(type_name), self._table(type_name)
+        if self.policy(actor) is not None:
+            return self._update_each(type_name, updates, actor, conn)
+        errors: dict[int, dict[str, str]] = {}
+        parsed: list[dict[str, Any]] = []
+        memo: dict[str, dict[Any, Any]] = {}
+        seen: dict[int, int] = {}
+        for i, (rid, values) in enumerate(updates):
+            p, errs = parse_values(rt, values, creating=False, actor=actor, memo=memo)
+            parsed.append(p)
+            if errs:
+                errors[i] = errs
+            if rid in seen:
+                errors.setdefault(i, {})[""] = (f"{rt.label} #{rid} is also given in row "
+                                                f"{seen[rid] + 1}; give each record once")
+            seen.setdefault(rid, i)
+        with self.transaction(conn) as c:
+            befores = self._current(c, rt, [rid for rid, _ in updates], current or {})
+            for i, (rid, _) in enumerate(updates):
+                if befores.get(rid) is None:
+                    errors.setdefault(i, {})[""] = str(self._missing(rt, rid))
+            links = [{k: v for k, v in p.items() if (befores.get(rid) or {}).get(k) != v}
+                     for (rid, _), p in zip(updates, parsed, strict=True)]
+            self._check_links(c, rt, links, errors)
+            self._check_unique(c, rt, parsed, errors, exclude_ids=[rid for rid, _ in updates])
+            if errors:
+                raise BulkValidationError(errors)
+            now = actor.now()
+            stamps = dict(updated_at=now, updated_by=actor.user)
+            out: list[dict[str, Any]] = []
+            changes: list[Change] = []
+            writes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            audit: list[dict[str, Any]] = []
+            for (rid, _), p in zip(updates, parsed, strict=True):
+                before = befores[rid]
+                self._store_files(rt, p)
+                after = dict(before)
+                after.update(p)
+                compute_formulas(rt, after, now)
+                changed = tuple(k for k in rt.fields if after.get(k) != before.get(k))
+                if not changed:
+                    out.append(before)
+                    continue
+                after.update(stamps, version=before["version"] + 1)
+                row = to_db_row(rt, {k: after[k] for k in (*changed, *stamps, "version")})
+                writes.setdefault(tuple(row), []).append(
+                    {"w_id": rid, "w_version": before["version"],
+                     **{f"v_{k}": v for k, v in row.items()}})
+                diff = to_json_values(rt, {k: before.get(k) for k in changed})
+                new = to_json_values(rt, {k: after.get(k) for k in changed})
+                audit.append(dict(record_type=rt.name, record_id=rid, action="update",
+                                  actor=actor.user, actor_name=actor.name, at=now,
+                                  version=after["version"],
+                                  changes={k: [diff.get(k), new.get(k)] for k in changed}))
+                changes.append(Change(rt.name, rid, "update", before, after, changed))
+                out.append(after)
+            for columns, rows in writes.items():
+                self._write_updates(c, rt, t, columns, rows)
+            self._audit(c, audit)
+            for change in changes:
+                self._fire(c, change, actor)
+            return out
+
+    def _update_each(self, type_name: str, updates: Sequence[tuple[int, Mapping[str, Any]]],
+                     actor: Actor, conn: sa.Connection | None) -> list[dict[str, Any]]:
+        out, errors = [], {}
+        with self.transaction(conn) as c:
+            for i, (rid, values) in enumerate(updates):
+                try:
+                    out.append(self.update(type_name, rid, values, actor, conn=c))
+                except ValidationError as exc:
+                    errors[i] = exc.errors
+                except NotFound as exc:
+                    errors[i] = {"": str(exc)}
+            if errors:  # raising here rolls the whole transaction back
+                raise BulkValidationError(errors)
+        return out
+
+    def _current(self, conn, rt: RecordType, ids: Sequence[int],
+                 current: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The records with these ids: those `current` holds as given, the others read in one
+        query per 900 ids (locked for update on PostgreSQL, in the order of their ids)."""
+        out = {rid: dict(current[rid]) for rid in ids if current.get(rid) is not None}
+        t = self._table(rt.name)
+        wanted = sorted({rid for rid in ids if rid not in out and isinstance(rid, int)})
+        for start in range(0, len(wanted), 900):
+            stmt = sa.select(t).where(t.c.id.in_(wanted[start:start + 900])).order_by(t.c.id)
+            for row in conn.execute(stmt.with_for_update()).mappings():
+                out[row["id"]] = from_db_row(rt, row)
+        return out
+
+    def _write_updates(self, conn, rt: RecordType, t: sa.Table, columns: tuple[str, ...],
+                       rows: list[dict[str, Any]]) -> None:
+        """UPDATE rows (parameters `w_id`, `w_version` and `v_<column>`), each only if its
+        version is still the one read; ConflictError when one was changed meanwhile."""
+        key = (rt.name, columns)
+        stmt = self._updates.get(key)
+        if stmt is None or stmt[0] is not t:
+            stmt = self._updates[key] = (t, t.update().where(
+                t.c.id == sa.bindparam("w_id"), t.c.version == sa.bindparam("w_version")
+            ).values({t.c[k]: sa.bindparam(f"v_{k}", type_=t.c[k].type) for k in columns}))
+        if len(rows) > 1 and not conn.dialect.supports_sane_multi_rowcount:
+            done = sum(conn.execute(stmt[1], r).rowcount for r in rows)
+        else:
+            done = conn.execute(stmt[1], rows if len(rows) > 1 else rows[0]).rowcount
+        if done != len(rows):
+            raise ConflictError(f"{rt.label} records were changed during the update "
+                                f"({len(rows) - done} of {len(rows)}); nothing was written")
+
     def delete(self, type_name: str, record_id: int, actor: Actor, *,
                expected_version: int | None = None, conn: sa.Connection | None = None) -> None:
         """Move a record to the trash (restorable). Links to it keep their value."""
@@ -693,16 +818,6 @@ class Records:
 
     def bulk_update(self, type_name: str, updates: Sequence[tuple[int, Mapping[str, Any]]],
                     actor: Actor) -> list[dict[str, Any]]:
-        """Apply several updates in one transaction; the first refusal undoes them all."""
-        out, errors = [], {}
-        with self.transaction() as c:
-            for i, (rid, values) in enumerate(updates):
-                try:
-                    out.append(self.update(type_name, rid, values, actor, conn=c))
-                except ValidationError as exc:
-                    errors[i] = exc.errors
-                except NotFound as exc:
-                    errors[i] = {"": str(exc)}
-            if errors:  # raising here rolls the whole transaction back
-                raise BulkValidationError(errors)
-        return out
+        """Apply several updates in one transaction, one by one through `update` (a stale
+        version, an access refusal: as for one); the first refusal undoes them all."""
+        return self._update_each(type_name, updates, actor, None)
