@@ -137,3 +137,29 @@ def test_accounts_api(run):
         stored = conn.exec_driver_sql(
             "select password_hash from lr_users where email = 'bob@example.com'").scalar()
     assert stored.startswith("$argon2id$")
+
+
+def test_a_late_partial_does_not_undo_the_locale_switch(app, client, auth):
+    """A request that began before the locale switch (an htmx partial, the inbox count) and
+    answers after it must not set the session cookie back to what it read: only a response
+    whose session changed sets the cookie. Replayed with a second client holding the cookie
+    from before the switch; whatever cookie its responses set is applied to the browser."""
+    assert auth.login().status_code == 302
+    assert client.get("/r/deal/").status_code == 200  # the first page after signing in
+    before = client.get_cookie("session").value
+    late = app.test_client()
+    late.set_cookie("session", before)
+    assert client.get("/locale/zh?next=/").status_code == 302
+    assert client.get_cookie("session").value != before
+    for url, headers in (("/inbox/count", {}), ("/r/deal/", {"HX-Request": "true"}),
+                         ("/r/deal/", {}), ("/", {})):
+        resp = late.get(url, headers=headers)
+        assert resp.status_code in (200, 302), url
+        assert "Set-Cookie" not in resp.headers, (url, resp.headers["Set-Cookie"])
+        cookie = late.get_cookie("session")
+        client.set_cookie("session", cookie.value if cookie else before)  # no change
+        assert 'lang="zh"' in client.get("/r/deal/").text, url
+    # pages, partials and the token of forms leave an unchanged session alone
+    for url in ("/", "/r/deal/", "/inbox", "/trash"):
+        assert "Set-Cookie" not in client.get(url).headers, url
+    assert "Set-Cookie" not in auth.hx("GET", "/r/deal/").headers

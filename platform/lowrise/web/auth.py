@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired
 
@@ -69,6 +70,8 @@ def login():
             session["uid"] = user.id
             session["stamp"] = user.session_stamp
             session.permanent = True
+            g.pop("csrf_token", None)  # the forms' token now, not in a later, racing request
+            generate_csrf()
             return redirect(safe_next(form.next.data, url_for("pages.home")))
         error = _l("The e-mail or the password is wrong, or the account is not active.")
     elif request.method == "POST":
