@@ -23,7 +23,7 @@ from lowrise import filters
 from lowrise.actor import Actor, utcnow
 from lowrise.errors import NotFound
 from lowrise.storage.db import write_transaction
-from lowrise.storage.records import Records
+from lowrise.storage.records import AUDIT_LATER, Records
 
 from . import conditions as conds
 from . import timers
@@ -106,8 +106,9 @@ class Worker:
         """Fire a claimed batch in its one transaction: the timers are marked fired in one
         statement, their records read in one query per type (and the records their rules'
         paths reach, in one query per step), the rules run in a savepoint (a failing timer
-        rolls back alone and is marked failed, see below), and what the runs log and notify
-        is inserted in one statement per table at the end."""
+        rolls back alone and is marked failed, see below), and what the runs log and notify,
+        and the audit entries of their updates, are inserted in one statement per table at
+        the end."""
         t = self.tables.timers
         rules = self.engine.rules.rules
         ended: list[dict[str, Any]] = []  # timers that end otherwise than fired and ok
@@ -160,7 +161,7 @@ class Worker:
                     end(row, "failed", str(exc))
                 segments += [s for s in (segment[k + 1:], segment[:k]) if s]
         finally:
-            for key in (SHARED, DEFERRED, timers.LAST):
+            for key in (SHARED, DEFERRED, AUDIT_LATER, timers.LAST):
                 conn.info.pop(key, None)
         flush(conn, deferred)
         if ended:
@@ -179,7 +180,7 @@ class Worker:
             with conn.begin_nested():
                 for k, (row, rule) in enumerate(segment):  # noqa: B007 (k names the failure)
                     mine: list[tuple[sa.Table, list[dict[str, Any]]]] = []
-                    conn.info[DEFERRED] = mine
+                    conn.info[DEFERRED] = conn.info[AUDIT_LATER] = mine
                     key = (row["record_type"], row["record_id"])
                     record = shared.get(key) if key in shared else self.records.get(
                         *key, conn=conn)

@@ -43,6 +43,12 @@ from .values import (
 
 Action = Literal["create", "update", "delete", "restore"]
 
+#: conn.info key: a list set there receives the audit entries of updates, deletes and
+#: restores, as (audit table, rows), instead of their being inserted at once; whoever set it
+#: inserts them, in order, before the transaction commits (a rules worker's batch: one
+#: statement for the whole batch, a failed timer's entries dropped with its savepoint)
+AUDIT_LATER = "lowrise_audit_later"
+
 
 @dataclass(frozen=True)
 class Change:
@@ -424,7 +430,12 @@ class Records:
             src))
 
     def _audit(self, conn, rows: list[dict[str, Any]]) -> None:
-        if rows:
+        if not rows:
+            return
+        later = conn.info.get(AUDIT_LATER)
+        if later is not None:
+            later.append((self.schema.audit, rows))
+        else:
             conn.execute(self.schema.audit.insert(), rows)
 
     def _parse_new(self, rt: RecordType, rows: Sequence[Mapping[str, Any]], actor: Actor
