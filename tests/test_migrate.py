@@ -508,6 +508,26 @@ def test_index_added_for_a_new_view_and_a_unique_field(engine, client):
     assert make_plan(engine, schema).is_empty
 
 
+def test_a_new_index_comes_with_statistics_for_the_planner(engine, client):
+    # SQLite picks among indexes by `sqlite_stat1`; an index made after the data arrived is
+    # otherwise unknown to it (PostgreSQL's autovacuum gathers its statistics itself).
+    with engine.begin() as conn:
+        for i in range(50):
+            conn.execute(sa.text("INSERT INTO client (name, age) VALUES (:n, :a)"),
+                         {"n": f"c{i}", "a": str(i % 5)})
+    schema = schema_of(CLIENT, "by_age: {type: table, record_type: client, sort: [age, name]}\n")
+    apply(engine, make_plan(engine, schema))
+    if engine.dialect.name != "sqlite":
+        assert make_plan(engine, schema).is_empty
+        return
+    with engine.connect() as conn:
+        stats = dict(conn.exec_driver_sql(
+            "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'client'").all())
+        rows = conn.exec_driver_sql("SELECT count(*) FROM client").scalar()
+    assert rows >= 50
+    assert stats["ix_client_age_name_id"].split()[0] == str(rows)
+
+
 def test_indexes_we_do_not_own_are_left_alone(engine, client):
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE INDEX client_by_name ON client (name)")

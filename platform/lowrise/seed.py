@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from faker import Faker
 
 from lowrise.actor import Actor
+from lowrise.storage.db import refresh_statistics
 from lowrise.storage.records import Records
 from lowrise.workspace.model import Field, RecordType, Workspace
 
@@ -222,6 +223,7 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
         sampler.ids[rt.name] = [r["id"] for r in created]
         made[rt.name] = len(created)
         _link_within(records, rt, sampler, actor)
+    refresh_statistics(records.engine)
     return made
 
 

@@ -76,3 +76,15 @@ def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
         conn.execution_options(lowrise_write=True)
         with conn.begin():
             yield conn
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Tell SQLite's query planner how the tables look now (`ANALYZE`), after indexes were made
+    or many rows arrived: without statistics it may walk a worse index (a funnel's stage index
+    unused). `analysis_limit` samples each index instead of reading it whole, so this takes
+    milliseconds on a million rows. PostgreSQL's autovacuum keeps its statistics itself."""
+    if not is_sqlite(engine):
+        return
+    with write_transaction(engine) as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")

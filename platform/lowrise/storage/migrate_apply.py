@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
-from lowrise.storage.db import write_transaction
+from lowrise.storage.db import refresh_statistics, write_transaction
 from lowrise.storage.migrate import (
     SHOW_ROWS,
     AddColumn,
@@ -102,6 +102,8 @@ def apply_plan(engine: sa.Engine, plan: Plan, *, prune: bool = False,
                 progress(step)
         _guard(steps[-1], _write_meta, run, plan, prune)
         _guard(steps[-1], _write_log, run, steps, done, actor, diff, summary)
+    if any(isinstance(step, (CreateIndex, CreateTable)) for step in steps):
+        refresh_statistics(engine)  # a new index is chosen only once the planner knows it
     return done
 
 
