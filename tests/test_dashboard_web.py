@@ -242,6 +242,30 @@ def test_every_flagship_drill_down_counts_what_it_shows_for_each_role(flagship):
     assert by_source  # the consultant's slices are clickable too
 
 
+def test_the_filter_row_keeps_a_condition_through_a_link(flagship):
+    """A drill-down's condition through a link shows in the table's filter builder as that
+    path (客户 › 来源渠道: the flagship speaks Chinese first), with the linked field's operators and value input, so
+    that pressing Apply keeps it; the row's own htmx refresh keeps it too."""
+    from test_web_support import AuthActions
+
+    client = flagship.test_client()
+    assert AuthActions(client).login().status_code == 302
+    page = client.get("/r/case/table/cases?f0=client.source&o0=eq&v0=referral").text
+    row = page[page.index('id="cond-0"'):]
+    row = row[:row.index('id="o0"') + 2000]
+    assert re.search(r'<option value="client.source" selected>客户 › 来源渠道</option>',
+                     row), row[:600]
+    assert '<option value="eq" selected>' in row
+    assert 'value="referral" selected' in row or 'value="referral" checked' in row
+    refreshed = client.get("/r/case/filter-row?i=0&f0=client.source&o0=ne",
+                           headers={"HX-Request": "true"}).text
+    assert '<option value="client.source" selected>' in refreshed
+    assert '<option value="ne" selected>' in refreshed
+    unknown = client.get("/r/case/filter-row?i=0&f0=client.nosuch",
+                         headers={"HX-Request": "true"}).text
+    assert 'value="client.nosuch"' not in unknown
+
+
 def test_a_table_url_names_a_field_through_a_link():
     """A drill-down through a link (unit.layout) is a condition of the table's URL; a path
     that goes nowhere is reported, as an unknown field is, and not applied."""

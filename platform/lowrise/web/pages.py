@@ -25,7 +25,7 @@ from .i18n import current_locale, label
 from .render import is_htmx, render
 from .runtime import rt
 from .viewdefs import columns, record_type_or_404, sidebar, view_or_404
-from .viewstate import SHAPES, Cond, filterable, parse_state, sortable
+from .viewstate import SHAPES, Cond, condition_path, filterable, parse_state, sortable
 
 bp = Blueprint("pages", __name__)
 
@@ -150,14 +150,27 @@ def filter_row(type_name: str):
     rtype = record_type_or_404(ws, type_name)
     i = request.args.get("i", type=int) or 0
     name = request.args.get(f"f{i}") or ""
-    f = rtype.fields.get(name)
+    path = condition_path(name, rtype, ws)
+    if not _may_filter_along(rtype.name, path):
+        path = ()  # through a field the person may not filter by: the row starts again
+    f = path[-1] if path else None
     ops = filters.operators_for(f) if f is not None else ()
     op = request.args.get(f"o{i}")
     if op not in ops:
         op = ops[0] if ops else ""
-    cond = Cond(name, op, request.args.getlist(f"v{i}"))
+    cond = Cond(name if path else "", op, request.args.getlist(f"v{i}"), path=path)
     return render_block("table.html", "cond_row", rtype=rtype, c=cond, i=i,
                         fields=searchable_fields(rtype), op_label=op_label)
+
+
+def _may_filter_along(type_name: str, path) -> bool:
+    """Whether every field of a condition's path is one the person sees (unmasked)."""
+    pol = policy()
+    for f in path:
+        if pol.field_access(type_name, f.name) not in ("visible", "read_only"):
+            return False
+        type_name = f.target or type_name
+    return True
 
 
 def searchable_fields(rtype) -> list:

@@ -86,7 +86,7 @@ def filterable(rt: RecordType) -> list[Field]:
             if filters.operators_for(f)]
 
 
-def _path(name: str, rt: RecordType, ws: Workspace) -> tuple[Field, ...]:
+def condition_path(name: str, rt: RecordType, ws: Workspace) -> tuple[Field, ...]:
     """The fields a condition names: the type's own, or a path through links to a linked
     record's field (`client.source`: a dashboard's group through a link drills down with
     one); empty when there is no such field."""
@@ -111,7 +111,7 @@ def parse_state(args: MultiDict, ws: Workspace, rt: RecordType, view: View) -> T
         name = args.get(f"f{i}")
         if not name or i == removed:
             continue
-        path = _path(name, rt, ws)
+        path = condition_path(name, rt, ws)
         if not path:
             problems.append(f"{name}: not a field of {rt.label}")
             continue
