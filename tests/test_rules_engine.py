@@ -3,6 +3,8 @@ nothing, no self re-trigger, the chain depth limit. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pytest
 import sqlalchemy as sa
 
@@ -11,7 +13,7 @@ from lowrise.rules import history
 from lowrise.rules.context import Blocked, RuleFailed
 from lowrise.rules.inbox import Inbox
 from lowrise.rules.tester import dry_run, run_manual
-from test_rules_support import T0, make_env, staff
+from test_rules_support import BASE, T0, make_env, staff
 
 
 def test_created_updated_and_field_changed_triggers(engine):
@@ -387,3 +389,19 @@ actions:
     got = env.get("ticket", t["id"])
     assert got["y"] == 1 and got["note"] is None
     assert [r["rule"] for r in env.rows("lr_rule_runs", status="depth_limit")] == ["second"]
+
+
+def test_today_in_an_action_is_the_day_in_the_workspace_time_zone(engine):
+    # 20:00 UTC on 3 March is 04:00 on 4 March in Shanghai: the office's today() is the 4th,
+    # as formulas and the relative dates of filters count it.
+    shanghai = BASE["workspace.yaml"].replace("timezone: UTC", "timezone: Asia/Shanghai")
+    env = make_env(engine, {"stamp": """
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - set_fields: {due_on: {expr: "today()"}}
+"""}, extra={"workspace.yaml": shanghai})
+    env.now = datetime(2025, 3, 3, 20, 0, tzinfo=UTC)
+    assert env.create("ticket", title="Late")["due_on"] == date(2025, 3, 4)
+    env.now = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai: still the 3rd
+    assert env.create("ticket", title="Early")["due_on"] == date(2025, 3, 3)

@@ -61,6 +61,8 @@ def compute(run: Run, values: Values) -> dict[str, Any]:
     """The values to write: literals as written, expressions evaluated on the run's record
     (paths through links read the linked records)."""
     names = expr_names(run, run.record)
+    # today() is the day in the workspace's time zone, as in formulas and relative dates
+    tz = run.records.schema.workspace.config.get("timezone")
     out = {}
     for name, v in values.items():
         if v.expr is None:
@@ -69,7 +71,7 @@ def compute(run: Run, values: Values) -> dict[str, Any]:
         for alias, steps in v.paths.items():
             names[alias] = follow(run, steps)
         try:
-            out[name] = v.expr.evaluate(names, now=run.now)
+            out[name] = v.expr.evaluate(names, now=run.now, tz=tz)
         except ExpressionError as exc:
             raise ExpressionError(f"{name}: {str(exc).replace(v.expr.source, v.describe()[2:])}"
                                   ) from None
