@@ -9,11 +9,10 @@ test-artifacts/screenshots/ like the other browser tests'.
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 
-from test_browser_flows import backend_of, browser, shot, sign_in  # noqa: F401 (a fixture)
+from test_browser_flows import backend_of, browser, serving, shot, sign_in  # noqa: F401 (a fixture)
 from test_web_boards import FLOW
 from test_web_support import SMALL, SYSTEM_ACTOR, build_app, make_workspace
 
@@ -25,8 +24,6 @@ pytestmark = pytest.mark.browser
 def served(tmp_path, db_url):
     """The small workspace with a deal path (only a manager wins a lead; a lost deal needs
     its closing date), a few deals, served on 127.0.0.1 at a free port."""
-    from werkzeug.serving import make_server
-
     files = {**SMALL, **FLOW}
     files["workspace.yaml"] = SMALL["workspace.yaml"] + "  manager: {label: Manager}\n"
     app = build_app(tmp_path, db_url, make_workspace(files))
@@ -37,13 +34,8 @@ def served(tmp_path, db_url):
              for t, s, a, d in [("A1", "lead", "100", "2026-03-05"),
                                 ("A2", "lead", "250", None),
                                 ("B1", "won", "1000", "2026-03-20")]}
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{srv.server_port}", deals
-    srv.shutdown()
-    thread.join(timeout=10)
-    app.extensions["lowrise"].engine.dispose()
+    with serving(app) as base:
+        yield app, base, deals
 
 
 def open_page(browser, base: str, path: str):  # noqa: F811 (the fixture's value)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from test_browser_flows import backend_of, browser, shot, sign_in  # noqa: F401
+from test_browser_flows import backend_of, browser, serving, shot, sign_in  # noqa: F401
 from test_dashboard_web import build_flagship
 
 pytest_plugins = ["test_web_support"]
@@ -18,18 +18,9 @@ pytestmark = pytest.mark.browser
 def server(tmp_path, db_url):
     """The flagship with demo data, served on 127.0.0.1 at a free port (as test_browser_flows
     serves it, set up as the system so that the flagship's permissions allow it)."""
-    import threading
-
-    from werkzeug.serving import make_server
-
     app = build_flagship(tmp_path, db_url)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
-    app.extensions["lowrise"].engine.dispose()
+    with serving(app) as base:
+        yield app, base
 
 
 CANVAS_INK = """(id) => {

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,22 +38,32 @@ def chromium_path() -> str:
     return path
 
 
+@contextmanager
+def serving(app):
+    """`app` served on 127.0.0.1 at a free port from a thread, for a browser; yields its base
+    URL, and stops the server and disposes of the app's database engine afterwards."""
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
+        app.extensions["lowrise"].engine.dispose()
+
+
 @pytest.fixture
 def server(tmp_path, db_url):
     """The flagship app with a little demo data, served on 127.0.0.1 at a free port."""
-    from werkzeug.serving import make_server
-
     from lowrise.workspace import load_workspace
 
     app = build_app(tmp_path, db_url, load_workspace(ROOT))
     seeding.seed(app.extensions["lowrise"].records, scale=0.1, seed_value=3)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
-    app.extensions["lowrise"].engine.dispose()
+    with serving(app) as base:
+        yield app, base
 
 
 @pytest.fixture

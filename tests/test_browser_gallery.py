@@ -7,13 +7,12 @@ Screenshots go to test-artifacts/screenshots/ (gallery*.png), as in test_browser
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 
 from lowrise.templates import gallery
 from lowrise.workspace import load_workspace
-from test_browser_flows import backend_of, browser, shot, sign_in  # noqa: F401 (a fixture)
+from test_browser_flows import backend_of, browser, serving, shot, sign_in  # noqa: F401 (a fixture)
 from test_gallery_web import write_folder
 from test_web_support import SMALL, build_app
 
@@ -24,17 +23,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def server(tmp_path, db_url):
     """A small workspace's app, making new workspaces under tmp_path/spaces."""
-    from werkzeug.serving import make_server
-
     ws = load_workspace(write_folder(tmp_path / "small", SMALL))
     app = build_app(tmp_path, db_url, ws, LOWRISE_WORKSPACES_DIR=str(tmp_path / "spaces"))
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
-    app.extensions["lowrise"].engine.dispose()
+    with serving(app) as base:
+        yield app, base
 
 
 def test_open_the_gallery_preview_a_template_and_use_it(server, browser, db_url,  # noqa: F811

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from lowrise import seed as seeding
-from test_browser_flows import backend_of, browser, shot, sign_in  # noqa: F401
+from test_browser_flows import backend_of, browser, serving, shot, sign_in  # noqa: F401
 from test_web_settings import make_app
 from test_web_support import PASSWORD, SYSTEM_ACTOR
 
@@ -46,8 +45,6 @@ def comments(text: str) -> list[str]:
 @pytest.fixture
 def server(tmp_path, db_url):
     """A copy of the flagship with a little demo data, served on 127.0.0.1 at a free port."""
-    from werkzeug.serving import make_server
-
     folder = copy_flagship(tmp_path / "ws")
     app = make_app(tmp_path, db_url, folder)
     run = app.extensions["lowrise"]
@@ -55,13 +52,8 @@ def server(tmp_path, db_url):
     ada = run.records.create("staff", {"name": "Ada Admin"}, SYSTEM_ACTOR)
     run.accounts.add("ada@example.com", PASSWORD, name="Ada Admin", roles=["admin"],
                      staff_id=ada["id"])
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield app, folder, f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
-    app.extensions["lowrise"].engine.dispose()
+    with serving(app) as base:
+        yield app, folder, base
 
 
 def test_an_admin_adds_a_field_and_sees_it_at_once(server, browser, db_url):  # noqa: F811
