@@ -33,9 +33,11 @@ from .search import batch_index
 from .tables import Schema
 from .values import (
     compute_formulas,
+    compute_formulas_many,
     formula_order,
     from_db_row,
     from_json_values,
+    parse_many,
     parse_values,
     to_db_row,
     to_json_values,
@@ -100,8 +102,7 @@ class _RowWriter:
 
     def rows(self, records: Sequence[Mapping[str, Any]]) -> list[tuple]:
         """The rows of `records`, made column by column. A value met again in a column
-        (dates, amounts, the creation stamp) is converted once: each column remembers up
-        to MEMO values."""
+        (dates, amounts, the creation stamp) is converted once."""
         columns = []
         for name, step in self.steps:
             values = [r.get(name) for r in records]
@@ -140,24 +141,18 @@ def _sqlite_text(type_: sa.types.TypeEngine, dialect) -> Callable[[Any], Any] | 
 
 
 def _convert(values: list[Any], step: Callable[[Any], Any]) -> list[Any]:
-    memo: dict[Any, Any] = {}
-    out = []
-    for v in values:
-        if v is not None:
-            try:
-                v = memo[v]
-            except KeyError:
-                c = step(v)
-                if len(memo) < MEMO:
-                    memo[v] = c
-                v = c
-            except TypeError:  # an unhashable value (a list of options)
-                v = step(v)
-        out.append(v)
-    return out
+    """`step` of each value but None, each distinct value converted once (a value equal to
+    one met before gets that one's result, as a memo by value would give it)."""
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # an unhashable value (a list of options): value by value
+        return [None if v is None else step(v) for v in values]
+    if len(distinct) * 2 > len(values):  # mostly distinct: the lookups would cost more
+        return [None if v is None else step(v) for v in values]
+    for v in distinct:
+        distinct[v] = None if v is None else step(v)
+    return [distinct[v] for v in values]
 
-
-MEMO = 4096
 
 
 @dataclass
@@ -440,15 +435,7 @@ class Records:
 
     def _parse_new(self, rt: RecordType, rows: Sequence[Mapping[str, Any]], actor: Actor
                    ) -> tuple[list[dict[str, Any]], dict[int, dict[str, str]]]:
-        parsed: list[dict[str, Any]] = []
-        errors: dict[int, dict[str, str]] = {}
-        memo: dict[str, dict[Any, Any]] = {}
-        for i, raw in enumerate(rows):
-            values, errs = parse_values(rt, raw, creating=True, actor=actor, memo=memo)
-            parsed.append(values)
-            if errs:
-                errors[i] = errs
-        return parsed, errors
+        return parse_many(rt, rows, actor=actor)
 
     def check_create(self, type_name: str, rows: Sequence[Mapping[str, Any]], actor: Actor, *,
                      conn: sa.Connection | None = None
@@ -516,8 +503,8 @@ class Records:
                         for name, seq in numbers.items():
                             values[name] = seq[start + j]
                         values.update(stamps)
-                        if formulas:
-                            compute_formulas(rt, values, now, memo=memo)
+                    if formulas:
+                        compute_formulas_many(rt, batch, now, memo=memo)
                     db_rows = writer.rows(batch)
                     ids = self._insert(c, t, writer.columns, db_rows)
                     if fill is not None:

@@ -6,7 +6,7 @@ Pure functions over the model; the records service calls them and does the I/O.
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -87,6 +87,136 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
     return values, errors
 
 
+def parse_many(rt: RecordType, rows: Sequence[Mapping[str, Any]], *, actor: Actor
+               ) -> tuple[list[dict[str, Any]], dict[int, dict[str, str]]]:
+    """parse_values(creating=True) of many new records: (values per row, errors by row
+    index), the same values and the same errors, in the same order, as parse_values gives
+    row by row with one memo.
+
+    When every row names the same fields in the same order (an import's columns, an API
+    batch), it goes field by field instead: each distinct value of a column is parsed and
+    checked once, and the rows are assembled at the end."""
+    if not rows:
+        return [], {}
+    names = tuple(rows[0])
+    if any(tuple(r) != names for r in rows):
+        memo: dict[str, dict[Any, Any]] = {}
+        parsed, errors = [], {}
+        for i, raw in enumerate(rows):
+            values, errs = parse_values(rt, raw, creating=True, actor=actor, memo=memo)
+            parsed.append(values)
+            if errs:
+                errors[i] = errs
+        return parsed, errors
+    plan = parse_plan(rt)
+    errors = {}
+    kept: list[str] = []  # the fields given, in the rows' order
+    columns: list[list[Any]] = []
+    failed: list[tuple[str, dict[int, str]]] = []  # per field: its errors by row
+    for name in names:
+        step = plan.steps.get(name)
+        if step is None:
+            msg = (f"is not a field of {rt.label}" if name not in rt.fields else
+                   "is set by the system and cannot be changed")
+            failed.append((name, dict.fromkeys(range(len(rows)), msg)))
+            continue
+        column, bad = _parse_column(step, [r[name] for r in rows], actor)
+        kept.append(name)
+        columns.append(column)
+        if bad:
+            failed.append((name, bad))
+    # Errors of each row in the order parse_values finds them: the given fields in order.
+    for name, bad in sorted(failed, key=lambda x: names.index(x[0])):
+        for i, msg in bad.items():
+            errors.setdefault(i, {})[name] = msg
+    parsed = [dict(zip(kept, values, strict=True)) for values in zip(*columns, strict=True)] \
+        if kept else [{} for _ in rows]
+    for name, bad in failed:
+        if name in plan.steps:  # a field given with a bad value in some rows: not a value
+            for i in bad:
+                del parsed[i][name]
+    given = set(names)
+    for f, fixed in plan.defaults:
+        if f.name in given:
+            continue
+        for i, values in enumerate(parsed):
+            if fixed is not _MISS:
+                values[f.name] = fixed
+                continue
+            try:
+                values[f.name] = f.kind.parse(f, _resolve_special(f, f.default, actor))
+            except FieldError as exc:  # the loader checks defaults; this is a backstop
+                errors.setdefault(i, {})[f.name] = f"default: {exc}"
+    for f in plan.required:
+        name = f.name
+        for i, values in enumerate(parsed):
+            if values.get(name) is None:
+                errs = errors.get(i)
+                if errs is None:
+                    errors[i] = {name: "is required"}
+                elif name not in errs:
+                    errs[name] = "is required"
+    return parsed, {i: errors[i] for i in sorted(errors)}
+
+
+def _parse_column(step: tuple[Field, Any, Any, bool], raw: list[Any], actor: Actor
+                  ) -> tuple[list[Any], dict[int, str]]:
+    """One field's values over many rows, parsed and checked: (values, errors by row); a
+    row with an error has None in values. Each distinct value is parsed once where its
+    result is immutable; `me`, `now` and `today` and mutable results (a list) are parsed
+    for each row, as parse_values does."""
+    f, parse, check, special = step
+    keys = list(zip(map(type, raw), raw, strict=True))
+    try:
+        results = dict.fromkeys(keys, _MISS)
+    except TypeError:  # an unhashable value (a list): row by row
+        results = None
+    per_row = False
+    if results is not None:
+        for key in results:
+            value = key[1]
+            if special and isinstance(value, str) and \
+                    _resolve_special(f, value, actor) is not value:
+                results[key], per_row = _PER_ROW, True
+                continue
+            parsed = _parse_one(f, parse, check, special, value, actor)
+            if isinstance(parsed, FieldError):
+                results[key], per_row = parsed, True
+            elif type(parsed) not in _IMMUTABLE:
+                results[key], per_row = _PER_ROW, True
+            else:
+                results[key] = parsed
+        out = [results[k] for k in keys]
+        if not per_row:
+            return out, {}
+    else:
+        out = [_PER_ROW] * len(raw)
+    bad: dict[int, str] = {}
+    for i, parsed in enumerate(out):
+        if parsed is _PER_ROW:
+            parsed = _parse_one(f, parse, check, special, raw[i], actor)
+        if isinstance(parsed, FieldError):
+            bad[i] = str(parsed)
+            parsed = None
+        out[i] = parsed
+    return out, bad
+
+
+def _parse_one(f: Field, parse, check, special: bool, value: Any, actor: Actor) -> Any:
+    """A value parsed and checked as parse_values does, or the FieldError it raised."""
+    try:
+        if special and isinstance(value, str):
+            value = _resolve_special(f, value, actor)
+        parsed = parse(f, value)
+        if check is not None and parsed is not None and not (
+                type(parsed) is list and _is_upload_list(parsed)):
+            check(f, parsed)
+        return parsed
+    except FieldError as exc:
+        return exc
+
+
+_PER_ROW = object()
 MEMO = 2000
 _MISS = object()
 _IMMUTABLE = {type(None), str, int, bool, float, Decimal, date, datetime, time, timedelta,
@@ -222,6 +352,41 @@ def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime, *,
         record[f.name] = value
         out[f.name] = value
     return out
+
+
+def compute_formulas_many(rt: RecordType, records: Sequence[dict[str, Any]], now: datetime,
+                          *, memo: dict[Any, Any] | None = None) -> None:
+    """compute_formulas on each of many records at one `now`, formula by formula (each
+    after the formulas it reads, as there): the expression's clock is set once, and a
+    formula met again with the same inputs is not evaluated again (`memo`, a dict the
+    caller may keep over several calls at the same `now`)."""
+    order = formula_order(rt)
+    if not order or not records:
+        return
+    if memo is None:
+        memo = {}
+    tz = rt.fields["created_at"].config.get("timezone") if "created_at" in rt.fields else None
+    for f in order:
+        expr = compiled(f.config["expression"])
+        run = expr.bind(now=now, tz=f.config.get("timezone") or tz)
+        coerce, name, inputs = f.kind.coerce, f.name, _inputs(expr)
+        seen = memo.get(name)
+        if seen is None:
+            seen = memo[name] = {}
+        for record in records:
+            key = tuple([record.get(n) for n in inputs])
+            try:
+                value = seen.get(key, _MISS)
+            except TypeError:  # an unhashable value (a list): evaluate
+                key, value = None, _MISS
+            if value is _MISS:
+                try:
+                    value = coerce(f, run(record))
+                except (ExpressionError, ValueError, ArithmeticError, TypeError):
+                    value = None
+                if key is not None and len(seen) < FORMULA_MEMO:
+                    seen[key] = value
+            record[name] = value
 
 
 FORMULA_MEMO = 20_000
