@@ -12,6 +12,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+# Tests create and sign in hundreds of accounts: argon2's cheapest parameters instead of 64 MiB
+# and three passes a hash (a quarter of a second each on this machine). Set before lowrise is
+# imported; test_web_auth checks the real default.
+os.environ.setdefault("LOWRISE_PASSWORD_HASHING", "test-only-cheapest")
+
 PG_ADMIN_URL = os.environ.get(
     "LOWRISE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -22,8 +27,39 @@ def _pg_admin_engine() -> sa.Engine:
     return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
 
 
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+# Databases this test process made and emptied again, ready for its next test. A database
+# is made once per process and emptied after each test (every schema and extension dropped,
+# `public` made again as PostgreSQL makes it), instead of CREATE and DROP DATABASE per test:
+# DROP DATABASE waits for a checkpoint, and the two cost 0.7 s a test, minutes a run. Every
+# one of them is dropped when the process ends.
+_POOL: list[str] = []
+_MADE: set[str] = set()
+
+_EMPTY = """
+DO $$
+DECLARE n text;
+BEGIN
+  FOR n IN SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' LOOP
+    EXECUTE 'DROP EXTENSION ' || quote_ident(n) || ' CASCADE';
+  END LOOP;
+  FOR n IN SELECT nspname FROM pg_namespace
+           WHERE left(nspname, 3) <> 'pg_' AND nspname <> 'information_schema' LOOP
+    EXECUTE 'DROP SCHEMA ' || quote_ident(n) || ' CASCADE';
+  END LOOP;
+  CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+  GRANT USAGE ON SCHEMA public TO PUBLIC;
+END $$
+"""
+
+
 def make_pg_database() -> str:
-    """Create an empty PostgreSQL database for one test; returns its URL."""
+    """An empty PostgreSQL database for one test, its own until drop_pg_database; its URL."""
+    if _POOL:
+        return _pg_url(_POOL.pop())
     name = f"lr_test_{uuid.uuid4().hex[:16]}"
     admin = _pg_admin_engine()
     try:
@@ -33,15 +69,49 @@ def make_pg_database() -> str:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
     finally:
         admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    _MADE.add(name)
+    return _pg_url(name)
 
 
 def drop_pg_database(url: str) -> None:
+    """Give a test's database back: emptied for the next test, or dropped if that fails."""
     name = url.rsplit("/", 1)[1]
+    eng = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with eng.connect() as conn:
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            conn.exec_driver_sql("SET lock_timeout = '10s'")
+            conn.exec_driver_sql(_EMPTY)
+            left = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                 " WHERE left(n.nspname, 3) <> 'pg_' AND n.nspname <> 'information_schema'"
+            ).scalar()
+        if left == 0:
+            _POOL.append(name)
+            return
+    except sa.exc.DBAPIError:
+        pass
+    finally:
+        eng.dispose()
+    _drop(name)
+
+
+def _drop(name: str) -> None:
     admin = _pg_admin_engine()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+    _MADE.discard(name)
+    if name in _POOL:
+        _POOL.remove(name)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop every database this process made (each xdist worker drops its own)."""
+    for name in sorted(_MADE):
+        _drop(name)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lowrise.accounts import AccountError, Accounts, DuplicateEmail
 from test_web_support import PASSWORD, csrf_of, make_workspace
 
@@ -163,3 +165,21 @@ def test_a_late_partial_does_not_undo_the_locale_switch(app, client, auth):
     for url in ("/", "/r/deal/", "/inbox", "/trash"):
         assert "Set-Cookie" not in client.get(url).headers, url
     assert "Set-Cookie" not in auth.hx("GET", "/r/deal/").headers
+
+
+def test_password_hashing_profiles(monkeypatch):
+    """Unset, passwords are hashed with argon2id at RFC 9106's low-memory parameters (64 MiB,
+    three passes); the test runs' cheap profile is chosen by name only; a wrong name stops
+    the start with the names that would work."""
+    from lowrise import accounts
+    from lowrise.errors import LowriseError
+
+    monkeypatch.delenv("LOWRISE_PASSWORD_HASHING", raising=False)
+    stored = accounts._password_hasher().hash("long enough")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    monkeypatch.setenv("LOWRISE_PASSWORD_HASHING", "test-only-cheapest")
+    assert accounts._password_hasher().hash("x").startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    monkeypatch.setenv("LOWRISE_PASSWORD_HASHING", "fast")
+    with pytest.raises(LowriseError, match="'fast' is not a password hashing profile; use "
+                                           "one of: rfc9106-high-memory, rfc9106-low-memory"):
+        accounts._password_hasher()

@@ -246,6 +246,32 @@ def test_load_workspace_from_a_folder(tmp_path):
     assert set(ws.views) == {"clients", "board", "calendar", "case_form", "home"}
 
 
+def test_a_folder_whose_files_did_not_change_is_loaded_once(tmp_path):
+    """Loading the same files again gives the same (immutable) workspace without parsing
+    them again; any change to any file is a new load; a failed load is never kept, so that
+    the fixed file loads."""
+    folder = tmp_path / "sales"
+    for rel, text in base().items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    first = load_workspace(folder)
+    assert load_workspace(folder) is first
+    client = folder / "schemas" / "client.yaml"
+    good = client.read_text(encoding="utf-8")
+    client.write_text(good.replace("    type: text\n", "    type: txet\n", 1), encoding="utf-8")
+    for _ in range(2):  # the failure is reported again, not remembered as a workspace
+        with pytest.raises(WorkspaceError, match="'txet' is not a field type"):
+            load_workspace(folder)
+    client.write_text(good + "  vip: {type: boolean}\n", encoding="utf-8")
+    changed = load_workspace(folder)
+    assert changed is not first and "vip" in changed.type("client").fields
+    client.write_text(good, encoding="utf-8")
+    again = load_workspace(folder)
+    assert "vip" not in again.type("client").fields
+    assert again.type("client").fields.keys() == first.type("client").fields.keys()
+
+
 def test_folder_problems(tmp_path):
     with pytest.raises(WorkspaceError) as info:
         load_workspace(tmp_path / "nowhere")

@@ -7,6 +7,7 @@ sign-in. The table is the engine's own (`lr_users`), created on first use.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -14,13 +15,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from lowrise.errors import LowriseError
 from lowrise.fields.types import UTCDateTime
 
-_hasher = PasswordHasher()
+# argon2id with RFC 9106's low-memory parameters (64 MiB, 3 passes) unless
+# LOWRISE_PASSWORD_HASHING names another profile. `test-only-cheapest` exists for test runs,
+# which create and sign in hundreds of accounts: never set it on a real instance.
+_PROFILES = {
+    "": profiles.RFC_9106_LOW_MEMORY,
+    "rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY,
+    "rfc9106-high-memory": profiles.RFC_9106_HIGH_MEMORY,
+    "test-only-cheapest": profiles.CHEAPEST,
+}
+
+
+def _password_hasher() -> PasswordHasher:
+    name = os.environ.get("LOWRISE_PASSWORD_HASHING", "").strip().lower()
+    if name not in _PROFILES:
+        choices = ", ".join(sorted(k for k in _PROFILES if k))
+        raise LowriseError(f"LOWRISE_PASSWORD_HASHING={name!r} is not a password hashing "
+                           f"profile; use one of: {choices} (or leave it unset)")
+    return PasswordHasher.from_parameters(_PROFILES[name])
+
+
+_hasher = _password_hasher()
 # Verified against when the e-mail is unknown, so that a wrong address costs as much time as
 # a wrong password and does not reveal which addresses have accounts.
 _DUMMY_HASH = _hasher.hash("lowrise-no-such-user")

@@ -13,6 +13,8 @@ import difflib
 import functools
 import json
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
@@ -84,7 +86,32 @@ def load_workspace(path: str | os.PathLike[str]) -> Workspace:
                                                    "save it as UTF-8"))
         except OSError as exc:
             problems.append(Problem(rel, 0, 0, "", f"cannot be read: {exc.strerror}"))
-    return _load(files, str(root.resolve()), root.resolve().name, problems)
+    if problems:
+        return _load(files, str(root.resolve()), root.resolve().name, problems)
+    return _load_cached(files, str(root.resolve()), root.resolve().name)
+
+
+# Workspaces loaded in this process, by folder and the exact text of every file: a folder
+# whose files have not changed is not parsed and checked again (every app start, test app,
+# reload check and settings preview of the same files would otherwise pay the full load).
+# A Workspace is immutable, so one object can serve every caller.
+_LOADED: OrderedDict[tuple, Workspace] = OrderedDict()
+_LOADED_MAX = 8
+_LOADED_LOCK = threading.Lock()
+
+
+def _load_cached(files: Mapping[str, str], root: str, name: str) -> Workspace:
+    key = (root, name, tuple(sorted(files.items())))
+    with _LOADED_LOCK:
+        if (ws := _LOADED.get(key)) is not None:
+            _LOADED.move_to_end(key)
+            return ws
+    ws = _load(files, root, name, [])  # raises WorkspaceError: failures are never kept
+    with _LOADED_LOCK:
+        _LOADED[key] = ws
+        while len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
+    return ws
 
 
 def load_workspace_from_texts(files: Mapping[str, str], *, root: str | os.PathLike[str] = "",
