@@ -30,6 +30,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: bytes of the database file SQLite reads through a memory map instead of read() calls
+#: (a page not in the connection's cache is then a page fault, not a system call and a
+#: copy); SQLite caps it at its build's limit (2 GB for Debian's). The mapped pages are
+#: the operating system's file cache, shared by every connection, not the process's own.
+MMAP_SIZE = 1 << 33
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -38,6 +45,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
     cur.close()
 
 
@@ -69,6 +77,33 @@ def is_sqlite(engine_or_conn) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
+#: KiB of SQLite page cache a connection may use while it writes a large batch (64 MB
+#: otherwise): the pages a large insert dirties across a table's indexes stay in memory
+#: until the commit instead of being spilled to the WAL and read back from it
+BULK_CACHE_KIB = 1024 * 1024
+
+
+@contextmanager
+def bulk_cache(conn: sa.Connection, kib: int | None = None) -> Iterator[None]:
+    """Within a write transaction on SQLite: a page cache of `kib` KiB (BULK_CACHE_KIB)
+    until the block ends, then the connection's own size again. SQLite takes the memory
+    only as pages are read, and gives back what it no longer holds when the size goes
+    down. Nothing on PostgreSQL."""
+    if not is_sqlite(conn):
+        yield
+        return
+    before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar())
+    size = -int(BULK_CACHE_KIB if kib is None else kib)
+    if before < 0 and -before >= -size:  # already as large
+        yield
+        return
+    conn.exec_driver_sql(f"PRAGMA cache_size={size}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={before}")
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
     """One write transaction (BEGIN IMMEDIATE on SQLite); commits on success, rolls back on error."""
@@ -87,4 +122,9 @@ def refresh_statistics(engine: Engine) -> None:
         return
     with write_transaction(engine) as conn:
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        conn.exec_driver_sql("ANALYZE")
+        try:
+            conn.exec_driver_sql("ANALYZE")
+        finally:
+            # the connection goes back to the pool: a later ANALYZE on it (a benchmark's
+            # load, an administrator's) reads every index again, as SQLite's default does
+            conn.exec_driver_sql("PRAGMA analysis_limit=0")
