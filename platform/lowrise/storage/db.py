@@ -77,33 +77,6 @@ def is_sqlite(engine_or_conn) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
-#: KiB of SQLite page cache a connection may use while it writes a large batch (64 MB
-#: otherwise): the pages a large insert dirties across a table's indexes stay in memory
-#: until the commit instead of being spilled to the WAL and read back from it
-BULK_CACHE_KIB = 1024 * 1024
-
-
-@contextmanager
-def bulk_cache(conn: sa.Connection, kib: int | None = None) -> Iterator[None]:
-    """Within a write transaction on SQLite: a page cache of `kib` KiB (BULK_CACHE_KIB)
-    until the block ends, then the connection's own size again. SQLite takes the memory
-    only as pages are read, and gives back what it no longer holds when the size goes
-    down. Nothing on PostgreSQL."""
-    if not is_sqlite(conn):
-        yield
-        return
-    before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar())
-    size = -int(BULK_CACHE_KIB if kib is None else kib)
-    if before < 0 and -before >= -size:  # already as large
-        yield
-        return
-    conn.exec_driver_sql(f"PRAGMA cache_size={size}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={before}")
-
-
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
     """One write transaction (BEGIN IMMEDIATE on SQLite); commits on success, rolls back on error."""

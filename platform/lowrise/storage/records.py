@@ -5,7 +5,7 @@ transaction as every change; optimistic concurrency on `version`. No Flask here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
@@ -27,7 +27,7 @@ from lowrise.fields.file import FileUpload
 from lowrise.fields.types import UTCDateTime
 from lowrise.workspace.model import RecordType
 
-from .db import bulk_cache, write_transaction
+from .db import write_transaction
 from .files import FileStore
 from .search import batch_index
 from .tables import Schema
@@ -153,11 +153,6 @@ def _convert(values: list[Any], step: Callable[[Any], Any]) -> list[Any]:
         distinct[v] = None if v is None else step(v)
     return [distinct[v] for v in values]
 
-
-
-#: rows: from this many on, a bulk insert on SQLite runs with a larger page cache
-#: (`db.bulk_cache`); fewer rows dirty few pages
-BULK_CACHE_FROM = 1000
 
 
 @dataclass
@@ -501,8 +496,7 @@ class Records:
             formulas = bool(formula_order(rt))
             memo: dict[Any, Any] = {}
             blank = dict.fromkeys(rt.fields)
-            with bulk_cache(c) if len(parsed) >= BULK_CACHE_FROM else nullcontext(), \
-                    batch_index(c, rt, len(parsed)) as fill:
+            with batch_index(c, rt, len(parsed)) as fill:
                 for start in range(0, len(parsed), batch_size):
                     batch = parsed[start:start + batch_size]
                     for j, values in enumerate(batch):
