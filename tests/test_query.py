@@ -157,6 +157,9 @@ def test_keyset_pages_cover_every_record_once_in_order(db):
         kept = [r for r in rows if F.evaluate(node, r)]
         assert all_pages(db, ["-amount", "name"], 2, filter=flt) == \
             expected_order(kept, ["-amount", "name"])
+        # reading the matches first, then sorting them, gives the same pages
+        assert all_pages(db, sort, size, filter=flt, matches_first=True) == \
+            expected_order(kept, sort), sort
 
     run()
 
