@@ -29,10 +29,12 @@ def _columns(rt: RecordType, names) -> list[str]:
     return out
 
 
-def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...], str]]:
-    """(columns, why) of the indexes the dashboards' widgets on `rt` want."""
+def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...], str, int]]:
+    """(columns, why, lead) of the indexes the dashboards' widgets on `rt` want: the first
+    `lead` columns in that order (what the widget narrows by, or sorts by), the others only
+    for the index to hold them (any order, after the lead)."""
     wanted: dict[tuple[str, ...], tuple[list[str], str]] = {}
-    sorted_by: list[tuple[tuple[str, ...], str]] = []
+    sorted_by: list[tuple[tuple[str, ...], str, int]] = []
     for view in ws.views.values():
         if view.type != "dashboard":
             continue
@@ -50,8 +52,9 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
                 # at its few rows, as a table view's first page does.
                 cols = _columns(rt, eq + [s.lstrip("-+") for s in w.config["sort"]])
                 if cols:
-                    sorted_by.append((tuple([*cols[: MAX_COLUMNS - 1], "id"]),
-                                      f"dashboard {view.name}, widget {w.name} (its sort)"))
+                    key = tuple([*cols[: MAX_COLUMNS - 1], "id"])
+                    sorted_by.append((key, f"dashboard {view.name}, widget {w.name} (its sort)",
+                                      len(key)))
             lead = _columns(rt, eq + ([w.date_field] if w.date_field else []))
             if not lead or (not w.date_field and w.kind != "kpi"):
                 continue
@@ -74,5 +77,5 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
     out = []
     for lead, (cover, why) in wanted.items():
         cols = list(lead) + [c for c in cover if c not in lead]
-        out.append((tuple(cols[:MAX_COLUMNS]), why))
+        out.append((tuple(cols[:MAX_COLUMNS]), why, min(len(lead), MAX_COLUMNS)))
     return out + sorted_by

@@ -164,9 +164,23 @@ def wanted_indexes(ws: Workspace, rt: RecordType) -> list[IndexSpec]:
         if view.type == "kanban" and group in rt.fields and total in rt.fields:
             # The column totals are read off this index alone, never off the table.
             specs.append(IndexSpec(rt.name, (group, total), why=f"totals of view {view.name}"))
-    from lowrise.dashboards.indexes import widget_indexes  # imported here: it imports storage
+    from lowrise.dashboards.indexes import MAX_COLUMNS, widget_indexes  # it imports storage
 
-    specs += [IndexSpec(rt.name, cols, why=why) for cols, why in widget_indexes(ws, rt)]
+    for cols, why, lead in widget_indexes(ws, rt):
+        # A widget's index whose lead begins a longer index the views already ask for (the
+        # new leads by `opened_on` and the cases view's `opened_on, created_at, id`) rides
+        # on that one: its other columns go at the end, the views' order stays, and a new
+        # record has one index fewer to go into.
+        hosts = [s for s in specs if not s.unique and len(s.columns) > lead
+                 and s.columns[:lead] == cols[:lead]
+                 and len({*s.columns, *cols}) <= MAX_COLUMNS]
+        if hosts and lead < len(cols):
+            host = min(hosts, key=lambda s: len(s.columns))
+            extra = tuple(c for c in cols[lead:] if c not in host.columns)
+            specs[specs.index(host)] = IndexSpec(rt.name, host.columns + extra,
+                                                 why=f"{host.why}; {why}")
+            continue
+        specs.append(IndexSpec(rt.name, cols, why=why))
     seen: dict[tuple[str, ...], IndexSpec] = {}
     for s in specs:
         # An index whose columns are a prefix of another's is served by that one.
