@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.sql.util import ClauseAdapter
 
 from lowrise import access, filters
 from lowrise.actor import Actor
@@ -301,10 +300,18 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
             return list(conn.execute(stmt.order_by(*(k.order() for k in by)).limit(n))
                         .mappings())
         # A MATERIALIZED common table expression is read whole before the outer query
-        # sorts it, on PostgreSQL and on SQLite alike: the planner cannot walk the sort.
-        rows = stmt.cte("lr_matches").prefix_with("MATERIALIZED")
-        adapt = ClauseAdapter(rows).traverse
-        outer = sa.select(*rows.c).order_by(*(adapt(k.order()) for k in by)).limit(n)
+        # sorts it, on PostgreSQL and on SQLite alike: the planner cannot walk the sort. It
+        # holds the matches' ids and sort keys only (on SQLite, straight off the index that
+        # found them), sorted and cut to `n` before the records are read.
+        matches = sa.select(table.c.id.label("lr_id"),
+                            *(k.column.label(f"lr_k{i}") for i, k in enumerate(by))
+                            ).where(base, where).cte("lr_matches").prefix_with("MATERIALIZED")
+
+        def order(rows):
+            return [replace(k, column=rows.c[f"lr_k{i}"]).order() for i, k in enumerate(by)]
+        top = sa.select(matches).order_by(*order(matches)).limit(n).subquery("lr_top")
+        outer = (sa.select(*cols).join_from(table, top, table.c.id == top.c.lr_id)
+                 .order_by(*order(top)))
         return list(conn.execute(outer).mappings())
 
     values = None if after is None else decode_cursor(after, sort, keys)
