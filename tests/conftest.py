@@ -7,6 +7,7 @@ each other's data. When PostgreSQL cannot be reached they fail: they never skip.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -60,10 +61,12 @@ def make_pg_database() -> str:
     """An empty PostgreSQL database for one test, its own until drop_pg_database; its URL."""
     if _POOL:
         return _pg_url(_POOL.pop())
-    name = f"lr_test_{uuid.uuid4().hex[:16]}"
+    name = f"lr_test_{int(time.time())}_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin_engine()
     try:
         with admin.connect() as conn:
+            if not _SWEPT:
+                _sweep(conn)
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError as exc:  # pragma: no cover - environment failure
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
@@ -71,6 +74,26 @@ def make_pg_database() -> str:
         admin.dispose()
     _MADE.add(name)
     return _pg_url(name)
+
+
+_SWEPT: list[bool] = []
+#: a test database this old, with nobody connected, was left by a run that was killed
+_STALE_AFTER = 6 * 3600
+
+
+def _sweep(conn: sa.Connection) -> None:
+    """Drop the test databases that killed runs left behind (once a process)."""
+    _SWEPT.append(True)
+    rows = conn.exec_driver_sql(
+        "SELECT d.datname FROM pg_database d WHERE d.datname LIKE 'lr\\_test\\_%%' AND NOT "
+        "EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)").scalars()
+    for old in rows.all():
+        parts = old.split("_")
+        if len(parts) == 4 and parts[2].isdigit() and time.time() - int(parts[2]) > _STALE_AFTER:
+            try:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{old}"')
+            except sa.exc.DBAPIError:  # someone connected meanwhile: leave it
+                pass
 
 
 def drop_pg_database(url: str) -> None:
