@@ -55,17 +55,11 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
                 else:
                     values[name] = hit
                 continue
-        try:
-            if special and isinstance(value, str):
-                value = _resolve_special(f, value, actor)
-            parsed = parse(f, value)
-            if check is not None and parsed is not None and not (
-                    type(parsed) is list and _is_upload_list(parsed)):
-                check(f, parsed)
+        parsed = _parse_one(f, parse, check, special, value, actor)
+        if isinstance(parsed, FieldError):
+            errors[name] = str(parsed)
+        else:
             values[name] = parsed
-        except FieldError as exc:
-            errors[name] = str(exc)
-            parsed = exc
         if seen is not None and len(seen) < MEMO and type(parsed) in _IMMUTABLE:
             seen[key] = parsed
     if creating:
