@@ -109,7 +109,7 @@ def drop_pg_database(url: str) -> None:
             conn.exec_driver_sql(_EMPTY)
             left = conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                 " WHERE left(n.nspname, 3) <> 'pg_' AND n.nspname <> 'information_schema'"
+                " WHERE left(n.nspname, 3) <> 'pg_' AND n.nspname <> 'information_schema'"
             ).scalar()
         if left == 0:
             _POOL.append(name)
