@@ -102,8 +102,9 @@ def apply_plan(engine: sa.Engine, plan: Plan, *, prune: bool = False,
                 progress(step)
         _guard(steps[-1], _write_meta, run, plan, prune)
         _guard(steps[-1], _write_log, run, steps, done, actor, diff, summary)
-    if any(isinstance(step, (CreateIndex, CreateTable)) for step in steps):
-        refresh_statistics(engine)  # a new index is chosen only once the planner knows it
+    indexed = {step.table for step in steps if isinstance(step, (CreateIndex, CreateTable))}
+    if indexed:
+        refresh_statistics(engine, indexed)  # a new index is chosen once the planner knows it
     return done
 
 
