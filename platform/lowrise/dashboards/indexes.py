@@ -35,6 +35,7 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
     for the index to hold them (any order, after the lead)."""
     wanted: dict[tuple[str, ...], tuple[list[str], str]] = {}
     sorted_by: list[tuple[tuple[str, ...], str, int]] = []
+    listed: set[tuple[str, ...]] = set()  # the leads of list widgets
     for view in ws.views.values():
         if view.type != "dashboard":
             continue
@@ -69,13 +70,18 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
             for m in w.measures:
                 rest += [m.field_name] if m.field_name else []
                 rest += [c["field"] for c in flat(m.filter) or []]
+            key = tuple(lead)
             if w.kind == "list":
                 rest += [s.lstrip("-") for s in w.config.get("sort") or []]
-            key = tuple(lead)
+                listed.add(key)
             cover, why = wanted.get(key, ([], f"dashboard {view.name}, widget {w.name}"))
             wanted[key] = (_columns(rt, [*cover, *rest]), why)
     out = []
     for lead, (cover, why) in wanted.items():
-        cols = list(lead) + [c for c in cover if c not in lead]
-        out.append((tuple(cols[:MAX_COLUMNS]), why, min(len(lead), MAX_COLUMNS)))
+        cols = (list(lead) + [c for c in cover if c not in lead])[:MAX_COLUMNS]
+        if lead in listed and len(cols) < MAX_COLUMNS:
+            # A list reads its matches' ids and sort keys off this index alone (query's
+            # matches_first): PostgreSQL's entries hold no id unless it is a column.
+            cols.append("id")
+        out.append((tuple(cols), why, min(len(lead), MAX_COLUMNS)))
     return out + sorted_by
