@@ -252,10 +252,10 @@ class Expression:
         return lambda values: run(values, clock)
 
     def _run(self, values: Mapping[str, Any], clock: datetime) -> Any:
-        fn = self._fn
-        if fn is None:
-            fn = self._fn = self._function()
         try:
+            fn = self._fn
+            if fn is None:
+                fn = self._fn = self._function()
             return fn(values, clock)
         except ExpressionError:
             raise
@@ -265,80 +265,19 @@ class Expression:
             raise ExpressionError(f"'{self.source[:40]}...' is nested too deeply") from None
 
     def _function(self) -> Callable[[Mapping[str, Any], datetime], Any]:
-        """The tree as nested Python closures, made once: what `_eval` does for each node,
-        decided when compiling instead of matched again on every evaluation (formulas run
-        on every record a bulk insert writes). Falls back to `_eval` for a tree too deep."""
-        try:
-            return _compile(self._tree)
-        except RecursionError:
-            tree, ev = self._tree, self._eval
-            return lambda values, clock: ev(tree, values, clock)
-
-    def _eval(self, node: ast.AST, values: Mapping[str, Any], clock: datetime) -> Any:
-        ev = self._eval
-        match node:
-            case ast.Constant(value=v):
-                return _num(v)
-            case ast.Name(id="true" | "True"):
-                return True
-            case ast.Name(id="false" | "False"):
-                return False
-            case ast.Name(id="null" | "None"):
-                return None
-            case ast.Name(id=name):
-                return values.get(name)
-            case ast.BinOp(op=op, left=l, right=r):
-                return _BINOPS[type(op)](ev(l, values, clock), ev(r, values, clock))
-            case ast.UnaryOp(op=ast.Not(), operand=x):
-                return not ev(x, values, clock)
-            case ast.UnaryOp(op=op, operand=x):
-                v = ev(x, values, clock)
-                return None if v is None else (-_num(v) if isinstance(op, ast.USub) else v)
-            case ast.BoolOp(op=ast.And(), values=vs):
-                result = True
-                for v in vs:
-                    result = ev(v, values, clock)
-                    if not result:
-                        return result
-                return result
-            case ast.BoolOp(values=vs):
-                result = False
-                for v in vs:
-                    result = ev(v, values, clock)
-                    if result:
-                        return result
-                return result
-            case ast.Compare(left=l, ops=ops, comparators=cs):
-                left = ev(l, values, clock)
-                for o, c in zip(ops, cs, strict=True):
-                    right = ev(c, values, clock)
-                    if isinstance(o, (ast.Eq, ast.NotEq)):
-                        ok = _CMPOPS[type(o)](left, right)
-                    elif left is None or right is None:
-                        return False
-                    else:
-                        ok = _CMPOPS[type(o)](_num(left), _num(right))
-                    if not ok:
-                        return False
-                    left = right
-                return True
-            case ast.IfExp(test=t, body=b, orelse=o):
-                return ev(b, values, clock) if ev(t, values, clock) else ev(o, values, clock)
-            case ast.Call(func=ast.Name(id="now")):
-                return clock
-            case ast.Call(func=ast.Name(id="today")):
-                return clock.date()
-            case ast.Call(func=ast.Name(id=fname), args=args):
-                return FUNCTIONS[fname](*(ev(a, values, clock) for a in args))
-        raise ExpressionError(f"cannot evaluate {ast.unparse(node)}")  # pragma: no cover
+        """The tree as nested Python closures, made once: each node's case is decided when
+        compiling instead of matched again on every evaluation (formulas run on every
+        record a bulk insert writes)."""
+        return _compile(self._tree)
 
 
 Compiled = Callable[[Mapping[str, Any], datetime], Any]
 
 
-def _compile(node: ast.AST) -> Compiled:  # noqa: C901 - one case per kind of node, as _eval
-    """A function of (values, clock) that returns what `Expression._eval` returns for `node`
-    (the same cases in the same order, the same operators and functions)."""
+def _compile(node: ast.AST) -> Compiled:  # noqa: C901 - one case per kind of node
+    """A function of (values, clock) that returns the value of the expression `node`: what
+    each kind of node means (operators on empty values, comparisons, functions) is decided
+    here once."""
     match node:
         case ast.Constant(value=v):
             const = _num(v)
