@@ -65,13 +65,11 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
     if creating:
         for f, fixed in plan.defaults:
             if f.name not in raw:
-                if fixed is not _MISS:
-                    values[f.name] = fixed
-                    continue
-                try:
-                    values[f.name] = f.kind.parse(f, _resolve_special(f, f.default, actor))
-                except FieldError as exc:  # the loader checks defaults; this is a backstop
-                    errors[f.name] = f"default: {exc}"
+                value = _default(f, fixed, actor)
+                if isinstance(value, FieldError):
+                    errors[f.name] = f"default: {value}"
+                else:
+                    values[f.name] = value
     for f in plan.required:
         if f.name in errors:
             continue
@@ -134,13 +132,11 @@ def parse_many(rt: RecordType, rows: Sequence[Mapping[str, Any]], *, actor: Acto
         if f.name in given:
             continue
         for i, values in enumerate(parsed):
-            if fixed is not _MISS:
-                values[f.name] = fixed
-                continue
-            try:
-                values[f.name] = f.kind.parse(f, _resolve_special(f, f.default, actor))
-            except FieldError as exc:  # the loader checks defaults; this is a backstop
-                errors.setdefault(i, {})[f.name] = f"default: {exc}"
+            value = _default(f, fixed, actor)
+            if isinstance(value, FieldError):
+                errors.setdefault(i, {})[f.name] = f"default: {value}"
+            else:
+                values[f.name] = value
     for f in plan.required:
         name = f.name
         for i, values in enumerate(parsed):
@@ -194,6 +190,18 @@ def _parse_column(step: tuple[Field, Any, Any, bool], raw: list[Any], actor: Act
             parsed = None
         out[i] = parsed
     return out, bad
+
+
+def _default(f: Field, fixed: Any, actor: Actor) -> Any:
+    """A new record's default for `f`: `fixed` when the plan worked it out once, else parsed
+    now (`me`, `now`, `today`), or the FieldError it raised (the loader checks defaults;
+    this is a backstop)."""
+    if fixed is not _MISS:
+        return fixed
+    try:
+        return f.kind.parse(f, _resolve_special(f, f.default, actor))
+    except FieldError as exc:
+        return exc
 
 
 def _parse_one(f: Field, parse, check, special: bool, value: Any, actor: Actor) -> Any:
@@ -314,38 +322,10 @@ def formula_order(rt: RecordType) -> list[Field]:
     return order
 
 
-def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime, *,
-                     memo: dict[Any, Any] | None = None) -> dict[str, Any]:
-    """Recompute every formula on a record; returns the formula values (None where undefined).
-
-    With a `memo` (a dict the caller keeps for records computed at the same `now`, as a
-    bulk insert's), a formula met again with the same values of the fields it reads is not
-    evaluated again: an expression depends on those values and the clock only.
-    """
-    out = {}
-    # today() counts days in the workspace's time zone (the system fields carry it)
-    tz = rt.fields["created_at"].config.get("timezone") if "created_at" in rt.fields else None
-    for f in formula_order(rt):
-        expr = compiled(f.config["expression"])
-        key = None
-        if memo is not None:
-            key = (f.name, *(record.get(n) for n in _inputs(expr)))
-            try:
-                if key in memo:
-                    record[f.name] = out[f.name] = memo[key]
-                    continue
-            except TypeError:  # an unhashable value (a list): evaluate
-                key = None
-        try:
-            value = f.kind.coerce(f, expr.evaluate(record, now=now,
-                                                   tz=f.config.get("timezone") or tz))
-        except (ExpressionError, ValueError, ArithmeticError, TypeError):
-            value = None
-        if key is not None and len(memo) < FORMULA_MEMO:
-            memo[key] = value
-        record[f.name] = value
-        out[f.name] = value
-    return out
+def compute_formulas(rt: RecordType, record: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Recompute every formula on a record; returns the formula values (None where undefined)."""
+    compute_formulas_many(rt, [record], now)
+    return {f.name: record[f.name] for f in formula_order(rt)}
 
 
 def compute_formulas_many(rt: RecordType, records: Sequence[dict[str, Any]], now: datetime,
