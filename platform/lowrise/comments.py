@@ -287,9 +287,10 @@ class Comments:
                                       .order_by(m.c.start)).mappings():
                     by_comment.setdefault(r["comment_id"], []).append(
                         Mention(r["staff_id"], r["name"], r["start"], r["end"]))
-                edited = set(conn.execute(sa.select(self.trail_table.c.comment_id).where(
-                    self.trail_table.c.record_type == type_name, self.trail_table.c.record_id == record_id,
-                    self.trail_table.c.action == "edited")).scalars())
+                t = self.trail_table
+                edited = set(conn.execute(sa.select(t.c.comment_id).where(
+                    t.c.record_type == type_name, t.c.record_id == record_id,
+                    t.c.action == "edited")).scalars())
         return [Comment(r["id"], r["record_type"], r["record_id"], r["body"], r["author"],
                         r["author_name"] or "", r["rule"], r["created_at"],
                         tuple(by_comment.get(r["id"], ())), r["id"] in edited) for r in rows]
@@ -428,8 +429,7 @@ class Comments:
         """The comment, if `actor` wrote it (or, with `admins`, is an admin) and may still
         read its record."""
         comment = self.get(comment_id, actor)
-        mine = comment.rule is None and actor.user is not None and comment.author == actor.user
-        if not mine and not (admins and access.policy(self.ws, actor) is None):
+        if not (self.may_delete if admins else self.may_edit)(comment, actor):
             raise Forbidden("you may change only your own comments")
         return comment
 
@@ -465,7 +465,8 @@ class Comments:
         old = self._own(comment_id, actor, admins=True)
         with write_transaction(self.engine) as conn:
             self._keep(conn, old, "deleted", actor)
-            conn.execute(self.mentions_table.delete().where(self.mentions_table.c.comment_id == comment_id))
+            m = self.mentions_table
+            conn.execute(m.delete().where(m.c.comment_id == comment_id))
             conn.execute(self.table.delete().where(self.table.c.id == comment_id))
         return old
 
