@@ -22,7 +22,7 @@ PO = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
 
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None,
-            "_l": None}
+            "_l": None, "msg": None, "msg_n": (1, 2)}
 
 
 def _mapping() -> list[tuple[str, str]]:
@@ -36,10 +36,10 @@ def _mapping() -> list[tuple[str, str]]:
 
 
 def _extracted() -> dict[str, list[str]]:
-    """Every msgid in the web layer's sources, with the files it appears in."""
+    """Every msgid in the package's sources (pages and engine), with the files it appears in."""
     out: dict[str, list[str]] = {}
     for filename, _lineno, message, _comments, _ctx in extract_from_dir(
-            PACKAGE / "web", method_map=_mapping(), keywords=KEYWORDS):
+            PACKAGE, method_map=_mapping(), keywords=KEYWORDS):
         msgid = message[0] if isinstance(message, tuple) else message
         out.setdefault(msgid, []).append(filename)
     return out
@@ -51,8 +51,8 @@ def _catalogue():
 
 
 def test_every_interface_string_is_translated():
-    """Every word of the web layer, not only the pages above, has its zh translation: a
-    person who switches to 中文 never meets an English button."""
+    """Every word of the pages and every engine message, not only the pages above, has its zh
+    translation: a person who switches to 中文 never meets an English button or refusal."""
     cat = _catalogue()
     missing = sorted(
         f"{files[0]}: {msgid!r}" for msgid, files in _extracted().items()

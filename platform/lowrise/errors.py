@@ -6,17 +6,31 @@ from collections.abc import Mapping
 
 
 class LowriseError(Exception):
-    """Base class of every error the engine raises on purpose."""
+    """Base class of every error the engine raises on purpose.
+
+    `message` keeps the message as given (a `lowrise.i18n.Msg` where the engine wrote one), for
+    whoever shows it to translate; `str()` of the error is its English words.
+    """
+
+    def __init__(self, message: str = "", *args):
+        self.message = message
+        super().__init__(message, *args)
 
 
 class FieldError(LowriseError):
-    """One value does not fit its field; the message names what would fit."""
+    """One value does not fit its field; the message names what would fit.
+
+    `message` is what to show (a `lowrise.i18n.Msg`, translated where it is shown); `str()`
+    of the error is its English words.
+    """
+
 
 
 class ValidationError(LowriseError):
     """A record's values were refused; `errors` maps field name to message (`""` = whole record)."""
 
     def __init__(self, errors: Mapping[str, str], *, row: int | None = None):
+        # the messages are lowrise.i18n.Msg where the engine wrote them: render them with tr()
         self.errors = dict(errors)
         self.row = row
         where = f"row {row}: " if row is not None else ""

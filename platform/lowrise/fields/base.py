@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from lowrise.errors import FieldError
+from lowrise.i18n import Lazy, msg
 
 TEXT_OPS = ("eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with",
             "is_empty", "is_not_empty")
@@ -59,10 +60,10 @@ class FieldType:
         if isinstance(raw, str):
             if "\x00" in raw:
                 # PostgreSQL cannot store it in text; refuse on every database alike.
-                raise FieldError("contains a NUL character (\\0), which text cannot hold")
+                raise FieldError(msg("contains a NUL character (\\0), which text cannot hold"))
             raw = raw.strip()
             return raw or None
-        raise FieldError(f"expected text, got {type(raw).__name__}")
+        raise FieldError(msg("expected text, got %(kind)s", kind=type(raw).__name__))
 
     def check(self, field, value: Any) -> None:
         """Check a parsed, non-empty value against the field's options (min, max, pattern...)."""
@@ -70,22 +71,27 @@ class FieldType:
         if isinstance(value, str):
             max_len = cfg.get("max_length")
             if max_len and len(value) > max_len:
-                raise FieldError(f"must be at most {max_len} characters (is {len(value)})")
+                raise FieldError(msg("must be at most %(max)s characters (is %(n)s)", max=max_len, n=len(value)))
             min_len = cfg.get("min_length")
             if min_len and len(value) < min_len:
-                raise FieldError(f"must be at least {min_len} characters")
+                raise FieldError(msg("must be at least %(min)s characters", min=min_len))
             pattern = cfg.get("pattern")
             if pattern and not re.fullmatch(pattern, value):
-                hint = cfg.get("pattern_hint") or f"the pattern {pattern}"
-                raise FieldError(f"does not match {hint}")
+                hint = cfg.get("pattern_hint")
+                raise FieldError(msg("does not match %(hint)s", hint=hint) if hint else
+                                 msg("does not match the pattern %(pattern)s", pattern=pattern))
         if isinstance(value, (int, float)) or hasattr(value, "as_tuple") or hasattr(value, "year"):
             if isinstance(value, bool):
                 return
             lo, hi = field.bounds
             if lo is not None and value < lo:
-                raise FieldError(f"must be at least {self.display(field, lo)}")
+                raise FieldError(msg("must be at least %(min)s", min=self.shown(field, lo)))
             if hi is not None and value > hi:
-                raise FieldError(f"must be at most {self.display(field, hi)}")
+                raise FieldError(msg("must be at most %(max)s", max=self.shown(field, hi)))
+
+    def shown(self, field, value: Any) -> Lazy:
+        """`value` as `display` shows it, in whichever locale the message is read."""
+        return Lazy(lambda locale: self.display(field, value, locale))
 
     def bound(self, field, key: str) -> Any:
         raw = field.config.get(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lowrise.errors import FieldError
+from lowrise.i18n import msg
 
 from .base import FieldType, registry
 
@@ -58,7 +59,7 @@ class Boolean(FieldType):
             return True
         if text in _FALSE:
             return False
-        raise FieldError(f"'{raw}' is not yes or no (write true or false)")
+        raise FieldError(msg("'%(value)s' is not yes or no (write true or false)", value=raw))
 
     def display(self, field, value, locale="en"):
         if value is None:
@@ -78,7 +79,7 @@ def _match_option(field, raw: str) -> str:
         if any(low == t.lower() for t in o.label.texts.values()):
             return o.value
     allowed = ", ".join(o.value for o in field.options)
-    raise FieldError(f"'{raw}' is not one of the options ({allowed})")
+    raise FieldError(msg("'%(value)s' is not one of the options (%(options)s)", value=raw, options=allowed))
 
 
 @registry.register
@@ -97,7 +98,7 @@ class Select(FieldType):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if not isinstance(raw, str):
-            raise FieldError(f"expected one option, got {raw!r}")
+            raise FieldError(msg("expected one option, got %(value)s", value=repr(raw)))
         return _match_option(field, raw)
 
     def rank(self, field, value) -> int:
@@ -129,7 +130,7 @@ class MultiSelect(FieldType):
         if isinstance(raw, str):
             raw = [p for p in raw.replace("，", ",").split(",") if p.strip()]
         if not isinstance(raw, (list, tuple)):
-            raise FieldError(f"expected a list of options, got {raw!r}")
+            raise FieldError(msg("expected a list of options, got %(value)s", value=repr(raw)))
         values = []
         for item in raw:
             v = _match_option(field, str(item))

@@ -10,6 +10,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from lowrise.errors import FieldError
+from lowrise.i18n import msg
 
 from .base import ORDER_OPS, TEXT_OPS, FieldType, registry
 from .types import ExactDecimal, UTCDateTime
@@ -63,7 +64,7 @@ class Autonumber(FieldType):
         return sa.String(64)
 
     def parse(self, field, raw):
-        raise FieldError("is numbered automatically and cannot be set")
+        raise FieldError(msg("is numbered automatically and cannot be set"))
 
 
 def _finite(value: Decimal | float) -> bool:
@@ -104,7 +105,7 @@ class Formula(FieldType):
         }[self.result(field)]
 
     def parse(self, field, raw):
-        raise FieldError("is computed from other fields and cannot be set")
+        raise FieldError(msg("is computed from other fields and cannot be set"))
 
     def coerce(self, field, value):
         """Fit an evaluated value to the declared result type.

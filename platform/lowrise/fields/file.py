@@ -7,6 +7,7 @@ import mimetypes
 from dataclasses import dataclass
 
 from lowrise.errors import FieldError
+from lowrise.i18n import msg
 
 from .base import EMPTY_OPS, FieldType, registry
 
@@ -55,7 +56,7 @@ class Attachment(FieldType):
             return None
         items = raw if isinstance(raw, (list, tuple)) else [raw]
         if len(items) > 1 and not field.config.get("multiple"):
-            raise FieldError("takes one file")
+            raise FieldError(msg("takes one file"))
         out = []
         for item in items:
             if isinstance(item, FileUpload):
@@ -64,13 +65,13 @@ class Attachment(FieldType):
             elif isinstance(item, dict) and {"name", "key"} <= item.keys():
                 out.append(dict(item))
             else:
-                raise FieldError("expected an uploaded file")
+                raise FieldError(msg("expected an uploaded file"))
         return out
 
     def _check_upload(self, field, up: FileUpload) -> None:
         limit = int(field.config.get("max_size", DEFAULT_MAX_SIZE))
         if up.size > limit:
-            raise FieldError(f"'{up.name}' is {_human(up.size)}; the limit is {_human(limit)}")
+            raise FieldError(msg("'%(name)s' is %(size)s; the limit is %(limit)s", name=up.name, size=_human(up.size), limit=_human(limit)))
         accept = field.config.get("accept")
         if accept:
             ext = "." + up.name.rsplit(".", 1)[-1].lower() if "." in up.name else ""
@@ -82,7 +83,7 @@ class Attachment(FieldType):
                 for a in accept
             )
             if not ok:
-                raise FieldError(f"'{up.name}' is not an allowed file type ({', '.join(accept)})")
+                raise FieldError(msg("'%(name)s' is not an allowed file type (%(types)s)", name=up.name, types=", ".join(accept)))
 
     def to_db(self, field, value):
         return None if not value else json.dumps(value, ensure_ascii=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from lowrise.errors import FieldError
+from lowrise.i18n import msg
 
 from .base import FieldType, registry
 
@@ -31,13 +32,13 @@ class Link(FieldType):
         if isinstance(raw, dict) and "id" in raw:
             raw = raw["id"]
         if isinstance(raw, bool):
-            raise FieldError("must be a record id")
+            raise FieldError(msg("must be a record id"))
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise FieldError(f"'{raw}' is not a record id") from None
+            raise FieldError(msg("'%(value)s' is not a record id", value=raw)) from None
         if value <= 0:
-            raise FieldError(f"'{raw}' is not a record id")
+            raise FieldError(msg("'%(value)s' is not a record id", value=raw))
         return value
 
     def display(self, field, value, locale="en"):

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from babel.numbers import format_currency, format_decimal
 
 from lowrise.errors import FieldError
+from lowrise.i18n import msg
 
 from .base import ORDER_OPS, FieldType, registry
 from .types import ExactDecimal
@@ -35,24 +36,24 @@ class Integer(FieldType):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, bool):
-            raise FieldError("must be a whole number, not true/false")
+            raise FieldError(msg("must be a whole number, not true/false"))
         if isinstance(raw, int):
             return raw
         try:
             d = Decimal(str(raw).strip().replace(",", "").replace("_", ""))
         except InvalidOperation:
-            raise FieldError(f"'{raw}' is not a whole number") from None
+            raise FieldError(msg("'%(value)s' is not a whole number", value=raw)) from None
         if not d.is_finite():
-            raise FieldError(f"'{raw}' is not a whole number")
+            raise FieldError(msg("'%(value)s' is not a whole number", value=raw))
         # The exponent first: arithmetic on '1e99999999' overflows the decimal context, and
         # int() of it would build a huge number.
         if d.adjusted() > 18:
-            raise FieldError(f"'{raw}' is too large")
+            raise FieldError(msg("'%(value)s' is too large", value=raw))
         if d != d.to_integral_value():
-            raise FieldError(f"'{raw}' is not a whole number")
+            raise FieldError(msg("'%(value)s' is not a whole number", value=raw))
         value = int(d)
         if abs(value) >= 2**63:
-            raise FieldError(f"'{raw}' is too large")
+            raise FieldError(msg("'%(value)s' is too large", value=raw))
         return value
 
     def display(self, field, value, locale="en"):
@@ -85,26 +86,26 @@ class DecimalField(FieldType):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, bool):
-            raise FieldError("must be a number, not true/false")
+            raise FieldError(msg("must be a number, not true/false"))
         text = str(raw).strip().replace(",", "").replace("_", "")
         for sym in ("¥", "￥", "$", "€", "£", "%"):
             text = text.replace(sym, "")
         try:
             d = Decimal(text)
         except InvalidOperation:
-            raise FieldError(f"'{raw}' is not a number") from None
+            raise FieldError(msg("'%(value)s' is not a number", value=raw)) from None
         if not d.is_finite():
-            raise FieldError(f"'{raw}' is not a number")
+            raise FieldError(msg("'%(value)s' is not a number", value=raw))
         quantum = Decimal(1).scaleb(-self.scale(field))
         try:
             q = d.quantize(quantum, rounding=ROUND_HALF_UP)
         except InvalidOperation:  # more digits than the decimal context holds (1e26)
-            raise FieldError(f"'{raw}' has more than {self.precision(field)} digits") from None
+            raise FieldError(msg("'%(value)s' has more than %(n)s digits", value=raw, n=self.precision(field))) from None
         if q != d:
-            raise FieldError(f"'{raw}' has more than {self.scale(field)} decimal places")
+            raise FieldError(msg("'%(value)s' has more than %(n)s decimal places", value=raw, n=self.scale(field)))
         digits = len(q.as_tuple().digits)
         if digits > self.precision(field):
-            raise FieldError(f"'{raw}' has more than {self.precision(field)} digits")
+            raise FieldError(msg("'%(value)s' has more than %(n)s digits", value=raw, n=self.precision(field)))
         return q
 
     def to_json(self, field, value):
@@ -150,7 +151,7 @@ class Rating(Integer):
     def check(self, field, value: Any) -> None:
         top = int(field.config.get("max", 5))
         if not 0 <= value <= top:
-            raise FieldError(f"must be between 0 and {top}")
+            raise FieldError(msg("must be between 0 and %(max)s", max=top))
 
     def display(self, field, value, locale="en"):
         if value is None:

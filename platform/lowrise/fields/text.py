@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from lowrise.errors import FieldError
+from lowrise.i18n import msg
 
 from .base import TEXT_OPS, FieldType, registry
 
@@ -25,7 +26,7 @@ class Text(FieldType):
 
     def check(self, field, value):
         if "max_length" not in field.config and len(value) > 255:
-            raise FieldError(f"must be at most 255 characters (is {len(value)}); use long_text for more")
+            raise FieldError(msg("must be at most %(max)s characters (is %(n)s)", max=255, n=len(value)))
         super().check(field, value)
 
 
@@ -57,7 +58,7 @@ class Email(FieldType):
         if value is None:
             return None
         if not _EMAIL.fullmatch(value) or len(value) > 254:
-            raise FieldError(f"'{value}' is not an e-mail address (like name@example.com)")
+            raise FieldError(msg("'%(value)s' is not an e-mail address (like name@example.com)", value=value))
         return value.lower()
 
 
@@ -80,7 +81,7 @@ class Phone(FieldType):
             return None
         compact = _PHONE_JUNK.sub("", value)
         if not re.fullmatch(r"\+?\d{3,20}", compact):
-            raise FieldError(f"'{value}' is not a phone number (digits, optionally starting with +)")
+            raise FieldError(msg("'%(value)s' is not a phone number (digits, optionally starting with +)", value=value))
         return compact
 
 
@@ -97,7 +98,7 @@ class Url(FieldType):
             value = "https://" + value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc or len(value) > 2048:
-            raise FieldError(f"'{value}' is not a web address (like https://example.com)")
+            raise FieldError(msg("'%(value)s' is not a web address (like https://example.com)", value=value))
         return value
 
 

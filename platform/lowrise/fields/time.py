@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from babel.dates import format_date, format_datetime
 
 from lowrise.errors import FieldError
+from lowrise.i18n import msg
 
 from .base import ORDER_OPS, FieldType, registry
 from .number import _babel_locale
@@ -51,7 +52,7 @@ class Date(FieldType):
         try:
             return date.fromisoformat(text[:10] if "T" in text else text)
         except ValueError:
-            raise FieldError(f"'{raw}' is not a date (write it as YYYY-MM-DD)") from None
+            raise FieldError(msg("'%(value)s' is not a date (write it as YYYY-MM-DD)", value=raw)) from None
 
     def to_json(self, field, value):
         return None if value is None else value.isoformat()
@@ -84,8 +85,8 @@ class DateTime(FieldType):
             try:
                 value = datetime.fromisoformat(text)
             except ValueError:
-                raise FieldError(
-                    f"'{raw}' is not a date and time (write it as YYYY-MM-DD HH:MM)") from None
+                raise FieldError(msg("'%(value)s' is not a date and time (write it as "
+                                     "YYYY-MM-DD HH:MM)", value=raw)) from None
         if value.tzinfo is None:
             # Naive input is read in the field's time zone (the workspace's unless set).
             value = value.replace(tzinfo=_zone(field))
@@ -124,7 +125,7 @@ class Duration(FieldType):
         if isinstance(raw, timedelta):
             return int(raw.total_seconds())
         if isinstance(raw, bool):
-            raise FieldError("must be a duration like 1h30m")
+            raise FieldError(msg("must be a duration like 1h30m"))
         unit = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}[
             field.config.get("unit", "minutes")]
         if isinstance(raw, (int, float)):
@@ -137,7 +138,7 @@ class Duration(FieldType):
             return h * 3600 + mi * 60 + s
         parts = _DURATION_PART.findall(text)
         if not parts or _DURATION_PART.sub("", text).strip():
-            raise FieldError(f"'{raw}' is not a duration (write it like 1h30m, 2d or 45m)")
+            raise FieldError(msg("'%(value)s' is not a duration (write it like 1h30m, 2d or 45m)", value=raw))
         return int(sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts))
 
     def display(self, field, value, locale="en"):

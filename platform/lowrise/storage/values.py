@@ -15,8 +15,10 @@ from lowrise.actor import Actor
 from lowrise.errors import FieldError
 from lowrise.expr import ExpressionError, compiled
 from lowrise.fields.base import FieldType
+from lowrise.i18n import msg
 from lowrise.workspace.model import Field, RecordType
 
+REQUIRED = msg("is required")
 SYSTEM_SET = {"id", "created_at", "updated_at", "created_by", "updated_by", "version"}
 
 
@@ -35,8 +37,9 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
     for name, value in raw.items():
         step = plan.steps.get(name)
         if step is None:
-            errors[name] = (f"is not a field of {rt.label}" if name not in rt.fields else
-                            "is set by the system and cannot be changed")
+            errors[name] = (msg("is not a field of %(type)s", type=rt.label)
+                            if name not in rt.fields else
+                            msg("is set by the system and cannot be changed"))
             continue
         f, parse, check, special = step
         seen = key = None
@@ -51,13 +54,13 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
                 hit, seen = _MISS, None
             if hit is not _MISS:
                 if type(hit) is FieldError:
-                    errors[name] = str(hit)
+                    errors[name] = hit.message
                 else:
                     values[name] = hit
                 continue
         parsed = _parse_one(f, parse, check, special, value, actor)
         if isinstance(parsed, FieldError):
-            errors[name] = str(parsed)
+            errors[name] = parsed.message
         else:
             values[name] = parsed
         if seen is not None and len(seen) < MEMO and type(parsed) in _IMMUTABLE:
@@ -67,7 +70,7 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
             if f.name not in raw:
                 value = _default(f, fixed, actor)
                 if isinstance(value, FieldError):
-                    errors[f.name] = f"default: {value}"
+                    errors[f.name] = msg("default: %(problem)s", problem=value.message)
                 else:
                     values[f.name] = value
     for f in plan.required:
@@ -75,7 +78,7 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
             continue
         missing = values.get(f.name) is None if (creating or f.name in values) else False
         if missing:
-            errors[f.name] = "is required"
+            errors[f.name] = REQUIRED
     return values, errors
 
 
@@ -108,9 +111,10 @@ def parse_many(rt: RecordType, rows: Sequence[Mapping[str, Any]], *, actor: Acto
     for name in names:
         step = plan.steps.get(name)
         if step is None:
-            msg = (f"is not a field of {rt.label}" if name not in rt.fields else
-                   "is set by the system and cannot be changed")
-            failed.append((name, dict.fromkeys(range(len(rows)), msg)))
+            refusal = (msg("is not a field of %(type)s", type=rt.label)
+                       if name not in rt.fields else
+                       msg("is set by the system and cannot be changed"))
+            failed.append((name, dict.fromkeys(range(len(rows)), refusal)))
             continue
         column, bad = _parse_column(step, [r[name] for r in rows], actor)
         kept.append(name)
@@ -119,8 +123,8 @@ def parse_many(rt: RecordType, rows: Sequence[Mapping[str, Any]], *, actor: Acto
             failed.append((name, bad))
     # Errors of each row in the order parse_values finds them: the given fields in order.
     for name, bad in sorted(failed, key=lambda x: names.index(x[0])):
-        for i, msg in bad.items():
-            errors.setdefault(i, {})[name] = msg
+        for i, problem in bad.items():
+            errors.setdefault(i, {})[name] = problem
     parsed = [dict(zip(kept, values, strict=True)) for values in zip(*columns, strict=True)] \
         if kept else [{} for _ in rows]
     for name, bad in failed:
@@ -134,7 +138,8 @@ def parse_many(rt: RecordType, rows: Sequence[Mapping[str, Any]], *, actor: Acto
         for i, values in enumerate(parsed):
             value = _default(f, fixed, actor)
             if isinstance(value, FieldError):
-                errors.setdefault(i, {})[f.name] = f"default: {value}"
+                errors.setdefault(i, {})[f.name] = msg("default: %(problem)s",
+                                                        problem=value.message)
             else:
                 values[f.name] = value
     for f in plan.required:
@@ -143,9 +148,9 @@ def parse_many(rt: RecordType, rows: Sequence[Mapping[str, Any]], *, actor: Acto
             if values.get(name) is None:
                 errs = errors.get(i)
                 if errs is None:
-                    errors[i] = {name: "is required"}
+                    errors[i] = {name: REQUIRED}
                 elif name not in errs:
-                    errs[name] = "is required"
+                    errs[name] = REQUIRED
     return parsed, {i: errors[i] for i in sorted(errors)}
 
 
@@ -186,7 +191,7 @@ def _parse_column(step: tuple[Field, Any, Any, bool], raw: list[Any], actor: Act
         if parsed is _PER_ROW:
             parsed = _parse_one(f, parse, check, special, raw[i], actor)
         if isinstance(parsed, FieldError):
-            bad[i] = str(parsed)
+            bad[i] = parsed.message
             parsed = None
         out[i] = parsed
     return out, bad
@@ -425,5 +430,5 @@ def from_json_values(rt: RecordType, data: Mapping[str, Any]) -> tuple[dict[str,
         try:
             out[k] = f.kind.parse(f, v)
         except FieldError as exc:
-            errors[k] = str(exc)
+            errors[k] = exc.message
     return out, errors

@@ -26,7 +26,7 @@ from .auth import actor
 from .display import text, url_pattern, value_html
 from .forms import build_form, raw_values
 from .guard import policy, shown_fields
-from .i18n import current_locale, label, safe_next
+from .i18n import current_locale, field_problems, label, safe_next, say
 from .render import htmx_redirect, hx, is_htmx
 from .runtime import rt
 from .viewdefs import columns, record_type_or_404, view_or_404
@@ -173,8 +173,7 @@ def cell(type_name: str, record_id: int, field: str):
         saved = run.records.update(type_name, record_id, values, actor(),
                                    expected_version=request.form.get("_version") or None)
     except ValidationError as exc:
-        message = " ".join(f"{label(f.label, locale)} {m}" if k == f.name else m
-                           for k, m in exc.errors.items())
+        message = " ".join(field_problems(rtype, exc.errors, locale))
         form[f.name].lr_version = request.form.get("_version") or record["version"]
         html = _row_html(rtype, view, record, edit=f.name, edit_form=form[f.name],
                          message=message)
@@ -182,8 +181,8 @@ def cell(type_name: str, record_id: int, field: str):
                                                                    "error": True}})
     except ConflictError as exc:
         html = _row_html(rtype, view, run.records.get(type_name, record_id, actor=actor()),
-                         message=str(exc), message_field=f.name)
-        return hx(_response(html, 409), trigger={"lowrise:toast": {"message": str(exc),
+                         message=say(exc), message_field=f.name)
+        return hx(_response(html, 409), trigger={"lowrise:toast": {"message": say(exc),
                                                                    "error": True}})
     if not is_htmx():
         flash(_("Changes saved."), "success")
@@ -274,18 +273,16 @@ def bulk(type_name: str):
         for i, errors in exc.rows.items():  # by the row's position in the batch
             rid = ids[i] if 0 <= i < len(ids) else i + 1
             for k, m in errors.items():
-                name = label(rtype.fields[k].label, locale) if k in rtype.fields else k
-                parts.append(f"#{rid}: {name} {m}" if name else f"#{rid}: {m}")
+                parts += [f"#{rid}: {p}" for p in field_problems(rtype, {k: m}, locale)]
         return _bulk_refused(rtype, f, back, _("Nothing was changed: %(reason)s",
                                                 reason="; ".join(parts[:5])), len(ids))
     except ValidationError as exc:
-        detail = "; ".join(f"{label(rtype.fields[k].label, locale)} {m}" if k in rtype.fields
-                           else m for k, m in exc.errors.items())
+        detail = "; ".join(field_problems(rtype, exc.errors, locale))
         return _bulk_refused(rtype, f, back, _("Nothing was changed: %(reason)s",
                                                 reason=detail), len(ids))
     except (ConflictError, NotFound, Forbidden) as exc:
         return _bulk_refused(rtype, f, back, _("Nothing was changed: %(reason)s",
-                                                reason=str(exc)), len(ids))
+                                                reason=say(exc)), len(ids))
     flash(done, "success")
     return htmx_redirect(back)
 

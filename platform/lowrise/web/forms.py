@@ -39,12 +39,13 @@ from wtforms.widgets import (
 )
 
 from lowrise.fields.file import FileUpload
+from lowrise.i18n import tr
 from lowrise.workspace.model import Field as WsField
 from lowrise.workspace.model import RecordType
 
 from . import data
 from .display import value_html
-from .i18n import label
+from .i18n import label, say_about
 
 try:  # WTForms 3.2+ takes SelectChoice; tuples are deprecated there
     from wtforms.fields.choices import SelectChoice
@@ -275,13 +276,13 @@ def add_errors(form: FlaskForm, errors: dict[str, str], locale: str) -> list[str
     rest = []
     for name, message in errors.items():
         if name and name in form:
-            form[name].errors = [*(form[name].errors or []), message]
+            form[name].errors = [*(form[name].errors or []), tr(message, locale)]
         else:
-            rest.append(f"{name}: {message}" if name else message)
+            rest.append(f"{name}: {tr(message, locale)}" if name else tr(message, locale))
     return rest
 
 
 def error_text(form_field: Field) -> Markup:
     """'<Label> <message>' for each error of a field: errors that name the field."""
-    return Markup("<br>").join(escape(f"{form_field.label.text} {m}")
+    return Markup("<br>").join(escape(say_about(form_field.label.text, m))
                                for m in form_field.errors)

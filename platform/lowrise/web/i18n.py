@@ -5,14 +5,14 @@ The locale is the one the person chose (kept in the session), else the workspace
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask, g, redirect, request, session
 from flask_babel import Babel
 
+from lowrise.i18n import CATALOGUE, about, tr, tr_all
+
 from .runtime import rt
 
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+TRANSLATIONS = CATALOGUE
 
 
 def current_locale() -> str:
@@ -32,6 +32,31 @@ def label(obj, locale: str | None = None) -> str:
     if isinstance(lab, str):
         return lab
     return lab.get(locale or current_locale(), rt().workspace.default_locale)
+
+
+def say(text) -> str:
+    """An engine message (a Msg, or an error carrying one) in this request's locale."""
+    return tr(getattr(text, "message", text), current_locale())
+
+
+def say_all(errors):
+    """A map (or list) of engine messages, each in this request's locale."""
+    return tr_all(errors, current_locale())
+
+
+def say_about(field_label, problem) -> str:
+    """'<field> <problem>' as one sentence in this request's locale."""
+    return tr(about(field_label, problem), current_locale())
+
+
+def field_problems(rtype, errors, locale: str | None = None) -> list[str]:
+    """A ValidationError's {field: problem} as sentences that name each field, in the locale."""
+    locale = locale or current_locale()
+    out = []
+    for name, problem in errors.items():
+        f = rtype.fields.get(name) if name else None
+        out.append(tr(about(f.label, problem), locale) if f is not None else tr(problem, locale))
+    return out
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -57,3 +82,5 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/locale/<code>", "locale", switch_locale)
     app.jinja_env.globals.update(lbl=label, locale_names=LOCALE_NAMES,
                                  current_locale=current_locale)
+    app.jinja_env.filters["say"] = say
+    app.jinja_env.globals["say_about"] = say_about

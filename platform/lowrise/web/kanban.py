@@ -29,7 +29,7 @@ from . import data
 from .auth import actor
 from .display import text
 from .guard import policy, require
-from .i18n import current_locale, label
+from .i18n import current_locale, field_problems, label, say
 from .pages import op_label, searchable_fields, url_with
 from .render import render
 from .runtime import rt
@@ -267,12 +267,10 @@ def move(type_name: str, view_name: str):
                                    expected_version=request.form.get("version") or None)
     except (ValidationError, ConflictError, NotFound) as exc:
         if isinstance(exc, ValidationError):
-            message = "; ".join(
-                f"{label(rtype.fields[k].label)} {m}" if k in rtype.fields else m
-                for k, m in exc.errors.items())
+            message = "; ".join(field_problems(rtype, exc.errors))
             status = 422
         else:
-            message, status = str(exc), 409 if isinstance(exc, ConflictError) else 404
+            message, status = say(exc), 409 if isinstance(exc, ConflictError) else 404
         if wants_json:
             return jsonify(ok=False, message=message), status
         flash(message, "error")

@@ -30,7 +30,7 @@ from .guard import (
     shown_fields,
     writable_fields,
 )
-from .i18n import current_locale, label, safe_next
+from .i18n import current_locale, field_problems, label, safe_next, say, say_all
 from .render import render
 from .runtime import rt
 from .viewdefs import Section, form_sections, record_type_or_404
@@ -135,7 +135,7 @@ def _form_page(rtype, record: dict | None):
             problems = add_errors(form, exc.errors, locale)
             status = 422
         except ConflictError as exc:
-            conflict = str(exc)
+            conflict = say(exc)
             status = 409
         except NotFound:
             abort(404)
@@ -201,10 +201,10 @@ def delete(type_name: str, record_id: int):
     except NotFound:
         abort(404)
     except ConflictError as exc:
-        flash(str(exc), "error")
+        flash(say(exc), "error")
         return redirect(url_for(".show", type_name=type_name, record_id=record_id))
     except ValidationError as exc:  # a rule or a link refused the delete
-        flash("; ".join(exc.errors.values()), "error")
+        flash("; ".join(say_all(exc.errors).values()), "error")
         return redirect(url_for(".show", type_name=type_name, record_id=record_id))
     flash(_("%(type)s #%(id)s moved to the trash.", type=label(rtype.label), id=record_id),
           "success")
@@ -225,13 +225,13 @@ def trash():
 @bp.route("/trash/<type_name>/<int:record_id>/restore", methods=["POST"])
 def restore(type_name: str, record_id: int):
     run = rt()
-    record_type_or_404(run.workspace, type_name)
+    rtype = record_type_or_404(run.workspace, type_name)
     try:
         run.records.restore(type_name, record_id, actor())
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash("; ".join(f"{k}: {v}" for k, v in exc.errors.items()), "error")
+        flash("; ".join(field_problems(rtype, exc.errors)), "error")
         return redirect(url_for(".trash"))
     flash(_("Restored."), "success")
     return redirect(url_for(".show", type_name=type_name, record_id=record_id))

@@ -1,0 +1,140 @@
+"""One way to translate: a message is an id with parameters, put into words when it is shown.
+
+The engine never writes a sentence for one language. It makes `msg("must be at most
+%(n)s characters", n=5)`: a `Msg`, which is a `str` (its English words, for logs,
+exceptions and code that only joins text) that also keeps its id and parameters. Whoever
+shows it to a person (a page, the API, a notification, the CLI) calls `tr(message, locale)`
+and gets it in that person's locale, from the one catalogue the pages use too
+(`translations/<locale>/LC_MESSAGES/messages.po`, Flask-Babel's). A notification to two people
+in two locales is rendered twice, once for each.
+
+Parameters are rendered in the same locale: a `Msg` in turn, a workspace `Label` in its
+locale's text, anything else as `str()`. Values a person typed stay as they are.
+
+`pybabel extract` finds the ids through the `msg` and `msg_n` keywords (babel.cfg).
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.support import Translations
+
+CATALOGUE = Path(__file__).resolve().parent / "translations"
+#: the locale the message ids are written in
+SOURCE_LOCALE = "en"
+
+
+class Msg(str):
+    """A message id and its parameters; as a `str`, its English words."""
+
+    __slots__ = ("id", "plural", "n", "params")
+
+    id: str
+    plural: str | None
+    n: int | None
+    params: dict[str, Any]
+
+    def __new__(cls, id: str, params: dict[str, Any] | None = None, *,
+                plural: str | None = None, n: int | None = None) -> Msg:
+        params = dict(params or {})
+        self = super().__new__(cls, _render(id, plural, n, params, SOURCE_LOCALE))
+        self.id, self.plural, self.n, self.params = id, plural, n, params
+        return self
+
+    def render(self, locale: str | None) -> str:
+        """These words in `locale` (English when the catalogue has no translation)."""
+        return _render(self.id, self.plural, self.n, self.params, locale or SOURCE_LOCALE)
+
+    def __reduce__(self):
+        return (_rebuild, (self.id, self.params, self.plural, self.n))
+
+    def __repr__(self) -> str:
+        return f"msg({self.id!r}, {self.params!r})"
+
+
+def _rebuild(id, params, plural, n) -> Msg:
+    return Msg(id, params, plural=plural, n=n)
+
+
+def msg(id: str, /, **params: Any) -> Msg:
+    """A message to be translated when shown; `id` is its English words with %(name)s slots."""
+    return Msg(id, params)
+
+
+def msg_n(singular: str, plural: str, n: int, /, **params: Any) -> Msg:
+    """A message with singular and plural forms chosen by `n` (also given as %(n)s)."""
+    return Msg(singular, {"n": n, **params}, plural=plural, n=n)
+
+
+class Lazy:
+    """A parameter worked out in the reader's locale (a formatted amount, an option's label)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[str], str]):
+        self.fn = fn
+
+    def render(self, locale: str | None) -> str:
+        return self.fn(locale or SOURCE_LOCALE)
+
+    def __str__(self) -> str:
+        return self.render(SOURCE_LOCALE)
+
+
+def tr(text: Any, locale: str | None) -> str:
+    """`text` in `locale`: a Msg translated, a Label in that locale, anything else as str()."""
+    if isinstance(text, (Msg, Lazy)):
+        return text.render(locale)
+    if text is None:
+        return ""
+    if hasattr(text, "texts") and hasattr(text, "get"):  # a workspace Label
+        return text.get(locale)
+    return str(text)
+
+
+def about(field_label: Any, problem: Any) -> Msg:
+    """A problem with one field, as a sentence that names it ("Amount must be at least 0")."""
+    return msg("%(field)s %(problem)s", field=field_label, problem=problem)
+
+
+def tr_all(texts: Any, locale: str | None) -> Any:
+    """Every message in a dict, list or tuple rendered in `locale` (for error maps)."""
+    if isinstance(texts, dict):
+        return {k: tr_all(v, locale) for k, v in texts.items()}
+    if isinstance(texts, (list, tuple)):
+        return type(texts)(tr_all(v, locale) for v in texts)
+    return tr(texts, locale)
+
+
+def language(locale: str | None) -> str:
+    """The catalogue's language of a locale code: zh_CN, zh-Hans, zh → zh."""
+    return (locale or SOURCE_LOCALE).replace("-", "_").split("_")[0].lower()
+
+
+@lru_cache(maxsize=16)
+def translations(locale: str | None) -> gettext.NullTranslations:
+    """The catalogue of `locale` (NullTranslations for the source language or a missing one)."""
+    lang = language(locale)
+    if lang == SOURCE_LOCALE:
+        return gettext.NullTranslations()
+    return Translations.load(str(CATALOGUE), [lang], domain="messages")
+
+
+def _render(id: str, plural: str | None, n: int | None, params: dict[str, Any],
+            locale: str) -> str:
+    cat = translations(locale)
+    text = cat.ngettext(id, plural, n) if plural is not None else cat.gettext(id)
+    if not params:
+        return text
+    values = {k: (v if isinstance(v, (int, float)) and not isinstance(v, bool)
+                  else tr(v, locale)) for k, v in params.items()}
+    try:
+        return text % values
+    except (KeyError, ValueError, TypeError):
+        # a broken translation must not hide the message: fall back to the source words
+        return (plural if plural is not None and n != 1 else id) % values
