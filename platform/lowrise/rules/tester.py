@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from lowrise.actor import Actor, utcnow
 from lowrise.errors import LowriseError, NotFound, ValidationError
+from lowrise.i18n import msg
 from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Records
 
@@ -129,17 +130,31 @@ def dry_run(records: Records, name: str, record_id: int, *, at: datetime | None 
             trans.rollback()
 
 
-def run_manual(records: Records, name: str, record_id: int, actor: Actor) -> Run:
-    """Press a rule's button on a record: check its conditions, run its actions."""
+def manual_rule(engine, name: str, type_name: str):
+    """The rule behind a button on a record of `type_name`; NotFound unless it is an enabled
+    manual rule on that very type (a button never runs on a record of another type)."""
+    try:
+        rule = engine.rules.get(name)
+    except NotFound:
+        rule = None
+    if rule is None or rule.record_type != type_name or not isinstance(rule.trigger, Manual) \
+            or not rule.enabled:
+        raise NotFound(msg("there is no button '%(rule)s' on this record", rule=name))
+    return rule
+
+
+def run_manual(records: Records, name: str, type_name: str, record_id: int,
+               actor: Actor) -> Run:
+    """Press a rule's button on record `type_name`#`record_id`: check its conditions, run its
+    actions. NotFound unless the rule is an enabled manual rule of that record type."""
     engine = install(records)
-    rule = engine.rules.get(name)
-    if not isinstance(rule.trigger, Manual):
-        raise NotFound(f"rule '{name}' has no button (its trigger is {rule.trigger_kind})")
+    rule = manual_rule(engine, name, type_name)
     with write_transaction(records.engine) as conn:
         record = records.get(rule.record_type, record_id, conn=conn)
         run = engine.run_rule(conn, records, rule, record, actor, "manual")
     if not run.conditions:
-        raise ValidationError({"": f"'{rule.label}' does not apply to this record now"})
+        raise ValidationError({"": msg("'%(rule)s' does not apply to this record now",
+                                       rule=rule.label)})
     return run
 
 

@@ -18,11 +18,11 @@ from lowrise.rules import history
 from lowrise.rules.engine import RuleEngine, install
 from lowrise.rules.inbox import Inbox
 from lowrise.rules.tables import RuleTables
-from lowrise.rules.tester import WebhookRefused, receive_webhook, run_manual
+from lowrise.rules.tester import WebhookRefused, manual_rule, receive_webhook, run_manual
 
 from .auth import PUBLIC, actor
 from .guard import can_change, policy, require_admin
-from .i18n import safe_next
+from .i18n import safe_next, say_all
 from .render import render
 from .runtime import rt
 from .viewdefs import record_type_or_404
@@ -108,19 +108,20 @@ def retry(name: str):
 @bp.route("/rules/<name>/run/<type_name>/<int:record_id>", methods=["POST"])
 def press(name: str, type_name: str, record_id: int):
     rtype = record_type_or_404(rt().workspace, type_name)
-    try:
+    try:  # an enabled manual rule of this very type, or no button at all
+        manual_rule(rules_rt().engine, name, type_name)
         rt().records.get(type_name, record_id, actor=actor())
     except NotFound:
         abort(404)
     if not can_change(rtype, record_id, "update"):  # a button changes the record
         abort(403)
     try:
-        run_manual(rt().records, name, record_id, actor())
+        run_manual(rt().records, name, type_name, record_id, actor())
         flash(_("Done."), "success")
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash("; ".join(v for v in exc.errors.values()), "error")
+        flash("; ".join(say_all(list(exc.errors.values()))), "error")
     target = url_for("records.show", type_name=type_name, record_id=record_id)
     return redirect(safe_next(request.form.get("next"), target))
 
