@@ -278,3 +278,80 @@ actions:
         assert "Hello Tap" in text
     finally:
         smtp.close()
+
+
+def _fifty_messages(engine, timeout: int = 10):
+    env = make_env(engine, {"send": hook_rule("https://erp.example.com/hook")["send"]
+                            .replace("timeout: 5", f"timeout: {timeout}")})
+    made = env.records.bulk_create("ticket", [{"title": f"t{i}"} for i in range(50)],
+                                   env.actor())
+    env.records.bulk_update("ticket", [(r["id"], {"status": "done"}) for r in made],
+                            env.actor())
+    assert len(env.rows("lr_outbox")) == 50
+    return env
+
+
+def test_a_slow_receiver_gets_each_message_once_from_two_workers(engine):
+    """3 s a call, 50 messages, two workers, no crash: the first used to claim all 50 under a
+    120 s lease, the second took over the ones still waiting once it ran out, and 11 were sent
+    twice. A claim now takes what fits in the lease at the webhook's timeout (120 / 10 = 12),
+    and every send renews its message's lease first."""
+    env = _fifty_messages(engine)
+    sent: Counter = Counter()
+
+    def slow(message):  # a fake transport: the clock moves 3 s per call
+        sent[message["key"]] += 1
+        env.advance(seconds=3)
+        if sum(sent.values()) % 5 == 0:
+            second.deliver_outbox(limit=1)  # the other worker's round comes between two calls
+        return "HTTP 200"
+
+    def alongside(message):  # the second worker's calls, at the same time as the first's
+        sent[message["key"]] += 1
+        return "HTTP 200"
+
+    first = env.worker(senders={"webhook": slow}, name="first", lease_seconds=120, batch=200)
+    second = env.worker(senders={"webhook": alongside}, name="second", lease_seconds=120,
+                        batch=200)
+    assert first.claim_size == 12
+    while first.deliver_outbox() or second.deliver_outbox():
+        pass
+    assert len(sent) == 50 and set(sent.values()) == {1}, sent.most_common(3)
+    assert {(m["status"], m["attempts"]) for m in env.rows("lr_outbox")} == {("delivered", 1)}
+
+
+def test_a_message_taken_over_by_another_worker_is_not_sent_again(engine):
+    """The first worker stalls (its send took 100 s) past the lease of the messages it
+    claimed; the second takes them over and sends them; the first, when it gets to them, finds
+    they are no longer its own and skips them."""
+    env = _fifty_messages(engine, timeout=5)
+    sent: Counter = Counter()
+    fast = lambda m: sent.update([m["key"]]) or "HTTP 200"  # noqa: E731
+    second = env.worker(senders={"webhook": fast}, name="second", lease_seconds=120)
+    calls = []
+
+    def stalling(message):
+        sent[message["key"]] += 1
+        calls.append(message["id"])
+        env.advance(seconds=100)
+        if len(calls) == 2:
+            second.deliver_outbox()  # its leases have run out: it takes over the rest
+        return "HTTP 200"
+
+    first = env.worker(senders={"webhook": stalling}, name="first", lease_seconds=120)
+    assert first.claim_size == 24
+    first.deliver_outbox(limit=24)
+    assert len(calls) == 2  # the first sent two, then found the rest taken over
+    assert len(sent) == 50 and set(sent.values()) == {1}, sent.most_common(3)
+    by_worker = Counter(m["worker"] for m in env.rows("lr_outbox"))
+    assert by_worker == {"first": 2, "second": 48}
+    assert {m["status"] for m in env.rows("lr_outbox")} == {"delivered"}
+
+
+def test_a_lease_outlasts_the_longest_send(engine):
+    env = make_env(engine, {"send": hook_rule("https://erp.example.com/hook")["send"]
+                            .replace("timeout: 5", "timeout: 200")})
+    w = env.worker(senders={"webhook": send_webhook}, lease_seconds=120)
+    assert w.lease >= timedelta(seconds=200) and w.claim_size == 1
+    mail = env.worker(senders={"email": lambda m: "ok"}, lease_seconds=120)
+    assert mail.lease == timedelta(seconds=120) and mail.claim_size == 4  # SMTP waits 30 s

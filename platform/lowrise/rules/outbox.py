@@ -1,10 +1,12 @@
 """Delivering the outbox: webhooks over HTTP(S) with an HMAC-SHA256 signature, e-mail over SMTP.
 
-A message is claimed with a lease (status `sending`, `lease_until`) in a short transaction,
-delivered outside any transaction, then marked delivered, or rescheduled with exponential
-backoff, or failed once its attempts are used up. A worker that dies mid-delivery leaves a
-lease that expires; another worker then retries, and the receiver can tell the repeat by
-the idempotency key (`Idempotency-Key` header, `Message-ID` for e-mail).
+A message is claimed with a lease (status `sending`, `lease_until`) in a short transaction;
+right before it is sent the lease is renewed in one statement that also checks the message
+is still this worker's (see worker.py), then it is delivered outside any transaction, then
+marked delivered, or rescheduled with exponential backoff, or failed once its attempts are
+used up. A worker that dies mid-delivery leaves a lease that expires; another worker then
+retries, and the receiver can tell the repeat by the idempotency key (`Idempotency-Key`
+header, `Message-ID` for e-mail): delivery is at least once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from typing import Any
 SIGNATURE_HEADER = "X-Lowrise-Signature"
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 6 * 3600.0
+#: seconds an SMTP conversation may wait on the server; a webhook's unless it says
+SMTP_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 10.0
 
 
 class DeliveryError(Exception):
@@ -189,7 +194,7 @@ def send_webhook(message: Mapping[str, Any]) -> str:
         raise WebhookRefused(f"{message['target']}: only http and https URLs are called")
     req = urllib.request.Request(message["target"], data=body, headers=headers, method="POST")
     try:
-        with _opener.open(req, timeout=float(payload.get("timeout", 10))) as resp:
+        with _opener.open(req, timeout=float(payload.get("timeout", DEFAULT_TIMEOUT))) as resp:
             return f"HTTP {resp.status}"
     except WebhookRefused as exc:
         raise WebhookRefused(f"{message['target']}: {exc}") from None
@@ -212,7 +217,7 @@ def smtp_sender(settings: SmtpSettings) -> Callable[[Mapping[str, Any]], str]:
         mail["Message-ID"] = f"<{message['key']}@lowrise>"
         mail.set_content(payload.get("body") or payload.get("subject", ""))
         try:
-            with smtplib.SMTP(settings.host, settings.port, timeout=30) as smtp:
+            with smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT) as smtp:
                 if settings.starttls:
                     smtp.starttls()
                 if settings.user:
