@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lowrise.rules import history
-from lowrise.rules.outbox import backoff, send_webhook, sign, verify
+from lowrise.rules.outbox import backoff, send_webhook
+from lowrise.rules.signing import sign, verify
 from test_rules_support import make_env, reopen
 
 SECRET = "s3cret-for-tests"
@@ -81,10 +83,14 @@ actions:
 
 def test_signature_helpers():
     body = b'{"a": 1}'
-    header = sign(SECRET, body)
-    assert header == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert verify(SECRET, body, header) and not verify(SECRET, body + b" ", header)
-    assert not verify(SECRET, body, None)
+    header = sign(SECRET, body, 1767225600)
+    assert header == "sha256=" + hmac.new(SECRET.encode(), b'1767225600.{"a": 1}',
+                                          hashlib.sha256).hexdigest()
+    assert verify(SECRET, body, header, "1767225600")
+    assert not verify(SECRET, body + b" ", header, "1767225600")
+    assert not verify(SECRET, body, header, "1767225601")  # the time is signed too
+    assert not verify(SECRET, body, None, "1767225600") and not verify(SECRET, body, header, None)
+    assert not verify(SECRET, body, header, "-1") and not verify(SECRET, body, header, "soon")
     assert backoff(1, 30) == timedelta(seconds=30) and backoff(3, 30) == timedelta(seconds=120)
     assert backoff(30, 30) == timedelta(hours=6)
 
@@ -114,7 +120,9 @@ def test_webhook_is_signed_retried_with_backoff_and_delivered_once(engine, recei
     first, second = receiver.requests
     assert first["body"] == second["body"]
     assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"] == msg["key"]
-    assert verify(SECRET, second["body"], second["headers"]["X-Lowrise-Signature"])
+    assert verify(SECRET, second["body"], second["headers"]["X-Lowrise-Signature"],
+                  second["headers"]["X-Lowrise-Timestamp"])
+    assert abs(int(second["headers"]["X-Lowrise-Timestamp"]) - time.time()) < 60
     payload = json.loads(second["body"])
     assert payload["rule"] == "send" and payload["record"]["status"] == "done"
 

@@ -258,7 +258,11 @@ def workspace_schema() -> dict[str, Any]:
                             "description": "How automation rules run.", "properties": {
                                 "max_depth": {"type": "integer", "minimum": 1, "maximum": 20,
                                               "description": "How many rules may trigger each "
-                                              "other in a chain (default 5)."}}},
+                                              "other in a chain (default 5)."},
+                                "webhook_max_age": {
+                                    "type": "integer", "minimum": 30, "maximum": 86400,
+                                    "description": "Seconds an incoming webhook's signed "
+                                    "timestamp may be from the server's clock (default 300)."}}},
             "template": {
                 "type": "object", "additionalProperties": False, "required": ["title"],
                 "description": "How the template gallery shows this workspace "
