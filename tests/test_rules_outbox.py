@@ -363,3 +363,34 @@ def test_a_lease_outlasts_the_longest_send(engine):
     assert w.lease >= timedelta(seconds=200) and w.claim_size == 1
     mail = env.worker(senders={"email": lambda m: "ok"}, lease_seconds=120)
     assert mail.lease == timedelta(seconds=120) and mail.claim_size == 4  # SMTP waits 30 s
+
+
+def test_after_a_worker_dies_its_messages_wait_for_the_lease_and_keep_their_keys(engine):
+    """At least once: the message in flight when a worker died is sent again, with the same
+    Idempotency-Key; the others it had claimed are sent once, after its lease ran out."""
+    env = make_env(engine, {"send": hook_rule("https://erp.example.com/hook")["send"]})
+    made = env.records.bulk_create("ticket", [{"title": f"t{i}"} for i in range(5)],
+                                   env.actor())
+    env.records.bulk_update("ticket", [(r["id"], {"status": "done"}) for r in made],
+                            env.actor())
+    sent: list[str] = []
+
+    class Died(BaseException):
+        """kill -9, as far as the worker can tell: nothing after it runs."""
+
+    def dies(message):
+        sent.append(message["key"])
+        raise Died
+
+    dead = env.worker(senders={"webhook": dies}, name="dead")
+    with pytest.raises(Died):
+        dead.deliver_outbox()
+    other = env.worker(senders={"webhook": lambda m: sent.append(m["key"]) or "ok"},
+                       name="other")
+    env.advance(seconds=dead.lease.total_seconds() - 1)
+    assert other.deliver_outbox() == 0  # still leased to the dead worker
+    env.advance(seconds=2)
+    assert other.deliver_outbox() == 5
+    keys = Counter(sent)
+    assert sorted(keys.values()) == [1, 1, 1, 1, 2] and keys[sent[0]] == 2
+    assert {m["status"] for m in env.rows("lr_outbox")} == {"delivered"}
