@@ -8,14 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from lowrise.cli import main
 from lowrise.i18n import tr
 from lowrise.rules.parse import rule_problems
-from lowrise.workspace import load_workspace, load_workspace_from_texts
-from lowrise.workspace import metaschema
+from lowrise.workspace import load_workspace, load_workspace_from_texts, metaschema
 from lowrise.workspace.model import Rule as RuleConfig
 from test_rules_support import BASE
 
@@ -63,8 +63,6 @@ def test_lowrise_check_names_each_misspelt_key(tmp_path):
 
 
 def test_the_editor_schema_refuses_them_too():
-    import yaml
-
     errors = Draft202012Validator(metaschema.schema_for("automation")).iter_errors(
         yaml.safe_load(TYPOS))
     paths = {".".join(map(str, e.absolute_path)) for e in errors}
@@ -87,8 +85,6 @@ def test_the_rule_parser_checks_the_keys_itself():
     """A rule parsed without the loader's schema pass (a rule built in code) is held to the
     same keys, its messages in zh as well."""
     ws = load_workspace_from_texts(BASE)
-    import yaml
-
     problems = dict(rule_problems(ws, RuleConfig("typos", "ticket", yaml.safe_load(TYPOS))))
     webhook = problems[("actions", 0, "webhook", "secret_evn")]
     assert webhook == ("'secret_evn' is not a setting of the webhook action; did you mean "
