@@ -14,7 +14,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +28,7 @@ from lowrise.rules.outbox import send_webhook
 from lowrise.rules.signing import sign, signed_headers
 from lowrise.rules.tester import WebhookRefused, WebhookUnknown, receive_webhook
 from lowrise.workspace import load_workspace_from_texts
+from test_browser_flows import serving  # the app on 127.0.0.1, from a thread
 from test_rules_support import BASE, T0, make_env
 from test_web_support import build_app
 
@@ -52,20 +52,6 @@ actions:
   - set_fields: {note: stamped}
 """,
 }
-
-
-@contextmanager
-def serving(app):
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
