@@ -333,11 +333,11 @@ actions:
     assert any("Nothing was changed" in line for line in report.lines())
     assert env.get("ticket", t["id"])["status"] == "done"  # rolled back
     assert env.rows("lr_rule_runs", rule="reopen") == []
-    run_manual(env.records, "reopen", t["id"], env.actor())
+    run_manual(env.records, "reopen", "ticket", t["id"], env.actor())
     got = env.get("ticket", t["id"])
     assert got["status"] == "open" and got["count"] == 1
     with pytest.raises(ValidationError):  # conditions no longer hold
-        run_manual(env.records, "reopen", t["id"], env.actor())
+        run_manual(env.records, "reopen", "ticket", t["id"], env.actor())
     assert env.rows("lr_rule_runs", rule="reopen")[-1]["trigger"] == "manual"
 
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lowrise.rules import history
-from lowrise.rules.outbox import backoff, send_webhook, sign, verify
+from lowrise.rules.outbox import backoff, send_webhook
+from lowrise.rules.signing import sign, verify
 from test_rules_support import make_env, reopen
 
 SECRET = "s3cret-for-tests"
@@ -81,10 +83,14 @@ actions:
 
 def test_signature_helpers():
     body = b'{"a": 1}'
-    header = sign(SECRET, body)
-    assert header == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert verify(SECRET, body, header) and not verify(SECRET, body + b" ", header)
-    assert not verify(SECRET, body, None)
+    header = sign(SECRET, body, 1767225600)
+    assert header == "sha256=" + hmac.new(SECRET.encode(), b'1767225600.{"a": 1}',
+                                          hashlib.sha256).hexdigest()
+    assert verify(SECRET, body, header, "1767225600")
+    assert not verify(SECRET, body + b" ", header, "1767225600")
+    assert not verify(SECRET, body, header, "1767225601")  # the time is signed too
+    assert not verify(SECRET, body, None, "1767225600") and not verify(SECRET, body, header, None)
+    assert not verify(SECRET, body, header, "-1") and not verify(SECRET, body, header, "soon")
     assert backoff(1, 30) == timedelta(seconds=30) and backoff(3, 30) == timedelta(seconds=120)
     assert backoff(30, 30) == timedelta(hours=6)
 
@@ -114,7 +120,9 @@ def test_webhook_is_signed_retried_with_backoff_and_delivered_once(engine, recei
     first, second = receiver.requests
     assert first["body"] == second["body"]
     assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"] == msg["key"]
-    assert verify(SECRET, second["body"], second["headers"]["X-Lowrise-Signature"])
+    assert verify(SECRET, second["body"], second["headers"]["X-Lowrise-Signature"],
+                  second["headers"]["X-Lowrise-Timestamp"])
+    assert abs(int(second["headers"]["X-Lowrise-Timestamp"]) - time.time()) < 60
     payload = json.loads(second["body"])
     assert payload["rule"] == "send" and payload["record"]["status"] == "done"
 
@@ -278,3 +286,111 @@ actions:
         assert "Hello Tap" in text
     finally:
         smtp.close()
+
+
+def _fifty_messages(engine, timeout: int = 10):
+    env = make_env(engine, {"send": hook_rule("https://erp.example.com/hook")["send"]
+                            .replace("timeout: 5", f"timeout: {timeout}")})
+    made = env.records.bulk_create("ticket", [{"title": f"t{i}"} for i in range(50)],
+                                   env.actor())
+    env.records.bulk_update("ticket", [(r["id"], {"status": "done"}) for r in made],
+                            env.actor())
+    assert len(env.rows("lr_outbox")) == 50
+    return env
+
+
+def test_a_slow_receiver_gets_each_message_once_from_two_workers(engine):
+    """3 s a call, 50 messages, two workers, no crash: the first used to claim all 50 under a
+    120 s lease, the second took over the ones still waiting once it ran out, and 11 were sent
+    twice. A claim now takes what fits in the lease at the webhook's timeout (120 / 10 = 12),
+    and every send renews its message's lease first."""
+    env = _fifty_messages(engine)
+    sent: Counter = Counter()
+
+    def slow(message):  # a fake transport: the clock moves 3 s per call
+        sent[message["key"]] += 1
+        env.advance(seconds=3)
+        if sum(sent.values()) % 5 == 0:
+            second.deliver_outbox(limit=1)  # the other worker's round comes between two calls
+        return "HTTP 200"
+
+    def alongside(message):  # the second worker's calls, at the same time as the first's
+        sent[message["key"]] += 1
+        return "HTTP 200"
+
+    first = env.worker(senders={"webhook": slow}, name="first", lease_seconds=120, batch=200)
+    second = env.worker(senders={"webhook": alongside}, name="second", lease_seconds=120,
+                        batch=200)
+    assert first.claim_size == 12
+    while first.deliver_outbox() or second.deliver_outbox():
+        pass
+    assert len(sent) == 50 and set(sent.values()) == {1}, sent.most_common(3)
+    assert {(m["status"], m["attempts"]) for m in env.rows("lr_outbox")} == {("delivered", 1)}
+
+
+def test_a_message_taken_over_by_another_worker_is_not_sent_again(engine):
+    """The first worker stalls (its send took 100 s) past the lease of the messages it
+    claimed; the second takes them over and sends them; the first, when it gets to them, finds
+    they are no longer its own and skips them."""
+    env = _fifty_messages(engine, timeout=5)
+    sent: Counter = Counter()
+    fast = lambda m: sent.update([m["key"]]) or "HTTP 200"  # noqa: E731
+    second = env.worker(senders={"webhook": fast}, name="second", lease_seconds=120)
+    calls = []
+
+    def stalling(message):
+        sent[message["key"]] += 1
+        calls.append(message["id"])
+        env.advance(seconds=100)
+        if len(calls) == 2:
+            second.deliver_outbox()  # its leases have run out: it takes over the rest
+        return "HTTP 200"
+
+    first = env.worker(senders={"webhook": stalling}, name="first", lease_seconds=120)
+    assert first.claim_size == 24
+    first.deliver_outbox(limit=24)
+    assert len(calls) == 2  # the first sent two, then found the rest taken over
+    assert len(sent) == 50 and set(sent.values()) == {1}, sent.most_common(3)
+    by_worker = Counter(m["worker"] for m in env.rows("lr_outbox"))
+    assert by_worker == {"first": 2, "second": 48}
+    assert {m["status"] for m in env.rows("lr_outbox")} == {"delivered"}
+
+
+def test_a_lease_outlasts_the_longest_send(engine):
+    env = make_env(engine, {"send": hook_rule("https://erp.example.com/hook")["send"]
+                            .replace("timeout: 5", "timeout: 200")})
+    w = env.worker(senders={"webhook": send_webhook}, lease_seconds=120)
+    assert w.lease >= timedelta(seconds=200) and w.claim_size == 1
+    mail = env.worker(senders={"email": lambda m: "ok"}, lease_seconds=120)
+    assert mail.lease == timedelta(seconds=120) and mail.claim_size == 4  # SMTP waits 30 s
+
+
+def test_after_a_worker_dies_its_messages_wait_for_the_lease_and_keep_their_keys(engine):
+    """At least once: the message in flight when a worker died is sent again, with the same
+    Idempotency-Key; the others it had claimed are sent once, after its lease ran out."""
+    env = make_env(engine, {"send": hook_rule("https://erp.example.com/hook")["send"]})
+    made = env.records.bulk_create("ticket", [{"title": f"t{i}"} for i in range(5)],
+                                   env.actor())
+    env.records.bulk_update("ticket", [(r["id"], {"status": "done"}) for r in made],
+                            env.actor())
+    sent: list[str] = []
+
+    class Died(BaseException):
+        """kill -9, as far as the worker can tell: nothing after it runs."""
+
+    def dies(message):
+        sent.append(message["key"])
+        raise Died
+
+    dead = env.worker(senders={"webhook": dies}, name="dead")
+    with pytest.raises(Died):
+        dead.deliver_outbox()
+    other = env.worker(senders={"webhook": lambda m: sent.append(m["key"]) or "ok"},
+                       name="other")
+    env.advance(seconds=dead.lease.total_seconds() - 1)
+    assert other.deliver_outbox() == 0  # still leased to the dead worker
+    env.advance(seconds=2)
+    assert other.deliver_outbox() == 5
+    keys = Counter(sent)
+    assert sorted(keys.values()) == [1, 1, 1, 1, 2] and keys[sent[0]] == 2
+    assert {m["status"] for m in env.rows("lr_outbox")} == {"delivered"}

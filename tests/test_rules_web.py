@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import sqlalchemy as sa
+
 from lowrise.actor import SYSTEM
-from lowrise.rules.outbox import sign
+from lowrise.errors import NotFound
+from lowrise.rules.signing import signed_headers
+from lowrise.rules.tester import run_manual
 from lowrise.rules.worker import Worker
 from lowrise.workspace import load_workspace_from_texts
-from test_rules_support import BASE
+from test_rules_support import BASE, make_env
 from test_web_support import PASSWORD, AuthActions, build_app
 
 RULES = {
@@ -90,9 +95,9 @@ def test_rule_pages_inbox_button_and_webhook(tmp_path, db_url):
         anonymous = app.test_client()
         bad = anonymous.post("/hooks/from_outside", data=body,
                              headers={"X-Lowrise-Signature": "sha256=nope"})
-        assert bad.status_code == 403
+        assert bad.status_code == 404
         ok = anonymous.post("/hooks/from_outside", data=body,
-                            headers={"X-Lowrise-Signature": sign("hook-secret", body),
+                            headers={**signed_headers("hook-secret", body),
                                      "Content-Type": "application/json"})
         assert ok.status_code == 200 and ok.json["ran"] is True, ok.text
         assert run.records.get("ticket", tid)["note"] == "from outside Door"
@@ -166,3 +171,68 @@ def test_inbox_hides_what_its_reader_may_no_longer_read(tmp_path, db_url):
         assert client.get("/inbox/count").json == {"unread": 0}
     finally:
         run.engine.dispose()
+
+
+OWN_TICKETS = {"workspace.yaml": BASE["workspace.yaml"].replace(
+    "  agent: {label: Agent}\n",
+    "  agent:\n    label: Agent\n    permissions:\n      person: {can: [read]}\n"
+    "      ticket: {can: [read, update], rows: own}\n      log: {can: [read, update]}\n"),
+    "automations/reopen_off.yaml": """
+record_type: ticket
+enabled: false
+trigger: {kind: manual, label: Reopen (off)}
+actions:
+  - set_fields: {note: the disabled rule ran}
+"""}
+
+
+def test_a_button_runs_only_its_own_enabled_rule_on_its_own_type(tmp_path, db_url):
+    """A manual rule's button runs on a record of the rule's type only, and only while the rule
+    is enabled: an agent who reads only their own tickets cannot press `reopen` on a log entry
+    whose id is another agent's ticket, nor press a disabled rule on their own ticket."""
+    ws = load_workspace_from_texts({**BASE, **RULES, **OWN_TICKETS})
+    app = build_app(tmp_path, db_url, ws)
+    run = app.extensions["lowrise"]
+    try:
+        me, client, auth = agent_client(app)
+        other = run.records.create("person", {"name": "Other"}, SYSTEM)
+        theirs = run.records.create("ticket", {"title": "Theirs", "status": "done",
+                                               "owner": other["id"]}, SYSTEM)
+        mine = run.records.create("ticket", {"title": "Mine", "status": "done",
+                                             "owner": me["id"]}, SYSTEM)
+        entry = run.records.create("log", {"text": "a log entry"}, SYSTEM)
+        while entry["id"] < theirs["id"]:
+            entry = run.records.create("log", {"text": "a log entry"}, SYSTEM)
+        assert entry["id"] == theirs["id"]
+        assert client.get(f"/r/ticket/{theirs['id']}").status_code == 404
+        assert client.get(f"/r/log/{entry['id']}").status_code == 200
+        assert auth.post(f"/rules/reopen/run/ticket/{theirs['id']}").status_code == 404
+        # the log entry is the agent's to update, but `reopen` watches tickets
+        assert auth.post(f"/rules/reopen/run/log/{entry['id']}").status_code == 404
+        assert auth.post(f"/rules/reopen_off/run/ticket/{mine['id']}").status_code == 404
+        assert auth.post(f"/rules/stamp/run/ticket/{mine['id']}").status_code == 404
+        assert run.records.get("ticket", theirs["id"])["status"] == "done"
+        assert run.records.get("ticket", mine["id"])["note"] != "the disabled rule ran"
+        page = client.get(f"/r/ticket/{mine['id']}")
+        assert "Reopen it" in page.text and "Reopen (off)" not in page.text
+        assert auth.post(f"/rules/reopen/run/ticket/{mine['id']}").status_code == 302
+        assert run.records.get("ticket", mine["id"])["status"] == "open"
+        with run.engine.connect() as conn:
+            t = run.schema.system["lr_rule_runs"]
+            ran = conn.execute(sa.select(t.c.rule, t.c.record_id).where(
+                t.c.trigger == "manual")).all()
+        assert ran == [("reopen", mine["id"])]
+    finally:
+        run.engine.dispose()
+
+
+def test_run_manual_checks_the_type_and_that_the_rule_is_on(engine):
+    env = make_env(engine, {
+        "reopen": RULES["automations/reopen.yaml"],
+        "reopen_off": OWN_TICKETS["automations/reopen_off.yaml"]})
+    t = env.create("ticket", title="Fan", status="done")
+    for name, type_name in (("reopen", "log"), ("reopen_off", "ticket"), ("nope", "ticket")):
+        with pytest.raises(NotFound):
+            run_manual(env.records, name, type_name, t["id"], env.actor())
+    assert env.get("ticket", t["id"])["status"] == "done"
+    assert env.rows("lr_rule_runs") == []

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lowrise.errors import LowriseError
+from lowrise.i18n import msg
 
 MAX_TEXT = 10_000
 MAX_SOURCE = 2_000
@@ -127,6 +128,28 @@ def _concat(*parts):
     return out
 
 
+def _mask(s, keep_start=3, keep_end=4):
+    """What a masked field shows (access.Mask): 13812345678 → 138****5678; a value too short
+    to keep anything is hidden whole. Negative counts keep nothing."""
+    from lowrise.access.model import Mask  # the one masking rule; access imports much more
+
+    if s is None:
+        return None
+    text = str(s)
+    if len(text) > MAX_TEXT:
+        raise ExpressionError(msg("text result too long (at most %(n)s characters)", n=MAX_TEXT))
+    return Mask(max(0, min(int(keep_start), MAX_TEXT)), max(0, min(int(keep_end), MAX_TEXT))
+                ).apply(text)
+
+
+def _date_of(fn: str, d: Any) -> date:
+    """`d` when it is a date (or a date and time); a clear refusal for anything else."""
+    if not isinstance(d, date):
+        raise ExpressionError(msg("%(fn)s() needs a date, not %(value)s", fn=fn,
+                                  value=repr(d)[:40]))
+    return d
+
+
 def _coalesce(*xs):
     return next((x for x in xs if x is not None and x != ""), None)
 
@@ -147,12 +170,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "left": lambda s, n: None if s is None else str(s)[: int(n)],
     "right": lambda s, n: None if s is None else str(s)[-int(n):] if int(n) else "",
     "len": lambda s: None if s is None else len(s),
-    "mask": lambda s, keep_start=3, keep_end=4: None if s is None else (
-        str(s)[: int(keep_start)] + "*" * max(0, len(str(s)) - int(keep_start) - int(keep_end))
-        + (str(s)[-int(keep_end):] if int(keep_end) else "")),
+    "mask": _mask,
     "if_empty": lambda x, alt: alt if x is None or x == "" else x,
-    "year": lambda d: None if d is None else d.year,
-    "month": lambda d: None if d is None else d.month,
+    "year": lambda d: None if d is None else _date_of("year", d).year,
+    "month": lambda d: None if d is None else _date_of("month", d).month,
     "date": lambda d: None if d is None else _to_date(d),
     "is_empty": lambda x: x is None or x == "" or x == [],
 }
@@ -259,7 +280,8 @@ class Expression:
             return fn(values, clock)
         except ExpressionError:
             raise
-        except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+        except (TypeError, ValueError, ArithmeticError, OverflowError, AttributeError) as exc:
+            # a function given the wrong kind of value: refused, never a crash of the write
             raise ExpressionError(f"'{self.source}' failed: {exc}") from None
         except RecursionError:
             raise ExpressionError(f"'{self.source[:40]}...' is nested too deeply") from None

@@ -1,16 +1,17 @@
-"""Delivering the outbox: webhooks over HTTP(S) with an HMAC-SHA256 signature, e-mail over SMTP.
+"""Delivering the outbox: webhooks over HTTP(S), signed with a timestamp (signing.py), e-mail
+over SMTP.
 
-A message is claimed with a lease (status `sending`, `lease_until`) in a short transaction,
-delivered outside any transaction, then marked delivered, or rescheduled with exponential
-backoff, or failed once its attempts are used up. A worker that dies mid-delivery leaves a
-lease that expires; another worker then retries, and the receiver can tell the repeat by
-the idempotency key (`Idempotency-Key` header, `Message-ID` for e-mail).
+A message is claimed with a lease (status `sending`, `lease_until`) in a short transaction;
+right before it is sent the lease is renewed in one statement that also checks the message
+is still this worker's (see worker.py), then it is delivered outside any transaction, then
+marked delivered, or rescheduled with exponential backoff, or failed once its attempts are
+used up. A worker that dies mid-delivery leaves a lease that expires; another worker then
+retries, and the receiver can tell the repeat by the idempotency key (`Idempotency-Key`
+header, `Message-ID` for e-mail): delivery is at least once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import ipaddress
 import os
@@ -25,22 +26,17 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-SIGNATURE_HEADER = "X-Lowrise-Signature"
+from .signing import signed_headers
+
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 6 * 3600.0
+#: seconds an SMTP conversation may wait on the server; a webhook's unless it says
+SMTP_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 10.0
 
 
 class DeliveryError(Exception):
     """One attempt failed; the message is retried later (or failed after its last attempt)."""
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value: `sha256=<hex HMAC of the body>`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, header: str | None) -> bool:
-    return bool(header) and hmac.compare_digest(sign(secret, body), header.strip())
 
 
 def backoff(attempts: int, base: float = BACKOFF_BASE_SECONDS) -> timedelta:
@@ -184,12 +180,12 @@ def send_webhook(message: Mapping[str, Any]) -> str:
         if not secret:
             raise DeliveryError(f"the environment variable {payload['secret_env']} (the "
                                 "webhook's secret) is not set")
-        headers[SIGNATURE_HEADER] = sign(secret, body)
+        headers.update(signed_headers(secret, body))  # signed at each attempt: a fresh time
     if urllib.parse.urlsplit(message["target"]).scheme not in ("http", "https"):
         raise WebhookRefused(f"{message['target']}: only http and https URLs are called")
     req = urllib.request.Request(message["target"], data=body, headers=headers, method="POST")
     try:
-        with _opener.open(req, timeout=float(payload.get("timeout", 10))) as resp:
+        with _opener.open(req, timeout=float(payload.get("timeout", DEFAULT_TIMEOUT))) as resp:
             return f"HTTP {resp.status}"
     except WebhookRefused as exc:
         raise WebhookRefused(f"{message['target']}: {exc}") from None
@@ -212,7 +208,7 @@ def smtp_sender(settings: SmtpSettings) -> Callable[[Mapping[str, Any]], str]:
         mail["Message-ID"] = f"<{message['key']}@lowrise>"
         mail.set_content(payload.get("body") or payload.get("subject", ""))
         try:
-            with smtplib.SMTP(settings.host, settings.port, timeout=30) as smtp:
+            with smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT) as smtp:
                 if settings.starttls:
                     smtp.starttls()
                 if settings.user:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from datetime import time
@@ -14,6 +15,12 @@ from typing import Any
 from lowrise import filters
 from lowrise.errors import FieldError, FilterError, LowriseError
 from lowrise.expr import Expression, ExpressionError
+from lowrise.i18n import msg
+from lowrise.workspace.automation_schema import (
+    ACTION_SETTINGS,
+    MAX_WEBHOOK_TIMEOUT,
+    TRIGGER_SETTINGS,
+)
 from lowrise.workspace.model import Label, RecordType, Workspace
 from lowrise.workspace.model import Rule as RuleConfig
 
@@ -46,11 +53,15 @@ from .model import (
     Value,
     WorkingHours,
 )
+from .outbox import DEFAULT_TIMEOUT
 from .templates import Template, TemplateProblem
 from .timing import DAY_NAMES, TimingError, check_cron, parse_duration
 
 #: names an action's expression may read besides the record's fields
 EXTRA_NAMES = {"actor", "record_id"}
+#: what a rule file holds
+RULE_SETTINGS = ("record_type", "label", "description", "enabled", "trigger", "conditions",
+                 "actions", "stages")
 Path = tuple[Any, ...]
 
 
@@ -107,6 +118,22 @@ class _Parser:
 
     def fail(self, path: Path, message: str) -> None:
         self.problems.append((path, message))
+
+    def settings(self, raw: Any, allowed: tuple[str, ...], path: Path, what: str) -> None:
+        """A problem for every key of the mapping `raw` that is not one of `allowed` (a typo
+        would otherwise be a setting quietly ignored), with the likely word."""
+        if not isinstance(raw, Mapping):
+            return
+        for key in raw:
+            if key in allowed:
+                continue
+            near = difflib.get_close_matches(str(key), allowed, n=1)
+            self.fail((*path, key), msg(
+                "'%(key)s' is not a setting of %(what)s; did you mean '%(near)s'? (settings: "
+                "%(allowed)s)", key=key, what=what, near=near[0], allowed=", ".join(allowed))
+                if near else msg("'%(key)s' is not a setting of %(what)s (settings: "
+                                 "%(allowed)s)", key=key, what=what,
+                                 allowed=", ".join(allowed)))
 
     # -- pieces ----------------------------------------------------------------------------
     def field(self, rt: RecordType, name: Any, path: Path, *, writable: bool = False) -> str | None:
@@ -175,7 +202,12 @@ class _Parser:
             name = self.field(rt, key, (*path, key), writable=True)
             if name is None:
                 continue
-            if isinstance(v, Mapping) and set(v) == {"expr"}:
+            if isinstance(v, Mapping):
+                self.settings(v, ("expr",), (*path, key), msg("a computed value"))
+                if "expr" not in v:
+                    self.fail((*path, key), msg("a computed value is written {expr: ...}"))
+                    continue
+            if isinstance(v, Mapping):
                 try:
                     out[name] = self.expression(str(v["expr"]), source, names)
                 except ExpressionError as exc:
@@ -204,6 +236,9 @@ class _Parser:
             return None
         kind = raw.get("kind")
         p = lambda k: (*path, k)  # noqa: E731
+        if kind in TRIGGER_SETTINGS:
+            self.settings(raw, ("kind", *TRIGGER_SETTINGS[kind]), path,
+                          msg("the %(kind)s trigger", kind=kind))
         if kind == "created":
             return Created()
         if kind == "deleted":
@@ -259,6 +294,8 @@ class _Parser:
                 frm = None
         after = raw.get("after", 0)
         if isinstance(after, Mapping):
+            self.settings(after, ("by", "durations", "otherwise"), (*path, "after"),
+                          msg("a delay by field"))
             by = self.field(rt, after.get("by"), (*path, "after", "by"))
             table = {}
             for k, v in (after.get("durations") or {}).items():
@@ -291,6 +328,7 @@ class _Parser:
             self.fail(path, "working_hours is true, or {days: [mon, ...], start: '09:00', "
                             "end: '18:00'}")
             return None
+        self.settings(raw, ("days", "start", "end"), path, msg("working hours"))
         days = raw.get("days", list(DAY_NAMES[:5]))
         bad = [d for d in days if str(d).lower()[:3] not in DAY_NAMES]
         if bad:
@@ -321,6 +359,9 @@ class _Parser:
                       f"{wrong}){filters.did_you_mean(str(wrong), ACTION_KINDS)}")
             return None
         kind = kinds[0]
+        if kind in ACTION_SETTINGS:
+            self.settings(raw[kind], ACTION_SETTINGS[kind], (*path, kind),
+                          msg("the %(kind)s action", kind=kind))
         spec = getattr(self, f"act_{kind}")(raw[kind], rt, (*path, kind))
         if spec is None:
             return None
@@ -355,6 +396,8 @@ class _Parser:
             values = self.values(target, raw.get("values"), (*path, "values"), rt)
             return UpdateLinked(values, link=link) if values else None
         rel = raw.get("related")
+        self.settings(rel, ("type", "field"), (*path, "related"),
+                      msg("related (the records that link here)"))
         if not isinstance(rel, Mapping) or rel.get("type") not in self.ws.record_types:
             self.fail(path, "update_linked needs link: (a link field) or related: {type, field}")
             return None
@@ -406,6 +449,7 @@ class _Parser:
                 if self.user_path(rt, item, (*path, "to", i)):
                     paths.append(item)
             elif isinstance(item, Mapping) and "users" in item and self.ws.users_type:
+                self.settings(item, ("users",), (*path, "to", i), msg("a recipient"))
                 users = self.filter(item["users"], self.ws.record_types[self.ws.users_type],
                                     (*path, "to", i, "users"))
             else:
@@ -446,7 +490,13 @@ class _Parser:
             self.fail((*path, "as_role"), f"'{as_role}' is not a role (roles: "
                       f"{', '.join(self.ws.roles) or 'none'})")
             return None
-        return CallWebhook(url, raw.get("secret_env"), body, float(raw.get("timeout", 10)),
+        timeout = raw.get("timeout", DEFAULT_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or \
+                not 0 < timeout <= MAX_WEBHOOK_TIMEOUT:
+            self.fail((*path, "timeout"), msg("timeout is a number of seconds, more than 0 and "
+                                              "at most %(n)s", n=MAX_WEBHOOK_TIMEOUT))
+            return None
+        return CallWebhook(url, raw.get("secret_env"), body, float(timeout),
                            int(raw.get("retries", 5)), as_role)
 
     def act_comment(self, raw, rt, path):
@@ -469,6 +519,8 @@ class _Parser:
             self.fail(path, "stages needs field: (a select field), and transitions, roles or "
                             "required")
             return None
+        self.settings(raw, ("field", "transitions", "roles", "required"), path,
+                      msg("stage rules"))
         name = self.field(rt, raw.get("field"), (*path, "field"))
         if name is None:
             return None
@@ -525,6 +577,7 @@ def _parse(ws: Workspace, config: RuleConfig) -> tuple[Rule | None, list[tuple[P
     if rt is None:
         p.fail(("record_type",), f"'{config.record_type}' is not a record type")
         return None, p.problems
+    p.settings(raw, RULE_SETTINGS, (), msg("a rule"))
     label = Label.of(raw.get("label"), config.name)
     enabled = raw.get("enabled", True) is not False
     if "stages" in raw:

@@ -9,6 +9,8 @@ lr_comments      comments on a record, added by rules and by people (lowrise.com
 lr_comment_mentions  the people a comment mentions (who, where in its text, notified)
 lr_comment_trail the text a comment had before each edit or delete
 lr_rule_state    small per-rule state: round-robin cursor, next schedule run
+lr_webhook_seen  incoming webhook deliveries accepted lately (keys and signatures), so that
+                 none runs twice
 """
 
 from __future__ import annotations
@@ -132,7 +134,14 @@ def rules_tables(metadata: sa.MetaData) -> list[sa.Table]:
         sa.Column("value", sa.JSON),
         sa.Column("updated_at", UTCDateTime()),
     )
-    return [timers, outbox, runs, notifications, comments, mentions, trail, state]
+    seen = sa.Table(
+        "lr_webhook_seen", metadata,
+        sa.Column("key", sa.String(64), primary_key=True),  # sha256 of rule and key
+        sa.Column("rule", sa.String(63), nullable=False),
+        sa.Column("seen_at", UTCDateTime(), nullable=False),
+        sa.Index("ix_lr_webhook_seen_at", "seen_at"),
+    )
+    return [timers, outbox, runs, notifications, comments, mentions, trail, state, seen]
 
 
 class RuleTables:
@@ -145,3 +154,4 @@ class RuleTables:
         self.notifications = system["lr_notifications"]
         self.comments = system["lr_comments"]
         self.state = system["lr_rule_state"]
+        self.webhook_seen = system["lr_webhook_seen"]

@@ -1,31 +1,41 @@
 """Running one rule on purpose: `dry_run` (what it would do, then rolled back), a manual
-button (`run_manual`) and an incoming webhook (`receive_webhook`)."""
+button (`run_manual`) and an incoming webhook (`receive_webhook`, signed: see signing.py)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from lowrise.actor import Actor, utcnow
 from lowrise.errors import LowriseError, NotFound, ValidationError
+from lowrise.i18n import msg
 from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Records
 
-from . import timers
+from . import signing, timers
 from .context import Run
 from .engine import CHAIN_KEY, install
 from .model import IncomingWebhook, Manual, TimeTrigger
-from .outbox import verify
 from .tables import RuleTables
 
 
 class WebhookRefused(LowriseError):
-    """An incoming webhook call was refused (unknown rule, bad signature, bad payload)."""
+    """An incoming webhook call with a good signature was refused (too old, bad payload)."""
+
+
+class WebhookUnknown(WebhookRefused):
+    """No webhook to call here: no such rule, or not one that takes webhooks, or the secret or
+    the signature does not match. One answer for all, so callers cannot probe for rules."""
+
+
+UNKNOWN = msg("there is no such webhook")
+log = logging.getLogger("lowrise.rules")
 
 
 @dataclass
@@ -129,43 +139,86 @@ def dry_run(records: Records, name: str, record_id: int, *, at: datetime | None 
             trans.rollback()
 
 
-def run_manual(records: Records, name: str, record_id: int, actor: Actor) -> Run:
-    """Press a rule's button on a record: check its conditions, run its actions."""
+def manual_rule(engine, name: str, type_name: str):
+    """The rule behind a button on a record of `type_name`; NotFound unless it is an enabled
+    manual rule on that very type (a button never runs on a record of another type)."""
+    try:
+        rule = engine.rules.get(name)
+    except NotFound:
+        rule = None
+    if rule is None or rule.record_type != type_name or not isinstance(rule.trigger, Manual) \
+            or not rule.enabled:
+        raise NotFound(msg("there is no button '%(rule)s' on this record", rule=name))
+    return rule
+
+
+def run_manual(records: Records, name: str, type_name: str, record_id: int,
+               actor: Actor) -> Run:
+    """Press a rule's button on record `type_name`#`record_id`: check its conditions, run its
+    actions. NotFound unless the rule is an enabled manual rule of that record type."""
     engine = install(records)
-    rule = engine.rules.get(name)
-    if not isinstance(rule.trigger, Manual):
-        raise NotFound(f"rule '{name}' has no button (its trigger is {rule.trigger_kind})")
+    rule = manual_rule(engine, name, type_name)
     with write_transaction(records.engine) as conn:
         record = records.get(rule.record_type, record_id, conn=conn)
         run = engine.run_rule(conn, records, rule, record, actor, "manual")
     if not run.conditions:
-        raise ValidationError({"": f"'{rule.label}' does not apply to this record now"})
+        raise ValidationError({"": msg("'%(rule)s' does not apply to this record now",
+                                       rule=rule.label)})
     return run
 
 
-def receive_webhook(records: Records, name: str, body: bytes, signature: str | None, *,
-                    actor: Actor | None = None) -> Run:
-    """An incoming webhook: check its HMAC signature, then run the rule on the named record."""
+def receive_webhook(records: Records, name: str, body: bytes, signature: str | None,
+                    timestamp: str | None, *, key: str | None = None,
+                    actor: Actor | None = None, now: datetime | None = None) -> Run | None:
+    """An incoming webhook: check its signature and its age, refuse a replay, then run the rule
+    on the named record; None when this delivery was accepted before (it does not run twice).
+
+    WebhookUnknown, the same for every caller, when there is no enabled webhook rule of that
+    name, its secret is not configured or the signature does not match: an anonymous caller
+    learns nothing about which rules exist."""
     engine = install(records)
+    now = now or utcnow()
     try:
         rule = engine.rules.get(name)
     except NotFound:
-        raise WebhookRefused(f"there is no rule '{name}'") from None
-    trig = rule.trigger
-    if not isinstance(trig, IncomingWebhook) or not rule.enabled:
-        raise WebhookRefused(f"rule '{name}' does not take webhooks")
+        rule = None
+    trig = rule.trigger if rule is not None else None
+    if rule is None or not isinstance(trig, IncomingWebhook) or not rule.enabled:
+        log.info("webhook %r refused: no enabled webhook rule of that name", name)
+        raise WebhookUnknown(UNKNOWN)
     secret = os.environ.get(trig.secret_env) if trig.secret_env else trig.secret
     if not secret:
-        raise WebhookRefused(f"the secret of rule '{name}' is not configured")
-    if not verify(secret, body, signature):
-        raise WebhookRefused("the signature does not match")
+        log.warning("webhook %r refused: its secret (%s) is not configured", name,
+                    trig.secret_env or "secret")
+        raise WebhookUnknown(UNKNOWN)
+    if not signing.verify(secret, body, signature, timestamp):
+        log.info("webhook %r refused: the signature does not match", name)
+        raise WebhookUnknown(UNKNOWN)
+    max_age = max_webhook_age(records.schema.workspace.config)
+    if signing.age(timestamp or "", now) > max_age:
+        raise WebhookRefused(msg("the delivery was signed more than %(n)s seconds ago (or "
+                                 "ahead of this server's clock); sign it again with the time "
+                                 "of sending", n=max_age))
     try:
         payload = json.loads(body or b"{}")
         rid = int(payload[trig.record_key])
     except (ValueError, KeyError, TypeError):
-        raise WebhookRefused(f"the body must be JSON with '{trig.record_key}' (the record's id)"
-                             ) from None
+        raise WebhookRefused(msg("the body must be JSON with '%(key)s' (the record's id)",
+                                 key=trig.record_key)) from None
     actor = actor or Actor(name=f"webhook {name}", system=True)
+    tables = RuleTables(records.schema.system)
+    keep = max(signing.KEEP_SEEN, timedelta(seconds=max_age))
     with write_transaction(records.engine) as conn:
+        if not signing.remember(conn, tables.webhook_seen, name,
+                                [f"signature {signature}", *([f"key {key}"] if key else [])],
+                                now, keep):
+            return None
         record = records.get(rule.record_type, rid, conn=conn)
         return engine.run_rule(conn, records, rule, record, actor, "webhook", payload=payload)
+
+
+def max_webhook_age(config) -> int:
+    """Seconds a delivery's timestamp may be from the clock (workspace.yaml
+    `automations: {webhook_max_age: 300}`)."""
+    return int((config.get("automations") or {}).get("webhook_max_age",
+                                                      signing.DEFAULT_MAX_AGE))

@@ -31,13 +31,27 @@ from .actions import _set_state, _state_row
 from .batch import flush, prefetch
 from .context import DEFERRED, SHARED, Run
 from .engine import RuleEngine, install
-from .model import Schedule
-from .outbox import DeliveryError, default_senders, next_attempt
+from .model import CallWebhook, Schedule
+from .outbox import DEFAULT_TIMEOUT, SMTP_TIMEOUT, DeliveryError, default_senders, next_attempt
 from .tables import RuleTables
 from .timing import next_run
 
 log = logging.getLogger("lowrise.worker")
 Sender = Callable[[Mapping[str, Any]], str]
+#: time for the worker's own statements around a send, on top of the send's timeout
+LEASE_MARGIN = 30.0
+
+
+def longest_send(engine: RuleEngine, kinds) -> float:
+    """The longest one message of `kinds` (what a worker sends) may take: the largest timeout
+    of the rules' webhooks, the SMTP timeout for e-mail."""
+    timeouts = []
+    if "webhook" in kinds:
+        timeouts += [a.spec.timeout for rule in engine.rules.rules.values()
+                     for a in rule.actions if isinstance(a.spec, CallWebhook)]
+    if "email" in kinds:
+        timeouts.append(SMTP_TIMEOUT)
+    return max(timeouts, default=DEFAULT_TIMEOUT)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -63,7 +77,14 @@ class Worker:
         self.senders = dict(default_senders() if senders is None else senders)
         self.clock = clock
         self.batch = batch
-        self.lease = timedelta(seconds=lease_seconds)
+        # A message is sent under a lease that is renewed right before its send; the lease
+        # outlasts the longest send there can be, so no other worker takes a message over
+        # while it is on its way, and a claim takes no more messages than can be sent
+        # within one lease (a batch that outlived its lease was sent twice).
+        self.longest_send = longest_send(self.engine, self.senders)
+        self.lease = timedelta(seconds=max(lease_seconds, self.longest_send + LEASE_MARGIN))
+        self.claim_size = max(1, min(batch, int(self.lease.total_seconds()
+                                                // self.longest_send)))
         self.backoff_base = backoff_base
         self.actor = Actor(name="worker", system=True, clock=clock)
 
@@ -253,8 +274,9 @@ class Worker:
             if not claimed:
                 break
             for message in claimed:
-                sent += self._deliver(message)
-            if len(claimed) < self.batch:
+                if self._renew(message):  # still ours: another worker has not taken it over
+                    sent += self._deliver(message)
+            if len(claimed) < self.claim_size:
                 break
         return sent
 
@@ -268,13 +290,28 @@ class Worker:
         with write_transaction(self.db) as conn:
             rows = conn.execute(self._claim(
                 sa.select(o).where(due, o.c.kind.in_(sorted(self.senders)))
-                .order_by(o.c.id).limit(self.batch))).mappings().all()
+                .order_by(o.c.id).limit(self.claim_size))).mappings().all()
             if not rows:
                 return []
             conn.execute(o.update().where(o.c.id.in_([r["id"] for r in rows])).values(
                 status="sending", lease_until=now + self.lease, worker=self.name,
                 attempts=o.c.attempts + 1))
         return [{**r, "attempts": r["attempts"] + 1} for r in rows]
+
+    def _renew(self, message: dict[str, Any]) -> bool:
+        """Extend the message's lease from now, in one statement that also checks it is still
+        this worker's and still being sent; False (do not send) when it is not."""
+        o = self.tables.outbox
+        timeout = float((message.get("payload") or {}).get("timeout") or 0)
+        lease = max(self.lease, timedelta(seconds=timeout + LEASE_MARGIN))
+        with write_transaction(self.db) as conn:
+            renewed = conn.execute(o.update().where(
+                o.c.id == message["id"], o.c.worker == self.name, o.c.status == "sending")
+                .values(lease_until=self.clock() + lease)).rowcount
+        if not renewed:
+            log.info("outbox message %s was taken over by another worker; not sent here",
+                     message["id"])
+        return renewed == 1
 
     def _deliver(self, message: dict[str, Any]) -> int:
         o = self.tables.outbox

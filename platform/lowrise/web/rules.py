@@ -17,12 +17,19 @@ from lowrise.errors import NotFound, ValidationError
 from lowrise.rules import history
 from lowrise.rules.engine import RuleEngine, install
 from lowrise.rules.inbox import Inbox
+from lowrise.rules.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from lowrise.rules.tables import RuleTables
-from lowrise.rules.tester import WebhookRefused, receive_webhook, run_manual
+from lowrise.rules.tester import (
+    WebhookRefused,
+    WebhookUnknown,
+    manual_rule,
+    receive_webhook,
+    run_manual,
+)
 
 from .auth import PUBLIC, actor
 from .guard import can_change, policy, require_admin
-from .i18n import safe_next
+from .i18n import safe_next, say, say_all
 from .render import render
 from .runtime import rt
 from .viewdefs import record_type_or_404
@@ -108,19 +115,20 @@ def retry(name: str):
 @bp.route("/rules/<name>/run/<type_name>/<int:record_id>", methods=["POST"])
 def press(name: str, type_name: str, record_id: int):
     rtype = record_type_or_404(rt().workspace, type_name)
-    try:
+    try:  # an enabled manual rule of this very type, or no button at all
+        manual_rule(rules_rt().engine, name, type_name)
         rt().records.get(type_name, record_id, actor=actor())
     except NotFound:
         abort(404)
     if not can_change(rtype, record_id, "update"):  # a button changes the record
         abort(403)
     try:
-        run_manual(rt().records, name, record_id, actor())
+        run_manual(rt().records, name, type_name, record_id, actor())
         flash(_("Done."), "success")
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash("; ".join(v for v in exc.errors.values()), "error")
+        flash("; ".join(say_all(list(exc.errors.values()))), "error")
     target = url_for("records.show", type_name=type_name, record_id=record_id)
     return redirect(safe_next(request.form.get("next"), target))
 
@@ -149,14 +157,22 @@ def inbox_read():
 
 @bp.route("/hooks/<name>", methods=["POST"])
 def incoming(name: str):
-    """An incoming webhook: the body is JSON naming the record; X-Lowrise-Signature signs it."""
+    """An incoming webhook: the body is JSON naming the record, signed with a timestamp
+    (X-Lowrise-Timestamp, X-Lowrise-Signature); a delivery is run once."""
+    headers = request.headers
     try:
         run = receive_webhook(rt().records, name, request.get_data(),
-                              request.headers.get("X-Lowrise-Signature"))
+                              headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER),
+                              key=headers.get("Idempotency-Key")
+                              or headers.get("X-Lowrise-Delivery"))
+    except WebhookUnknown as exc:
+        return jsonify(error=say(exc)), 404
     except WebhookRefused as exc:
-        return jsonify(error=str(exc)), 403
+        return jsonify(error=say(exc)), 403
     except NotFound as exc:
-        return jsonify(error=str(exc)), 404
+        return jsonify(error=say(exc)), 404
     except ValidationError as exc:
-        return jsonify(error=str(exc), errors=exc.errors), 422
+        return jsonify(error=say(exc), errors=say_all(exc.errors)), 422
+    if run is None:  # accepted before: a retry or a replay, not run again
+        return jsonify(ok=True, duplicate=True, ran=False)
     return jsonify(ok=True, ran=bool(run.conditions), actions=run.results)

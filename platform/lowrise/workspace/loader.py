@@ -27,6 +27,7 @@ from lowrise.fields.base import COMMON_OPTIONS
 from lowrise.fields.choice import COLORS
 
 from . import checks
+from .automation_schema import ACTION_HINTS
 from .metaschema import (
     ENUM_NOUNS,
     PATTERN_WORDS,
@@ -221,6 +222,16 @@ def _subject(kind: str, path: Path, instance: Any) -> str:
         return "an option" if path[-2] == "options" else "a form section"
     if kind == "workspace" and path[:1] == ("roles",):
         return "a role"
+    if kind == "automation" and path == ("trigger",):
+        trig = instance.get("kind") if isinstance(instance, dict) else None
+        return f"the {trig} trigger" if isinstance(trig, str) else "a trigger"
+    if kind == "automation" and path[:1] == ("actions",) and len(path) in (2, 3):
+        return f"the {path[2]} action" if len(path) == 3 else "an action"
+    if kind == "automation" and path[-2:-1] in (("set_fields",), ("values",)):
+        return "a computed value"
+    if kind == "automation" and path[-1:] in (("related",), ("after",), ("working_hours",)):
+        return {"related": "related", "after": "a delay by field",
+                "working_hours": "working hours"}[path[-1]]
     if path:
         return "this"
     if kind == "view":
@@ -230,6 +241,8 @@ def _subject(kind: str, path: Path, instance: Any) -> str:
 
 
 def _hint(key: str, kind: str, path: Path) -> str:
+    if kind == "automation" and path[:1] == ("actions",) and len(path) > 2:
+        return f" ({ACTION_HINTS[key]})" if key in ACTION_HINTS else ""
     if path[:1] == ("widgets",) and key in ("type", "record_type"):  # a dashboard's widget
         return f" ({', '.join(WIDGET_KINDS)})" if key == "type" else " (the record type it counts)"
     if key == "type":
@@ -264,7 +277,7 @@ def _explain(error: ValidationError, kind: str, defs: dict[str, Any]) -> list[Fi
         allowed = list(error.schema.get("properties", {}))
         subject = _subject(kind, path, inst)
         what = "an option" if subject.endswith(" field") else "a setting"
-        if "oneOf" in error.schema:
+        if "oneOf" in error.schema and subject != "an action":
             subject, what = "a filter", "a key"
         elif subject == "an option":
             what = "a key"
@@ -323,6 +336,15 @@ def _explain_choice(error: ValidationError, kind: str, defs: dict[str, Any]) -> 
         return []  # op or value without field: dependentRequired says so
     branches = [defs[b["$ref"].removeprefix("#/$defs/")] if "$ref" in b else b
                 for b in error.validator_value]
+    if isinstance(inst, dict) and all(set(b) == {"required"} and len(b["required"]) == 1
+                                      for b in branches):  # one of these keys (an action)
+        keys = [b["required"][0] for b in branches]
+        given = [k for k in keys if k in inst]
+        what = _subject(kind, path, inst)
+        if len(given) > 1:
+            return [(path, f"{what} takes one of {', '.join(keys)}, not several (here: "
+                     f"{', '.join(given)})", False)]
+        return [(path, f"{what} needs one of {', '.join(keys)}", True)] if not given else []
     fitting = [i for i, b in enumerate(branches) if _fits(b, inst)]
     if fitting:
         return [f for ctx in error.context if ctx.relative_schema_path[0] == fitting[0]

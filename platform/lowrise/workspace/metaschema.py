@@ -258,7 +258,11 @@ def workspace_schema() -> dict[str, Any]:
                             "description": "How automation rules run.", "properties": {
                                 "max_depth": {"type": "integer", "minimum": 1, "maximum": 20,
                                               "description": "How many rules may trigger each "
-                                              "other in a chain (default 5)."}}},
+                                              "other in a chain (default 5)."},
+                                "webhook_max_age": {
+                                    "type": "integer", "minimum": 30, "maximum": 86400,
+                                    "description": "Seconds an incoming webhook's signed "
+                                    "timestamp may be from the server's clock (default 300)."}}},
             "template": {
                 "type": "object", "additionalProperties": False, "required": ["title"],
                 "description": "How the template gallery shows this workspace "
@@ -503,122 +507,11 @@ def view_schema() -> dict[str, Any]:
                     "allOf": branches}, {**_defs(), **_widget_defs()})
 
 
-def _rule_defs() -> dict[str, Any]:
-    """The filter of rule conditions: the filter language plus changed / from / to tests."""
-    defs = _defs()
-    cond = copy.deepcopy(defs["filter"])
-    ref = {"$ref": "#/$defs/condition"}
-    cond["properties"].update({
-        "all": {"type": "array", "items": ref, "description": "Every condition holds."},
-        "any": {"type": "array", "items": ref, "description": "At least one holds."},
-        "not": _doc(dict(ref), "The condition does not hold."),
-        "changed": {"type": "boolean", "description": "The change touched this field."},
-        "from": {"description": "The field's value before the change (or a list)."},
-        "to": {"description": "The field's value after the change (or a list)."},
-    })
-    cond["description"] = ("A condition: the filter language, or a test of the change "
-                           "{field, changed / from / to}.")
-    cond["dependentRequired"] = {"op": ["field"], "value": ["op"], "changed": ["field"],
-                                 "from": ["field"], "to": ["field"]}
-    defs["condition"] = cond
-    return defs
-
-
-TRIGGER_KINDS = ("created", "updated", "field_changed", "matches", "deleted", "time",
-                 "schedule", "manual", "webhook")
-ACTION_KINDS = ("set_fields", "create_record", "update_linked", "assign", "notify", "webhook",
-                "comment", "block")
-REF_CONDITION = {"$ref": "#/$defs/condition"}
-
-
 def automation_schema() -> dict[str, Any]:
-    """The schema of an automation rule (automations/<rule>.yaml); see docs/automations.md."""
-    duration = {"anyOf": [{"type": "string"}, {"type": "number"}],
-                "description": "A duration: 24h, 3d, 1h30m, 45m (a bare number is hours)."}
-    trigger = {
-        "type": "object", "required": ["kind"], "additionalProperties": False,
-        "description": "What starts the rule.",
-        "properties": {
-            "kind": {"enum": list(TRIGGER_KINDS), "description": "created, updated, "
-                     "field_changed, matches (starts to match the conditions), deleted, time, "
-                     "schedule (cron), manual (a button), webhook (incoming)."},
-            "fields": {"type": "array", "items": REF_NAME,
-                       "description": "updated: only when one of these fields changes."},
-            "field": _doc(dict(REF_NAME), "field_changed: the field; time: the date field "
-                          "the delay counts from (default: when the conditions start to hold)."),
-            "from": {"description": "field_changed: the value before (or a list)."},
-            "to": {"description": "field_changed: the value after (or a list)."},
-            "after": {"description": "time: how long after; a duration, or {by: field, "
-                      "durations: {option: duration}, otherwise: duration}.",
-                      "anyOf": [duration, {"type": "object", "required": ["by", "durations"],
-                                           "additionalProperties": False, "properties": {
-                                               "by": REF_NAME, "otherwise": duration,
-                                               "durations": {"type": "object",
-                                                             "additionalProperties": duration}}}]},
-            "unless": _doc(dict(REF_FILTER), "time: the timer is cancelled (or does not fire) "
-                           "once this holds."),
-            "working_hours": {"description": "time: count working hours only: true, or "
-                              "{days: [mon, ...], start: '09:00', end: '18:00'}.",
-                              "anyOf": [{"type": "boolean"}, {"type": "object"}]},
-            "cron": {"type": "string", "description": "schedule: minute hour day month weekday, "
-                     "in the workspace's time zone."},
-            "limit": {"type": "integer", "minimum": 1, "description": "schedule: records a run "
-                      "handles at most."},
-            "label": _doc(dict(REF_LABEL), "manual: the button's label."),
-            "secret_env": {"type": "string", "description": "webhook: the environment variable "
-                           "holding the shared secret."},
-            "secret": {"type": "string", "description": "webhook: the shared secret (prefer "
-                       "secret_env)."},
-            "record_key": {"type": "string", "description": "webhook: the payload key naming "
-                           "the record (default id)."},
-        },
-    }
-    action_props = {k: {"description": f"The {k} action (see docs/automations.md)."}
-                    for k in ACTION_KINDS}
-    action = {
-        "type": "object", "additionalProperties": False, "minProperties": 1,
-        "description": "One action: exactly one of " + ", ".join(ACTION_KINDS) + ".",
-        "properties": {**action_props,
-                       "when": _doc(dict(REF_CONDITION), "Run this action only when this holds."),
-                       "label": _doc(dict(REF_LABEL), "What the action is for.")},
-        "oneOf": [{"required": [k]} for k in ACTION_KINDS],
-    }
-    stages = {
-        "type": "object", "required": ["field"], "additionalProperties": False,
-        "description": "Stage rules on a select field.",
-        "properties": {
-            "field": _doc(dict(REF_NAME), "The select field holding the stage."),
-            "transitions": {"type": "object", "description": "from: [to, ...]; a stage not "
-                            "listed may move anywhere.",
-                            "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-            "roles": {"type": "object", "description": "'to' or 'from -> to': the roles allowed "
-                      "to make that move.",
-                      "additionalProperties": {"type": "array", "items": REF_NAME}},
-            "required": {"type": "object", "description": "to: fields that must be filled "
-                         "before entering.",
-                         "additionalProperties": {"type": "array", "items": REF_NAME}},
-        },
-    }
-    return _schema("automation", "Lowrise automation rule (automations/<rule>.yaml)",
-                   "When something happens to a record (trigger) and the conditions hold, "
-                   "run the actions; or stage rules on a select field. The file name is the "
-                   "rule's name.", {
-        "type": "object",
-        "required": ["record_type"],
-        "properties": {
-            "record_type": _doc(dict(REF_NAME), "The record type the rule watches."),
-            "label": _doc(dict(REF_LABEL), "The rule's label."),
-            "description": _doc(dict(REF_LABEL), "What the rule is for."),
-            "enabled": {"type": "boolean", "description": "false turns the rule off."},
-            "trigger": trigger,
-            "conditions": _doc(dict(REF_CONDITION), "The rule runs only when these hold."),
-            "actions": {"type": "array", "items": action, "minItems": 1,
-                        "description": "What the rule does, in order."},
-            "stages": stages,
-        },
-        "additionalProperties": False,
-        "oneOf": [{"required": ["trigger", "actions"]}, {"required": ["stages"]}],
-    }, _rule_defs())
+    """The schema of an automation rule (automations/<rule>.yaml): see automation_schema.py."""
+    from .automation_schema import automation_schema as build
+
+    return build()
 
 
 BUILDERS = {"workspace": workspace_schema, "record_type": record_type_schema,
