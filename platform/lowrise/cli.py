@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from lowrise.actor import Actor
+from lowrise.backup import cli as backup_cli
 from lowrise.cli_import import import_command
 from lowrise.rules import cli as rules_cli
 
@@ -215,6 +216,8 @@ def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | N
 main.add_command(rules_cli.worker)
 main.add_command(rules_cli.rules)
 main.add_command(import_command)
+main.add_command(backup_cli.backup)
+main.add_command(backup_cli.restore)
 
 
 @main.group()
