@@ -42,6 +42,7 @@ class Instance:
     records: Records
     accounts: Accounts
     boss: Actor
+    token: str = ""
 
     @property
     def instance(self) -> Path:
@@ -89,7 +90,7 @@ def flagship_instance(root: Path, url: str, *, scale: float = 0.05) -> Instance:
                              staff_id=staff[0]["id"])
     inst.accounts.add("agent@example.com", PASSWORD, roles=["consultant"],
                       staff_id=staff[1]["id"] if len(staff) > 1 else None)
-    inst.accounts.create_token(boss.id, "nightly export")
+    inst.token, _ = inst.accounts.create_token(boss.id, "nightly export")
     LoginLimit(inst.accounts).failed("10.0.0.9", "boss@example.com")
     inst.boss = Actor(user=staff[0]["id"], name="Boss", roles=frozenset({"admin"}))
     client = records.create("client", {"name": "张三丰", "phone": "13800138000"}, inst.boss)

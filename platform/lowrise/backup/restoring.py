@@ -117,6 +117,7 @@ def restore(archive: str | os.PathLike, *, instance: str | os.PathLike,
             _check_database(url, force)
         result = RestoreResult(reader.manifest, sa.make_url(url).render_as_string(),
                                warnings=[*reader.manifest.warnings, *warnings])
+        made = [p for p in (instance.parent, *instance.parent.parents) if not p.exists()]
         stage = staging_dir(instance)
         swap = Swap(stage / "replaced")
         # an SQLite file outside the instance folder is prepared beside itself
@@ -142,6 +143,10 @@ def restore(archive: str | os.PathLike, *, instance: str | os.PathLike,
                 result.workspace_written = True
         except BaseException:
             swap.undo()
+            shutil.rmtree(stage, ignore_errors=True)
+            for folder in made:  # the folders this restore made, deepest first
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
             raise
         finally:
             shutil.rmtree(stage, ignore_errors=True)
