@@ -343,10 +343,17 @@ def templates_(locale: str):
 
 @main.command("export-template")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--with-data", is_flag=True, help="Include the records and attached files.")
+@click.option("--with-data", is_flag=True, help="Include the records and attached files, as "
+              "sample data (read in one snapshot).")
 @pass_ctx
 def export_template(ctx: Context, out: str, with_data: bool):
-    """Write the workspace (and, --with-data, its records) as a template archive (.zip)."""
+    """Write the workspace (and, --with-data, its records) as a template archive (.zip).
+
+    A template, not a backup: an import gives the records new ids and starts their versions
+    again, and the archive does not carry accounts, API tokens, audit history, comments,
+    notifications, pending timers, the outbox, the trash or imports. `lowrise backup`
+    carries all of them.
+    """
     from lowrise.template_archive import export_template as export
     from lowrise.templates import TemplateError
 
