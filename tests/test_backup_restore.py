@@ -13,10 +13,17 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from conftest import drop_pg_database, make_pg_database
 from lowrise.cli import main
 from lowrise.storage.db import create_engine
-from test_backup_support import PASSWORD, SECRET, flagship_instance, open_instance, rows
+from test_backup_support import (
+    PASSWORD,
+    SECRET,
+    flagship_instance,
+    fresh_database,
+    kind_of,
+    open_instance,
+    rows,
+)
 from test_web_support import csrf_of
 
 pytest_plugins = ["test_backup_support"]  # other_url
@@ -50,14 +57,8 @@ def source(db_url, tmp_path, cli):
 def empty_target(db_url, tmp_path):
     """An empty folder and, for PostgreSQL, an empty database: (folder, --database args)."""
     folder = tmp_path / "restored"
-    if db_url.startswith("sqlite"):
-        yield folder, []
-        return
-    url = make_pg_database()
-    try:
-        yield folder, ["--database", url]
-    finally:
-        drop_pg_database(url)
+    with fresh_database(kind_of(db_url), tmp_path, "unused.db") as url:
+        yield folder, ["--database", url] if kind_of(url) == "postgresql" else []
 
 
 def target_url(folder: Path, extra: list[str]) -> str:

@@ -3,6 +3,8 @@ a database of the other kind to restore into, and reading any database table by 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -151,27 +153,34 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture
-def other_url(db_url, tmp_path):
-    """An empty database of the other kind: PostgreSQL for an SQLite test, and back."""
-    if db_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'other.db'}"
+@contextmanager
+def fresh_database(kind: str, tmp_path: Path, name: str) -> Iterator[str]:
+    """The URL of a new, empty database of a kind: an SQLite file, or a PostgreSQL database
+    dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / name}"
         return
     url = make_pg_database()
     try:
         yield url
     finally:
         drop_pg_database(url)
+
+
+def kind_of(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+@pytest.fixture
+def other_url(db_url, tmp_path):
+    """An empty database of the other kind: PostgreSQL for an SQLite test, and back."""
+    other = "postgresql" if kind_of(db_url) == "sqlite" else "sqlite"
+    with fresh_database(other, tmp_path, "other.db") as url:
+        yield url
 
 
 @pytest.fixture
 def same_kind_url(db_url, tmp_path):
     """Another empty database of the same kind as db_url."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'same.db'}"
-        return
-    url = make_pg_database()
-    try:
+    with fresh_database(kind_of(db_url), tmp_path, "same.db") as url:
         yield url
-    finally:
-        drop_pg_database(url)

@@ -90,6 +90,11 @@ def backup(out: str | os.PathLike, *, engine: sa.Engine, workspace_dir: str | os
         writer.finish(manifest)
         os.replace(tmp, out)
         return manifest
+    except sa.exc.OperationalError as exc:
+        writer.abort()
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise BackupError(f"the database cannot be read: {reason} (nothing was written)"
+                          ) from None
     except BaseException:
         writer.abort()
         raise

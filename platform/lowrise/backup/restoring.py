@@ -5,6 +5,8 @@ empty (or `force` is given). Then everything is prepared beside its place: the i
 folder's uploads and secret key, the SQLite database (loaded in one transaction), the
 workspace files; on PostgreSQL the database is loaded in one transaction. Only then are the
 prepared files renamed into place, so a restore that fails leaves the targets as they were.
+(A PostgreSQL database is committed just before those renames: should one of them fail,
+the error says that the database was restored and the files were left as they were.)
 """
 
 from __future__ import annotations
@@ -125,14 +127,14 @@ def restore(archive: str | os.PathLike, *, instance: str | os.PathLike,
         try:
             staged = stage / "instance"
             result.files = _stage_instance(reader, staged)
+            if not same_workspace:
+                _stage_workspace(ws_files, stage / "workspace")
             if db_file is not None:
                 target = staged / db_file.name if db_file.parent == instance else outside
                 result.rows = _load_sqlite(reader, target, ws, result.warnings)
             else:
-                result.rows = _load_database(reader, url, ws, result.warnings)
-            if not same_workspace:
-                _stage_workspace(ws_files, stage / "workspace")
-            # everything is ready: from here on, renames only
+                result.rows = _load_database(reader, url, ws, result.warnings, force)
+            # everything is ready (a PostgreSQL database committed): renames only from here
             if db_file is not None and db_file.parent != instance:
                 swap.put(target, db_file, sidecars=True)
             swap.put_folder(staged, instance, sidecars_of=db_file.name if db_file else "")
@@ -141,13 +143,18 @@ def restore(archive: str | os.PathLike, *, instance: str | os.PathLike,
                 for part in sorted(os.listdir(stage / "workspace")):
                     swap.put(stage / "workspace" / part, root / part)
                 result.workspace_written = True
-        except BaseException:
+        except BaseException as exc:
             swap.undo()
             shutil.rmtree(stage, ignore_errors=True)
             for folder in made:  # the folders this restore made, deepest first
                 if folder.is_dir() and not any(folder.iterdir()):
                     folder.rmdir()
-            raise
+            if not isinstance(exc, OSError):
+                raise
+            done = ("the database was restored, but the instance and workspace files were "
+                    "left as they were" if db_file is None and result.rows else
+                    "nothing was changed")
+            raise BackupError(f"the restore could not write its files ({exc}); {done}") from exc
         finally:
             shutil.rmtree(stage, ignore_errors=True)
             if outside is not None:
@@ -282,7 +289,7 @@ def _load_sqlite(reader: ArchiveReader, path: Path, ws: Workspace | None,
 
 
 def _load_database(reader: ArchiveReader, url: str, ws: Workspace | None,
-                   warnings: list[str]) -> dict[str, int]:
+                   warnings: list[str], force: bool) -> dict[str, int]:
     """Load into PostgreSQL in one transaction: the tables a restore makes are dropped first
     if they exist (empty, or --force), so a failure leaves the database as it was."""
     engine = create_engine(url, poolclass=sa.NullPool)
@@ -291,6 +298,7 @@ def _load_database(reader: ArchiveReader, url: str, ws: Workspace | None,
         with write_transaction(engine) as conn:
             # a server still using the database holds locks: fail clearly rather than wait
             conn.exec_driver_sql("SET LOCAL lock_timeout = '30s'")
+            _refuse_data("the database", _with_data(conn), force)  # filled since the check?
             quote = conn.dialect.identifier_preparer.quote
             for name in sorted(live_tables(conn) & names):
                 conn.exec_driver_sql(f"DROP TABLE {quote(name)}")
@@ -298,10 +306,12 @@ def _load_database(reader: ArchiveReader, url: str, ws: Workspace | None,
         if ws is not None:
             with engine.connect() as conn:
                 warnings += dangling_links(conn, ws)
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0]
-        raise BackupError(f"the database refused the restore ({reason}); stop the servers "
-                          "and workers that use it and try again (nothing was changed)") from None
+        hint = ("stop the servers and workers that use it and try again"
+                if isinstance(exc, sa.exc.OperationalError) else "see the reason")
+        raise BackupError(f"the database refused the restore ({reason}); {hint} (nothing "
+                          "was changed)") from None
     finally:
         engine.dispose()
     return rows
