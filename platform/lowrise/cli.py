@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from lowrise.actor import Actor
+from lowrise.backup import cli as backup_cli
 from lowrise.cli_import import import_command
 from lowrise.rules import cli as rules_cli
 
@@ -215,6 +216,8 @@ def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | N
 main.add_command(rules_cli.worker)
 main.add_command(rules_cli.rules)
 main.add_command(import_command)
+main.add_command(backup_cli.backup)
+main.add_command(backup_cli.restore)
 
 
 @main.group()
@@ -340,10 +343,17 @@ def templates_(locale: str):
 
 @main.command("export-template")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--with-data", is_flag=True, help="Include the records and attached files.")
+@click.option("--with-data", is_flag=True, help="Include the records and attached files, as "
+              "sample data (read in one snapshot).")
 @pass_ctx
 def export_template(ctx: Context, out: str, with_data: bool):
-    """Write the workspace (and, --with-data, its records) as a template archive (.zip)."""
+    """Write the workspace (and, --with-data, its records) as a template archive (.zip).
+
+    A template, not a backup: an import gives the records new ids and starts their versions
+    again, and the archive does not carry accounts, API tokens, audit history, comments,
+    notifications, pending timers, the outbox, the trash or imports. `lowrise backup`
+    carries all of them.
+    """
     from lowrise.template_archive import export_template as export
     from lowrise.templates import TemplateError
 

@@ -150,8 +150,13 @@ def export_template(ws: Workspace, out: str | os.PathLike, *, records: Records |
 
 def _export_data(zf: zipfile.ZipFile, ws: Workspace, records: Records,
                  manifest: Manifest) -> None:
+    from lowrise.backup.snapshot import snapshot
+
     keys: set[str] = set()
-    with records.engine.connect() as conn:
+    links = _LinkCheck(ws)
+    # one snapshot (REPEATABLE READ on PostgreSQL): a record and those it links to are read
+    # as they were at one moment, however long the export takes and whoever writes meanwhile
+    with snapshot(records.engine) as conn:
         for rt in load_order(ws):
             count = 0
             with zf.open(f"{DATA_DIR}{rt.name}.jsonl", "w") as fh:
@@ -159,6 +164,7 @@ def _export_data(zf: zipfile.ZipFile, ws: Workspace, records: Records,
                     for f in rt.user_fields:
                         if f.type == "attachment":
                             keys.update(item["key"] for item in record.get(f.name) or ())
+                    links.add(rt, record)
                     line = json.dumps(to_json_values(rt, record), ensure_ascii=False)
                     fh.write(line.encode("utf-8") + b"\n")
                     count += 1
@@ -166,11 +172,38 @@ def _export_data(zf: zipfile.ZipFile, ws: Workspace, records: Records,
         c = records.schema.counters
         manifest.counters = [dict(r) for r in conn.execute(
             sa.select(c).where(c.c.record_type.in_(list(ws.record_types)))).mappings()]
+        t = records.schema.trash
+        links.check(conn.execute(sa.select(t.c.record_type, t.c.record_id)).all())
     for key in sorted(keys):
         if records.files is None or not records.files.path(key).exists():
             raise ArchiveError(f"an attached file ({key[:12]}…) is missing from the file store "
                                "at export; nothing was written")
         zf.write(records.files.path(key), FILES_DIR + key)
+
+
+class _LinkCheck:
+    """Every link of the exported records must name an exported record (or one in the
+    trash, which an import leaves empty with a warning); checked before the archive is
+    kept, so that an archive that cannot be imported is never written."""
+
+    def __init__(self, ws: Workspace):
+        self.ids: dict[str, set[int]] = {name: set() for name in ws.record_types}
+        self.refs: dict[tuple[str, int], tuple[str, int, str]] = {}  # target → first referrer
+
+    def add(self, rt: RecordType, record: Mapping[str, Any]) -> None:
+        self.ids[rt.name].add(record["id"])
+        for f in _links(rt):
+            value = record.get(f.name)
+            if value is not None and not f.system and f.target in self.ids:
+                self.refs.setdefault((f.target, value), (rt.name, record["id"], f.name))
+
+    def check(self, trashed: list[tuple[str, int]]) -> None:
+        gone = set(trashed)
+        for (target, value), (type_name, rid, name) in self.refs.items():
+            if value not in self.ids[target] and (target, value) not in gone:
+                raise ArchiveError(f"{type_name} #{rid}: {name} points at {target} #{value}, "
+                                   "which is neither among the exported records nor in the "
+                                   "trash; the archive would not import (nothing was written)")
 
 
 def _rows(conn: sa.Connection, records: Records, rt: RecordType) -> Iterator[dict[str, Any]]:
