@@ -9,8 +9,8 @@ The workspace declares each document in documents/<name>.yaml (see docs/document
 from __future__ import annotations
 
 from .checks import template_problems
-from .generate import AUDIT_ACTION, Generated, Offer, generate, offers
+from .generate import AUDIT_ACTION, DocumentRefused, Generated, Offer, generate, offers
 from .render import DocumentError
 
-__all__ = ["AUDIT_ACTION", "DocumentError", "Generated", "Offer", "generate", "offers",
-           "template_problems"]
+__all__ = ["AUDIT_ACTION", "DocumentError", "DocumentRefused", "Generated", "Offer",
+           "generate", "offers", "template_problems"]

@@ -16,7 +16,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, nodes
 
 from lowrise.workspace.model import Document, Field, RecordType, Workspace
 from lowrise.workspace.yamlpos import Problem
@@ -26,7 +26,7 @@ from .generate import folder
 
 
 def template_problems(ws: Workspace) -> list[Problem]:
-    """Every problem of every document's template file (and its file_name)."""
+    """Every problem of every document's template file (and of its file_name)."""
     out: list[Problem] = []
     for doc in ws.documents.values():
         if doc.record_type not in ws.record_types:
@@ -52,22 +52,17 @@ def _document(ws: Workspace, doc: Document) -> list[Problem]:
         return [Problem(rel, line, 0, "", f"the template does not parse: {exc.message}")]
     except (OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
         return [Problem(rel, 0, 0, "", f"cannot be read as a template: {exc}")]
-    if top is None:
-        top = meta.find_undeclared_variables(tree)
     names = top_names(ws, doc)
-    out = [Problem(rel, 0, 0, "", _unknown(ws, doc, name, names))
-           for name in sorted(top) if name not in names and name not in env.globals]
-    walker = _Walker(ws, doc, names, rel)
+    out = [Problem(rel, 0, 0, "", _unknown(doc, name, names))  # a .docx: docxtpl's list
+           for name in sorted(top or ()) if name not in names and name not in env.globals]
+    walker = _Walker(ws, doc, names, rel, env.globals)
     walker.visit(tree, {})
     out += walker.problems
     if doc.file_name:
         try:
-            walker.rel = doc.loc.file
+            walker.rel, walker.prefix = doc.loc.file, "file_name: "
             walker.visit(env.parse(doc.file_name), {})
             out += [p for p in walker.problems if p.file == doc.loc.file]
-            unknown = meta.find_undeclared_variables(env.parse(doc.file_name)) - names.keys()
-            out += [Problem(doc.loc.file, 0, 0, "", "file_name: " + _unknown(ws, doc, n, names))
-                    for n in sorted(unknown)]
         except TemplateSyntaxError as exc:
             out.append(Problem(doc.loc.file, 0, 0, "", f"file_name does not parse: "
                                f"{exc.message}"))
@@ -100,7 +95,7 @@ def _suggest(word: str, choices) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _unknown(ws: Workspace, doc: Document, name: str, names: dict[str, Any]) -> str:
+def _unknown(doc: Document, name: str, names: dict[str, Any]) -> str:
     return (f"'{name}' is not a field of {doc.record_type} nor a name the document gives"
             f"{_suggest(name, names)}")
 
@@ -109,29 +104,34 @@ class _Walker:
     """Follows each `a.b.c` of a parsed template to the field it names; a `for` over a
     related list (or a multi-record value) knows the type of its loop variable."""
 
-    def __init__(self, ws: Workspace, doc: Document, names: dict[str, Any], rel: str):
-        self.ws, self.doc, self.names, self.rel = ws, doc, names, rel
+    def __init__(self, ws: Workspace, doc: Document, names: dict[str, Any], rel: str,
+                 given: Any = ()):
+        self.ws, self.doc, self.names, self.rel, self.given = ws, doc, names, rel, given
+        self.prefix = ""
         self.problems: list[Problem] = []
 
     def report(self, node: nodes.Node, message: str) -> None:
-        line = getattr(node, "lineno", 0) if not self.rel.endswith(".docx") else 0
-        self.problems.append(Problem(self.rel, line, 0, "", message))
+        # a .docx's Jinja is one long line of XML: its line numbers mean nothing to a person
+        line = getattr(node, "lineno", 0) if self.rel.endswith((".html", ".htm")) else 0
+        self.problems.append(Problem(self.rel, line, 0, "", self.prefix + message))
 
     def visit(self, node: nodes.Node, scope: dict[str, Any]) -> None:
         if isinstance(node, nodes.For):
             self.visit(node.iter, scope)
             inner = dict(scope)
             shape = self.shape(node.iter, scope)
-            for target in node.target.find_all(nodes.Name):
-                inner[target.name] = (shape[1] if isinstance(shape, tuple) and target is
-                                      node.target else "any")
+            if isinstance(node.target, nodes.Name):  # for p in payments: p is a payment
+                inner[node.target.name] = shape[1] if isinstance(shape, tuple) else "any"
+            for target in node.target.find_all(nodes.Name):  # for a, b in ...: not followed
+                inner[target.name] = "any"
             inner["loop"] = "any"
             for child in (*node.body, *node.else_):
                 self.visit(child, inner)
             if node.test is not None:
                 self.visit(node.test, inner)
             return
-        if isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, (nodes.Getattr, nodes.Getitem)) or (
+                isinstance(node, nodes.Name) and node.ctx == "load"):
             self.shape(node, scope)
             return
         if isinstance(node, (nodes.Assign, nodes.AssignBlock, nodes.Macro, nodes.CallBlock,
@@ -148,6 +148,8 @@ class _Walker:
         if isinstance(node, nodes.Name):
             if node.name in scope:
                 return scope[node.name]
+            if node.name not in self.names and node.name not in self.given:
+                self.report(node, _unknown(self.doc, node.name, self.names))
             return self._of(self.names.get(node.name, "any"))
         if isinstance(node, nodes.Getattr):
             return self.member(node, self.shape(node.node, scope), node.attr)

@@ -31,6 +31,11 @@ from lowrise.workspace.model import Document, Workspace
 from . import context, render
 from .render import DocumentError
 
+
+class DocumentRefused(DocumentError):
+    """The record's state does not allow the document: its `when` does not hold, or its
+    `locked_when` does."""
+
 #: the audit action of a generated document (its note holds the details as JSON)
 AUDIT_ACTION = "document"
 
@@ -155,6 +160,9 @@ def generate(records, doc_name: str, record_id: int, actor: Actor) -> Generated:
         uploads = make(ws, doc, context.data(reader, doc, shown))
     rt = ws.record_types[doc.record_type]
     f = rt.fields[doc.attach_to]
+    if records.files is None:
+        raise DocumentError(msg("documents cannot be stored: this records service has no "
+                                "file store"))
     f.kind.parse(f, uploads)  # the field's size and type limits, as for an upload
     template_hash = hashlib.sha256(template_path(ws, doc).read_bytes()).hexdigest()
     now = actor.now()
@@ -187,8 +195,8 @@ def _refuse_unless_offered(ws: Workspace, doc: Document, stored: dict, conn, sch
                            actor: Actor) -> None:
     if doc.when and not _matches(doc.when, ws, doc, stored, conn, schema, actor):
         node = filters.parse(doc.when, doc.record_type, ws)
-        raise DocumentError(msg("%(document)s is made only for records where %(condition)s",
-                                document=doc.label,
-                                condition=Lazy(lambda loc: filters.describe(node, ws, loc))))
+        raise DocumentRefused(msg(
+            "%(document)s is made only for records where %(condition)s", document=doc.label,
+            condition=Lazy(lambda loc: filters.describe(node, ws, loc))))
     if doc.locked_when and _matches(doc.locked_when, ws, doc, stored, conn, schema, actor):
-        raise DocumentError(_lock_reason(ws, doc))
+        raise DocumentRefused(_lock_reason(ws, doc))
