@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,14 +38,21 @@ TODAY = Field("today", "date", Label.of(None, "today"))
 GIVEN = ("today", "generated_by")
 
 
-def _unwrap(v: Any) -> Any:
-    return plain(v)
+def _pair(a: Any, b: Any) -> tuple[Any, Any]:
+    """Two operands that combine: an amount (Decimal) and a float written in the template
+    (amount * 0.3) meet as Decimals."""
+    a, b = plain(a), plain(b)
+    if isinstance(a, Decimal) and isinstance(b, float):
+        b = Decimal(str(b))
+    elif isinstance(b, Decimal) and isinstance(a, float):
+        a = Decimal(str(a))
+    return a, b
 
 
 def _op(fn: Callable[[Any, Any], Any], swap: bool = False):
     if swap:
-        return lambda self, other: fn(_unwrap(other), self.plain_value)
-    return lambda self, other: fn(self.plain_value, _unwrap(other))
+        return lambda self, other: fn(*_pair(other, self))
+    return lambda self, other: fn(*_pair(self, other))
 
 
 class Value:
