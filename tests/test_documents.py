@@ -39,7 +39,7 @@ roles:
         fields:
           phone: {access: masked, unless: own}
           secret: hidden
-      deal: {can: [read, update], rows: own}
+      deal: {can: [read, update], rows: own, fields: {margin: hidden}}
       instalment: {can: [read], rows: {filter: {field: hidden_from_sellers, op: eq, value: false}}}
   clerk:
     permissions:
@@ -70,6 +70,7 @@ fields:
   owner: {type: user}
   files: {type: attachment, multiple: true, accept: [.docx, .pdf, .html]}
   one_file: {type: attachment, accept: [.pdf]}
+  margin: {type: decimal}
 """,
     "schemas/instalment.yaml": """
 title: label
@@ -124,7 +125,8 @@ attach_to: one_file
 def _letter_docx(path: Path) -> None:
     d = Docx()
     d.add_paragraph("买受人：{{ client.name }}　电话：{{ client.phone }}　备注：[{{ client.secret }}]")
-    d.add_paragraph("总价：{{ amount|money }}（大写：{{ amount|rmb_upper }}）状态：{{ status }}")
+    d.add_paragraph("总价：{{ amount|money }}（大写：{{ amount|rmb_upper }}）状态：{{ status }}"
+                    "　利润：[{{ margin }}]")
     d.add_paragraph("{% if amount > 1000000 %}大额{% endif %}首期 {{ (amount * 0.3)|money }}")
     d.add_paragraph("经办：{{ deal.owner.name }}　{{ seller.name }}（{{ city }}）"
                     "{{ generated_by }} {{ today }}")
@@ -164,7 +166,8 @@ class Shop:
                          consultant=self.bob)
         self.other_client = mk("client", name="李四", consultant=self.bob)
         self.deal = mk("deal", title="A-1801", client=self.client, amount="3250000",
-                       signed_on="2026-12-07", status="draft", kind="sale", owner=self.sam)
+                       signed_on="2026-12-07", status="draft", kind="sale", owner=self.sam,
+                       margin="0.18")
         for label, due, amount, paid in (("定金", "2026-12-08", "50000", True),
                                          ("首付款", "2027-01-08", "950000", False),
                                          ("二期款", "2027-03-08", "250000", False),
@@ -200,7 +203,7 @@ def test_a_docx_filled_as_the_person_reads_the_records(shop):
     text = _text(shop.bytes_of(item))
     # masked for her (the client is her colleague's), hidden left empty
     assert "买受人：张三　电话：138****5678　备注：[]" in text and "13812345678" not in text
-    assert "¥3,250,000.00（大写：叁佰贰拾伍万元整）状态：草稿" in text
+    assert "¥3,250,000.00（大写：叁佰贰拾伍万元整）状态：草稿　利润：[]" in text  # hidden
     assert "大额首期 ¥975,000.00" in text  # values compare and compute as themselves
     assert "经办：李秀英　示例置业有限公司（杭州）李秀英 2026年12月7日" in text
     # related: unpaid only (filter), latest due first (sort), two of them (limit)
