@@ -270,10 +270,14 @@ def test_clone_makes_a_workspace_that_loads(tmp_path):
 
 def test_clone_of_the_flagship_takes_only_the_workspace(tmp_path):
     dest = clone("real_estate", tmp_path / "sales")
-    assert sorted(p.name for p in dest.iterdir()) == ["automations", "schemas", "views",
-                                                      "workspace.yaml"]
+    assert sorted(p.name for p in dest.iterdir()) == ["automations", "documents", "schemas",
+                                                      "views", "workspace.yaml"]
     assert load_workspace(dest).record_types.keys() == \
         load_workspace(ROOT).record_types.keys()
+    # its document templates come along, the Word files with their YAML
+    assert load_workspace(dest).documents.keys() == load_workspace(ROOT).documents.keys()
+    assert (dest / "documents" / "sale_contract_presale.docx").read_bytes() == \
+        (ROOT / "documents" / "sale_contract_presale.docx").read_bytes()
 
 
 def test_clone_into_an_empty_folder(tmp_path):

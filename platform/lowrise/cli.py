@@ -91,9 +91,19 @@ def main(ctx, workspace, database, instance):
 def check(ctx: Context):
     """Validate every YAML file of the workspace; report all problems at once."""
     ws = ctx.workspace()
+    if ws.documents:  # the template files: what each one uses must be there
+        from lowrise.documents import template_problems
+
+        if problems := template_problems(ws):
+            for p in problems:
+                click.echo(str(p), err=True)
+            n = len(problems)
+            raise click.ClickException(f"{n} problem{'s' if n != 1 else ''} in the document "
+                                       f"templates of {ctx.workspace_dir.resolve()}")
     n_fields = sum(len(rt.user_fields) for rt in ws.record_types.values())
+    docs = f", {len(ws.documents)} documents" if ws.documents else ""
     click.echo(f"{ctx.workspace_dir.resolve()}: OK — {len(ws.record_types)} record types, "
-               f"{n_fields} fields, {len(ws.views)} views, {len(ws.rules)} automations")
+               f"{n_fields} fields, {len(ws.views)} views, {len(ws.rules)} automations{docs}")
 
 
 @main.command()

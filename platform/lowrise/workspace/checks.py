@@ -80,6 +80,11 @@ def run(ctx: Context) -> None:
         _check_view(ctx, view.loc.file, view.type, view.record_type, view.config)
     for rule in ctx.workspace.rules.values():
         _check_rule(ctx, rule.loc.file, rule.record_type, rule.config)
+    if ctx.workspace.documents:
+        from .document_checks import check_document
+
+        for doc in ctx.workspace.documents.values():
+            check_document(ctx, doc)
 
 
 def _suggest(word: str, choices: Any) -> str:

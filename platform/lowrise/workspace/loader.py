@@ -37,12 +37,25 @@ from .metaschema import (
     WIDGET_KINDS,
     schema_for,
 )
-from .model import Field, Label, Loc, Option, RecordType, Role, Rule, View, Workspace
+from .model import (
+    Document,
+    Field,
+    Label,
+    Loc,
+    Option,
+    RecordType,
+    Related,
+    Role,
+    Rule,
+    View,
+    Workspace,
+)
 from .yamlpos import Path, Problem, Source, parse_yaml
 
-FOLDERS = {"schemas": "record_type", "views": "view", "automations": "automation"}
+FOLDERS = {"schemas": "record_type", "views": "view", "automations": "automation",
+           "documents": "document"}
 SUFFIXES = (".yaml", ".yml")
-_ORDER = {"workspace": 0, "record_type": 1, "view": 2, "automation": 3}
+_ORDER = {"workspace": 0, "record_type": 1, "view": 2, "automation": 3, "document": 4}
 
 SYSTEM_LABELS = {
     "id": ("id", {"en": "ID", "zh": "编号"}),
@@ -237,7 +250,7 @@ def _subject(kind: str, path: Path, instance: Any) -> str:
     if kind == "view":
         return f"a {itype} view" if itype in VIEW_TYPES else "a view"
     return {"workspace": "workspace.yaml", "record_type": "a record type",
-            "automation": "a rule"}[kind]
+            "automation": "a rule", "document": "a document"}[kind]
 
 
 def _hint(key: str, kind: str, path: Path) -> str:
@@ -405,6 +418,7 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
     record_types: dict[str, RecordType] = {}
     views: dict[str, View] = {}
     rules: dict[str, Rule] = {}
+    documents: dict[str, Document] = {}
     for (kind, item), rel in named.items():
         source = sources[rel]
         if not isinstance(source.data, dict) and kind != "workspace":
@@ -421,6 +435,8 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
                                _str(raw.get("record_type")), config, Loc(rel))
         elif kind == "automation":
             rules[item] = Rule(item, _str(raw.get("record_type")), dict(raw), Loc(rel))
+        elif kind == "document":
+            documents[item] = _document(item, raw, Loc(rel))
     roles = {}
     for role_name, raw in _mapping(settings.get("roles")).items():
         raw = _mapping(raw)
@@ -431,7 +447,7 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
         name=_str(settings.get("name")) or name,
         label=_label(settings.get("label"), _str(settings.get("name")) or name),
         default_locale=default_locale, locales=locales, record_types=record_types,
-        views=views, rules=rules, roles=roles, users_type=users, root=root,
+        views=views, rules=rules, roles=roles, users_type=users, root=root, documents=documents,
         config={**settings, "timezone": timezone, "default_locale": default_locale,
                 "locales": list(locales)},
     )
@@ -440,6 +456,30 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
 
 def _str(raw: Any) -> str | None:
     return raw if isinstance(raw, str) else None
+
+
+def _document(name: str, raw: dict[str, Any], loc: Loc) -> Document:
+    """A document template as declared; the checks say what is wrong with it."""
+    template = _str(raw.get("template")) or ""
+    formats = _strings(raw.get("formats")) or (("docx",) if template.endswith(".docx")
+                                               else ("pdf",))
+    related = {}
+    for key, spec in _mapping(raw.get("related")).items():
+        spec = _mapping(spec)
+        limit = spec.get("limit")
+        related[key] = Related(
+            _str(spec.get("record_type")) or "", _str(spec.get("link")) or "",
+            _strings(spec.get("sort")), spec.get("filter"),
+            limit if isinstance(limit, int) and not isinstance(limit, bool) else 200)
+    roles = raw.get("roles")
+    return Document(
+        name=name, label=_label(raw.get("label"), name),
+        record_type=_str(raw.get("record_type")) or "", template=template, formats=formats,
+        attach_to=_str(raw.get("attach_to")) or "", file_name=_str(raw.get("file_name")),
+        roles=_strings(roles) if isinstance(roles, list) else None,
+        when=raw.get("when"), locked_when=raw.get("locked_when"),
+        locale=_str(raw.get("locale")), related=related,
+        constants=_mapping(raw.get("constants")), loc=loc)
 
 
 def _record_type(name: str, source: Source, bad: set[tuple], timezone: str,

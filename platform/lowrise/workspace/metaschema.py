@@ -19,7 +19,7 @@ from lowrise.fields import registry
 from lowrise.fields.base import COMMON_OPTIONS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-KINDS = ("workspace", "record_type", "view", "automation")
+KINDS = ("workspace", "record_type", "view", "automation", "document")
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
 NAME_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
@@ -514,12 +514,72 @@ def automation_schema() -> dict[str, Any]:
     return build()
 
 
+DOCUMENT_FORMATS = ("docx", "pdf", "html")
+TEMPLATE_PATTERN = r"^[^/\\].*\.(docx|html?)$"
+
+
+def document_schema() -> dict[str, Any]:
+    """The schema of a document template (documents/<name>.yaml); see docs/documents.md."""
+    related = {
+        "type": "object", "required": ["record_type", "link"], "additionalProperties": False,
+        "description": "Records of another type whose link points at the document's record.",
+        "properties": {
+            "record_type": _doc(dict(REF_NAME), "The type of the related records."),
+            "link": _doc(dict(REF_NAME), "Its link field that points at the record."),
+            "sort": {"type": "array", "items": {"type": "string", "pattern": SORT_PATTERN},
+                     "description": "Their order: field names, -name for descending."},
+            "filter": _doc(dict(REF_FILTER), "Only the related records that match."),
+            "limit": {"type": "integer", "minimum": 1, "maximum": 1000,
+                      "description": "At most this many (default 200)."},
+        },
+    }
+    return _schema("document", "Lowrise document template (documents/<name>.yaml)",
+                   "A DOCX or HTML template filled from one record into a file stored on it. "
+                   "The file name is the document's name.", {
+        "type": "object",
+        "required": ["record_type", "template", "attach_to"],
+        "properties": {
+            "label": _doc(dict(REF_LABEL), "The document's label, like Sale contract."),
+            "description": _doc(dict(REF_LABEL), "What the document is for."),
+            "record_type": _doc(dict(REF_NAME), "The record type it is filled from."),
+            "template": {"type": "string", "pattern": TEMPLATE_PATTERN,
+                         "description": "The template file, relative to documents/: a .docx "
+                         "(Jinja placeholders inside Word) or an .html page (made a PDF)."},
+            "formats": {"type": "array", "items": {"enum": list(DOCUMENT_FORMATS)},
+                        "minItems": 1, "uniqueItems": True,
+                        "description": "What to make: docx from a .docx; pdf and/or html from "
+                        "an .html (default: docx, or pdf)."},
+            "attach_to": _doc(dict(REF_NAME), "The attachment field the files are stored in."),
+            "file_name": {"type": "string", "minLength": 1,
+                          "description": "The file's name without extension; placeholders "
+                          "allowed, like {{ contract_no }} 买卖合同."},
+            "roles": {"type": "array", "items": REF_NAME, "uniqueItems": True,
+                      "description": "Roles that may generate it (default: whoever may "
+                      "update the record)."},
+            "when": _doc(dict(REF_FILTER), "Offered only for records that match."),
+            "locked_when": _doc(dict(REF_FILTER), "Records that match may not have it "
+                                "generated (again), like approved contracts."),
+            "locale": {"type": "string", "pattern": LOCALE_PATTERN,
+                       "description": "The language of labels and dates in it (default: the "
+                       "workspace's default locale)."},
+            "related": {"type": "object", "propertyNames": REF_NAME,
+                        "additionalProperties": related,
+                        "description": "Lists of related records the template loops over, "
+                        "by the name it uses."},
+            "constants": {"type": "object", "propertyNames": REF_NAME,
+                          "description": "Fixed values the template uses by name (the "
+                          "seller's name, an address)."},
+        },
+        "additionalProperties": False,
+    }, _defs())
+
+
 BUILDERS = {"workspace": workspace_schema, "record_type": record_type_schema,
-            "view": view_schema, "automation": automation_schema}
+            "view": view_schema, "automation": automation_schema, "document": document_schema}
 
 
 def schema_for(kind: str) -> dict[str, Any]:
-    """The schema of one kind of file: workspace, record_type, view or automation."""
+    """The schema of one kind of file: workspace, record_type, view, automation or document."""
     return BUILDERS[kind]()
 
 
@@ -558,6 +618,7 @@ PATTERN_WORDS = {
     MEASURE_PATTERN: "is not a measure: write count, or sum:, avg:, min: or max: and a field, "
                      "like sum:amount",
     "^[A-Z]{3}$": "is not a currency code: use three capital letters, like CNY",
+    TEMPLATE_PATTERN: "is not a template file: name a .docx or .html file in documents/",
     r".*\{0+\}.*": "has no counter: add one like {0000}, as in CT-{YYYY}-{0000}",
 }
 ENUM_NOUNS = {"op": "an operator", "color": "a colour", "result": "a formula result type",

@@ -155,6 +155,38 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Related:
+    """Records that link to a document's record, as a list a template loops over."""
+
+    record_type: str
+    link: str
+    sort: tuple[str, ...] = ()
+    filter: Any = None
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document template (documents/<name>.yaml): a file filled from one record; the
+    lowrise.documents package renders it."""
+
+    name: str
+    label: Label
+    record_type: str
+    template: str  # the template file, relative to the documents/ folder
+    formats: tuple[str, ...]
+    attach_to: str
+    file_name: str | None = None
+    roles: tuple[str, ...] | None = None  # None: whoever may update the record
+    when: Any = None
+    locked_when: Any = None
+    locale: str | None = None
+    related: Mapping[str, Related] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    loc: Loc = Loc("")
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     label: Label
@@ -177,9 +209,13 @@ class Workspace:
     users_type: str | None = None
     root: str = ""
     config: Mapping[str, Any] = field(default_factory=dict)
+    documents: Mapping[str, Document] = field(default_factory=dict)
 
     def type(self, name: str) -> RecordType:
         return self.record_types[name]
+
+    def documents_of(self, type_name: str) -> list[Document]:
+        return [d for d in self.documents.values() if d.record_type == type_name]
 
     def views_of(self, type_name: str) -> list[View]:
         return [v for v in self.views.values() if v.record_type == type_name]

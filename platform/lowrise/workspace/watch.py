@@ -31,7 +31,7 @@ from lowrise.errors import LowriseError
 from .model import Workspace
 from .yamlpos import Problem
 
-PARTS = ("workspace.yaml", "workspace.yml", "schemas", "views", "automations")
+PARTS = ("workspace.yaml", "workspace.yml", "schemas", "views", "automations", "documents")
 
 
 def stamp(root: str | os.PathLike) -> tuple[tuple[str, int, int], ...]:

@@ -29,6 +29,11 @@
     toast(e.detail.xhr.statusText || "Request failed", true);
   });
 
+  /* Print buttons: the browser's print dialog (print.css lays the page out). */
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-print]")) window.print();
+  });
+
   /* Forms that ask before they submit (delete). */
   document.addEventListener("submit", function (e) {
     var form = e.target;
