@@ -241,3 +241,105 @@ def _clients(run):
     t = run.schema.table("client")
     with run.engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(t)).mappings()]
+
+
+# -- a real server, killed in the middle of an import -----------------------------------------
+
+SERVER = """
+import sys, time
+sys.path[:0] = [{platform!r}, {tests!r}]
+from werkzeug.serving import make_server
+import test_web_support as support
+from lowrise.actor import SYSTEM
+from lowrise.web import create_app
+
+ws = support.make_workspace()
+app = create_app({{"TESTING": True, "SECRET_KEY": "test-secret", "LOWRISE_WORKSPACE": ws,
+                  "DATABASE_URL": {url!r}, "LOWRISE_INSTANCE": {instance!r},
+                  "LOWRISE_NULL_POOL": True}})
+run = app.extensions["lowrise"]
+if {first!r}:
+    staff = run.records.create("staff", {{"name": "Ada Admin"}}, SYSTEM)
+    run.accounts.add("ada@example.com", support.PASSWORD, name="Ada Admin", roles=["admin"],
+                     staff_id=staff["id"])
+
+    def stall(conn, change, actor, recs):  # the records are in, not yet committed
+        open({marker!r}, "w").write("writing")
+        time.sleep(600)
+
+    run.records.hooks.append(stall)
+srv = make_server("127.0.0.1", 0, app, threaded=True)
+print(srv.server_port, flush=True)
+srv.serve_forever()
+"""
+
+
+def _serve(tmp_path, db_url, *, first):
+    from pathlib import Path
+
+    code = SERVER.format(platform=str(Path(importer.__file__).parents[1]),
+                         tests=str(Path(__file__).parent), url=db_url,
+                         instance=str(tmp_path / "instance"), first=first,
+                         marker=str(tmp_path / "writing"))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    return proc, f"http://127.0.0.1:{proc.stdout.readline().strip()}"
+
+
+def _until(http, url, words, *, seconds=120):
+    deadline = time.monotonic() + seconds
+    while True:
+        page = http.get(url)
+        if words in page.text or time.monotonic() > deadline:
+            return page
+        time.sleep(0.2)
+
+
+def test_a_server_killed_during_an_import_leaves_it_failed_not_stuck(tmp_path, db_url):
+    import requests
+
+    from test_web_support import PASSWORD, csrf_of
+
+    first, base = _serve(tmp_path, db_url, first=True)
+    http = requests.Session()
+    try:
+        page = http.get(f"{base}/auth/login")
+        http.post(f"{base}/auth/login", data={"email": "ada@example.com", "password": PASSWORD,
+                                               "csrf_token": csrf_of(page.text)})
+        token = csrf_of(http.get(f"{base}/r/client/import").text)
+        resp = http.post(f"{base}/r/client/import", data={"csrf_token": token},
+                         files={"file": ("clients.csv", CSV)}, allow_redirects=False)
+        url = base + resp.headers["Location"]
+        _until(http, url, "Start the import")
+        http.post(url, data={"csrf_token": token, "map": ["name", "phone", "source", ""],
+                             "mode": "valid", "run_hooks": "1"})
+        http.post(f"{url}/start", data={"csrf_token": token})
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "writing").exists():  # the server is in the middle of its write
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        assert POLLING in http.get(url).text  # "writing", the bar polling
+    finally:
+        first.kill()
+        first.wait()
+    second, base2 = _serve(tmp_path, db_url, first=False)  # the server comes back
+    try:
+        url = url.replace(base, base2)
+        page = http.get(url)
+        assert page.status_code == 200 and POLLING not in page.text
+        assert ("The import failed: the server stopped during the import; nothing was written"
+                in page.text)
+        http.post(f"{url}/retry", data={"csrf_token": token})
+        assert "3 rows: 2 ready to import, 1 will be refused." in _until(
+            http, url, "Start the import").text
+        http.post(f"{url}/start", data={"csrf_token": token})  # still only the valid rows
+        assert "Imported 2 records." in _until(http, url, "Imported").text
+    finally:
+        second.terminate()
+        second.wait()
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            names = conn.execute(sa.text("select name from client order by name")).scalars()
+            assert list(names) == ["张三", "李四"]
+    finally:
+        engine.dispose()
