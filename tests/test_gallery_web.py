@@ -320,3 +320,25 @@ def test_the_gallery_is_whatever_folders_there_are(signed_in, spaces, tmp_path, 
     assert not spaces.exists()
     assert signed_in.post("/templates/tiny/use", data={"folder": "t"}).status_code == 302
     assert list(load_workspace(spaces / "t").record_types) == ["thing"]
+
+
+def test_an_archive_that_would_unzip_to_far_more_is_refused_in_chinese(signed_in, spaces):
+    """A 200 KB archive whose workspace holds 200 MB: refused from the zip's directory, in
+    the reader's language, with nothing written."""
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps({"format": "lowrise-template",
+                                                 "format_version": 1, "name": "x"}))
+        zf.writestr("workspace/workspace.yaml", "label: Bomb\nlocales: [en]\n")
+        with zf.open("workspace/schemas/big.yaml", "w") as fh:
+            for _ in range(200):
+                fh.write(bytes(1 << 20))
+    assert len(bomb.getvalue()) < 1 << 20
+    signed_in.client.get("/locale/zh")
+    resp = signed_in.post("/templates/import", data={
+        "folder": "copy", "archive": (io.BytesIO(bomb.getvalue()), "bomb.zip")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 422
+    assert str(escape("压缩包中的“workspace/schemas/big.yaml”解压后为 200.0 MB，上限为 4.0 MB")) \
+        in resp.text
+    assert not spaces.exists()

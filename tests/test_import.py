@@ -11,7 +11,7 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from lowrise import importer
+from lowrise import import_preview, importer
 from lowrise.actor import Actor
 from lowrise.importjobs import ImportJobs
 from lowrise.storage import migrate
@@ -106,7 +106,7 @@ def test_every_failing_row_is_reported_with_its_reason(records):
     assert "already used" in checked.errors[0]["phone"]
     assert "not one of the options" in checked.errors[1]["source"]
     assert checked.errors[2]["name"] == "is required"
-    assert "no Person called 'Nobody'" in checked.errors[3]["consultant"]
+    assert checked.errors[3]["consultant"] == "'Nobody' names no Person"
     assert "row 4" in checked.errors[4]["phone"] and "at least" in checked.errors[4]["budget"]
     assert "not a date" in checked.errors[5]["born_on"]
     assert checked.valid == 0
@@ -130,7 +130,7 @@ def test_only_valid_rows_and_the_refused_ones_as_csv(records):
                                            .type("client")))
     out = list(csv.reader(io.StringIO(text)))
     assert out[0] == [*CLIENTS[0], "error"]
-    assert out[1][:2] == ["Bad", "not a phone"] and out[1][-1].startswith("Mobile: ")
+    assert out[1][:2] == ["Bad", "not a phone"] and out[1][-1].startswith("Mobile 'not a phone'")
 
 
 def test_links_by_title_and_by_id_and_ambiguous_titles(records):
@@ -146,7 +146,8 @@ def test_links_by_title_and_by_id_and_ambiguous_titles(records):
     checked = importer.check(records, "deal", prepared, ACTOR)
     assert checked.stored[0]["client"] == a["id"] and checked.stored[0]["stage"] == "won"
     assert checked.stored[1]["client"] == a["id"] and checked.stored[1]["stage"] == "won"
-    assert "2 Clients are called 'Twin'" in checked.errors[2]["client"]
+    assert checked.errors[2]["client"].startswith("'Twin' names 2 Clients; write the one you "
+                                                  "mean as #id")
     assert "no Client #99999" in checked.errors[3]["client"]
     result = importer.run(records, "deal", prepared, ACTOR, mode="valid")
     assert result.created == 2
@@ -199,8 +200,10 @@ def test_background_job_records_progress_and_the_refused_rows(records, tmp_path)
     seen.append(done.status)
     assert done.status == "done" and done.created == 3 and done.refused == 1
     assert done.percent == 100
-    refused = done.errors_path.read_text(encoding="utf-8-sig")
-    assert "Bad" in refused and "error" in refused.splitlines()[0]
+    refused = "".join(import_preview.refused_csv(done.errors_path, records.schema.workspace
+                                                 .type("client"), "zh"))
+    assert refused.startswith("\ufeff") and "error" in refused.splitlines()[0]
+    assert "Bad,x" in refused and "手机：“x”不是有效的电话号码" in refused
 
 
 def test_a_failing_job_says_why(records, tmp_path):

@@ -340,3 +340,81 @@ def test_export_template_help_says_it_is_not_a_backup():
     assert "not a backup" in out.output and "lowrise backup" in out.output
     for lost in ("accounts", "API tokens", "audit history", "comments", "timers", "trash"):
         assert lost in out.output.replace("\n  ", " ")
+def _bomb(path: Path, members: dict[str, int], *, base: Path | None = None) -> Path:
+    """An archive with `base`'s members plus members of so many zero bytes (which shrink
+    about a thousand times), written a megabyte at a time."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        if base is not None:
+            with zipfile.ZipFile(base) as zin:
+                for name in zin.namelist():
+                    zout.writestr(name, zin.read(name))
+        for name, size in members.items():
+            with zout.open(name, "w", force_zip64=True) as fh:
+                for _ in range(size // (1 << 20)):
+                    fh.write(bytes(1 << 20))
+    return path
+
+
+@pytest.fixture
+def desk_zip(tmp_path):
+    ws = load_workspace(clone("service_desk", tmp_path / "desk"))
+    out = tmp_path / "desk.zip"
+    export_template(ws, out)
+    return out
+
+
+def test_a_zip_bomb_in_the_workspace_is_refused_before_it_is_read(desk_zip, tmp_path):
+    """A 200 MB member that zips to 200 KB: refused by its name, or by its size when it
+    is named as YAML, with nothing read, decompressed or written."""
+    import tracemalloc
+
+    binary = _bomb(tmp_path / "bin.zip", {"workspace/schemas/big.bin": 200 << 20}, base=desk_zip)
+    big_yaml = _bomb(tmp_path / "yaml.zip", {"workspace/schemas/big.yaml": 200 << 20},
+                     base=desk_zip)
+    assert binary.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError, match="not a YAML file"):
+            import_template(binary, tmp_path / "copy")
+        with pytest.raises(ArchiveError, match=r"is 200\.0 MB uncompressed; at most 4\.0 MB"):
+            import_template(big_yaml, tmp_path / "copy")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20, peak
+    assert not (tmp_path / "copy").exists()
+
+
+def test_data_that_shrank_like_a_bomb_or_too_much_in_all_is_refused(desk_zip, tmp_path,
+                                                                   monkeypatch):
+    import lowrise.template_members as members
+
+    squeezed = _bomb(tmp_path / "data.zip", {"data/ticket.jsonl": 8 << 20}, base=desk_zip)
+    with pytest.raises(ArchiveError, match=r"data/ticket\.jsonl' shrank \d+ times"):
+        open_archive(squeezed)
+    monkeypatch.setattr(members, "MAX_TOTAL", 64 << 10)
+    with pytest.raises(ArchiveError, match=r"the archive holds 0\.\d MB uncompressed"):
+        open_archive(desk_zip)
+
+
+def test_members_the_format_does_not_have_are_refused(desk_zip, tmp_path):
+    for name in ("run.sh", "data/../x.jsonl", "files/not-a-checksum", "workspace/views/a.py"):
+        bad = _rezip(desk_zip, tmp_path / "bad.zip", lambda items, n=name: {**items, n: b"x"})
+        with pytest.raises(ArchiveError, match="archive member"):
+            open_archive(bad)
+    hidden = _rezip(desk_zip, tmp_path / "hidden.zip",
+                    lambda items: {**items, "workspace/schemas/.DS_Store": b"\0\1"})
+    assert "schemas/.DS_Store" not in open_archive(hidden).files  # skipped, as export does
+
+
+def test_a_record_line_longer_than_the_limit_is_refused(desk, tmp_path, second_url,
+                                                        monkeypatch):
+    import lowrise.template_archive as archive
+
+    ws, source, *_ = desk
+    good = tmp_path / "desk.zip"
+    export_template(ws, good, records=source, with_data=True)
+    monkeypatch.setattr(archive, "MAX_LINE", 100)
+    with pytest.raises(ArchiveError, match=r"\.jsonl line 1 is longer than"):
+        import_template(good, tmp_path / "copy", database_url=second_url)
+    assert not (tmp_path / "copy").exists()

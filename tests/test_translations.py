@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -125,6 +126,10 @@ def test_import_export_account_and_api_pages_render_in_chinese(client, signed_in
         "csrf_token": csrf_of(upload.text), "file": (io.BytesIO(csv), "clients.csv")},
         content_type="multipart/form-data")
     assert made.status_code == 302
-    preview = client.get(made.headers["Location"])
+    for _ in range(600):  # the file is read and checked in the background
+        preview = client.get(made.headers["Location"])
+        if 'hx-trigger="every 1s"' not in preview.text:
+            break
+        time.sleep(0.1)
     assert preview.status_code == 200 and "将被拒绝的行" in preview.text
     _no_english(preview.text, "import preview")

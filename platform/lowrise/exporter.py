@@ -5,6 +5,10 @@ Rows are read a keyset page at a time (each page in a connection of its own) and
 they come, so a million rows never sit in memory: CSV is a generator of text, XLSX goes
 through openpyxl's write-only workbook, which spools rows to a temporary file. Reads go
 through `query.list_records` with the actor, like the table page. No Flask here.
+
+Text that a spreadsheet would run as a formula (a client named `=HYPERLINK(...)`, typed by
+someone who may not see what the reader of the export sees) never becomes one: in the CSV it
+starts with an apostrophe, in the XLSX it is written as a string cell.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ Style = Literal["text", "typed"]
 
 #: field types kept as numbers in a spreadsheet (what Excel can add up)
 NUMBERS = {"integer", "decimal", "currency", "percent", "rating", "id"}
+#: how a cell that Excel, LibreOffice or Sheets would read as a formula starts (the full-width
+#: forms too: some spreadsheets read them as their ASCII twins)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def defuse(text: str) -> str:
+    """`text` as plain text for a CSV cell: an apostrophe first when it would be a formula."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def title_text(rt: RecordType, record: dict[str, Any], locale: str) -> str:
@@ -67,20 +79,25 @@ def _titles(conn, schema: Schema, fields: Sequence[Field], rows: list[dict[str, 
 
 def cell(f: Field, value: Any, titles: dict[tuple[str, int], str], locale: str, tz: str,
          style: Style) -> Any:
-    """One value as the export shows it: text, or for XLSX a number or date where it is one."""
+    """One value as the export shows it: text, or for XLSX a number or date where it is one.
+    CSV text that would be a formula is defused; a number's own formatting ("-¥5.00") is not
+    text anyone typed and stays as it is."""
     if value is None or value == "" or value == []:
         return None if style == "typed" else ""
     kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
     if f.type in ("link", "user") and f.target:
-        return titles.get((f.target, value), f"#{value}")
-    if style == "typed":
-        if kind in NUMBERS and isinstance(value, int | Decimal) and not isinstance(value, bool):
-            return value
-        if kind == "date" and isinstance(value, date):
-            return value
-        if kind == "datetime" and isinstance(value, datetime):
-            zone = ZoneInfo(f.config.get("timezone") or tz)
-            return value.astimezone(zone).replace(tzinfo=None)  # Excel has no time zones
+        title = titles.get((f.target, value), f"#{value}")
+        return title if style == "typed" else defuse(title)
+    if style == "text":
+        shown = f.kind.display(f, value, locale)
+        return shown if kind in NUMBERS else defuse(shown)
+    if kind in NUMBERS and isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return value
+    if kind == "date" and isinstance(value, date):
+        return value
+    if kind == "datetime" and isinstance(value, datetime):
+        zone = ZoneInfo(f.config.get("timezone") or tz)
+        return value.astimezone(zone).replace(tzinfo=None)  # Excel has no time zones
     return f.kind.display(f, value, locale)
 
 
@@ -91,7 +108,8 @@ def rows(engine: sa.Engine, schema: Schema, type_name: str, columns: Sequence[Fi
     """The header (labels in the locale), then every matching record's row, page by page."""
     ws = schema.workspace
     tz = ws.config.get("timezone") or "UTC"
-    yield [f.label.get(locale, ws.default_locale) for f in columns]
+    header = [f.label.get(locale, ws.default_locale) for f in columns]
+    yield header if style == "typed" else [defuse(h) for h in header]
     names = [f.name for f in columns if f.name != "id"]
     after = None
     while True:
@@ -126,7 +144,9 @@ def csv_text(lines: Iterator[list[Any]], *, bom: bool = True) -> Iterator[str]:
 
 def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str = "Export"
                ) -> None:
-    """Rows into an XLSX workbook written in openpyxl's write-only mode (bounded memory)."""
+    """Rows into an XLSX workbook written in openpyxl's write-only mode (bounded memory).
+    Every text is a string cell (openpyxl would make `=...` a formula), marked to stay text
+    when someone edits it in Excel."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -138,7 +158,7 @@ def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str =
         bold = Font(bold=True)
         cells = []
         for text in header:
-            c = WriteOnlyCell(sheet, value=text)
+            c = _text_cell(sheet, text) if _formula_like(text) else WriteOnlyCell(sheet, text)
             c.font = bold
             cells.append(c)
         sheet.append(cells)
@@ -148,7 +168,9 @@ def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str =
         out_cells = []
         for v in line:
             fmt = formats.get(type(v))
-            if fmt:
+            if _formula_like(v):
+                out_cells.append(_text_cell(sheet, v))
+            elif fmt:
                 c = WriteOnlyCell(sheet, value=v)
                 c.number_format = fmt
                 out_cells.append(c)
@@ -156,6 +178,22 @@ def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str =
                 out_cells.append(v)
         sheet.append(out_cells)
     wb.save(out)
+
+
+def _text_cell(sheet, text: str):
+    """A cell that holds `text` as a string, whatever it starts with."""
+    from openpyxl.cell import WriteOnlyCell
+
+    c = WriteOnlyCell(sheet, value=text)
+    c.data_type = "s"
+    c.quotePrefix = True  # Excel keeps it text when the cell is edited
+    return c
+
+
+def _formula_like(value: Any) -> bool:
+    """Text that openpyxl or a spreadsheet would take for a formula (other text is written as
+    a string cell already)."""
+    return isinstance(value, str) and value.startswith(FORMULA_START)
 
 
 def _sheet_title(text: str) -> str:

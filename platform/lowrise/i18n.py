@@ -138,3 +138,39 @@ def _render(id: str, plural: str | None, n: int | None, params: dict[str, Any],
     except (KeyError, ValueError, TypeError):
         # a broken translation must not hide the message: fall back to the source words
         return (plural if plural is not None and n != 1 else id) % values
+
+
+def dump(text: Any, locales: Any = (SOURCE_LOCALE,)) -> Any:
+    """A message as JSON data, to be stored and put into words later in any locale (`load`).
+    A parameter worked out in the reader's locale (a Lazy, a Label) keeps its words in each
+    of `locales`."""
+    if isinstance(text, Msg):
+        return {"$msg": text.id, "plural": text.plural, "n": text.n,
+                "params": {k: dump(v, locales) for k, v in text.params.items()}}
+    if isinstance(text, Lazy):
+        return {"$texts": {loc: text.render(loc) for loc in dict.fromkeys(
+            [*locales, SOURCE_LOCALE])}}
+    if hasattr(text, "texts") and hasattr(text, "get"):  # a workspace Label
+        return {"$texts": dict(text.texts)}
+    if text is None or isinstance(text, (str, int, float, bool)):
+        return text
+    return str(text)
+
+
+def load(data: Any) -> Any:
+    """What `dump` stored, as a Msg again (anything else as it was)."""
+    if isinstance(data, dict) and "$msg" in data:
+        return Msg(data["$msg"], {k: load(v) for k, v in (data.get("params") or {}).items()},
+                   plural=data.get("plural"), n=data.get("n"))
+    if isinstance(data, dict) and "$texts" in data:
+        texts = dict(data["$texts"])
+        return Lazy(lambda locale: _pick(texts, locale))
+    return data
+
+
+def _pick(texts: dict[str, str], locale: str | None) -> str:
+    """The text of a locale from a stored map, falling back as a Label does."""
+    for key in (locale, language(locale), "", SOURCE_LOCALE):
+        if key is not None and key in texts:
+            return texts[key]
+    return next(iter(texts.values()), "")

@@ -1,6 +1,7 @@
-"""Importing records from a spreadsheet: read (CSV in any common encoding, XLSX), match the
-columns to fields, turn cells into values, check every row, then write all or only the
-valid rows through `Records.bulk_create`, which checks again inside its transaction.
+"""Importing records from a spreadsheet: read (CSV in any common encoding, XLSX; see
+lowrise.sheets for the limits), match the columns to fields, turn cells into values, check
+every row, then write all or only the valid rows through `Records.bulk_create`, which checks
+again inside its transaction.
 
 No Flask here: the web import pages, the `lowrise import` command and tests call the same
 functions. Link and user cells are matched by the target record's title (or `#id`); select
@@ -16,112 +17,34 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any, Literal
 
+import sqlalchemy as sa
+
 from lowrise.actor import Actor
-from lowrise.errors import BulkValidationError, LowriseError
+from lowrise.errors import BulkValidationError
+from lowrise.i18n import Lazy, about, language, msg, msg_n, tr
+from lowrise.sheets import (
+    MAX_COLUMNS,
+    MAX_ROWS,
+    ImportFileError,
+    Sheet,
+    detect_encoding,
+    probe,
+    read_csv,
+    read_file,
+    read_xlsx,
+)
 from lowrise.storage import query
+from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Records
 from lowrise.workspace.model import Field, RecordType
 
 Mode = Literal["all", "valid"]
 PREVIEW_ROWS = 20
-MAX_ROWS = 1_000_000
 ERROR_COLUMN = "error"
-
-
-class ImportFileError(LowriseError):
-    """The file cannot be imported at all (unreadable, empty, no column matches a field)."""
-
-
-# -- reading ---------------------------------------------------------------------------------
-
-@dataclass
-class Sheet:
-    """A file's cells: the header row and the data rows (blank rows dropped)."""
-
-    headers: list[str]
-    rows: list[list[Any]]
-    encoding: str | None = None
-
-
-def detect_encoding(data: bytes) -> str:
-    """The text encoding of a CSV: a BOM, else UTF-8 if it decodes, else the best guess
-    (GB18030 covers GBK and GB2312, which Chinese Excel writes)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    sample = data[:200_000]
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3 and len(data) > len(sample):
-            return "utf-8"  # the sample cut a character in two
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample).best()
-    name = (best.encoding if best else "gb18030").lower().replace("_", "-")
-    # GB18030 is the superset of GBK and GB2312: a Chinese file is read with it whichever
-    # of the three the guesser names.
-    return "gb18030" if name in ("gbk", "gb2312", "gb18030") else name
-
-
-def read_csv(data: bytes, *, encoding: str | None = None) -> Sheet:
-    encoding = encoding or detect_encoding(data)
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise ImportFileError(f"the file is not readable as {encoding} text: {exc}") from None
-    sample = text[:20_000]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
-    return _sheet(rows, encoding, text=True)
-
-
-def read_xlsx(data: bytes | Path, *, sheet: str | None = None) -> Sheet:
-    from openpyxl import load_workbook
-
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
-    try:
-        wb = load_workbook(source, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ImportFileError(f"the file is not a readable Excel workbook: {exc}") from None
-    try:
-        ws = wb[sheet] if sheet else wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    finally:
-        wb.close()
-    return _sheet(rows, None)
-
-
-def read_file(path: Path | str, *, encoding: str | None = None) -> Sheet:
-    """A CSV or XLSX file, told apart by its content (an XLSX is a zip)."""
-    data = Path(path).read_bytes()
-    if data[:4] == b"PK\x03\x04":
-        return read_xlsx(data)
-    return read_csv(data, encoding=encoding)
-
-
-def _sheet(rows: list[list[Any]], encoding: str | None, *, text: bool = False) -> Sheet:
-    if text:  # CSV cells are strings: a blank one is the empty string
-        rows = [r for r in rows if any(r)]
-    else:
-        rows = [r for r in rows if any(c not in (None, "") for c in r)]
-    if not rows:
-        raise ImportFileError("the file has no rows")
-    headers = ["" if h is None else str(h).strip() for h in rows[0]]
-    body = rows[1:]
-    if len(body) > MAX_ROWS:
-        raise ImportFileError(f"the file has {len(body):,} rows; at most {MAX_ROWS:,} at a time")
-    width = len(headers)
-    body = [r if len(r) == width else (r + [None] * (width - len(r)))[:width] for r in body]
-    return Sheet(headers, body, encoding)
+__all__ = ["MAX_COLUMNS", "MAX_ROWS", "ImportFileError", "Sheet", "detect_encoding", "probe",
+           "read_csv", "read_file", "read_xlsx"]
 
 
 # -- columns → fields ------------------------------------------------------------------------
@@ -156,13 +79,17 @@ def check_mapping(rt: RecordType, mapping: Sequence[str | None]) -> list[str | N
     for name in mapping:
         out.append(name if name in allowed and name not in out else None)
     if not any(out):
-        raise ImportFileError(f"no column matches a field of {rt.label}; name the columns after "
-                           "the fields (or their labels) or choose a field for each column")
+        raise ImportFileError(msg("no column matches a field of %(type)s; name the columns "
+                                  "after the fields (or their labels) or choose a field for "
+                                  "each column", type=rt.label))
     missing = [f for f in importable(rt) if f.required and f.default is None
                and f.name not in out]
     if missing:
-        raise ImportFileError("required field(s) without a column: "
-                           + ", ".join(f"{f.label} ({f.name})" for f in missing))
+        names = Lazy(lambda locale: _list([f"{f.label.get(locale)} ({f.name})" for f in missing],
+                                          locale))
+        raise ImportFileError(msg_n("a required field has no column: %(fields)s",
+                                    "required fields have no column: %(fields)s",
+                                    len(missing), fields=names))
     return out
 
 
@@ -252,12 +179,13 @@ class Titles:
         if len(ids) == 1:
             return ids[0], None
         if len(ids) > 1:
-            return None, (f"{len(ids)} {target.label_plural} are called '{text}'; "
-                          f"write the one you mean as #id (#{ids[0]}, #{ids[1]}...)")
+            return None, msg("'%(text)s' names %(n)s %(types)s; write the one you mean as #id "
+                             "(#%(a)s, #%(b)s...)", text=text, n=len(ids),
+                             types=target.label_plural, a=ids[0], b=ids[1])
         m = re.fullmatch(r"#?(\d{1,18})", text)
         if m:
             return int(m[1]), None  # Records checks that it exists
-        return None, f"there is no {target.label} called '{text}'"
+        return None, msg("'%(text)s' names no %(type)s", text=text, type=target.label)
 
 
 @dataclass
@@ -331,18 +259,31 @@ class Result:
 
 def run(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
         mode: Mode = "all", run_hooks: bool = True,
-        progress: Callable[[int], None] | None = None) -> Result:
-    """Import the prepared rows: all or nothing (mode "all"), or only the valid ones."""
+        progress: Callable[[int], None] | None = None,
+        finish: Callable[[sa.Connection, Result], None] | None = None) -> Result:
+    """Import the prepared rows: all or nothing (mode "all"), or only the valid ones.
+
+    `finish`, when given, is called with the result inside the transaction that writes the
+    records, before it commits: what it records (an import job's final state) commits with
+    the records or not at all."""
     total = len(prepared.values)
+
+    def write(rows: list[dict[str, Any]], errors: dict[int, dict[str, Any]]) -> Result:
+        with write_transaction(records.engine) as conn:
+            made = records.bulk_create(type_name, rows, actor, conn=conn, run_hooks=run_hooks,
+                                       progress=progress)
+            result = Result(len(made), dict(sorted(errors.items())), total, True)
+            if finish is not None:
+                finish(conn, result)
+        return result
+
     if mode == "all":
         if prepared.errors:
             return Result(0, dict(prepared.errors), total, False)
         try:
-            made = records.bulk_create(type_name, prepared.values, actor, run_hooks=run_hooks,
-                                       progress=progress)
+            return write(prepared.values, {})
         except BulkValidationError as exc:
             return Result(0, exc.rows, total, False)
-        return Result(len(made), {}, total, True)
     errors = dict(prepared.errors)
     keep = [i for i in range(total) if i not in errors]
     for _attempt in range(3):  # a row may turn invalid between the check and the write
@@ -352,24 +293,27 @@ def run(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
             errors[keep[j]] = errs
         keep = [i for i in keep if i not in errors]
         try:
-            made = records.bulk_create(type_name, [prepared.values[i] for i in keep], actor,
-                                       run_hooks=run_hooks, progress=progress)
+            return write([prepared.values[i] for i in keep], errors)
         except BulkValidationError as exc:
             for j, errs in exc.rows.items():
                 errors[keep[j]] = errs
             keep = [i for i in keep if i not in errors]
-            continue
-        return Result(len(made), dict(sorted(errors.items())), total, True)
     return Result(0, dict(sorted(errors.items())), total, False)
 
 
-def describe(errs: Mapping[str, str], rt: RecordType, locale: str = "en") -> str:
-    """A row's errors in one line: `Label: reason; Label: reason`."""
+def describe(errs: Mapping[str, Any], rt: RecordType, locale: str = "en") -> str:
+    """A row's errors in one line, in `locale`: each problem after its field's label."""
     parts = []
-    for name, msg in errs.items():
-        f = rt.fields.get(name)
-        parts.append(f"{f.label.get(locale) if f else name or 'record'}: {msg}")
-    return "; ".join(parts)
+    for name, problem in errs.items():
+        f = rt.fields.get(name) if name else None
+        parts.append(tr(about(f.label, problem) if f else problem, locale))
+    return _list(parts, locale, sep=("; ", "；"))
+
+
+def _list(items: Sequence[str], locale: str | None, *, sep: tuple[str, str] = (", ", "、")
+          ) -> str:
+    """Items joined as the locale writes a list (Chinese with its own marks)."""
+    return (sep[1] if language(locale) == "zh" else sep[0]).join(items)
 
 
 def error_rows_csv(sheet: Sheet, errors: Mapping[int, Mapping[str, str]], rt: RecordType,

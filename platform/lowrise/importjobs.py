@@ -1,18 +1,25 @@
 """Imports that run in the background: a row per import in `lr_imports`, a thread per run.
 
 The web import pages keep the uploaded file under the instance folder and an `lr_imports`
-row that says where it is, how its columns map to fields and, once started, how far the
+row that says where it is, how its columns map to fields, the preview of that mapping
+(worked out once, in the background: lowrise.import_preview) and, once started, how far the
 import has come. Progress is written to the row while the rows are read and checked;
 during the write itself (one transaction, which on SQLite holds the only write lock) it is
-kept in this process and read from here, and the row gets the final counts at the end.
-No Flask here.
+kept in this process and read from here. The row's final state commits in the same
+transaction as the records: a row that says "writing" has nothing written.
+
+A running import (or preview) names its owner, the process at it (host, pid and a token
+of the process), and the owner beats a heartbeat into the row. A process that stops
+mid-import leaves its row "checking" or "writing": whoever reads the row next (the page,
+or a server at start-up) sees that the owner is gone and marks it failed, saying that
+nothing was written; the person can try again. No Flask here.
 """
 
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +27,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lowrise import importer
-from lowrise.actor import Actor
 from lowrise.fields.types import UTCDateTime
-from lowrise.storage.records import Records
+from lowrise.i18n import dump, load
+from lowrise.import_owners import owner_alive, this_process
+from lowrise.import_runs import RUNNING, STOPPED, TAKEN, UNEXPECTED, Runs
+
+__all__ = ["RUNNING", "STATUSES", "STOPPED", "TAKEN", "UNEXPECTED", "ImportJob", "ImportJobs",
+           "imports_table", "this_process"]
 
 STATUSES = ("ready", "checking", "writing", "done", "failed")
 
@@ -48,6 +58,12 @@ def imports_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("message", sa.Text),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("finished_at", UTCDateTime()),
+        # added later (ensure_table adds them to an older table): nullable, no defaults
+        sa.Column("reason", sa.JSON(none_as_null=True)),  # `message` as a lowrise.i18n message
+        sa.Column("owner", sa.String(255)),
+        sa.Column("heartbeat", UTCDateTime()),
+        sa.Column("revision", sa.Integer),  # of the mapping; the preview says which it shows
+        sa.Column("preview", sa.JSON(none_as_null=True)),
     )
 
 
@@ -66,7 +82,11 @@ class ImportJob:
     done: int
     created: int
     refused: int
-    message: str | None
+    message: Any = None
+    owner: str | None = None
+    heartbeat: datetime | None = None
+    revision: int = 0
+    preview: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -79,26 +99,63 @@ class ImportJob:
         return int(100 * self.done / self.total) if self.total else 0
 
     @property
+    def previewed(self) -> bool:
+        """Whether the preview of the current mapping is worked out."""
+        return bool(self.preview) and self.preview.get("revision") == self.revision
+
+    @property
+    def unreadable(self) -> bool:
+        """Failed before it could be previewed: the file itself is the problem."""
+        return self.status == "failed" and not self.preview
+
+    @property
+    def can_start(self) -> bool:
+        p = self.preview or {}
+        return self.status == "ready" and self.previewed and not p.get("problem") and \
+            p.get("valid", 0) > 0
+
+    @property
     def errors_path(self) -> Path:
-        """Where the refused rows are written (CSV with an error column)."""
-        return Path(self.path).with_name("refused.csv")
+        """Where the rows the import refused are kept (JSON lines: import_preview)."""
+        return Path(self.path).with_name("refused.jsonl")
+
+    @property
+    def preview_errors_path(self) -> Path:
+        """Where the rows the preview of the current mapping refuses are kept."""
+        return Path(self.path).with_name(f"preview-{self.revision}.jsonl")
 
 
-class ImportJobs:
+class ImportJobs(Runs):
     """Create, read and run the imports of one database."""
 
     _live: dict[tuple[int, int], dict[str, Any]] = {}
     _lock = threading.Lock()
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, locales: Sequence[str] = ("en",)):
         self.engine = engine
         self.table = imports_table(sa.MetaData())
+        #: the locales whose words a stored message keeps (the workspace's)
+        self.locales = tuple(locales)
         self._ready = False
 
     def ensure_table(self) -> None:
-        if not self._ready:
-            self.table.create(self.engine, checkfirst=True)
-            self._ready = True
+        """Make the table, or add the columns an older one lacks."""
+        if self._ready:
+            return
+        self.table.create(self.engine, checkfirst=True)
+        with self.engine.connect() as conn:
+            have = {c["name"] for c in sa.inspect(conn).get_columns(self.table.name)}
+        quote = self.engine.dialect.identifier_preparer.quote
+        for col in self.table.columns:
+            if col.name in have:
+                continue
+            kind = col.type.compile(dialect=self.engine.dialect)
+            # another process may add it at the same moment: then it is there all the same
+            with suppress(sa.exc.ProgrammingError, sa.exc.OperationalError), \
+                    self.engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {quote(self.table.name)} ADD COLUMN "
+                                     f"{quote(col.name)} {kind}")
+        self._ready = True
 
     def create(self, record_type: str, file_name: str, path: Path | str, *,
                account_id: int | None, mapping: Sequence[str | None] | None = None) -> ImportJob:
@@ -107,12 +164,20 @@ class ImportJobs:
         with self.engine.begin() as conn:
             jid = conn.execute(t.insert().values(
                 record_type=record_type, file_name=file_name[:255], path=str(path),
-                account_id=account_id, mapping=list(mapping) if mapping else None,
+                account_id=account_id, mapping=list(mapping) if mapping else None, revision=0,
                 created_at=datetime.now(UTC)).returning(t.c.id)).scalar_one()
         return self.get(jid)
 
     def get(self, job_id: int) -> ImportJob | None:
-        """The import, with the live progress of a run in this process."""
+        """The import, with the live progress of a run in this process; a run whose owner
+        is gone is marked failed first."""
+        job = self._read(job_id)
+        if job is not None and job.status in RUNNING and not self.alive(job):
+            self._finish(job.id, job.owner, job.status, status="failed", reason=STOPPED)
+            job = self._read(job_id)
+        return job
+
+    def _read(self, job_id: int) -> ImportJob | None:
         self.ensure_table()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(self.table).where(self.table.c.id == job_id)
@@ -122,10 +187,13 @@ class ImportJobs:
         data = dict(row)
         data.pop("created_at", None)
         data.pop("finished_at", None)
+        reason = data.pop("reason", None)
+        data["message"] = load(reason) if reason else data["message"]
+        data["revision"] = data["revision"] or 0
         with self._lock:
-            live = self._live.get((id(self.engine), job_id))
-        if live and data["status"] not in ("done", "failed"):
-            data.update(live)
+            live = dict(self._live.get((id(self.engine), job_id)) or {})
+        if data["status"] in RUNNING:
+            data.update((k, v) for k, v in live.items() if k in ("status", "total", "done"))
         return ImportJob(**data)
 
     def update(self, job_id: int, **values: Any) -> None:
@@ -133,59 +201,87 @@ class ImportJobs:
         with self.engine.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == job_id).values(**values))
 
-    def _live_set(self, job_id: int, **values: Any) -> None:
+    def alive(self, job: ImportJob) -> bool:
+        """Whether the process that owns a running import or preview is still at it."""
         with self._lock:
-            self._live.setdefault((id(self.engine), job_id), {}).update(values)
+            live = self._live.get((id(self.engine), job.id))
+        here = live is not None and live.get("revision", job.revision) == job.revision
+        return owner_alive(job.owner, job.heartbeat, here=here)
 
-    def run(self, job: ImportJob, records: Records, actor: Actor, *,
-            locale: str = "en") -> importer.Result:
-        """Read, check and write one import, recording progress (the caller's thread)."""
-        rt = records.schema.workspace.type(job.record_type)
-        try:
-            sheet = importer.read_file(job.path)
-            mapping = importer.check_mapping(rt, job.mapping or importer.guess_mapping(
-                rt, sheet.headers))
-            total = len(sheet.rows)
-            self.update(job.id, status="checking", total=total, done=0)
-            self._live_set(job.id, status="checking", total=total, done=0)
-            prepared = importer.prepare(records, job.record_type, sheet, mapping, actor)
-            self.update(job.id, status="writing")
-            self._live_set(job.id, status="writing")
-            result = importer.run(
-                records, job.record_type, prepared, actor, mode=job.mode,  # type: ignore[arg-type]
-                run_hooks=job.run_hooks, progress=lambda n: self._live_set(job.id, done=n))
-            if result.errors:
-                with open(job.errors_path, "w", encoding="utf-8-sig", newline="") as out:
-                    out.writelines(importer.error_rows_csv(sheet, result.errors, rt, locale))
-            message = None if result.written else (
-                f"nothing was imported: {len(result.errors):,} row(s) refused")
-            self.update(job.id, status="done", done=result.created, created=result.created,
-                        refused=len(result.errors), message=message,
-                        finished_at=datetime.now(UTC))
-            return result
-        except Exception as exc:
-            msg = str(exc) if isinstance(exc, importer.LowriseError) else \
-                f"{type(exc).__name__}: {exc}"
-            self.update(job.id, status="failed", message=msg[:2000],
-                        finished_at=datetime.now(UTC))
-            if not isinstance(exc, importer.LowriseError):
-                traceback.print_exc()
-            raise
-        finally:
+    def recover(self) -> int:
+        """At start-up: mark failed every running import whose owner is gone; how many."""
+        self.ensure_table()
+        t = self.table
+        with self.engine.connect() as conn:
+            ids = conn.execute(sa.select(t.c.id).where(t.c.status.in_(RUNNING))).scalars().all()
+        return sum(1 for jid in ids if (job := self.get(jid)) and job.status == "failed")
+
+    def fail(self, job_id: int, reason: Any) -> bool:
+        """Mark a ready import that nobody runs failed, saying why (its file is unreadable)."""
+        self.ensure_table()
+        return self._finish(job_id, None, "ready", status="failed", reason=reason)
+
+    def retry(self, job_id: int) -> bool:
+        """A failed import (not an unreadable file) back to ready, its preview to be worked
+        out again; False when it was not in that state."""
+        self.ensure_table()
+        t = self.table
+        with self.engine.begin() as conn:
+            return conn.execute(t.update().where(
+                t.c.id == job_id, t.c.status == "failed", t.c.preview.is_not(None)).values(
+                status="ready", revision=sa.func.coalesce(t.c.revision, 0) + 1, preview=None,
+                owner=None, heartbeat=None, message=None, reason=None, total=0, done=0,
+                created=0, refused=0, finished_at=None)).rowcount == 1
+
+    def remap(self, job_id: int, mapping: Sequence[str | None] | None) -> None:
+        """A new mapping for a ready import: its preview is to be worked out again."""
+        t = self.table
+        self.ensure_table()
+        with self.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.id == job_id, t.c.status == "ready").values(
+                mapping=list(mapping) if mapping is not None else None, owner=None,
+                revision=sa.func.coalesce(t.c.revision, 0) + 1))
+
+    def claim(self, job: ImportJob, status: str) -> bool:
+        """Take a ready import for this process: to run it (`status` "checking") or to work
+        out its preview (`status` "ready"). False when another request got there first."""
+        t = self.table
+        owner = t.c.owner.is_(None) if job.owner is None else t.c.owner == job.owner
+        cond = [t.c.id == job.id, t.c.status == "ready", owner,
+                sa.func.coalesce(t.c.revision, 0) == job.revision]
+        key = (id(self.engine), job.id)
+        with self._lock:  # alive from now on, not only once its thread runs
+            before = self._live.get(key)
+            self._live[key] = {"revision": job.revision}
+        with self.engine.begin() as conn:
+            taken = conn.execute(t.update().where(*cond).values(
+                status=status, owner=this_process(), heartbeat=datetime.now(UTC),
+                total=0, done=0)).rowcount == 1
+        if not taken:
             with self._lock:
-                self._live.pop((id(self.engine), job.id), None)
+                if before is None:
+                    self._live.pop(key, None)
+                else:
+                    self._live[key] = before
+        return taken
 
-    def start(self, job: ImportJob, records: Records, actor: Actor, *,
-              locale: str = "en") -> threading.Thread:
-        """Run the import in a background thread; its progress is read with `get`."""
-        self._live_set(job.id, status="checking", done=0)
-
-        def work() -> None:
-            try:
-                self.run(job, records, actor, locale=locale)
-            except Exception:  # run() records the error on the job's row  # nosec B110
-                pass
-
-        thread = threading.Thread(target=work, name=f"lowrise-import-{job.id}", daemon=True)
-        thread.start()
-        return thread
+    def _finish(self, job_id: int, owner: str | None, current: str, *,
+                conn: sa.Connection | None = None, reason: Any = None,
+                revision: int | None = None, **values: Any) -> bool:
+        """Set a job's state to `values` if `owner` still has it in the `current` status (and,
+        for a preview, the mapping is still `revision`); False when it moved on meanwhile."""
+        t = self.table
+        cond = [t.c.id == job_id, t.c.status == current,
+                t.c.owner.is_(None) if owner is None else t.c.owner == owner]
+        if revision is not None:
+            cond.append(sa.func.coalesce(t.c.revision, 0) == revision)
+        if reason is not None:
+            values.update(reason=dump(reason, self.locales), message=str(reason)[:2000])
+        if values.get("status") in ("done", "failed"):
+            values.setdefault("finished_at", datetime.now(UTC))
+        values.setdefault("owner", None)
+        stmt = t.update().where(*cond).values(**values)
+        if conn is not None:
+            return conn.execute(stmt).rowcount == 1
+        with self.engine.begin() as c:
+            return c.execute(stmt).rowcount == 1

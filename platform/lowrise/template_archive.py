@@ -6,6 +6,10 @@ attached files under `files/<sha256>`. Importing checks the YAML with the same c
 `lowrise check`, writes the folder (never over anything), migrates a new database and
 loads the records through `Records.bulk_create`, giving them new ids and pointing every
 link at the new ids. Numbers (autonumbers) and the created / updated stamps are kept.
+
+An archive comes from outside: before anything is read, every member's name must be one the
+format defines and its uncompressed size (and the archive's total) within the limits below,
+and a large member may not have shrunk more than zip files of real data do (a zip bomb).
 """
 
 from __future__ import annotations
@@ -21,16 +25,25 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from lowrise.actor import Actor
+from lowrise.i18n import msg
 from lowrise.storage.records import Records
 from lowrise.storage.values import from_json_values, to_db_row, to_json_values
+from lowrise.template_members import (
+    MANIFEST,
+    MAX_LINE,
+    YAML_DIR,
+    ArchiveError,
+    check_members,
+    mb,
+    safe_path,
+)
 from lowrise.templates import (
-    WORKSPACE_PARTS,
     TargetNotEmpty,
     TemplateError,
     check_target,
@@ -41,16 +54,10 @@ from lowrise.workspace.model import Field, RecordType, Workspace
 
 FORMAT = "lowrise-template"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-YAML_DIR = "workspace/"
 DATA_DIR = "data/"
 FILES_DIR = "files/"
 STAMPS = ("created_at", "updated_at", "created_by", "updated_by")
 BATCH = 2000
-
-
-class ArchiveError(TemplateError):
-    """The archive is not a Lowrise template, or its data does not fit its workspace."""
 
 
 @dataclass
@@ -244,41 +251,29 @@ class Archive:
                                          name=Path(root).name if root else self.manifest.name)
 
 
-def _safe(name: str) -> str | None:
-    """The workspace-relative path of an archive member under workspace/, or None."""
-    if not name.startswith(YAML_DIR) or name.endswith("/"):
-        return None
-    rel = PurePosixPath(name[len(YAML_DIR):])
-    if rel.is_absolute() or ".." in rel.parts or "\\" in name or not rel.parts:
-        raise ArchiveError(f"the archive member '{name}' points outside the workspace")
-    if rel.parts[0] not in WORKSPACE_PARTS:
-        raise ArchiveError(f"the archive member '{name}' is not part of a workspace "
-                           f"({', '.join(WORKSPACE_PARTS)})")
-    return rel.as_posix()
-
-
 def open_archive(path: str | os.PathLike) -> Archive:
     """Read and check an archive's manifest and workspace files (not yet its data)."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
-            try:
-                manifest = Manifest.from_json(json.loads(zf.read(MANIFEST)))
-            except KeyError:
+            kinds = check_members(zf)
+            if MANIFEST not in kinds:
                 raise ArchiveError(f"{path.name} has no manifest.json; it is not a Lowrise "
-                                   "template archive") from None
+                                   "template archive")
+            manifest = Manifest.from_json(json.loads(zf.read(MANIFEST)))
             files = {}
-            for name in zf.namelist():
-                rel = _safe(name)
-                if rel is None:
+            for name, kind in kinds.items():
+                if kind != "yaml":
                     continue
+                rel = safe_path(name)
                 data = zf.read(name)
                 want = manifest.files.get(rel)
                 if want and hashlib.sha256(data).hexdigest() != want:
                     raise ArchiveError(f"{rel} in the archive is damaged (its checksum differs "
                                        "from the manifest)")
                 files[rel] = data
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, json.JSONDecodeError,
+            UnicodeDecodeError, NotImplementedError, EOFError) as exc:
         raise ArchiveError(f"{path.name} is not a readable template archive: {exc}") from None
     except OSError as exc:
         raise ArchiveError(f"{path} cannot be read: {exc.strerror or exc}") from None
@@ -379,7 +374,12 @@ def _member(zf: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
     except KeyError:
         return
     with fh:
-        for n, line in enumerate(fh, 1):
+        n = 0
+        while line := fh.readline(MAX_LINE + 1):
+            n += 1
+            if len(line) > MAX_LINE:
+                raise ArchiveError(msg("%(name)s line %(n)s is longer than %(limit)s MB",
+                                       name=name, n=n, limit=mb(MAX_LINE)))
             if line.strip():
                 try:
                     yield json.loads(line)
@@ -400,6 +400,8 @@ def load_data(archive: Archive, records: Records, *, actor: Actor | None = None,
     from lowrise.storage.db import write_transaction
 
     loader = _Loader(records, actor or _importer(), warnings if warnings is not None else [])
+    with zipfile.ZipFile(archive.path) as zf:
+        check_members(zf)  # the file may have changed since it was opened
     with zipfile.ZipFile(archive.path) as zf, write_transaction(records.engine) as conn:
         loader.conn = conn
         _load_files(zf, records)

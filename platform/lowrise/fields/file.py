@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lowrise.errors import FieldError
 from lowrise.i18n import msg
 
 from .base import EMPTY_OPS, FieldType, registry
+from .sniff import content_types, matches
 
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 
@@ -33,6 +34,20 @@ def _human(size: int) -> str:
             return f"{size:g} {unit}"
         size /= 1024
     return f"{size:.1f} TB"
+
+
+def accepts(accept: Sequence[str], up: FileUpload) -> bool:
+    """Whether an `accept` list takes the file: an extension rule (`.pdf`) by the file's
+    name, a MIME rule (`image/*`) by what its bytes are; what the sender declared counts
+    for neither (a web page sent as image/png is no picture)."""
+    ext = "." + up.name.rsplit(".", 1)[-1].lower() if "." in up.name else ""
+    if ext and any(a.lower() == ext for a in accept if a.startswith(".")):
+        return True
+    rules = [a for a in accept if "/" in a]
+    if not rules:
+        return False
+    types = content_types(up.data)
+    return any(matches(rule, types) for rule in rules)
 
 
 @registry.register
@@ -73,17 +88,9 @@ class Attachment(FieldType):
         if up.size > limit:
             raise FieldError(msg("'%(name)s' is %(size)s; the limit is %(limit)s", name=up.name, size=_human(up.size), limit=_human(limit)))
         accept = field.config.get("accept")
-        if accept:
-            ext = "." + up.name.rsplit(".", 1)[-1].lower() if "." in up.name else ""
-            ctype = up.content_type or mimetypes.guess_type(up.name)[0] or ""
-            ok = any(
-                a.lower() == ext
-                or a == ctype
-                or (a.endswith("/*") and ctype.startswith(a[:-1]))
-                for a in accept
-            )
-            if not ok:
-                raise FieldError(msg("'%(name)s' is not an allowed file type (%(types)s)", name=up.name, types=", ".join(accept)))
+        if accept and not accepts(accept, up):
+            raise FieldError(msg("'%(name)s' is not an allowed file type (%(types)s)",
+                                 name=up.name, types=", ".join(accept)))
 
     def to_db(self, field, value):
         return None if not value else json.dumps(value, ensure_ascii=False)

@@ -38,6 +38,7 @@ from lowrise.templates import BadFolderName, TemplateError, TemplateNotFound
 from lowrise.workspace import WorkspaceError
 
 from .guard import is_account_admin, is_admin
+from .i18n import say
 from .runtime import rt
 
 bp = Blueprint("gallery", __name__)
@@ -90,8 +91,8 @@ def outline(t: gallery_engine.Template) -> dict:
 def failure(exc: Exception) -> str:
     """An engine refusal in the person's language, with the engine's exact reason."""
     if isinstance(exc, BadFolderName):
-        return _("That folder name cannot be used: %(reason)s.", reason=str(exc))
-    return _("Nothing was written: %(reason)s.", reason=str(exc))
+        return _("That folder name cannot be used: %(reason)s.", reason=say(exc))
+    return _("Nothing was written: %(reason)s.", reason=say(exc))
 
 
 @bp.context_processor

@@ -1,7 +1,9 @@
 """Import pages: upload a CSV or XLSX file, match its columns to fields, look at the preview
-(the first rows as they will be stored and every row that will be refused, with the
-reason), choose all or nothing or only the valid rows, then watch the progress bar while
-the import runs in the background. The engine does the work (lowrise.importer, importjobs).
+(the first rows as they will be stored and the first rows that will be refused, with the
+reason, and the counts of all), choose all or nothing or only the valid rows, then watch the
+progress bar while the import runs in the background. The engine does the work
+(lowrise.importer, import_preview, importjobs): the file is read and checked once per
+mapping, in the background, and every look at the page shows what that work kept.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
-from lowrise import importer
+from lowrise import import_preview, importer
+from lowrise.i18n import load
 from lowrise.importjobs import ImportJob, ImportJobs
 
 from . import data
 from .auth import actor
 from .guard import require
-from .i18n import current_locale, label
+from .i18n import current_locale, label, say
 from .render import hx, is_htmx, render
 from .runtime import rt
 from .viewdefs import record_type_or_404
@@ -39,7 +42,9 @@ from .viewdefs import record_type_or_404
 bp = Blueprint("imports", __name__)
 
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
-SHOW_REFUSED = 100
+#: how long a request waits for a preview worked out in the background before it shows the
+#: "reading" state (which polls): most files are checked in less
+PREVIEW_WAIT = 2.0
 
 
 def jobs() -> ImportJobs:
@@ -47,10 +52,14 @@ def jobs() -> ImportJobs:
 
 
 def _job_or_404(job_id: int) -> ImportJob:
-    job = jobs().get(job_id)
+    job = jobs().get(job_id)  # a run whose server stopped is marked failed here
     if job is None or job.account_id != g.user.id:
         abort(404)
     return job
+
+
+def _title(rtype) -> str:
+    return _("Import %(type)s", type=label(rtype.label_plural))
 
 
 @bp.route("/r/<type_name>/import", methods=["GET", "POST"])
@@ -71,28 +80,24 @@ def upload(type_name: str):
             path = folder / ("upload" + Path(secure_filename(name) or "file.csv").suffix.lower())
             f.save(path)
             job = jobs().create(type_name, name, path, account_id=g.user.id)
-            return redirect(url_for(".show", job_id=job.id))
+            try:  # a first look: an empty or damaged file is told now, the rest is read later
+                importer.probe(path)
+            except importer.ImportFileError as exc:
+                jobs().fail(job.id, exc.message)
+                error = say(exc)
+            else:
+                _preview(job)
+                return redirect(url_for(".show", job_id=job.id))
     return render("imports.html", rtype=rtype, job=None, error=error, current_type=type_name,
-                  title=_("Import %(type)s", type=label(rtype.label_plural)),
-                  status=400 if error else 200)
+                  title=_title(rtype), status=400 if error else 200)
 
 
-def _preview(job: ImportJob):
-    """Read the file, map, prepare and check every row (nothing is written)."""
-    run = rt()
-    rtype = run.workspace.type(job.record_type)
-    sheet = importer.read_file(job.path)
-    mapping = job.mapping or importer.guess_mapping(rtype, sheet.headers)
-    mapping = (list(mapping) + [None] * len(sheet.headers))[:len(sheet.headers)]
-    problem = None
-    checked = None
-    try:
-        usable = importer.check_mapping(rtype, mapping)
-        prepared = importer.prepare(run.records, job.record_type, sheet, usable, actor())
-        checked = importer.check(run.records, job.record_type, prepared, actor())
-    except importer.ImportFileError as exc:
-        problem = str(exc)
-    return sheet, mapping, checked, problem
+def _preview(job: ImportJob) -> ImportJob:
+    """Start working out the job's preview if nobody is, and wait a moment for it."""
+    thread = jobs().start_preview(job, rt().records, actor())
+    if thread is not None:
+        thread.join(PREVIEW_WAIT)
+    return jobs().get(job.id)
 
 
 @bp.route("/imports/<int:job_id>", methods=["GET", "POST"])
@@ -100,58 +105,84 @@ def show(job_id: int):
     job = _job_or_404(job_id)
     rtype = rt().workspace.type(job.record_type)
     if request.method == "POST" and job.status == "ready":
-        names = request.form.getlist("map")
-        jobs().update(job.id, mapping=[n or None for n in names],
-                      mode="valid" if request.form.get("mode") == "valid" else "all",
+        names = [n or None for n in request.form.getlist("map")]
+        jobs().update(job.id, mode="valid" if request.form.get("mode") == "valid" else "all",
                       run_hooks=request.form.get("run_hooks") == "1")
+        current = job.mapping if job.mapping is not None else (job.preview or {}).get("mapping")
+        if names and names != current:
+            jobs().remap(job.id, names)
         job = jobs().get(job.id)
-    ctx = dict(rtype=rtype, job=job, current_type=rtype.name, error=None,
-               title=_("Import %(type)s", type=label(rtype.label_plural)),
-               fields=importer.importable(rtype))
-    if job.status != "ready":
-        return render("imports.html", "progress" if is_htmx() else None, **ctx)
-    try:
-        sheet, mapping, checked, problem = _preview(job)
-    except importer.ImportFileError as exc:
-        ctx["error"] = str(exc)
-        return render("imports.html", **ctx, status=400)
-    preview, titles = [], {}
-    if checked is not None:
-        preview = [r for r in checked.stored if r is not None][:importer.PREVIEW_ROWS]
-        titles = data.titles_for(rtype.fields.values(), preview, current_locale())
-    refused = list(checked.errors.items())[:SHOW_REFUSED] if checked else []
-    shown = [rtype.fields[n] for n in dict.fromkeys(m for m in mapping if m)]
-    ctx.update(sheet=sheet, mapping=mapping, checked=checked, problem=problem, preview=preview,
-               titles=titles, refused=refused, shown=shown, describe=importer.describe,
-               locale=current_locale())
-    return render("imports.html", "preview" if is_htmx() else None, **ctx)
+    if job.status == "ready" and not job.previewed:
+        job = _preview(job)
+    ctx = dict(rtype=rtype, job=job, current_type=rtype.name, error=None, title=_title(rtype),
+               fields=importer.importable(rtype), locale=current_locale())
+    if job.unreadable:  # the file itself: the upload form again, saying why
+        ctx.update(job=None, error=say(job.message))
+        return render("imports.html", "job" if is_htmx() else None, **ctx,
+                      status=200 if is_htmx() else 400)
+    if job.status == "ready" and job.previewed:
+        ctx.update(_shown(job, rtype))
+    return render("imports.html", "job" if is_htmx() else None, **ctx)
+
+
+def _shown(job: ImportJob, rtype) -> dict:
+    """What the page shows of a kept preview, in the reader's language."""
+    p = job.preview
+    sample = import_preview.sample_rows(rtype, p)
+    mapping = p["mapping"]
+    return dict(
+        p=p, mapping=mapping, sample=sample,
+        titles=data.titles_for(rtype.fields.values(), sample, current_locale()),
+        refused=[(i, import_preview.load_errors(errs)) for i, errs in p["errors"]],
+        problem=say(load(p["problem"])) if p.get("problem") else None,
+        columns=[rtype.fields[n] for n in dict.fromkeys(m for m in mapping if m)
+                 if n in rtype.fields],
+        describe=importer.describe)
 
 
 @bp.post("/imports/<int:job_id>/start")
 def start(job_id: int):
     job = _job_or_404(job_id)
-    if job.status == "ready":
-        jobs().update(job.id, status="checking")
-        jobs().start(jobs().get(job.id), rt().records, actor(), locale=current_locale())
+    if job.can_start:
+        jobs().start(job, rt().records, actor())
     if is_htmx():
         return hx(show(job_id), push_url=url_for(".show", job_id=job_id))
     flash(_("The import runs in the background; this page shows how far it has come."), "info")
     return redirect(url_for(".show", job_id=job_id))
 
 
+@bp.post("/imports/<int:job_id>/retry")
+def retry(job_id: int):
+    """A failed import back to its preview, to be started again."""
+    job = _job_or_404(job_id)
+    if job.status == "failed" and jobs().retry(job.id):
+        _preview(jobs().get(job.id))
+    if is_htmx():
+        return hx(show(job_id), push_url=url_for(".show", job_id=job_id))
+    return redirect(url_for(".show", job_id=job_id))
+
+
 @bp.get("/imports/<int:job_id>/refused.csv")
 def refused(job_id: int):
-    """The rows that are (or were) refused, with the reason in an extra column."""
+    """The rows that are (or were) refused, with the reason in an extra column, in the
+    reader's language; from what the preview or the import kept, not from the file."""
     job = _job_or_404(job_id)
     rtype = rt().workspace.type(job.record_type)
-    if job.finished and job.errors_path.exists():
-        body = job.errors_path.read_bytes()
+    if job.finished:
+        path = job.errors_path
+        legacy = path.with_name("refused.csv")  # kept by an import before this version
+        if not path.exists() and legacy.exists():
+            return _download(job, legacy.read_bytes())
+    elif job.status == "ready" and job.previewed:
+        path = job.preview_errors_path
     else:
-        sheet, _mapping, checked, problem = _preview(job)
-        if checked is None:
-            abort(404)
-        lines = importer.error_rows_csv(sheet, checked.errors, rtype, current_locale())
-        body = ("\ufeff" + "".join(lines)).encode("utf-8")
+        abort(404)
+    if not path.exists():
+        abort(404)
+    return _download(job, import_preview.refused_csv(path, rtype, current_locale()))
+
+
+def _download(job: ImportJob, body) -> Response:
     name = quote(Path(job.file_name).stem + "-refused.csv")
     return Response(body, mimetype="text/csv; charset=utf-8", headers={
         "Content-Disposition": f"attachment; filename=refused.csv; filename*=UTF-8''{name}"})
@@ -159,5 +190,10 @@ def refused(job_id: int):
 
 def init_app(app: Flask) -> None:
     runtime = app.extensions["lowrise"]
-    app.extensions["lowrise_imports"] = ImportJobs(runtime.engine)
+    imports = ImportJobs(runtime.engine, runtime.workspace.locales)
+    app.extensions["lowrise_imports"] = imports
+    try:  # imports this host's earlier server was running when it stopped
+        imports.recover()
+    except Exception:  # the database may not be there yet; the pages check again
+        app.logger.warning("import jobs could not be checked at start-up", exc_info=True)
     app.register_blueprint(bp)
