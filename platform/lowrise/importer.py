@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, LowriseError
+from lowrise.i18n import tr
 from lowrise.storage import query
 from lowrise.storage.records import Records
 from lowrise.workspace.model import Field, RecordType
@@ -127,8 +128,9 @@ def _sheet(rows: list[list[Any]], encoding: str | None, *, text: bool = False) -
 # -- columns → fields ------------------------------------------------------------------------
 
 def importable(rt: RecordType) -> list[Field]:
-    """The fields an import can fill (not system, computed or file fields)."""
-    return [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"]
+    """The fields an import can fill (not system, computed, read-only or file fields)."""
+    return [f for f in rt.user_fields
+            if not f.kind.generated and not f.read_only and f.type != "attachment"]
 
 
 def _norm(text: str) -> str:
@@ -366,9 +368,12 @@ def run(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
 def describe(errs: Mapping[str, str], rt: RecordType, locale: str = "en") -> str:
     """A row's errors in one line: `Label: reason; Label: reason`."""
     parts = []
-    for name, msg in errs.items():
+    for name, problem in errs.items():
         f = rt.fields.get(name)
-        parts.append(f"{f.label.get(locale) if f else name or 'record'}: {msg}")
+        # "Label: problem" in every locale (a zh fragment that opens with its own colon
+        # joins straight to the field's name elsewhere; here the colon is already given)
+        text = tr(problem, locale).removeprefix("：")
+        parts.append(f"{f.label.get(locale) if f else name or 'record'}: {text}")
     return "; ".join(parts)
 
 

@@ -26,12 +26,13 @@ from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
 from lowrise import importer
+from lowrise.errors import Undisclosed
 from lowrise.importjobs import ImportJob, ImportJobs
 
 from . import data
 from .auth import actor
 from .guard import require
-from .i18n import current_locale, label
+from .i18n import current_locale, field_problems, label
 from .render import hx, is_htmx, render
 from .runtime import rt
 from .viewdefs import record_type_or_404
@@ -92,6 +93,8 @@ def _preview(job: ImportJob):
         checked = importer.check(run.records, job.record_type, prepared, actor())
     except importer.ImportFileError as exc:
         problem = str(exc)
+    except Undisclosed as exc:  # the whole file refused: never row by row
+        problem = "; ".join(field_problems(rtype, exc.errors))
     return sheet, mapping, checked, problem
 
 
