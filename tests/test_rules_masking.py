@@ -33,6 +33,11 @@ roles:
     label: Outsider
     permissions:
       person: {can: [read]}
+  tech:
+    label: Technician
+    permissions:
+      ticket: {can: [read], rows: own}
+      person: {can: [read]}
 """}
 
 TELL = """
@@ -102,6 +107,27 @@ actions:
     got = sorted((n["user_id"], n["title"]) for n in env.rows("lr_notifications"))
     assert got == sorted([(p["boss"], "13812345678"), (p["boss"], "13812345678"),
                           (p["cy"], "13812345678")])  # cy's own ticket; ann has no account
+
+
+def test_a_recipient_whose_rows_leave_the_record_out_gets_nothing(engine):
+    """Cy's role reads tickets but only his own: a rule naming him about Ann's ticket neither
+    fills his inbox nor e-mails him, and its run log says so; Ann's own ticket reaches her."""
+    env = make_env(engine, {"tell": """
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - notify: {to: [owner, {users: {field: name, op: eq, value: cy}}], title: "{{ title }}",
+             email: true}
+"""}, extra=PERMISSIONS)
+    p = staff(env)
+    accounts = Accounts(engine)
+    accounts.add("ann@example.com", PASSWORD, staff_id=p["ann"], roles=["tech"])
+    accounts.add("cy@example.com", PASSWORD, staff_id=p["cy"], roles=["tech"])
+    env.create("ticket", title="Sink", owner=p["ann"], note="13812345678", requested_at=T0)
+    assert [n["user_id"] for n in env.rows("lr_notifications")] == [p["ann"]]
+    assert [m["target"] for m in env.rows("lr_outbox")] == ["ann@example.com"]
+    [log] = env.rows("lr_rule_runs")
+    assert f"not notified, as they may not read this record: #{p['cy']}" in str(log)
 
 
 def test_as_role_must_name_a_role():
