@@ -139,7 +139,9 @@ def test_unique_values_are_refused_with_the_holder(records, actor):
     first = records.create("client", {"name": "a", "phone": "13800000001"}, actor)
     with pytest.raises(ValidationError) as err:
         records.create("client", {"name": "b", "phone": "138-0000-0001"}, actor)
-    assert f"Client #{first['id']}" in err.value.errors["phone"]
+    # named by its title (the record's id where it has none)
+    assert err.value.errors["phone"] == ("'13800000001' is already used by Client 'a'; it "
+                                         "must be unique")
     # updating a record to its own value is fine
     records.update("client", first["id"], {"phone": "13800000001", "name": "a2"}, actor)
 
@@ -310,7 +312,7 @@ def test_bulk_unique_values_clash_within_the_batch_and_with_the_table(records, a
     with pytest.raises(BulkValidationError) as err:
         records.bulk_create("client", rows, actor)
     assert set(err.value.rows) == {5, 250}
-    assert "already used by Client #" in err.value.rows[5]["phone"]
+    assert "already used by Client 'held'" in err.value.rows[5]["phone"]
     assert err.value.rows[250]["phone"] == ("'13900000007' is also given to row 8; "
                                             "it must be unique")
     assert _count(engine, records.schema.table("client")) == 1
@@ -409,7 +411,7 @@ def test_update_many_refuses_per_record_and_writes_nothing(records, actor):
     rows = err.value.rows
     assert sorted(rows) == [1, 2, 3, 4]
     assert "stars" in rows[1] and "does not exist" in rows[2][""]
-    assert f"Client #{a['id']}" in rows[3]["phone"] and "row 1" in rows[4][""]
+    assert "Client 'a'" in rows[3]["phone"] and "row 1" in rows[4][""]
     assert records.get("client", a["id"])["name"] == "a"
     assert len(records.history("client", a["id"])) == 1
     with pytest.raises(BulkValidationError) as err:

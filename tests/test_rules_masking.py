@@ -33,6 +33,11 @@ roles:
     label: Outsider
     permissions:
       person: {can: [read]}
+  tech:
+    label: Technician
+    permissions:
+      ticket: {can: [read], rows: own}
+      person: {can: [read]}
 """}
 
 TELL = """
@@ -60,20 +65,22 @@ def test_each_recipient_reads_the_message_as_their_roles_show_the_record(engine)
     accounts.add("ann@example.com", PASSWORD, staff_id=p["ann"], roles=["agent"])
     accounts.add("cy@example.com", PASSWORD, staff_id=p["cy"], roles=["agent"])
     accounts.add("dee@example.com", PASSWORD, staff_id=p["dee"], roles=["outsider"])
-    # bob has no account: he gets the strictest masking
+    # bob has no account, dee's role may not read tickets: neither may read the record
     env.create("ticket", title="Sink", owner=p["ann"], note="13812345678", x=42,
                requested_at=T0)
     got = {n["user_id"]: n["title"] for n in env.rows("lr_notifications")}
     assert got[p["boss"]] == "Sink: 13812345678 / 42"  # the boss sees everything
     assert got[p["ann"]] == "Sink: 13812345678 / ****"  # her own ticket: the note opens
     assert got[p["cy"]] == "Sink: 138****5678 / ****"  # another agent's: masked
-    for strict in ("bob", "dee"):  # no account / a role that may not read tickets
-        assert got[p[strict]] == "Sink: 138****5678 / ****", strict
+    assert p["bob"] not in got and p["dee"] not in got  # not notified at all
     bodies = {n["user_id"]: n["body"] for n in env.rows("lr_notifications")}
     assert bodies[p["boss"]] == "13812345678" and bodies[p["cy"]] == "138****5678"
     mails = {m["target"]: m["payload"] for m in env.rows("lr_outbox") if m["kind"] == "email"}
     assert mails["boss@example.com"]["subject"] == got[p["boss"]]
     assert mails["cy@example.com"]["subject"] == got[p["cy"]]
+    assert "dee@example.com" not in mails
+    [log] = [r for r in env.rows("lr_rule_runs") if r["rule"] == "tell"]
+    assert f"may not read this record: #{p['bob']}, #{p['dee']}" in str(log)
     hooks = {m["target"]: json.loads(m["payload"]["body"]) for m in env.rows("lr_outbox")
              if m["kind"] == "webhook"}
     assert hooks["https://erp.example.com/hook"]["record"]["note"] == "138****5678"
@@ -98,9 +105,29 @@ actions:
     env.advance(hours=2)
     assert env.worker().fire_due_timers() == 2
     got = sorted((n["user_id"], n["title"]) for n in env.rows("lr_notifications"))
-    assert got == sorted([(p["ann"], "138****5678"),  # ann has no account
-                          (p["boss"], "13812345678"), (p["boss"], "13812345678"),
-                          (p["cy"], "13812345678")])  # cy's own ticket
+    assert got == sorted([(p["boss"], "13812345678"), (p["boss"], "13812345678"),
+                          (p["cy"], "13812345678")])  # cy's own ticket; ann has no account
+
+
+def test_a_recipient_whose_rows_leave_the_record_out_gets_nothing(engine):
+    """Cy's role reads tickets but only his own: a rule naming him about Ann's ticket neither
+    fills his inbox nor e-mails him, and its run log says so; Ann's own ticket reaches her."""
+    env = make_env(engine, {"tell": """
+record_type: ticket
+trigger: {kind: created}
+actions:
+  - notify: {to: [owner, {users: {field: name, op: eq, value: cy}}], title: "{{ title }}",
+             email: true}
+"""}, extra=PERMISSIONS)
+    p = staff(env)
+    accounts = Accounts(engine)
+    accounts.add("ann@example.com", PASSWORD, staff_id=p["ann"], roles=["tech"])
+    accounts.add("cy@example.com", PASSWORD, staff_id=p["cy"], roles=["tech"])
+    env.create("ticket", title="Sink", owner=p["ann"], note="13812345678", requested_at=T0)
+    assert [n["user_id"] for n in env.rows("lr_notifications")] == [p["ann"]]
+    assert [m["target"] for m in env.rows("lr_outbox")] == ["ann@example.com"]
+    [log] = env.rows("lr_rule_runs")
+    assert f"not notified, as they may not read this record: #{p['cy']}" in str(log)
 
 
 def test_as_role_must_name_a_role():

@@ -11,6 +11,7 @@ import click
 
 from lowrise import importer
 from lowrise.actor import Actor
+from lowrise.errors import Undisclosed
 
 
 def _mapping(rt, sheet: importer.Sheet, pairs: tuple[str, ...]) -> list[str | None]:
@@ -25,6 +26,15 @@ def _mapping(rt, sheet: importer.Sheet, pairs: tuple[str, ...]) -> list[str | No
                                      f"{', '.join(sheet.headers)})", param_hint="--map")
         mapping[sheet.headers.index(column)] = field.strip() or None
     return importer.check_mapping(rt, mapping)
+
+
+def _whole_file(step, *args, **kw):
+    """`step`, with a refusal of the whole file (a unique value registered on a record the
+    --as person may not read in full) said as the command's error."""
+    try:
+        return step(*args, **kw)
+    except Undisclosed as exc:
+        raise click.ClickException(f"nothing was imported: {exc}") from None
 
 
 @click.command("import")
@@ -78,7 +88,7 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
     click.echo(f"{len(sheet.rows):,} rows in {file.name}{enc}")
     prepared = importer.prepare(records, type_name, sheet, mapping, actor)
     if dry_run:
-        checked = importer.check(records, type_name, prepared, actor)
+        checked = _whole_file(importer.check, records, type_name, prepared, actor)
         errors = checked.errors
         created = 0
     else:
@@ -89,9 +99,9 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
                 bar.update(n - state["n"])
                 state["n"] = n
 
-            result = importer.run(records, type_name, prepared, actor,
-                                  mode="valid" if valid_only else "all",
-                                  run_hooks=not skip_automations, progress=progress)
+            result = _whole_file(importer.run, records, type_name, prepared, actor,
+                                 mode="valid" if valid_only else "all",
+                                 run_hooks=not skip_automations, progress=progress)
         errors, created = result.errors, result.created
     for i, errs in list(errors.items())[:20]:
         click.echo(f"  row {i + 2}: {importer.describe(errs, rt)}", err=True)

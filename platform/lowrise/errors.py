@@ -37,6 +37,18 @@ class ValidationError(LowriseError):
         super().__init__(where + "; ".join(f"{k or 'record'}: {v}" for k, v in self.errors.items()))
 
 
+class Undisclosed(ValidationError):
+    """A refusal that must not say more than it does: a value already registered to a record
+    the actor may not read in full (no value, no record, no row), or such checks paused for
+    the actor. A batch is refused as a whole with it: it is never collected row by row.
+    `clash` (lowrise.access.clashes.Clash) names the record, for the audit only."""
+
+    def __init__(self, errors: Mapping[str, str], *, clash=None):
+        super().__init__(errors)
+        self.clash = clash
+        self.noted = False
+
+
 class BulkValidationError(LowriseError):
     """Some rows of a bulk write were refused; nothing was written. `rows` maps row index to errors."""
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from lowrise import importer
 from lowrise.actor import Actor
+from lowrise.errors import Undisclosed
 from lowrise.i18n import dump, load
 from lowrise.storage.records import Records
 from lowrise.storage.values import from_json_values, to_json_values
@@ -50,7 +51,12 @@ def build(records: Records, type_name: str, sheet: importer.Sheet,
         out["problem"] = dump(exc.message, locales)
         return out
     prepared = importer.prepare(records, type_name, sheet, usable, actor)
-    checked = importer.check(records, type_name, prepared, actor)
+    try:
+        checked = importer.check(records, type_name, prepared, actor)
+    except Undisclosed as exc:  # the whole file refused at once: never row by row
+        refused_path.unlink(missing_ok=True)
+        out["problem"] = dump(importer.describe_one(exc.errors, rt), locales)
+        return out
     write_refused(refused_path, sheet, checked.errors, locales)
     out.update(
         valid=checked.valid, refused=len(checked.errors),

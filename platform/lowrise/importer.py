@@ -50,8 +50,9 @@ __all__ = ["MAX_COLUMNS", "MAX_ROWS", "ImportFileError", "Sheet", "detect_encodi
 # -- columns → fields ------------------------------------------------------------------------
 
 def importable(rt: RecordType) -> list[Field]:
-    """The fields an import can fill (not system, computed or file fields)."""
-    return [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"]
+    """The fields an import can fill (not system, computed, read-only or file fields)."""
+    return [f for f in rt.user_fields
+            if not f.kind.generated and not f.read_only and f.type != "attachment"]
 
 
 def _norm(text: str) -> str:
@@ -299,6 +300,13 @@ def run(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
                 errors[keep[j]] = errs
             keep = [i for i in keep if i not in errors]
     return Result(0, dict(sorted(errors.items())), total, False)
+
+
+def describe_one(errs: Mapping[str, Any], rt: RecordType) -> Any:
+    """The first of a row's errors as one message that names its field."""
+    name, problem = next(iter(errs.items()))
+    f = rt.fields.get(name) if name else None
+    return about(f.label, problem) if f else problem
 
 
 def describe(errs: Mapping[str, Any], rt: RecordType, locale: str = "en") -> str:

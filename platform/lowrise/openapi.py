@@ -47,7 +47,9 @@ def component_name(type_name: str) -> str:
 
 
 def writable(f: Field) -> bool:
-    """Whether the API accepts a value for this field (not system, computed or a file)."""
+    """Whether the API accepts a value for this field (not system, computed or a file). A
+    `read_only` field is accepted only as sent back unchanged: it is `readOnly` in the
+    schemas, and the engine refuses a change of it by anyone but the system."""
     return not (f.system or f.kind.generated or f.type == "attachment")
 
 
@@ -162,7 +164,7 @@ def field_schema(f: Field, *, writing: bool, expandable: bool = False) -> dict[s
     schema = {"title": str(f.label), **schema}
     if f.help:
         schema["description"] = (schema.get("description", "") + " " + str(f.help)).strip()
-    if not writing and (f.system or f.kind.generated):
+    if f.read_only or (not writing and (f.system or f.kind.generated)):
         schema["readOnly"] = True
     return schema
 
@@ -186,7 +188,7 @@ def input_schema(rt: RecordType, *, patch: bool) -> dict[str, Any]:
         "properties": {f.name: field_schema(f, writing=True) for f in fields},
         "additionalProperties": False,
     }
-    required = [f.name for f in fields if f.required and f.default is None]
+    required = [f.name for f in fields if f.required and f.default is None and not f.read_only]
     if required and not patch:
         out["required"] = required
     return out

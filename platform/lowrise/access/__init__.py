@@ -23,6 +23,7 @@ from .model import (
 )
 from .policy import (
     FLAG,
+    READ_ONLY,
     Masked,
     Policy,
     Shown,
@@ -34,7 +35,7 @@ from .policy import (
 from .reveal import reveal
 
 __all__ = [
-    "ACTIONS", "FLAG", "AccessModel", "FieldRule", "Mask", "Masked", "PermissionProblem", "Policy",
+    "ACTIONS", "FLAG", "READ_ONLY", "AccessModel", "FieldRule", "Mask", "Masked", "PermissionProblem", "Policy",
     "RoleAccess", "Scope", "Shown", "Teams", "TypeGrant", "mask_value", "model_of", "policy",
     "problems", "reveal", "confidential_fields", "mask_record",
 ]

@@ -99,6 +99,8 @@ class TypeGrant:
     #: the rows it may update and delete (None: the rows it reads)
     write_rows: tuple[Scope, ...] | None = None
     fields: Mapping[str, FieldRule] = field(default_factory=dict)
+    #: fields named `visible` outright: writable even where they decide row scopes
+    writable: frozenset[str] = frozenset()
 
 
 NO_GRANT = TypeGrant(frozenset(), (Scope("none"),))
@@ -132,6 +134,9 @@ class AccessModel:
     enforced: bool
     roles: Mapping[str, RoleAccess]
     teams: Teams = Teams()
+    #: (type, field) pairs whose values decide which rows of *other* records some role
+    #: reads: read-only to every role whose grant does not name them `visible`
+    scope_fields: frozenset[tuple[str, str]] = frozenset()
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -205,6 +210,7 @@ class _Parser:
         write = (self.scopes(rt, spec["write_rows"], (*at, "write_rows"))
                  if spec.get("write_rows") is not None else None)
         fields: dict[str, FieldRule] = {}
+        writable: set[str] = set()
         raw_fields = spec.get("fields") or {}
         if not isinstance(raw_fields, Mapping):
             self.fail((*at, "fields"), "expected {field: hidden | read_only | masked}")
@@ -219,7 +225,9 @@ class _Parser:
             parsed = self.field_rule(rt, f, rule, here)
             if parsed is not None:
                 fields[fname] = parsed
-        return TypeGrant(actions, rows, write, fields)
+            elif (rule if isinstance(rule, str) else (rule or {}).get("access")) == "visible":
+                writable.add(fname)
+        return TypeGrant(actions, rows, write, fields, frozenset(writable))
 
     def actions(self, raw: Any, at: tuple) -> frozenset[str]:
         if not isinstance(raw, list):
@@ -354,11 +362,45 @@ def _declares_permissions(ws: Workspace) -> bool:
     return any(r.permissions or r.config.get("admin") is True for r in ws.roles.values())
 
 
+def scope_fields(ws: Workspace, teams: Teams, roles: Mapping[str, RoleAccess]
+                 ) -> frozenset[tuple[str, str]]:
+    """The fields whose values decide which rows of other records some role reads: the
+    `teams:` fields when a role has a team scope, and every field a `filter` scope (or an
+    `unless`) reads through a link. A row's own fields are not among them: a write can only
+    change them on rows its writer may already write, and links only to records they read."""
+    out: set[tuple[str, str]] = set()
+    team = False
+    for role in roles.values():
+        if role.admin:
+            continue
+        for g in role.types.values():
+            for s in (*g.rows, *(g.write_rows or ()),
+                      *(u for rule in g.fields.values() for u in rule.unless)):
+                team = team or s.kind == "team"
+                if s.kind == "filter":
+                    out |= _through_links(s.node)
+    if team and ws.users_type:
+        out |= {(ws.users_type, n) for n in (teams.manager, teams.field) if n}
+    return frozenset(out)
+
+
+def _through_links(node: Any) -> set[tuple[str, str]]:
+    """The fields a filter reads on linked records (`case.consultant`: case's consultant)."""
+    if isinstance(node, (filters.All, filters.Any)):
+        return {x for item in node.items for x in _through_links(item)}
+    if isinstance(node, filters.Not):
+        return _through_links(node.item)
+    if isinstance(node, filters.Condition):
+        return {(node.types[i], node.fields[i].name) for i in range(1, len(node.fields))}
+    return set()
+
+
 def _build(ws: Workspace) -> tuple[AccessModel, list[tuple[tuple, str]]]:
     p = _Parser(ws)
     teams = p.teams()
     roles = {name: p.role(name, ("roles", name)) for name in ws.roles}
-    return AccessModel(ws, _declares_permissions(ws), roles, teams), p.problems
+    return AccessModel(ws, _declares_permissions(ws), roles, teams,
+                       scope_fields(ws, teams, roles)), p.problems
 
 
 def problems(ws: Workspace) -> Iterator[tuple[tuple, str]]:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from lowrise import filters
 from lowrise.actor import Actor
 from lowrise.errors import FilterError, Forbidden
+from lowrise.i18n import msg
 from lowrise.workspace.model import Workspace
 
 from .model import ACCESS_RANK, AccessModel, Mask, TypeGrant, model_of
@@ -26,6 +27,14 @@ from .scopes import NOTHING, scope_node, union
 WORDS = {0: "visible", 1: "read_only", 2: "masked", 3: "hidden"}
 SAYS = {"read_only": "read-only", "masked": "masked", "hidden": "hidden"}
 FLAG = "lr_flag_"
+#: why a field may not be set, by how it shows (fragments that follow the field's name)
+READ_ONLY = msg("you may not set this field: it is read-only for you")
+REFUSED = {"read_only": READ_ONLY,
+           "masked": msg("you may not set this field: it is masked for you"),
+           "hidden": msg("you may not set this field: it is hidden for you")}
+#: a field that decides who reads which records, which no grant names as writable
+SCOPE_FIELD = msg("you may not set this field: it decides who sees which records; ask an "
+                  "administrator")
 
 
 class Masked(str):
@@ -53,6 +62,8 @@ class _Alt:
     rank: int
     mask: Mask | None
     flag: int | None
+    #: read-only because the field decides row scopes (AccessModel.scope_fields)
+    scope: bool = False
 
 
 @dataclass
@@ -181,11 +192,16 @@ class Policy:
         if not self.bypass:
             rt = self.ws.type(type_name)
             grants = self.grants(type_name, "read")
-            ruled = {n for g in grants for n in g.fields}
+            scoped = {n for t, n in self.model.scope_fields if t == type_name}
+            ruled = {n for g in grants for n in g.fields} | scoped
             for name in (n for n in rt.fields if n in ruled):  # in the type's order
                 alts: list[_Alt] = []
                 for g in grants:
                     rule = g.fields.get(name)
+                    if rule is None and name in scoped and name not in g.writable:
+                        # decides who sees what: read-only unless the grant names it
+                        alts.append(_Alt(1, None, None, scope=True))
+                        continue
                     if rule is None:
                         alts = []
                         break
@@ -241,6 +257,25 @@ class Policy:
         if not alts:
             return 0, True
         return min(a.rank for a in alts), any(a.flag is not None for a in alts)
+
+    def sees_all_of(self, type_name: str, name: str) -> bool:
+        """Whether the actor reads every row of the type with this field in full."""
+        return self.row_scope(type_name) is None and self._static(type_name, name)[0] < 2
+
+    def plain_ids(self, conn: sa.Connection, schema, type_name: str, name: str,
+                  ids: Iterable[int]) -> set[int]:
+        """Of these records, those the actor reads with this field in full: in its rows,
+        and neither masked nor hidden there."""
+        found = self.ids_in_scope(conn, schema, type_name, ids)
+        alts = self._plan(type_name).alts.get(name)
+        if not found or not alts or min(a.rank for a in alts) < 2:
+            return found
+        if all(a.flag is None for a in alts):
+            return set()
+        flags = self.row_flags(conn, schema, type_name, found)
+        return {rid for rid in found
+                if min(0 if a.flag is not None and flags.get(rid, {}).get(f"{FLAG}{a.flag}")
+                       else a.rank for a in alts) < 2}
 
     def check_names(self, type_name: str, names: Iterable[str], purpose: str) -> None:
         """FilterError when a field the actor does not see in full is sorted, grouped or
@@ -391,7 +426,11 @@ class Policy:
             if creating:
                 rank, _ = self._static(type_name, name)
                 word = WORDS[rank]
-            out[name] = f"you may not set this field: it is {SAYS.get(word, word)} for you"
+            alts = self._plan(type_name).alts.get(name, ())
+            if word == "read_only" and all(a.scope for a in alts if a.rank == 1):
+                out[name] = SCOPE_FIELD
+            else:
+                out[name] = REFUSED.get(word, READ_ONLY)
         return out
 
 

@@ -171,25 +171,30 @@ class Reader:
 
 
 def readers(run: Run, ids: list[int]) -> dict[int, Reader]:
-    """The recipients of a notification as the access rules see them: by the roles of their
-    account. A recipient without an active account, or whose roles may not read the record
-    type, gets the strictest masking."""
-    ws = run.records.schema.workspace
-    if not access.confidential_fields(ws, run.rt.name):  # no role masks or hides a field
-        return {uid: Reader(run, None) for uid in ids}
+    """The recipients of a notification who may read its record, as the access rules see
+    them: by the roles of their active account, the record in their rows. The others (no
+    active account, a role that may not read the type, the record outside their rows) are
+    left out: nothing of a record reaches someone who may not read it. In an open workspace
+    (no permissions declared) everyone reads everything; on a database nobody signs in to
+    (no accounts at all: rule fixtures and tests) there are no roles to ask, and everyone
+    reads the strictest view."""
+    ws, schema = run.records.schema.workspace, run.records.schema
+    masks = bool(access.confidential_fields(ws, run.rt.name))
+    if not access.model_of(ws).enforced or not _has_accounts(run.conn):
+        return {uid: Reader(run, None, strict=masks) for uid in ids}
     roles = account_roles(run.conn, ids)
     out: dict[int, Reader] = {}
     for uid in ids:
         if uid not in roles:
-            out[uid] = Reader(run, None, strict=True)
             continue
-        # a policy names its user: `unless: own` opens on their own records only
+        # a policy names its user: `own` rows and `unless: own` are theirs only
         pol = access.policy(ws, Actor(user=uid, name="reader", roles=roles[uid],
                                       locale=run.actor.locale, clock=run.actor.clock))
-        if pol is not None and not pol.may("read", run.rt.name):
-            out[uid] = Reader(run, None, strict=True)
-        else:
-            out[uid] = Reader(run, pol)
+        if pol is not None and (not pol.may("read", run.rt.name) or (
+                run.record_id is not None and not pol.ids_in_scope(
+                    run.conn, schema, run.rt.name, [run.record_id]))):
+            continue
+        out[uid] = Reader(run, pol if masks else None)
     return out
 
 
@@ -399,10 +404,18 @@ def notify(run: Run, spec: Notify, index: int) -> None:
     if not ids:
         run.note("notify", "nobody to notify (the recipient fields are empty)", index)
         return
+    allowed = readers(run, ids)
+    left_out = [i for i in ids if i not in allowed]
+    ids = [i for i in ids if i in allowed]
+    unread = (f"not notified, as they may not read this record: "
+              f"{', '.join(f'#{i}' for i in left_out)}") if left_out else ""
+    if not ids:
+        run.note("notify", f"nobody to notify; {unread}", index)
+        return
     # each recipient's text masks what their roles see masked: rendered once per way of seeing
     texts: dict[Any, tuple[str, str]] = {}
     mine: dict[int, tuple[str, str]] = {}
-    for uid, reader in readers(run, ids).items():
+    for uid, reader in allowed.items():
         context = template_context(run, reader)  # (sets the reader's key)
         if reader.key not in texts:
             texts[reader.key] = (spec.title.render(context)[:255],
@@ -419,7 +432,7 @@ def notify(run: Run, spec: Notify, index: int) -> None:
                 queue(run, "email", addresses[uid], {"subject": mine[uid][0],
                                                      "body": mine[uid][1], "user_id": uid})
         text += f"; e-mail queued to {', '.join(addresses.values()) or 'nobody (no address)'}"
-    run.note("notify", text, index)
+    run.note("notify", f"{text}; {unread}" if unread else text, index)
 
 
 def webhook(run: Run, spec: CallWebhook, index: int) -> None:

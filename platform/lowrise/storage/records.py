@@ -14,19 +14,25 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lowrise import access
+from lowrise.access import widen
+from lowrise.access.clashes import ClashLimit
+from lowrise.access.clashes import record as record_clash
 from lowrise.actor import Actor
 from lowrise.errors import (
     BulkValidationError,
     ConflictError,
     NotFound,
+    Undisclosed,
     ValidationError,
 )
 from lowrise.fields.base import FieldType
 from lowrise.fields.computed import autonumber_format, autonumber_period
 from lowrise.fields.file import FileUpload
 from lowrise.fields.types import UTCDateTime
+from lowrise.i18n import msg
 from lowrise.workspace.model import RecordType
 
+from . import checks
 from .db import write_transaction
 from .files import FileStore
 from .search import batch_index
@@ -50,6 +56,9 @@ Action = Literal["create", "update", "delete", "restore"]
 #: inserts them, in order, before the transaction commits (a rules worker's batch: one
 #: statement for the whole batch, a failed timer's entries dropped with its savepoint)
 AUDIT_LATER = "lowrise_audit_later"
+#: conn.info key: the access.widen.ScopeGuard of a batch of updates by one restricted actor,
+#: checked once when the batch is done instead of after each update
+SCOPE_GUARD = "lowrise_scope_guard"
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,26 @@ def _sqlite_text(type_: sa.types.TypeEngine, dialect) -> Callable[[Any], Any] | 
     return None
 
 
+def _read_only(rt: RecordType, given: Mapping[str, Any], parsed: Mapping[str, Any],
+               actor: Actor, before: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """{field: why} for each `read_only` field of the schema a person gives a value (only
+    the system sets those: rules, migrations, imports run as the system). On an update, a
+    value sent back unchanged is not a change."""
+    if actor.system:
+        return {}
+    out = {}
+    for name in given:
+        f = rt.fields.get(name)
+        if f is None or f.system or not f.read_only:
+            continue
+        if before is None and given[name] in (None, ""):
+            continue  # no value given
+        if before is not None and parsed.get(name, before.get(name)) == before.get(name):
+            continue
+        out[name] = access.READ_ONLY
+    return out
+
+
 def _convert(values: list[Any], step: Callable[[Any], Any]) -> list[Any]:
     """`step` of each value but None, each distinct value converted once (a value equal to
     one met before gets that one's result, as a memo by value would give it)."""
@@ -163,6 +192,8 @@ class Records:
     schema: Schema
     files: FileStore | None = None
     hooks: list[Hook] = field(default_factory=list)
+    #: how many unique values a person may meet on records they cannot read in full
+    clash_limit: ClashLimit = field(default_factory=ClashLimit)
     _writers: dict[tuple[str, str], _RowWriter] = field(default_factory=dict, init=False,
                                                          repr=False, compare=False)
     _updates: dict[tuple[str, tuple[str, ...]], tuple[sa.Table, sa.Update]] = field(
@@ -171,18 +202,32 @@ class Records:
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
     def transaction(self, conn: sa.Connection | None = None) -> Iterator[sa.Connection]:
-        """Use the caller's transaction if given, else open a write transaction."""
+        """Use the caller's transaction if given, else open a write transaction. A unique
+        value refused undisclosed is audited and counted once that one is rolled back."""
         if conn is not None:
             yield conn
             return
+        try:
+            with write_transaction(self.engine) as c:
+                yield c
+        except Undisclosed as exc:
+            self._note(exc)
+            raise
+
+    def _note(self, exc: Undisclosed) -> None:
+        """Audit and count a refused clash, in a transaction of its own (the write's was
+        rolled back, and SQLite takes one writer at a time)."""
+        if exc.clash is None or exc.noted:
+            return
+        exc.noted = True
         with write_transaction(self.engine) as c:
-            yield c
+            record_clash(c, self.schema, exc.clash, self.clash_limit)
 
     def _rt(self, type_name: str) -> RecordType:
         try:
             return self.schema.workspace.record_types[type_name]
         except KeyError:
-            raise NotFound(f"there is no record type '{type_name}'") from None
+            raise NotFound(msg("there is no record type '%(name)s'", name=type_name)) from None
 
     def _table(self, type_name: str) -> sa.Table:
         return self.schema.table(type_name)
@@ -198,7 +243,8 @@ class Records:
 
     def _missing(self, rt: RecordType, record_id: int) -> NotFound:
         # Out of the actor's rows reads exactly like no such record: ids cannot be probed.
-        return NotFound(f"{rt.label} #{record_id} does not exist (or is in the trash)")
+        return NotFound(msg("%(type)s #%(id)s does not exist (or is in the trash)",
+                            type=rt.label, id=record_id))
 
     def _in_scope(self, conn, pol: access.Policy | None, rt: RecordType, record_id: int,
                   action: str) -> None:
@@ -271,61 +317,12 @@ class Records:
     # -- checks shared by single and bulk writes ----------------------------------------
     def _check_links(self, conn, rt: RecordType, rows: Sequence[Mapping[str, Any]],
                      errors: dict[int, dict[str, str]], *, actor: Actor | None = None) -> None:
-        """Every link value must name an existing record of its target type (one query a
-        field); with a restricted `actor`, one it may read (others read as missing)."""
-        pol = self.policy(actor)
-        for f in rt.user_fields:
-            if f.type not in ("link", "user") or not f.target:
-                continue
-            wanted = {r[f.name] for r in rows if r.get(f.name) is not None}
-            if not wanted:
-                continue
-            target = self._table(f.target)
-            found = set()
-            ids = list(wanted)
-            for i in range(0, len(ids), 900):
-                found.update(conn.execute(sa.select(target.c.id).where(
-                    target.c.id.in_(ids[i:i + 900]))).scalars().all())
-            if pol is not None:
-                found = pol.ids_in_scope(conn, self.schema, f.target, found)
-            if len(found) == len(wanted):  # every one is there
-                continue
-            for i, r in enumerate(rows):
-                v = r.get(f.name)
-                if v is not None and v not in found:
-                    target_label = self.schema.workspace.record_types[f.target].label
-                    errors.setdefault(i, {})[f.name] = f"there is no {target_label} #{v}"
+        checks.check_links(self, conn, rt, rows, errors, actor=actor)
 
     def _check_unique(self, conn, rt: RecordType, rows: Sequence[Mapping[str, Any]],
-                      errors: dict[int, dict[str, str]], *, exclude_ids: Sequence[int | None]):
-        t = self._table(rt.name)
-        for f in rt.user_fields:
-            if not f.unique:
-                continue
-            seen: dict[Any, int] = {}
-            for i, r in enumerate(rows):
-                v = r.get(f.name)
-                if v is None:
-                    continue
-                if v in seen:
-                    errors.setdefault(i, {})[f.name] = (
-                        f"'{v}' is also given to row {seen[v] + 1}; it must be unique")
-                seen.setdefault(v, i)
-            if not seen:
-                continue
-            stored = list(seen)
-            clash: dict[Any, int] = {}
-            for i in range(0, len(stored), 900):
-                chunk = [f.kind.to_db(f, v) for v in stored[i:i + 900]]
-                for rid, val in conn.execute(sa.select(t.c.id, t.c[f.name]).where(
-                        t.c[f.name].in_(chunk))):
-                    clash[f.kind.from_db(f, val)] = rid
-            for i, r in enumerate(rows):
-                v = r.get(f.name)
-                if v in clash and clash[v] != exclude_ids[i]:
-                    errors.setdefault(i, {})[f.name] = (
-                        f"'{f.kind.display(f, v)}' is already used by {rt.label} #{clash[v]}; "
-                        "it must be unique")
+                      errors: dict[int, dict[str, str]], *, exclude_ids: Sequence[int | None],
+                      actor: Actor | None = None) -> None:
+        checks.check_unique(self, conn, rt, rows, errors, exclude_ids=exclude_ids, actor=actor)
 
     def _store_files(self, rt: RecordType, values: dict[str, Any]) -> None:
         for f in rt.user_fields:
@@ -333,7 +330,7 @@ class Records:
             if f.type != "attachment" or not items:
                 continue
             if any(isinstance(x, FileUpload) for x in items) and self.files is None:
-                raise ValidationError({f.name: "file uploads are not configured"})
+                raise ValidationError({f.name: msg("file uploads are not configured")})
             values[f.name] = [self.files.put(x) if isinstance(x, FileUpload) else x for x in items]
 
     def _next_numbers(self, conn, rt: RecordType, count: int, now) -> dict[str, list[str]]:
@@ -447,8 +444,12 @@ class Records:
         rt = self._rt(type_name)
         parsed, errors = self._parse_new(rt, rows, actor)
         if conn is None:
-            with self.engine.connect() as c:
-                self._check_new(c, rt, parsed, errors, actor)
+            try:
+                with self.engine.connect() as c:
+                    self._check_new(c, rt, parsed, errors, actor)
+            except Undisclosed as exc:
+                self._note(exc)
+                raise
         else:
             self._check_new(conn, rt, parsed, errors, actor)
         return parsed, errors
@@ -458,7 +459,8 @@ class Records:
         """The database checks of new rows (links as the actor sees them, unique values):
         one piece, so that an import preview refuses exactly what the write refuses."""
         self._check_links(conn, rt, parsed, errors, actor=actor)
-        self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed))
+        self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed),
+                           actor=actor)
 
     # -- writes -------------------------------------------------------------------------
     def create(self, type_name: str, values: Mapping[str, Any], actor: Actor, *,
@@ -476,6 +478,9 @@ class Records:
         if pol is not None:
             pol.require("create", type_name)
         parsed, errors = self._parse_new(rt, rows, actor)
+        for i, raw in enumerate(rows):
+            if refused := _read_only(rt, raw, parsed[i], actor):
+                errors.setdefault(i, {}).update(refused)
         if pol is not None:
             for i, raw in enumerate(rows):
                 if refused := pol.write_errors(type_name, raw, creating=True):
@@ -486,6 +491,10 @@ class Records:
                 if _single:
                     raise ValidationError(errors[0])
                 raise BulkValidationError(errors)
+            if pol is not None:  # what the creator reads before, where new values could widen it
+                guard, mine = self._scope_guard(c, pol)
+                guard.watch(rt.name, {k for values in parsed for k, v in values.items()
+                                      if v is not None})
             now = actor.now()
             numbers = self._next_numbers(c, rt, len(parsed), now)
             created: list[dict[str, Any]] = []
@@ -525,6 +534,8 @@ class Records:
                     if progress:
                         progress(len(created))
             if pol is not None:
+                if mine:
+                    guard.check({rt.name: [r["id"] for r in created]})
                 created = self._finish_created(c, pol, rt, rows, created, _single)
             return created
 
@@ -572,16 +583,19 @@ class Records:
                         errs.pop(k, None)
                 if refused:
                     raise ValidationError(refused)
+            if refused := _read_only(rt, values, parsed, actor, before):
+                raise ValidationError(refused)
             if expected_version is not None and int(expected_version) != before["version"]:
-                raise ConflictError(
-                    f"{rt.label} #{record_id} was changed by someone else (version "
-                    f"{before['version']}, you had {expected_version}); reload to see the "
-                    "changes, nothing was overwritten",
-                    current_version=before["version"])
+                raise ConflictError(msg(
+                    "%(type)s #%(id)s was changed by someone else (version %(version)s, you "
+                    "had %(yours)s); reload to see the changes, nothing was overwritten",
+                    type=rt.label, id=record_id, version=before["version"],
+                    yours=expected_version), current_version=before["version"])
             errors = {0: errs} if errs else {}
-            changed_links = {k: v for k, v in parsed.items() if before.get(k) != v}
-            self._check_links(c, rt, [changed_links], errors, actor=actor)
-            self._check_unique(c, rt, [parsed], errors, exclude_ids=[record_id])
+            # only what changes is checked: a value the record keeps is its own
+            changes = {k: v for k, v in parsed.items() if before.get(k) != v}
+            self._check_links(c, rt, [changes], errors, actor=actor)
+            self._check_unique(c, rt, [changes], errors, exclude_ids=[record_id], actor=actor)
             if errors:
                 raise ValidationError(errors[0])
             self._store_files(rt, parsed)
@@ -592,13 +606,21 @@ class Records:
             changed = tuple(k for k in rt.fields if after.get(k) != before.get(k))
             if not changed:
                 return before if pol is None else shown
+            if pol is not None:  # what the writer reads before, where this write could widen it
+                guard, mine = self._scope_guard(c, pol)
+                guard.watch(rt.name, changed)
             after.update(updated_at=now, updated_by=actor.user, version=before["version"] + 1)
             row = to_db_row(rt, {k: after[k] for k in (*changed, "updated_at", "updated_by",
                                                        "version")})
             res = c.execute(t.update().where(t.c.id == record_id,
                                              t.c.version == before["version"]).values(row))
             if res.rowcount != 1:  # pragma: no cover - guarded by the row lock above
-                raise ConflictError(f"{rt.label} #{record_id} changed during the update")
+                raise ConflictError(msg("%(type)s #%(id)s changed during the update",
+                                        type=rt.label, id=record_id))
+            if pol is not None:
+                if mine:
+                    guard.check()
+                widen.check_unmasked(shown, pol.finish_stored(c, self.schema, type_name, after))
             diff = to_json_values(rt, {k: before.get(k) for k in changed})
             new = to_json_values(rt, {k: after.get(k) for k in changed})
             self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="update",
@@ -637,18 +659,22 @@ class Records:
             if errs:
                 errors[i] = errs
             if rid in seen:
-                errors.setdefault(i, {})[""] = (f"{rt.label} #{rid} is also given in row "
-                                                f"{seen[rid] + 1}; give each record once")
+                errors.setdefault(i, {})[""] = msg(
+                    "%(type)s #%(id)s is also given in row %(row)s; give each record once",
+                    type=rt.label, id=rid, row=seen[rid] + 1)
             seen.setdefault(rid, i)
         with self.transaction(conn) as c:
             befores = self._current(c, rt, [rid for rid, _ in updates], current or {})
-            for i, (rid, _) in enumerate(updates):
+            for i, (rid, values) in enumerate(updates):
                 if befores.get(rid) is None:
-                    errors.setdefault(i, {})[""] = str(self._missing(rt, rid))
-            links = [{k: v for k, v in p.items() if (befores.get(rid) or {}).get(k) != v}
-                     for (rid, _), p in zip(updates, parsed, strict=True)]
-            self._check_links(c, rt, links, errors)
-            self._check_unique(c, rt, parsed, errors, exclude_ids=[rid for rid, _ in updates])
+                    errors.setdefault(i, {})[""] = self._missing(rt, rid).message
+                elif refused := _read_only(rt, values, parsed[i], actor, befores[rid]):
+                    errors.setdefault(i, {}).update(refused)
+            changes = [{k: v for k, v in p.items() if (befores.get(rid) or {}).get(k) != v}
+                       for (rid, _), p in zip(updates, parsed, strict=True)]
+            self._check_links(c, rt, changes, errors)
+            self._check_unique(c, rt, changes, errors,
+                               exclude_ids=[rid for rid, _ in updates], actor=actor)
             if errors:
                 raise BulkValidationError(errors)
             now = actor.now()
@@ -690,17 +716,37 @@ class Records:
     def _update_each(self, type_name: str, updates: Sequence[tuple[int, Mapping[str, Any]]],
                      actor: Actor, conn: sa.Connection | None) -> list[dict[str, Any]]:
         out, errors = [], {}
+        pol = self.policy(actor)
         with self.transaction(conn) as c:
-            for i, (rid, values) in enumerate(updates):
-                try:
-                    out.append(self.update(type_name, rid, values, actor, conn=c))
-                except ValidationError as exc:
-                    errors[i] = exc.errors
-                except NotFound as exc:
-                    errors[i] = {"": str(exc)}
-            if errors:  # raising here rolls the whole transaction back
-                raise BulkValidationError(errors)
+            guard, mine = self._scope_guard(c, pol) if pol is not None else (None, False)
+            if mine:
+                c.info[SCOPE_GUARD] = guard
+            try:
+                for i, (rid, values) in enumerate(updates):
+                    try:
+                        out.append(self.update(type_name, rid, values, actor, conn=c))
+                    except Undisclosed:
+                        raise  # refuses the whole batch, never told row by row
+                    except ValidationError as exc:
+                        errors[i] = exc.errors
+                    except NotFound as exc:
+                        errors[i] = {"": exc.message}
+                if errors:  # raising here rolls the whole transaction back
+                    raise BulkValidationError(errors)
+                if mine:
+                    guard.check()
+            finally:
+                if mine:
+                    c.info.pop(SCOPE_GUARD, None)
         return out
+
+    def _scope_guard(self, conn, pol: access.Policy) -> tuple[widen.ScopeGuard, bool]:
+        """The guard of the batch this write is part of, else a new one (True: the caller
+        checks it)."""
+        held = conn.info.get(SCOPE_GUARD)
+        if held is not None and held.pol.actor == pol.actor:
+            return held, False
+        return widen.ScopeGuard(conn, self.schema, pol), True
 
     def _current(self, conn, rt: RecordType, ids: Sequence[int],
                  current: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -730,8 +776,9 @@ class Records:
         else:
             done = conn.execute(stmt[1], rows if len(rows) > 1 else rows[0]).rowcount
         if done != len(rows):
-            raise ConflictError(f"{rt.label} records were changed during the update "
-                                f"({len(rows) - done} of {len(rows)}); nothing was written")
+            raise ConflictError(msg("%(type)s records were changed during the update (%(n)s "
+                                    "of %(total)s); nothing was written", type=rt.label_plural,
+                                    n=len(rows) - done, total=len(rows)))
 
     def delete(self, type_name: str, record_id: int, actor: Actor, *,
                expected_version: int | None = None, conn: sa.Connection | None = None) -> None:
@@ -744,8 +791,9 @@ class Records:
             before = self.get(type_name, record_id, conn=c, for_update=True)
             self._in_scope(c, pol, rt, record_id, "delete")
             if expected_version is not None and int(expected_version) != before["version"]:
-                raise ConflictError(f"{rt.label} #{record_id} was changed by someone else; "
-                                    "reload before deleting", current_version=before["version"])
+                raise ConflictError(msg("%(type)s #%(id)s was changed by someone else; reload "
+                                        "before deleting", type=rt.label, id=record_id),
+                                    current_version=before["version"])
             self._fire(c, Change(rt.name, record_id, "delete", before, None), actor)
             now = actor.now()
             title = before.get(rt.title_field)
@@ -793,10 +841,11 @@ class Records:
                                                  tr.c.record_id == record_id)).mappings().first()
             if item is None or (pol is not None and (
                     actor.user is None or item["deleted_by"] != actor.user)):
-                raise NotFound(f"{rt.label} #{record_id} is not in the trash")
+                raise NotFound(msg("%(type)s #%(id)s is not in the trash", type=rt.label,
+                                   id=record_id))
             values, errors = from_json_values(rt, item["data"])
             errs: dict[int, dict[str, str]] = {0: errors} if errors else {}
-            self._check_unique(c, rt, [values], errs, exclude_ids=[None])
+            self._check_unique(c, rt, [values], errs, exclude_ids=[None], actor=actor)
             if errs:
                 raise ValidationError(errs[0])
             now = actor.now()

@@ -36,6 +36,7 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("record_type", sa.String(63), nullable=False),
         sa.Column("record_id", sa.BigInteger, nullable=False),
         sa.Column("action", sa.String(16), nullable=False),  # create update delete restore reveal
+        # clash (a unique value met on a record the actor may not read in full)
         sa.Column("actor", sa.BigInteger),
         sa.Column("actor_name", sa.String(255)),
         sa.Column("at", UTCDateTime(), nullable=False),
@@ -73,9 +74,22 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("steps", sa.JSON, nullable=False),
         sa.Column("diff", sa.Text),
     )
+    # Unique values a restricted person met on records they may not read in full, counted
+    # per person over a window (lowrise.access.clashes); old rows are deleted as new come.
+    clashes = sa.Table(
+        "lr_value_clashes", metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("who", sa.String(255), nullable=False),
+        sa.Column("at", sa.Float, nullable=False),  # seconds since the epoch (UTC)
+        sa.Column("record_type", sa.String(63), nullable=False),
+        sa.Column("field", sa.String(63), nullable=False),
+        sa.Index("ix_lr_value_clashes_who", "who", "at"),
+    )
     from lowrise.rules.tables import rules_tables  # timers, outbox, run log, inbox
 
-    return {t.name: t for t in (audit, trash, counters, schema_log, *rules_tables(metadata))}
+    return {t.name: t for t in (audit, trash, counters, schema_log, clashes,
+                                *rules_tables(metadata))}
 
 
 def column_for(f: Field) -> sa.Column:

@@ -44,17 +44,18 @@ class Entry:
 def action_label(action: str) -> str:
     return {"create": _("created"), "update": _("changed"), "delete": _("deleted"),
             "restore": _("restored"), "reveal": _("revealed"),
-            "document": _("generated")}.get(action, action)
+            "document": _("generated"),
+            "clash": _("entered a value already registered here")}.get(action, action)
 
 
 def _note(rtype: RecordType, row, locale: str) -> str | None:
-    """An entry's note; a reveal's names the fields revealed, by their labels."""
+    """An entry's note; a reveal's (or a clash's) names the fields, by their labels."""
     note = row.get("note")
     if note and row.get("action") == "document":
         from .documents import history_note
 
         return history_note(note, locale)
-    if note and row.get("action") == "reveal":
+    if note and row.get("action") in ("reveal", "clash"):
         names = [n.strip() for n in note.split(",")]
         return ", ".join(label(rtype.fields[n].label, locale) if n in rtype.fields else n
                          for n in names)

@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_app_context
 
+from lowrise.access.clashes import ClashLimit
 from lowrise.accounts import Accounts
 from lowrise.storage.db import create_engine, default_url
 from lowrise.storage.files import FileStore
@@ -127,7 +128,8 @@ class Live:
                     raise NotAdopted(["the database needs migrating for the changed files: run "
                                       "`lowrise migrate` (the server does not: automatic "
                                       "migration is off)"])
-        records = Records(old.engine, schema, files=old.files)
+        records = Records(old.engine, schema, files=old.files,
+                          clash_limit=old.records.clash_limit)
         rules = _install_rules(self.app, records)
         new = dataclasses.replace(old, workspace=ws, schema=schema, records=records,
                                   generation=old.generation + 1)
@@ -169,7 +171,9 @@ def init_app(app: Flask) -> None:
     files = FileStore(instance / "uploads")
     accounts = Accounts(engine)
     accounts.ensure_table()
-    records = Records(engine, schema, files=files)
+    records = Records(engine, schema, files=files, clash_limit=ClashLimit(
+        limit=int(cfg.get("LOWRISE_CLASH_LIMIT", 5)),
+        window=float(cfg.get("LOWRISE_CLASH_WINDOW", 600))))
     if cfg.get("LOWRISE_RULES"):
         # Rules run inside each write's transaction, whether or not a worker runs.
         from lowrise.rules import install

@@ -68,7 +68,8 @@ OPTION_DOCS = {
     "required": "A value must be given.",
     "unique": "No two records share a value (a unique index).",
     "indexed": "Add an index, for fields you filter or sort on a lot.",
-    "read_only": "Shown, not editable in forms.",
+    "read_only": "Set only by the system (rules, migrations, imports run as the system): "
+                 "shown, never changed by people, in forms, the API or imports.",
     "default": "The value a new record gets.",
     "renamed_from": "The field's old name (or a list): `lowrise migrate` renames the column, "
                     "keeping the data.",
@@ -172,7 +173,10 @@ def _permissions_schema() -> dict[str, Any]:
     }
     field_rule = {
         "description": "How the field shows: visible, read_only, masked or hidden; or "
-                       "{access, mask: {keep_start, keep_end, char}, unless: <rows>}.",
+                       "{access, mask: {keep_start, keep_end, char}, unless: <rows>}. "
+                       "visible, written out, also makes a field that decides who sees "
+                       "which records (a teams: field, a field a filter scope reads through "
+                       "a link) writable for this role.",
         "anyOf": [
             {"enum": ["visible", "read_only", "masked", "hidden"]},
             {"type": "object", "required": ["access"], "additionalProperties": False,
