@@ -33,7 +33,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 WORKSPACE_DIR = "workspace/"
 UPLOADS_DIR = "uploads/"
-SECRET_KEY = "secret_key"
+SECRET_KEY = "secret_key"  # nosec B105 - the name of the instance file, not a password
 CHUNK = 1 << 20
 _UPLOAD = re.compile(r"uploads/([0-9a-f]{2})/(\1[0-9a-f]{62})\Z")
 
