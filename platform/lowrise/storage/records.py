@@ -25,6 +25,7 @@ from lowrise.fields.base import FieldType
 from lowrise.fields.computed import autonumber_format, autonumber_period
 from lowrise.fields.file import FileUpload
 from lowrise.fields.types import UTCDateTime
+from lowrise.i18n import msg
 from lowrise.workspace.model import RecordType
 
 from .db import write_transaction
@@ -153,6 +154,19 @@ def _convert(values: list[Any], step: Callable[[Any], Any]) -> list[Any]:
         distinct[v] = None if v is None else step(v)
     return [distinct[v] for v in values]
 
+
+def expected_version_of(given: Any, rt: RecordType, record_id: int) -> int | None:
+    """The version a change was made against (None: not given). Anything but a whole number
+    is refused as a conflict (a form whose hidden version was tampered with, or lost)."""
+    if given is None or (isinstance(given, int) and not isinstance(given, bool)):
+        return given
+    text = str(given).strip()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    raise ConflictError(msg("%(type)s #%(id)s: the change came without a valid version "
+                            "('%(given)s'); reload the record and make the change again. "
+                            "Nothing was changed.", type=rt.label, id=record_id,
+                            given=str(given)[:40]))
 
 
 @dataclass
@@ -549,6 +563,7 @@ class Records:
                conn: sa.Connection | None = None) -> dict[str, Any]:
         """Change some fields of one record. A stale `expected_version` raises ConflictError."""
         rt, t = self._rt(type_name), self._table(type_name)
+        expected_version = expected_version_of(expected_version, rt, record_id)
         pol = self.policy(actor)
         if pol is not None:
             pol.require("update", type_name)
@@ -572,7 +587,7 @@ class Records:
                         errs.pop(k, None)
                 if refused:
                     raise ValidationError(refused)
-            if expected_version is not None and int(expected_version) != before["version"]:
+            if expected_version is not None and expected_version != before["version"]:
                 raise ConflictError(
                     f"{rt.label} #{record_id} was changed by someone else (version "
                     f"{before['version']}, you had {expected_version}); reload to see the "
@@ -737,13 +752,14 @@ class Records:
                expected_version: int | None = None, conn: sa.Connection | None = None) -> None:
         """Move a record to the trash (restorable). Links to it keep their value."""
         rt, t = self._rt(type_name), self._table(type_name)
+        expected_version = expected_version_of(expected_version, rt, record_id)
         pol = self.policy(actor)
         if pol is not None:
             pol.require("delete", type_name)
         with self.transaction(conn) as c:
             before = self.get(type_name, record_id, conn=c, for_update=True)
             self._in_scope(c, pol, rt, record_id, "delete")
-            if expected_version is not None and int(expected_version) != before["version"]:
+            if expected_version is not None and expected_version != before["version"]:
                 raise ConflictError(f"{rt.label} #{record_id} was changed by someone else; "
                                     "reload before deleting", current_version=before["version"])
             self._fire(c, Change(rt.name, record_id, "delete", before, None), actor)
