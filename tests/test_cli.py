@@ -137,6 +137,20 @@ def test_user_add_checks_roles_and_duplicates(ws, db_url):
     assert "boss@example.com" in run(ws, db_url, "user", "list").output
 
 
+def test_user_passwords_follow_the_password_rule(ws, db_url):
+    run(ws, db_url, "migrate", "--yes")
+    weak = run(ws, db_url, "user", "add", "kim@example.com", "--password", "12345678")
+    assert weak.exit_code == 1 and "a repeat or a run of characters" in weak.output
+    common = run(ws, db_url, "user", "add", "kim@example.com", "--password", "Password1!")
+    assert common.exit_code == 1 and "most commonly used" in common.output
+    assert run(ws, db_url, "user", "add", "kim@example.com",
+               "--password", "long enough").exit_code == 0
+    mine = run(ws, db_url, "user", "password", "kim@example.com", "--password", "kim-kim-kim")
+    assert mine.exit_code == 1 and "Traceback" not in mine.output
+    assert run(ws, db_url, "user", "password", "kim@example.com",
+               "--password", "violet tram at dusk 9").exit_code == 0
+
+
 def test_new_copies_a_template_and_never_overwrites(tmp_path):
     runner = CliRunner()
     dest = tmp_path / "office"

@@ -235,7 +235,8 @@ def _accounts(ctx: Context):
 @click.option("--staff", "staff_id", type=int, default=None,
               help="The id of the person's record of the users type (who `me` is).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="At least 8 characters (asked for when not given).")
+              help="At least 8 characters, not a common or trivial one, not the e-mail or "
+              "name (asked for when not given).")
 @pass_ctx
 def user_add(ctx: Context, email: str, name: str, roles: tuple[str, ...], staff_id: int | None,
              password: str):

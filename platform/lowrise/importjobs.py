@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from lowrise import importer
 from lowrise.actor import Actor
 from lowrise.fields.types import UTCDateTime
+from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Records
 
 STATUSES = ("ready", "checking", "writing", "done", "failed")
@@ -104,7 +105,7 @@ class ImportJobs:
                account_id: int | None, mapping: Sequence[str | None] | None = None) -> ImportJob:
         self.ensure_table()
         t = self.table
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             jid = conn.execute(t.insert().values(
                 record_type=record_type, file_name=file_name[:255], path=str(path),
                 account_id=account_id, mapping=list(mapping) if mapping else None,
@@ -130,7 +131,7 @@ class ImportJobs:
 
     def update(self, job_id: int, **values: Any) -> None:
         self.ensure_table()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(self.table.update().where(self.table.c.id == job_id).values(**values))
 
     def _live_set(self, job_id: int, **values: Any) -> None:
