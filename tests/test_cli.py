@@ -151,6 +151,20 @@ def test_user_passwords_follow_the_password_rule(ws, db_url):
                "--password", "violet tram at dusk 9").exit_code == 0
 
 
+@pytest.mark.parametrize("url", [
+    "postgresql://postgres@127.0.0.1:1/nowhere",  # nothing listens there
+    "postgresql://postgres:secret@127.0.0.1:5432/lowrise_no_such_database",
+    "sqlite:////lowrise-no-such-folder/lowrise.db",  # a file SQLite cannot open
+])
+def test_an_unreachable_database_is_one_line(ws, url):
+    for args in (("serve", "--port", "5998"), ("migrate", "--yes"), ("user", "list")):
+        result = run(ws, url, *args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: cannot use the database "), lines
+        assert "secret" not in result.output and "Traceback" not in result.output
+
+
 def test_new_copies_a_template_and_never_overwrites(tmp_path):
     runner = CliRunner()
     dest = tmp_path / "office"

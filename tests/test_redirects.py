@@ -12,7 +12,6 @@ import http.client
 import threading
 from urllib.parse import quote
 
-import pytest
 from werkzeug.serving import make_server
 
 from lowrise.web.i18n import safe_next

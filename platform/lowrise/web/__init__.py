@@ -25,6 +25,9 @@ DEFAULTS = {
     "LOWRISE_WATCH_INTERVAL": 1.0,
     # Run the workspace's automation rules on every write made through the web.
     "LOWRISE_RULES": True,
+    # SQLite: seconds a request waits for another's write lock before the database counts
+    # as unavailable (None: LOWRISE_BUSY_TIMEOUT from the environment, else 10).
+    "LOWRISE_BUSY_TIMEOUT": None,
     # Rows per page of a table view when the view does not say.
     "LOWRISE_PAGE_SIZE": 50,
     # Cards per kanban column before "load more".
@@ -127,6 +130,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import gallery  # the template gallery: previews, use a template, export / import
 
     gallery.init_app(app)
+    from . import failures  # the database unavailable, bodies too large, API errors
+
+    failures.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 
