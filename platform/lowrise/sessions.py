@@ -39,7 +39,8 @@ def sessions_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("id", sa.String(64), primary_key=True),  # SHA-256 of the cookie's token
         sa.Column("user_id", sa.BigInteger, index=True),
         sa.Column("data", sa.Text, nullable=False, server_default=""),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        # both indexed: expired rows are deleted by either, each time a session is made
+        sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
         sa.Column("last_seen_at", UTCDateTime(), nullable=False, index=True),
         sa.Column("user_agent", sa.String(255), nullable=False, server_default=""),
         sa.Column("address", sa.String(64), nullable=False, server_default=""),
