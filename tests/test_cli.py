@@ -137,6 +137,34 @@ def test_user_add_checks_roles_and_duplicates(ws, db_url):
     assert "boss@example.com" in run(ws, db_url, "user", "list").output
 
 
+def test_user_passwords_follow_the_password_rule(ws, db_url):
+    run(ws, db_url, "migrate", "--yes")
+    weak = run(ws, db_url, "user", "add", "kim@example.com", "--password", "12345678")
+    assert weak.exit_code == 1 and "a repeat or a run of characters" in weak.output
+    common = run(ws, db_url, "user", "add", "kim@example.com", "--password", "Password1!")
+    assert common.exit_code == 1 and "most commonly used" in common.output
+    assert run(ws, db_url, "user", "add", "kim@example.com",
+               "--password", "long enough").exit_code == 0
+    mine = run(ws, db_url, "user", "password", "kim@example.com", "--password", "kim-kim-kim")
+    assert mine.exit_code == 1 and "Traceback" not in mine.output
+    assert run(ws, db_url, "user", "password", "kim@example.com",
+               "--password", "violet tram at dusk 9").exit_code == 0
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://postgres@127.0.0.1:1/nowhere",  # nothing listens there
+    "postgresql://postgres:secret@127.0.0.1:5432/lowrise_no_such_database",
+    "sqlite:////lowrise-no-such-folder/lowrise.db",  # a file SQLite cannot open
+])
+def test_an_unreachable_database_is_one_line(ws, url):
+    for args in (("serve", "--port", "5998"), ("migrate", "--yes"), ("user", "list")):
+        result = run(ws, url, *args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: cannot use the database "), lines
+        assert "secret" not in result.output and "Traceback" not in result.output
+
+
 def test_new_copies_a_template_and_never_overwrites(tmp_path):
     runner = CliRunner()
     dest = tmp_path / "office"

@@ -541,3 +541,27 @@ def test_all_of_combines_filters(ws):
     combined = F.all_of(a, None, b)
     assert isinstance(combined, F.All) and len(combined.items) == 2
     assert F.all_of(a) is a
+
+
+def test_numbers_past_64_bits_and_deep_nesting_are_refused(ws):
+    """A filter naming an id, a link or a whole number past 64 bits is refused with a
+    message (the database would overflow), and so is one nested past MAX_NESTING (the parser
+    would run out of stack)."""
+    huge = 2**70
+    for field in ("id", "owner", "other", "parent", "qty"):
+        with pytest.raises(FilterError) as info:
+            F.parse({"field": field, "op": "eq", "value": huge}, "thing", ws)
+        assert str(huge) in str(info.value), field
+    with pytest.raises(FilterError):
+        F.parse({"field": "id", "op": "in", "value": [1, -huge]}, "thing", ws)
+    assert F.parse({"field": "id", "op": "lt", "value": 2**63 - 1}, "thing", ws)
+    deep = {"field": "name", "op": "eq", "value": "x"}
+    for _ in range(F.MAX_NESTING + 1):
+        deep = {"not": deep}
+    with pytest.raises(FilterError, match="nests"):
+        F.parse(deep, "thing", ws)
+    deep = {"field": "name", "op": "eq", "value": "x"}
+    for _ in range(5000):
+        deep = {"any": [deep]}
+    with pytest.raises(FilterError, match="nests"):
+        F.parse(deep, "thing", ws)

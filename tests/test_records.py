@@ -163,6 +163,25 @@ def test_update_records_audit_and_refuses_stale_versions(records, actor):
     assert history[0]["actor"] == actor.user
 
 
+def test_a_version_that_is_not_a_number_is_a_conflict_never_a_crash(records, actor):
+    """A form's hidden version tampered with or lost ("abc", "", "1e3", a full-width digit)
+    refuses the change with a message saying to reload; a number given as text is fine."""
+    from lowrise.i18n import tr
+
+    rec = records.create("client", {"name": "a"}, actor)
+    for bad in ("abc", "", " ", "1e3", "-1", "１", "9" * 40, True):
+        with pytest.raises(ConflictError) as err:
+            records.update("client", rec["id"], {"name": "b"}, actor, expected_version=bad)
+        assert "reload the record" in str(err.value)
+        assert "没有任何内容被修改" in tr(err.value.message, "zh")
+        with pytest.raises(ConflictError):
+            records.delete("client", rec["id"], actor, expected_version=bad)
+    assert records.get("client", rec["id"])["name"] == "a"
+    assert records.update("client", rec["id"], {"name": "b"}, actor,
+                          expected_version=" 1 ")["version"] == 2
+    records.delete("client", rec["id"], actor, expected_version="2")
+
+
 def test_an_update_that_changes_nothing_keeps_the_version(records, actor):
     rec = records.create("client", {"name": "a"}, actor)
     same = records.update("client", rec["id"], {"name": "a"}, actor)

@@ -252,3 +252,14 @@ def test_a_failed_bulk_create_leaves_search_as_it_was(db, engine):
         clients.c.name.like("甲乙丙%"))).scalar_one()
     assert stored == 199
     assert Q.count(conn, schema, "client", q="甲乙丙") == stored
+
+
+def test_control_characters_separate_words(db):
+    """A NUL (or another control character) in a search is a space: FTS5 would end the
+    phrase at it and PostgreSQL refuses it in text; nobody types one on purpose."""
+    conn, schema = db
+    assert names(conn, schema, "张三\x00丰") == names(conn, schema, "张三 丰") == ["张三丰"]
+    assert names(conn, schema, "x\x00y") == []
+    assert names(conn, schema, "\x00\x01\x7f") == names(conn, schema, "   ")
+    assert Q.count(conn, schema, "client", q="zhang\x00sanfeng") == 1
+    assert [h.title for h in global_search(conn, schema, schema.workspace, "张三\x00丰")]

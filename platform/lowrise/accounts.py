@@ -7,6 +7,7 @@ sign-in. The table is the engine's own (`lr_users`), created on first use.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import time
@@ -18,8 +19,12 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from lowrise import passwords
 from lowrise.errors import LowriseError
 from lowrise.fields.types import UTCDateTime
+from lowrise.i18n import msg
+from lowrise.sessions import Sessions
+from lowrise.storage.db import write_transaction
 
 # argon2id with RFC 9106's low-memory parameters (64 MiB, 3 passes) unless
 # LOWRISE_PASSWORD_HASHING names another profile. `test-only-cheapest` exists for test runs,
@@ -41,12 +46,13 @@ def _password_hasher() -> PasswordHasher:
     return PasswordHasher.from_parameters(_PROFILES[name])
 
 
+log = logging.getLogger(__name__)
 _hasher = _password_hasher()
 # Verified against when the e-mail is unknown, so that a wrong address costs as much time as
 # a wrong password and does not reveal which addresses have accounts.
 _DUMMY_HASH = _hasher.hash("lowrise-no-such-user")
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = passwords.MIN_LENGTH
 
 
 class AccountError(LowriseError):
@@ -156,7 +162,8 @@ def _user(row) -> User:
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 254 or " " in email:
-        raise AccountError(f"'{email}' is not an e-mail address (like name@example.com)")
+        raise AccountError(msg("'%(email)s' is not an e-mail address (like name@example.com)",
+                               email=email))
     return email
 
 
@@ -169,14 +176,18 @@ class Accounts:
         self.table = users_table(meta)
         self.tokens = tokens_table(meta)
         self.attempts = login_attempts_table(meta)
+        #: the accounts' browser sessions: a new password or a deactivation ends them
+        self.sessions = Sessions(engine)
         self._ready = False
 
     def ensure_table(self) -> None:
-        """Create `lr_users`, `lr_api_tokens` and `lr_login_attempts` when they do not exist."""
+        """Create `lr_users`, `lr_api_tokens`, `lr_login_attempts` and `lr_sessions` when
+        they do not exist."""
         if not self._ready:
             self.table.create(self.engine, checkfirst=True)
             self.tokens.create(self.engine, checkfirst=True)
             self.attempts.create(self.engine, checkfirst=True)
+            self.sessions.ensure_table()
             self._ready = True
 
     def add(self, email: str, password: str, *, name: str = "", staff_id: int | None = None,
@@ -184,11 +195,12 @@ class Accounts:
         """Create an account; DuplicateEmail when the address is taken."""
         self.ensure_table()
         email = normalise_email(email)
-        _check_password(password)
+        _check_password(password, email=email, name=name)
         t = self.table
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             if conn.execute(sa.select(t.c.id).where(t.c.email == email)).first():
-                raise DuplicateEmail(f"an account for {email} already exists")
+                raise DuplicateEmail(msg("an account for %(email)s already exists",
+                                         email=email))
             rid = conn.execute(t.insert().values(
                 email=email, name=name or email.split("@")[0], staff_id=staff_id,
                 password_hash=_hasher.hash(password), roles=sorted(set(roles)), active=active,
@@ -234,16 +246,26 @@ class Accounts:
         values = {"last_login_at": datetime.now(UTC)}
         if _hasher.check_needs_rehash(stored):
             values["password_hash"] = _hasher.hash(password)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(t.update().where(t.c.id == row["id"]).values(**values))
         return _user({**row, **values})
 
-    def set_password(self, user_id: int, password: str) -> None:
-        _check_password(password)
+    def set_password(self, user_id: int, password: str, *, keep_session: str | None = None
+                     ) -> None:
+        """A new password (checked by `lowrise.passwords`); every session of the account
+        ends, except the one whose cookie token is `keep_session` (the person's own)."""
+        user = self.get(user_id)
+        if user is None:
+            raise AccountError(msg("there is no account #%(id)s", id=user_id))
+        _check_password(password, email=user.email, name=user.name)
         self._set(user_id, password_hash=_hasher.hash(password))
+        self.sessions.end_for_user(user_id, keep=keep_session)
 
     def set_active(self, user_id: int, active: bool) -> None:
+        """Let the account sign in, or not (a deactivated account's sessions end)."""
         self._set(user_id, active=active)
+        if not active:
+            self.sessions.end_for_user(user_id)
 
     def set_roles(self, user_id: int, roles: Iterable[str]) -> None:
         self._set(user_id, roles=sorted(set(roles)))
@@ -254,9 +276,9 @@ class Accounts:
     def _set(self, user_id: int, **values) -> None:
         self.ensure_table()
         t = self.table
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             if conn.execute(t.update().where(t.c.id == user_id).values(**values)).rowcount != 1:
-                raise AccountError(f"there is no account #{user_id}")
+                raise AccountError(msg("there is no account #%(id)s", id=user_id))
 
 
     # -- API tokens ---------------------------------------------------------------------
@@ -264,10 +286,10 @@ class Accounts:
         """A new API token for an account: (the token, shown only now; its stored record)."""
         self.ensure_table()
         if self.get(user_id) is None:
-            raise AccountError(f"there is no account #{user_id}")
+            raise AccountError(msg("there is no account #%(id)s", id=user_id))
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         t = self.tokens
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             tid = conn.execute(t.insert().values(
                 user_id=user_id, name=(name or "").strip()[:100], prefix=token[:10],
                 token_hash=_token_hash(token), created_at=datetime.now(UTC)
@@ -291,10 +313,10 @@ class Accounts:
         cond = [t.c.id == token_id, t.c.revoked_at.is_(None)]
         if user_id is not None:
             cond.append(t.c.user_id == user_id)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             if conn.execute(t.update().where(*cond).values(
                     revoked_at=datetime.now(UTC))).rowcount != 1:
-                raise AccountError(f"there is no active token #{token_id}")
+                raise AccountError(msg("there is no active token #%(id)s", id=token_id))
 
     def authenticate_token(self, token: str) -> User | None:
         """The active account an unrevoked token belongs to, or None."""
@@ -313,9 +335,19 @@ class Accounts:
         now = datetime.now(UTC)
         # At most one write a minute per token: a busy client must not turn reads into writes.
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            with self.engine.begin() as conn:
-                conn.execute(t.update().where(t.c.id == row.id).values(last_used_at=now))
+            self._token_used(row.id, now)
         return user
+
+    def _token_used(self, token_id: int, now: datetime) -> None:
+        """Note when a token was last used, if the database takes a write now: a database
+        locked by a long import, or read-only, must not fail the read the token is for."""
+        t = self.tokens
+        try:
+            with write_transaction(self.engine) as conn:
+                conn.execute(t.update().where(t.c.id == token_id).values(last_used_at=now))
+        except sa.exc.OperationalError:
+            log.warning("could not note the use of API token #%s (database busy or "
+                        "read-only); the request goes on", token_id)
 
 
 class LoginLimit:
@@ -377,10 +409,12 @@ class LoginLimit:
         self.accounts.ensure_table()
         client, email = self._key(client, email)
         t, now = self.accounts.attempts, self.clock()
-        with self.accounts.engine.begin() as conn:
+        with write_transaction(self.accounts.engine) as conn:
             rid = conn.execute(t.insert().values(client=client, email=email, at=now)
                                .returning(t.c.id)).scalar_one()
-        with self.accounts.engine.begin() as conn:
+        # reads, then deletes: a write transaction from the start, or SQLite could not turn
+        # the read into a write once another sign-in wrote meanwhile ("database is locked")
+        with write_transaction(self.accounts.engine) as conn:
             wait = self._wait(conn, client, email, now, extra=1)
             if wait:
                 conn.execute(t.delete().where(t.c.id == rid))
@@ -393,7 +427,7 @@ class LoginLimit:
         self.accounts.ensure_table()
         client, email = self._key(client, email)
         t, now = self.accounts.attempts, self.clock()
-        with self.accounts.engine.begin() as conn:
+        with write_transaction(self.accounts.engine) as conn:
             conn.execute(t.delete().where(t.c.at <= now - self.window))
             conn.execute(t.insert().values(client=client, email=email, at=now))
 
@@ -402,7 +436,7 @@ class LoginLimit:
         self.accounts.ensure_table()
         client, email = self._key(client, email)
         t = self.accounts.attempts
-        with self.accounts.engine.begin() as conn:
+        with write_transaction(self.accounts.engine) as conn:
             conn.execute(t.delete().where(t.c.client == client, t.c.email == email))
 
 
@@ -412,6 +446,6 @@ def _token(row) -> ApiToken:
                     revoked_at=row["revoked_at"])
 
 
-def _check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+def _check_password(password: str, *, email: str = "", name: str = "") -> None:
+    if (problem := passwords.problem(password, email=email, name=name)) is not None:
+        raise AccountError(problem)

@@ -62,7 +62,34 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Main(click.Group):
+    """The command group; a database that cannot be used is one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from lowrise.storage.db import default_url, is_outage, outage_line
+
+            if not isinstance(ctx.obj, Context):
+                raise
+            url = ctx.obj.database or default_url(ctx.obj.instance)
+            if not (is_outage(exc) or _sqlite_file_error(exc, url)):
+                raise
+            raise click.ClickException(outage_line(exc, url)) from None
+
+
+def _sqlite_file_error(exc: BaseException, url: str) -> bool:
+    """An SQLite database's folder missing or not writable (its lock file failed to open)."""
+    import sqlalchemy as sa
+
+    if not isinstance(exc, OSError) or not url.startswith("sqlite"):
+        return False
+    path = sa.engine.make_url(url).database or ""
+    return bool(path) and str(exc.filename or "").startswith(path)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-w", "--workspace", envvar="LOWRISE_WORKSPACE", default=".", show_default=True,
               type=click.Path(file_okay=False), help="The workspace folder (workspace.yaml, "
               "schemas/, views/, automations/).")
@@ -248,7 +275,8 @@ def _accounts(ctx: Context):
 @click.option("--staff", "staff_id", type=int, default=None,
               help="The id of the person's record of the users type (who `me` is).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="At least 8 characters (asked for when not given).")
+              help="At least 8 characters, not a common or trivial one, not the e-mail or "
+              "name (asked for when not given).")
 @pass_ctx
 def user_add(ctx: Context, email: str, name: str, roles: tuple[str, ...], staff_id: int | None,
              password: str):

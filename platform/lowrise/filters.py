@@ -46,6 +46,10 @@ from lowrise.fields import registry
 from lowrise.workspace.model import Field, RecordType, Workspace
 
 MAX_LINK_DEPTH = 3
+#: how deeply all / any / not may nest: deeper filters are refused, never a RecursionError
+MAX_NESTING = 32
+#: whole numbers a filter compares with: the databases' 64-bit integers
+MAX_INT = 2**63 - 1
 PERIODS = ("today", "yesterday", "this_week", "last_week", "this_month", "last_month",
            "this_year", "last_7_days", "last_30_days", "next_7_days", "next_30_days", "overdue")
 _RELATIVE = re.compile(r"^(?:(today|yesterday|tomorrow|now)|([+-])(\d{1,5})([dhw]))$")
@@ -545,11 +549,14 @@ class _Parser:
     def fail(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}" if where else message)
 
-    def node(self, data: t.Any, where: str) -> Node | None:
+    def node(self, data: t.Any, where: str, depth: int = 0) -> Node | None:
         if data is None or isinstance(data, (All, Any, Not, Condition, Extension)):
             return data if data is not None else All()
+        if depth > MAX_NESTING:
+            self.fail(where, f"the filter nests all / any / not more than {MAX_NESTING} deep")
+            return None
         if isinstance(data, (list, tuple)):
-            return All(self.items(data, where))
+            return All(self.items(data, where, depth))
         if not isinstance(data, Mapping):
             self.fail(where, f"expected a condition {{field, op, value}} or all / any / not, "
                              f"got {data!r}")
@@ -568,16 +575,16 @@ class _Parser:
         inner = data[key]
         here = f"{where}.{key}" if where else key
         if key == "not":
-            item = self.node(inner, here)
+            item = self.node(inner, here, depth + 1)
             return None if item is None else Not(item)
         if not isinstance(inner, (list, tuple)):
             self.fail(here, "expected a list of conditions")
             return None
-        items = self.items(inner, here)
+        items = self.items(inner, here, depth)
         return All(items) if key == "all" else Any(items)
 
-    def items(self, data, where: str) -> tuple[Node, ...]:
-        out = [self.node(x, f"{where}[{i}]") for i, x in enumerate(data)]
+    def items(self, data, where: str, depth: int = 0) -> tuple[Node, ...]:
+        out = [self.node(x, f"{where}[{i}]", depth + 1) for i, x in enumerate(data)]
         return tuple(x for x in out if x is not None)
 
     def condition(self, data: Mapping, where: str) -> Condition | None:
@@ -705,6 +712,9 @@ class _Parser:
             return False, None
         if value is None:
             self.fail(where, "needs a value; to find empty ones use is_empty")
+            return False, None
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            self.fail(where, f"{raw!r} is too large for {f.label}")
             return False, None
         return True, wrap(value) if wrap else value
 

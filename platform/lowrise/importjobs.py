@@ -34,6 +34,7 @@ from lowrise.import_runs import RUNNING, STOPPED, TAKEN, UNEXPECTED, Runs
 
 __all__ = ["RUNNING", "STATUSES", "STOPPED", "TAKEN", "UNEXPECTED", "ImportJob", "ImportJobs",
            "imports_table", "this_process"]
+from lowrise.storage.db import write_transaction
 
 STATUSES = ("ready", "checking", "writing", "done", "failed")
 
@@ -161,7 +162,7 @@ class ImportJobs(Runs):
                account_id: int | None, mapping: Sequence[str | None] | None = None) -> ImportJob:
         self.ensure_table()
         t = self.table
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             jid = conn.execute(t.insert().values(
                 record_type=record_type, file_name=file_name[:255], path=str(path),
                 account_id=account_id, mapping=list(mapping) if mapping else None, revision=0,
@@ -198,7 +199,7 @@ class ImportJobs(Runs):
 
     def update(self, job_id: int, **values: Any) -> None:
         self.ensure_table()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(self.table.update().where(self.table.c.id == job_id).values(**values))
 
     def alive(self, job: ImportJob) -> bool:

@@ -36,6 +36,9 @@ PROBLEM_TYPES = {
     "conflict": "The record changed since it was read (If-Match did not match its version); "
                 "`current_version` is the version now stored.",
     "too-large": "The request is larger than the server accepts (an upload over its limit).",
+    "unavailable": "The database is unavailable or busy right now; try again after the "
+                   "seconds in Retry-After.",
+    "server-error": "The server failed to answer (the error is in its log).",
 }
 
 _NULL = {"type": "null"}

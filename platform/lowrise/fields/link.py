@@ -37,7 +37,7 @@ class Link(FieldType):
             value = int(str(raw).strip())
         except ValueError:
             raise FieldError(msg("'%(value)s' is not a record id", value=raw)) from None
-        if value <= 0:
+        if value <= 0 or value >= 2**63:  # ids are 64-bit: a larger one names no record
             raise FieldError(msg("'%(value)s' is not a record id", value=raw))
         return value
 

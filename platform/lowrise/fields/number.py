@@ -38,6 +38,8 @@ class Integer(FieldType):
         if isinstance(raw, bool):
             raise FieldError(msg("must be a whole number, not true/false"))
         if isinstance(raw, int):
+            if abs(raw) >= 2**63:
+                raise FieldError(msg("'%(value)s' is too large", value=raw))
             return raw
         try:
             d = Decimal(str(raw).strip().replace(",", "").replace("_", ""))

@@ -35,13 +35,27 @@ def normalise_url(url: str) -> str:
 #: copy); SQLite caps it at its build's limit (2 GB for Debian's). The mapped pages are
 #: the operating system's file cache, shared by every connection, not the process's own.
 MMAP_SIZE = 1 << 33
+#: seconds an SQLite statement waits for another connection's write lock before it fails
+#: with "database is locked" (LOWRISE_BUSY_TIMEOUT, or create_engine's busy_timeout)
+BUSY_TIMEOUT = 10.0
+# SQLite errors after which a pooled connection is no good: one opened while the file was
+# read-only stays read-only, and a disk error can leave it broken. The pool opens new ones
+# (so that fixed permissions take effect without a restart).
+_REOPEN = ("readonly database", "disk i/o error", "unable to open database")
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def busy_timeout_seconds(seconds: float | None = None) -> float:
+    """The busy timeout in seconds: given, else LOWRISE_BUSY_TIMEOUT, else BUSY_TIMEOUT."""
+    if seconds is None:
+        seconds = float(os.environ.get("LOWRISE_BUSY_TIMEOUT") or BUSY_TIMEOUT)
+    return max(0.0, float(seconds))
+
+
+def _sqlite_pragmas(dbapi_conn, _record, timeout: float = BUSY_TIMEOUT) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")
@@ -49,12 +63,21 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def create_engine(url: str | None = None, **kw) -> Engine:
-    """An engine with the settings this project relies on (WAL and a busy timeout on SQLite)."""
+def create_engine(url: str | None = None, *, busy_timeout: float | None = None,
+                  **kw) -> Engine:
+    """An engine with the settings this project relies on (WAL and a busy timeout on SQLite,
+    `busy_timeout` seconds: see `busy_timeout_seconds`)."""
     url = normalise_url(url or default_url())
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, **kw)
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        timeout = busy_timeout_seconds(busy_timeout)
+        sa.event.listen(engine, "connect",
+                        lambda conn, record: _sqlite_pragmas(conn, record, timeout))
+
+        @sa.event.listens_for(engine, "handle_error")
+        def _reopen(ctx):
+            if any(word in str(ctx.original_exception).lower() for word in _REOPEN):
+                ctx.is_disconnect = True  # the pool drops its connections
 
         # pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is
         # ours: a write transaction takes the write lock at BEGIN (IMMEDIATE), so two writers
@@ -71,6 +94,38 @@ def create_engine(url: str | None = None, **kw) -> Engine:
         return engine
     kw.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kw)
+
+
+# SQLite says what went wrong only in words; these are the outages (locked past the busy
+# timeout, a read-only or missing file, a failing disk), not mistakes in a statement
+_SQLITE_OUTAGES = ("locked", "busy", "readonly", "read-only", "disk i/o", "unable to open",
+                   "disk is full", "malformed", "not a database")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a database error means "unavailable now" (unreachable, locked past the busy
+    timeout, read-only, a disk error) rather than a mistake in a statement."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return True
+    orig = exc.orig
+    if type(orig).__module__.startswith("sqlite3"):
+        text = str(orig).lower()
+        return any(word in text for word in _SQLITE_OUTAGES)
+    if isinstance(exc, sa.exc.OperationalError):
+        return True
+    # PostgreSQL's classes: connection (08), resources (53), operator intervention (57),
+    # system (58); 25006: the server or transaction is read-only
+    state = getattr(orig, "sqlstate", None) or ""
+    return state[:2] in ("08", "53", "57", "58") or state == "25006"
+
+
+def outage_line(exc: BaseException, url: str) -> str:
+    """One line that says which database could not be used and why (no password)."""
+    shown = sa.engine.make_url(normalise_url(url)).render_as_string(hide_password=True)
+    why = str(getattr(exc, "orig", exc) or exc).strip().splitlines() or [type(exc).__name__]
+    return f"cannot use the database {shown}: {why[0]}"
 
 
 def is_sqlite(engine_or_conn) -> bool:

@@ -183,6 +183,19 @@ def _convert(values: list[Any], step: Callable[[Any], Any]) -> list[Any]:
     return [distinct[v] for v in values]
 
 
+def expected_version_of(given: Any, rt: RecordType, record_id: int) -> int | None:
+    """The version a change was made against (None: not given). Anything but a whole number
+    is refused as a conflict (a form whose hidden version was tampered with, or lost)."""
+    if given is None or (isinstance(given, int) and not isinstance(given, bool)):
+        return given
+    text = str(given).strip()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    raise ConflictError(msg("%(type)s #%(id)s: the change came without a valid version "
+                            "('%(given)s'); reload the record and make the change again. "
+                            "Nothing was changed.", type=rt.label, id=record_id,
+                            given=str(given)[:40]))
+
 
 @dataclass
 class Records:
@@ -560,6 +573,7 @@ class Records:
                conn: sa.Connection | None = None) -> dict[str, Any]:
         """Change some fields of one record. A stale `expected_version` raises ConflictError."""
         rt, t = self._rt(type_name), self._table(type_name)
+        expected_version = expected_version_of(expected_version, rt, record_id)
         pol = self.policy(actor)
         if pol is not None:
             pol.require("update", type_name)
@@ -585,7 +599,7 @@ class Records:
                     raise ValidationError(refused)
             if refused := _read_only(rt, values, parsed, actor, before):
                 raise ValidationError(refused)
-            if expected_version is not None and int(expected_version) != before["version"]:
+            if expected_version is not None and expected_version != before["version"]:
                 raise ConflictError(msg(
                     "%(type)s #%(id)s was changed by someone else (version %(version)s, you "
                     "had %(yours)s); reload to see the changes, nothing was overwritten",
@@ -784,13 +798,14 @@ class Records:
                expected_version: int | None = None, conn: sa.Connection | None = None) -> None:
         """Move a record to the trash (restorable). Links to it keep their value."""
         rt, t = self._rt(type_name), self._table(type_name)
+        expected_version = expected_version_of(expected_version, rt, record_id)
         pol = self.policy(actor)
         if pol is not None:
             pol.require("delete", type_name)
         with self.transaction(conn) as c:
             before = self.get(type_name, record_id, conn=c, for_update=True)
             self._in_scope(c, pol, rt, record_id, "delete")
-            if expected_version is not None and int(expected_version) != before["version"]:
+            if expected_version is not None and expected_version != before["version"]:
                 raise ConflictError(msg("%(type)s #%(id)s was changed by someone else; reload "
                                         "before deleting", type=rt.label, id=record_id),
                                     current_version=before["version"])

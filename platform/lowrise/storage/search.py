@@ -29,6 +29,9 @@ from lowrise.workspace.model import RecordType, Workspace
 from .tables import Schema, index_name
 
 MIN_TRIGRAM = 3
+#: control characters (NUL among them) separate words: FTS5 ends a phrase at a NUL and
+#: PostgreSQL refuses one in text, and nobody types them into a search box
+_CONTROL = {c: " " for c in [*range(0x20), 0x7F]}
 _DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
 
 
@@ -218,6 +221,11 @@ def _search_pg(el: _SearchMatch, compiler, **kw) -> str:
     return "(" + compiler.process(expr, **kw) + ")"
 
 
+def search_words(text: str | None) -> list[str]:
+    """The words of a quick search, each once (control characters separate words too)."""
+    return list(dict.fromkeys((text or "").translate(_CONTROL).split()))
+
+
 def search_condition(schema: Schema, type_name: str, text: str, *,
                      policy: Any = None) -> ColumnElement:
     """A WHERE condition: records where every word of `text` is in some searched field.
@@ -226,7 +234,7 @@ def search_condition(schema: Schema, type_name: str, text: str, *,
     search would tell what the mask hides), except on the rows where the actor sees them.
     """
     rt = schema.workspace.type(type_name)
-    words = list(dict.fromkeys((text or "").split()))
+    words = search_words(text)
     if not words:
         return sa.true()
     columns, guarded = search_columns(rt), {}
@@ -259,7 +267,7 @@ def global_search(conn: sa.Connection, schema: Schema, ws: Workspace, text: str,
     from .query import where_clause
 
     hits: list[SearchHit] = []
-    if not (text or "").split():
+    if not search_words(text):
         return hits
     pol = access.policy(ws, ctx)
     for rt in ws.record_types.values():

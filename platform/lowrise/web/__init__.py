@@ -25,6 +25,9 @@ DEFAULTS = {
     "LOWRISE_WATCH_INTERVAL": 1.0,
     # Run the workspace's automation rules on every write made through the web.
     "LOWRISE_RULES": True,
+    # SQLite: seconds a request waits for another's write lock before the database counts
+    # as unavailable (None: LOWRISE_BUSY_TIMEOUT from the environment, else 10).
+    "LOWRISE_BUSY_TIMEOUT": None,
     # Rows per page of a table view when the view does not say.
     "LOWRISE_PAGE_SIZE": 50,
     # Cards per kanban column before "load more".
@@ -33,6 +36,12 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # The session cookie is Secure when the request came over HTTPS; True: always (behind a
+    # proxy that ends TLS without ProxyFix, say).
+    "SESSION_COOKIE_SECURE": False,
+    # A session ends after this many seconds unused, and this many after signing in.
+    "LOWRISE_SESSION_IDLE_TIMEOUT": 8 * 3600,
+    "LOWRISE_SESSION_LIFETIME": 7 * 24 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "en",
 }
@@ -71,9 +80,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("LOWRISE_WORKSPACE"):
         app.config["LOWRISE_WORKSPACE"] = os.getcwd()
 
-    from . import i18n, runtime
+    from . import i18n, runtime, sessions
 
     runtime.init_app(app)
+    sessions.init_app(app, app.extensions["lowrise"].engine)  # kept in lr_sessions
     i18n.init_app(app)
 
     from flask_htmx import HTMX
@@ -123,6 +133,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import documents  # documents generated from templates on record pages
 
     documents.init_app(app)
+    from . import failures  # the database unavailable, bodies too large, API errors
+
+    failures.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 

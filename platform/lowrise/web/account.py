@@ -1,5 +1,6 @@
-"""Accounts in the browser: everyone changes their own password; admins invite people, set
-their roles and the person record they are, and deactivate them.
+"""Accounts in the browser: everyone changes their own password and sees (and ends) where
+they are signed in; admins invite people, set their roles and the person record they are, and
+deactivate them.
 
 An invitation makes the account with a one-time password shown to the admin once (to hand
 over); the person changes it at /account/password after signing in.
@@ -13,10 +14,13 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 
 from lowrise.accounts import AccountError
+from lowrise.sessions import Sessions
 
 from .guard import require_account_admin
+from .i18n import say
 from .runtime import rt
 from .security import limiter
+from .sessions import current_token, store
 
 bp = Blueprint("account", __name__)
 
@@ -39,16 +43,26 @@ def password():
             error, status = _("The two new passwords differ."), 422
         else:
             try:
-                accounts.set_password(g.user.id, new)
+                accounts.set_password(g.user.id, new, keep_session=current_token())
             except AccountError as exc:
-                error, status = str(exc), 422
+                error, status = say(exc), 422
             else:
                 # this session goes on; every other session of the account ends
                 session["stamp"] = accounts.get(g.user.id).session_stamp
                 flash(_("Your password is changed. Other sessions are signed out."), "success")
                 return redirect(url_for(".password"))
     return render_template("account/password.html", error=error,
-                           title=_("Change your password")), status
+                           title=_("Change your password"),
+                           sessions=store().for_user(g.user.id),
+                           this_session=Sessions.key_of(current_token())), status
+
+
+@bp.route("/account/sessions/end", methods=["POST"])
+def end_other_sessions():
+    """Sign out everywhere else: every other session of this account ends now."""
+    n = store().end_for_user(g.user.id, keep=current_token())
+    flash(_("Signed out of %(n)s other session(s).", n=n), "success")
+    return redirect(url_for(".password"))
 
 
 def _roles_from_form() -> list[str]:
@@ -73,7 +87,7 @@ def users():
                                    name=request.form.get("name", "").strip(),
                                    roles=_roles_from_form(), staff_id=_staff_from_form())
         except AccountError as exc:
-            flash(str(exc), "error")
+            flash(say(exc), "error")
         else:
             invited = (account, temporary)
     ws = rt().workspace
@@ -106,7 +120,7 @@ def update_user(user_id: int):
         else:
             raise AccountError(_("Unknown action."))
     except AccountError as exc:
-        flash(str(exc), "error")
+        flash(say(exc), "error")
     else:
         flash(_("%(email)s updated.", email=account.email), "success")
     return redirect(url_for(".users"))

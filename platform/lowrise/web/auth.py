@@ -29,6 +29,7 @@ from .i18n import current_locale, safe_next
 from .render import htmx_redirect
 from .runtime import rt
 from .security import limiter
+from .sessions import renew
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -70,6 +71,7 @@ def login():
             session["uid"] = user.id
             session["stamp"] = user.session_stamp
             session.permanent = True
+            renew()  # a new token: one planted before signing in opens nothing
             g.pop("csrf_token", None)  # the forms' token now, not in a later, racing request
             generate_csrf()
             return redirect(safe_next(form.next.data, url_for("pages.home")))
@@ -86,6 +88,7 @@ def logout():
     session.clear()
     if locale:
         session["locale"] = locale
+    renew()  # the signed-in session's row is deleted: a saved copy of the cookie is nothing
     flash(_l("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -24,7 +24,7 @@ from lowrise.storage import query
 from . import data
 from .auth import actor
 from .display import text, url_pattern, value_html
-from .forms import build_form, raw_values
+from .forms import build_form, posted_version, raw_values
 from .guard import policy, shown_fields
 from .i18n import current_locale, field_problems, label, safe_next, say
 from .render import htmx_redirect, hx, is_htmx
@@ -171,7 +171,7 @@ def cell(type_name: str, record_id: int, field: str):
     values = raw_values(form, [f], creating=False)
     try:
         saved = run.records.update(type_name, record_id, values, actor(),
-                                   expected_version=request.form.get("_version") or None)
+                                   expected_version=posted_version(rtype, record_id))
     except ValidationError as exc:
         message = " ".join(field_problems(rtype, exc.errors, locale))
         form[f.name].lr_version = request.form.get("_version") or record["version"]

@@ -42,7 +42,7 @@ def titles(refs: Mapping[str, set[int]], locale: str = "en") -> dict[tuple[str, 
     out: dict[tuple[str, int], str] = {}
     with run.engine.connect() as conn:
         for target, ids in refs.items():
-            ids = {i for i in ids if isinstance(i, int)}
+            ids = {i for i in ids if isinstance(i, int) and 0 < i < 2**63}  # ids are 64-bit
             if not ids or target not in run.workspace.record_types:
                 continue
             trt = run.workspace.type(target)

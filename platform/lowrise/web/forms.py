@@ -286,3 +286,12 @@ def error_text(form_field: Field) -> Markup:
     """'<Label> <message>' for each error of a field: errors that name the field."""
     return Markup("<br>").join(escape(say_about(form_field.label.text, m))
                                for m in form_field.errors)
+
+
+def posted_version(rtype, record_id: int, name: str = "_version") -> int | None:
+    """The record version a form was made from (None when the form has none); a version that
+    is empty or not a number raises ConflictError, which every form answers with "reload"."""
+    from lowrise.storage.records import expected_version_of
+
+    raw = request.form.get(name)
+    return None if raw is None else expected_version_of(raw, rtype, record_id)

@@ -95,7 +95,11 @@ def masked_fields(rtype: RecordType, record: Mapping[str, Any]) -> list[str]:
 
 def _forbidden(exc):
     if request.path.startswith("/api/"):
-        return exc  # the API answers with a problem document (api/__init__.py)
+        from .api import _http_problem, problem
+
+        if isinstance(exc, Forbidden):  # raised outside the API's own handlers
+            return problem(403, "forbidden", "Not allowed", str(exc))
+        return _http_problem(exc)  # a problem document, like every API error
     return render_template("error.html", code=403, message=str(exc) if isinstance(
         exc, Forbidden) else None), 403
 

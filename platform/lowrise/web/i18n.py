@@ -5,6 +5,8 @@ The locale is the one the person chose (kept in the session), else the workspace
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, g, redirect, request, session
 from flask_babel import Babel
 
@@ -60,8 +62,19 @@ def field_problems(rtype, errors, locale: str | None = None) -> list[str]:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """A local path to go back to; anything pointing elsewhere becomes `default`."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A local path to go back to; anything pointing elsewhere becomes `default`.
+
+    Browsers read `/\\host` and `//host` as another site, and drop tabs and line breaks
+    from a URL (`/<tab>/host` is `//host`; a header cannot carry a line break at all), so
+    any control character, whitespace or backslash refuses the whole value; what is left
+    must be a path with neither scheme nor host once parsed."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
+        return default
+    if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") \
+            or parts.path.startswith("//"):
         return default
     return target
 

@@ -28,6 +28,7 @@ from lowrise.storage import query
 from . import data
 from .auth import actor
 from .display import text
+from .forms import posted_version
 from .guard import policy, require
 from .i18n import current_locale, field_problems, label, say
 from .pages import op_label, searchable_fields, url_with
@@ -264,7 +265,7 @@ def move(type_name: str, view_name: str):
             raise NotFound(_("no card given"))
         came_from = run.records.get(type_name, record_id, actor=actor()).get(group.name)
         saved = run.records.update(type_name, record_id, {group.name: to}, actor(),
-                                   expected_version=request.form.get("version") or None)
+                                   expected_version=posted_version(rtype, record_id, "version"))
     except (ValidationError, ConflictError, NotFound) as exc:
         if isinstance(exc, ValidationError):
             message = "; ".join(field_problems(rtype, exc.errors))

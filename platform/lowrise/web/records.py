@@ -21,7 +21,7 @@ from lowrise.errors import ConflictError, NotFound, ValidationError
 
 from . import data, history
 from .auth import actor
-from .forms import add_errors, build_form, editable, raw_values
+from .forms import add_errors, build_form, editable, posted_version, raw_values
 from .guard import (
     can_change,
     masked_fields,
@@ -126,7 +126,7 @@ def _form_page(rtype, record: dict | None):
                 flash(_("%(type)s created.", type=label(rtype.label)), "success")
             else:
                 saved = run.records.update(rtype.name, record["id"], values, actor(),
-                                           expected_version=request.form.get("_version"))
+                                           expected_version=posted_version(rtype, record["id"]))
                 flash(_("Changes saved."), "success")
             return redirect(safe_next(request.form.get("next"),
                                       url_for(".show", type_name=rtype.name,
@@ -197,7 +197,7 @@ def delete(type_name: str, record_id: int):
     rtype = record_type_or_404(run.workspace, type_name)
     try:
         run.records.delete(type_name, record_id, actor(),
-                           expected_version=request.form.get("_version") or None)
+                           expected_version=posted_version(rtype, record_id))
     except NotFound:
         abort(404)
     except ConflictError as exc:

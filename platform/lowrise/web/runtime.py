@@ -164,7 +164,7 @@ def init_app(app: Flask) -> None:
     ws = live.workspace or load(given)
     url = cfg.get("DATABASE_URL") or default_url(instance)
     kw = {"poolclass": sa.NullPool} if cfg.get("LOWRISE_NULL_POOL") else {}
-    engine = create_engine(url, **kw)
+    engine = create_engine(url, busy_timeout=cfg.get("LOWRISE_BUSY_TIMEOUT"), **kw)
     schema = build_schema(ws)
     if cfg.get("LOWRISE_AUTO_MIGRATE"):
         migrate(engine, schema)

@@ -1,12 +1,6 @@
 """Response hardening in one place: security headers on every response (one after_request),
 the sign-in rate limit (`lowrise.accounts.LoginLimit`, counted in the database so that it
-holds across every web process), and how the session cookie is saved.
-
-The session is a signed cookie. A response sets it only when the request changed the session
-(SESSION_REFRESH_EACH_REQUEST off): otherwise a request that began before another one changed
-it (an htmx partial, the inbox count, answering after the locale switch) would set the cookie
-back to what it read, and the change would be lost. A signed-in session lasts
-PERMANENT_SESSION_LIFETIME from signing in.
+holds across every web process). Sessions are kept in the database (`web/sessions.py`).
 
 The Content-Security-Policy allows scripts and styles from this site only: the templates
 have no inline script, no inline event handler and no style attribute (htmx is configured
@@ -54,7 +48,6 @@ def limiter() -> LoginLimit:
 
 def init_app(app: Flask) -> None:
     cfg = app.config
-    cfg["SESSION_REFRESH_EACH_REQUEST"] = False  # see the module's docstring
     app.extensions["lowrise_login_limit"] = LoginLimit(
         app.extensions["lowrise"].accounts,
         attempts=int(cfg.get("LOWRISE_LOGIN_ATTEMPTS", 5)),

@@ -142,13 +142,26 @@ def _refused(exc: LowriseError):
 
 def _http_problem(exc: HTTPException):
     if not request.path.startswith(API_PREFIX + "/") and request.path != API_PREFIX:
+        if exc.code == 413:
+            from ..failures import too_large_page
+
+            return too_large_page(exc)
         return exc  # pages keep their own error pages
     key = {401: "unauthorized", 403: "forbidden", 404: "not-found",
            413: "too-large"}.get(exc.code or 500, "bad-request")
+    if (exc.code or 500) >= 500:
+        key = "server-error"
     resp = problem(exc.code or 500, key, exc.name, exc.description)
     if exc.code == 405 and exc.valid_methods:
         resp.headers["Allow"] = ", ".join(exc.valid_methods)
     return resp
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    from ..failures import api_error
+
+    return api_error(exc)
 
 
 def _unrouted() -> None:

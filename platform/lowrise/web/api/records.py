@@ -101,16 +101,33 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number (send a number in digits, or as text)")
 
 
-def _parse_json(raw: bytes) -> Any:
-    """The body as JSON (RFC 8259: NaN and Infinity are not numbers), or a 400 problem that
-    says why; a body nested too deeply for the parser is refused too, never a crash."""
+def loads(raw: str | bytes, what: str = "the body") -> Any:
+    """JSON as RFC 8259 has it (NaN and Infinity are not numbers, text is Unicode: an
+    escaped lone surrogate such as \\ud800 is refused), or ValueError saying why; nesting
+    too deep for the parser is a ValueError too, never a crash."""
     try:
-        return jsonlib.loads(raw, parse_constant=_not_json)
+        data = jsonlib.loads(raw, parse_constant=_not_json)
     except RecursionError:
-        detail = "the body is nested too deeply"
+        raise ValueError(f"{what} is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        detail = f"the body is not valid JSON: {exc}"
-    raise _Abort(problem(400, "bad-request", "Bad JSON", detail))
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    try:
+        # text that cannot be written as UTF-8 would fail at the database instead
+        jsonlib.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} has text that is not valid Unicode (an escaped lone "
+                         "surrogate such as \\ud800)") from None
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply") from None
+    return data
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as JSON (see `loads`), or a 400 problem that says why."""
+    try:
+        return loads(raw)
+    except ValueError as exc:
+        raise _Abort(problem(400, "bad-request", "Bad JSON", str(exc))) from None
 
 
 def _pointer_error(pointer: str, msg: str) -> dict[str, Any]:
@@ -199,9 +216,10 @@ def list_(type_name: str):
     flt = None
     if args.get("filter"):
         try:
-            flt = filters.parse(jsonlib.loads(args["filter"]), rtype, run.workspace)
+            data = loads(args["filter"], "the filter")
         except ValueError as exc:
-            raise FilterError(f"the filter is not valid JSON: {exc}") from None
+            raise FilterError(str(exc)) from None
+        flt = filters.parse(data, rtype, run.workspace)
     limit = args.get("limit", DEFAULT_LIMIT)
     try:
         limit = int(limit)
