@@ -32,8 +32,6 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from conftest import BACKENDS, drop_pg_database, make_pg_database
-
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's own lowrise and gunicorn
 WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations")
@@ -307,20 +305,7 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
-# ---- fixtures: one database, instance and server per test module --------------------------
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def module_db(request, tmp_path_factory):
-    """A database for the whole module: an SQLite file, then a PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'lowrise.db'}"
-        return
-    url = make_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
+# ---- fixtures: one instance (on conftest's module_db), server and browser per module -----
 
 
 @pytest.fixture(scope="module")
@@ -359,3 +344,15 @@ def serve(instance: Instance, kind: str):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(instance):
+    """`lowrise serve` on the module's instance (a module may define another)."""
+    yield from serve(instance, "serve")
+
+
+@pytest.fixture(params=["zh", "en"])
+def locale(request):
+    """The interface's language: Chinese (the flagship's default), then English."""
+    return request.param

@@ -19,9 +19,9 @@ from e2e_support import (  # noqa: F401 (instance ... visitor: fixtures)
     instance,
     label_of,
     lead,
-    module_db,
+    locale,
     say,
-    serve,
+    server,
     server_stays_clean,
     view_label,
     visitor,
@@ -29,17 +29,6 @@ from e2e_support import (  # noqa: F401 (instance ... visitor: fixtures)
 from test_browser_flows import browser  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("e2e_data")]
-LOCALES = ["zh", "en"]
-
-
-@pytest.fixture(scope="module")
-def server(instance):  # noqa: F811
-    yield from serve(instance, "serve")
-
-
-@pytest.fixture(params=LOCALES)
-def locale(request):
-    return request.param
 
 
 def phone() -> str:

@@ -15,7 +15,6 @@ import pytest
 
 from e2e_support import (  # noqa: F401 (fixtures)
     instance,
-    module_db,
     records,
     serve,
     server_stays_clean,
