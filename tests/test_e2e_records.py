@@ -183,6 +183,32 @@ def test_a_kanban_move_saved_and_refused(visitor, records, locale):  # noqa: F81
     assert errors == []
 
 
+def test_no_answer_or_a_server_error_is_said_not_silent(visitor, records, locale):  # noqa: F811
+    """A dropped connection or a 5xx page (as the Chinese toast header once caused) gets a
+    toast in the person's language instead of a page that waits for nothing."""
+    tag = token()
+    case = make_case(records, tag)
+    page, errors = visitor.open(f"/r/case/{case['id']}", locale=locale)
+    no_answer = say("The server did not answer. Reload the page to see what was saved.", locale)
+    page.route("**/comments", lambda route: route.abort())
+    page.fill("#comment-body", "断线了")
+    page.click("#comment-compose button[type=submit]")
+    toast(page, no_answer, error=True)
+    page.unroute("**/comments")
+    page.route("**/comments", lambda route: route.fulfill(status=500, body="<h1>500</h1>"))
+    page.click("#comment-compose button[type=submit]")
+    toast(page, say("The server could not do this (error %(status)s). Reload the page to see "
+                    "what was saved.", locale, status=500), error=True)
+    page.unroute("**/comments")
+
+    page.goto(f"{visitor.server.base}/r/case/kanban/cases_board?q={tag}")
+    page.route(re.compile(r"/move\?"), lambda route: route.abort())
+    drag(page, case["id"], "reception")
+    toast(page, no_answer, error=True)
+    page.locator(f"section.column[data-value='lead'] .kcard[data-id='{case['id']}']").wait_for()
+    assert errors == []
+
+
 def test_delete_then_restore_from_the_trash(visitor, records, instance, locale):  # noqa: F811
     tag = token()
     case = make_case(records, tag)
