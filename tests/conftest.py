@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -137,17 +140,34 @@ def pytest_sessionfinish(session, exitstatus):
         _drop(name)
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path):
-    """A fresh, empty database URL: an SQLite file, then a PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty database of `kind` (an SQLite file in `folder`, or a PostgreSQL
+    database), given back afterwards."""
+    if kind == "sqlite":
+        folder.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{folder / 'test.db'}"
         return
     url = make_pg_database()
     try:
         yield url
     finally:
         drop_pg_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A fresh, empty database URL: an SQLite file, then a PostgreSQL database."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_db(request, tmp_path_factory):
+    """db_url for all the tests of a module (a server they share): they write records of
+    their own and do not meet."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture

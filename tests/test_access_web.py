@@ -195,6 +195,7 @@ def test_reveal_is_audited_and_shown_in_history(world):
     assert "Reveal masked fields" in page
     shown = auth.post(f"/r/client/{rid}/reveal")
     assert shown.status_code == 200 and BEN_PHONE in shown.text and BEN_ID in shown.text
+    assert "Shown in full: Mobile, ID card no." in shown.text  # labels, not field names
     a = w.run.schema.audit
     with w.run.engine.connect() as conn:
         rows = conn.execute(sa.select(a).where(a.c.action == "reveal")).mappings().all()

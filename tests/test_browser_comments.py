@@ -16,21 +16,21 @@ from test_browser_flows import backend_of, browser, server, shot  # noqa: F401 (
 from test_web_support import PASSWORD, SYSTEM_ACTOR
 
 pytest_plugins = ["test_web_support"]
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_comments")]
 
 
 def sign_in_as(page, base: str, email: str) -> None:
-    page.goto(f"{base}/auth/login?next=/locale/en")
+    page.goto(f"{base}/auth/login?next=/locale/zh")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/auth/login" not in url)
 
 
-def test_mention_a_colleague_who_then_sees_it(server, browser, db_url):  # noqa: F811
+def test_mention_a_colleague_who_then_sees_it(server, browser, module_db):  # noqa: F811
     app, base = server
     run = app.extensions["lowrise"]
-    tag = backend_of(db_url)
+    tag = backend_of(module_db)
     mk = lambda t, **v: run.records.create(t, v, SYSTEM_ACTOR)  # noqa: E731
     boss = mk("staff", name="王芳", role="manager", team="team_a")
     amy = mk("staff", name="Amy An", role="consultant", team="team_a", manager=boss["id"])
@@ -68,7 +68,8 @@ def test_mention_a_colleague_who_then_sees_it(server, browser, db_url):  # noqa:
     posted.locator("a.chip.mention").wait_for()
     assert posted.locator("a.chip.mention").inner_text() == "@王芳"
     assert "<b>today</b>" in posted.locator(".comment-body").inner_text()  # shown, not run
-    assert "Notified: 王芳." in amy_page.inner_text("#comment-compose")
+    assert "已通知：王芳。" in amy_page.inner_text("#comment-compose")
+    amy_page.locator("#toast").filter(has_text="评论已发布。").wait_for()
     assert box.input_value() == ""
     assert amy_page.locator("#comment-count").inner_text() == "1"
     shot(amy_page, "comment-posted", tag)

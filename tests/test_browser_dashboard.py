@@ -12,7 +12,8 @@ from test_browser_flows import backend_of, browser, serving, shot, sign_in  # no
 from test_dashboard_web import build_flagship
 
 pytest_plugins = ["test_web_support"]
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_dashboard")]
+
 
 @pytest.fixture
 def server(tmp_path, db_url):
@@ -21,6 +22,12 @@ def server(tmp_path, db_url):
     app = build_flagship(tmp_path, db_url)
     with serving(app) as base:
         yield app, base
+
+
+def settled(page) -> None:
+    """Until every chart has finished its entry animation."""
+    page.wait_for_function("""() => [...document.querySelectorAll('canvas[data-drawn]')]
+        .every(c => { const ch = Chart.getChart(c); return ch && !Chart.animator.running(ch); })""")
 
 
 CANVAS_INK = """(id) => {
@@ -47,12 +54,11 @@ def test_dashboard_draws_and_drills_down_from_the_funnel(server, browser, db_url
     page.set_default_timeout(20000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, base, "/d/dashboard")
-    page.goto(f"{base}/locale/en?next=/d/dashboard?range=all")
+    sign_in(page, base, "/d/dashboard?range=all")
     page.wait_for_selector("#dashboard canvas[data-drawn]")
     page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === "
                            "document.querySelectorAll('canvas[data-drawn]').length")
-    page.wait_for_timeout(600)  # the charts' entry animation
+    settled(page)
     canvases = page.eval_on_selector_all("canvas[data-chart]", "cs => cs.map(c => c.id)")
     assert len(canvases) >= 4
     for cid in canvases:
@@ -65,7 +71,7 @@ def test_dashboard_draws_and_drills_down_from_the_funnel(server, browser, db_url
     rows = page.locator("#w-funnel table tbody tr")
     assert rows.count() == 8
     viewing = rows.nth(3)
-    assert "Site viewing" in viewing.inner_text()
+    assert "带看" in viewing.inner_text()
     count = int(viewing.locator("td").first.inner_text().replace(",", ""))
     assert count > 0
 
@@ -75,7 +81,7 @@ def test_dashboard_draws_and_drills_down_from_the_funnel(server, browser, db_url
     page.wait_for_selector("#dashboard canvas[data-drawn]")
     page.goto(f"{base}/d/dashboard?range=all")
     page.wait_for_selector("#chart-funnel[data-drawn]")
-    page.wait_for_timeout(600)
+    settled(page)
 
     # a click on the "site viewing" step opens the cases at that step or further on
     point = page.evaluate(STEP_POINT, ["chart-funnel", 3])
@@ -97,7 +103,7 @@ def test_dashboard_draws_and_drills_down_from_the_funnel(server, browser, db_url
     # a bar grouped through a link (the unit's layout) opens the cases of that layout
     page.goto(f"{base}/d/dashboard?range=all")
     page.wait_for_selector("#chart-sales_by_layout[data-drawn]")
-    page.wait_for_timeout(600)
+    settled(page)
     bar = page.evaluate(BIGGEST_BAR, "chart-sales_by_layout")
     assert bar["units"] > 0
     page.mouse.click(bar["x"], bar["y"])
@@ -115,7 +121,7 @@ BIGGEST_BAR = """(id) => {
   const chart = Chart.getChart(c);
   const data = chart.data.datasets[0].data;
   const i = data.indexOf(Math.max(...data));
-  const units = chart.data.datasets.find(d => d.label === 'Units').data[i];
+  const units = chart.data.datasets.find(d => d.label === '套数').data[i];
   const bar = chart.getDatasetMeta(0).data[i];
   const r = c.getBoundingClientRect();
   const x = chart.options.indexAxis === 'y' ? (bar.x + bar.base) / 2 : bar.x;

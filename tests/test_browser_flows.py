@@ -1,4 +1,5 @@
-"""The flows a salesperson clicks through, in headless Chromium (Debian's), on the flagship.
+"""The flows a salesperson clicks through, in headless Chromium (Debian's), on the flagship,
+in Chinese (its default locale; `sign_in` chooses the locale, zh unless a test says).
 
 Screenshots of each main page go to test-artifacts/screenshots/ (ignored by git) so that a
 person can look at them. Never runs `playwright install`: it drives the system chromium.
@@ -12,6 +13,7 @@ import subprocess
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -19,7 +21,7 @@ from lowrise import seed as seeding
 from test_web_support import PASSWORD, build_app
 
 pytest_plugins = ["test_web_support"]
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_flows")]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -55,19 +57,21 @@ def serving(app):
         app.extensions["lowrise"].engine.dispose()
 
 
-@pytest.fixture
-def server(tmp_path, db_url):
-    """The flagship app with a little demo data, served on 127.0.0.1 at a free port."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, module_db):
+    """The flagship app with a little demo data, served on 127.0.0.1 at a free port, for the
+    module's tests (they make records of their own)."""
     from lowrise.workspace import load_workspace
 
-    app = build_app(tmp_path, db_url, load_workspace(ROOT))
+    app = build_app(tmp_path_factory.mktemp("flagship"), module_db, load_workspace(ROOT))
     seeding.seed(app.extensions["lowrise"].records, scale=0.1, seed_value=3)
     with serving(app) as base:
         yield app, base
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """Headless Chromium for a whole module: each test opens pages (contexts) of its own."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -82,8 +86,11 @@ def shot(page, name: str, backend: str) -> None:
     page.screenshot(path=str(SHOTS / f"{backend}-{name}.png"))
 
 
-def sign_in(page, base: str, next_path: str = "/") -> None:
-    page.goto(f"{base}/auth/login?next={next_path}")
+def sign_in(page, base: str, next_path: str = "/", locale: str = "zh") -> None:
+    """Sign in as Ada, in `locale` (zh unless a test is about another), landing on
+    `next_path`."""
+    chosen = f"/locale/{locale}?" + urlencode({"next": next_path})
+    page.goto(f"{base}/auth/login?" + urlencode({"next": chosen}))
     page.fill("#email", "ada@example.com")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
@@ -94,24 +101,23 @@ def backend_of(db_url: str) -> str:
     return "pg" if db_url.startswith("postgresql") else "sqlite"
 
 
-def test_sales_flow(server, browser, db_url):
+def test_sales_flow(server, browser, module_db):
     app, base = server
     run = app.extensions["lowrise"]
-    tag = backend_of(db_url)
+    tag = backend_of(module_db)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.set_default_timeout(15000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    sign_in(page, base)
-    page.goto(f"{base}/locale/en?next=/r/client/new")
+    sign_in(page, base, "/r/client/new")
 
     # 1. create a client
     page.fill("#name", "Browser Client")
     page.fill("#phone", "139 1234 5678")
     page.select_option("#source", "referral")
     shot(page, "client-form", tag)
-    page.click("button[type=submit]:has-text('Create')")
+    page.click("button[type=submit]:has-text('创建')")
     page.wait_for_url(re.compile(r"/r/client/\d+$"))
     client_id = int(page.url.rsplit("/", 1)[1])
     assert "Browser Client" in page.inner_text("h1")
@@ -129,7 +135,7 @@ def test_sales_flow(server, browser, db_url):
     page.fill("#amount", "1234567")
     page.fill("#next_action", "Call back")
     shot(page, "case-form", tag)
-    page.click("button[type=submit]:has-text('Create')")
+    page.click("button[type=submit]:has-text('创建')")
     page.wait_for_url(re.compile(r"/r/case/\d+$"))
     case_id = int(page.url.rsplit("/", 1)[1])
     case = run.records.get("case", case_id)
@@ -147,14 +153,14 @@ def test_sales_flow(server, browser, db_url):
         page.fill("#cond-0 [data-picker-input]", "Browser")
     page.locator(f"#cond-0 li[data-id='{client_id}']").click()
     assert page.input_value("#cond-0 input[name=v0]") == str(client_id)
-    page.click("button:has-text('Apply')")
+    page.click("button:has-text('应用')")
     page.wait_for_url(re.compile(r"f0=client"))
-    page.locator("#total:has-text('1 record')").wait_for()
+    page.locator("#total:has-text('1 条记录')").wait_for()
     assert page.locator("tbody tr[data-id]").count() == 1
     page.goto(f"{base}/r/case/")
-    page.click("thead a:has-text('Amount')")
+    page.click("thead a:has-text('成交金额')")
     page.wait_for_url(re.compile(r"sort=amount"))
-    page.locator("th[aria-sort=ascending]:has-text('Amount')").wait_for()
+    page.locator("th[aria-sort=ascending]:has-text('成交金额')").wait_for()
     amounts = [run.records.get("case", int(i))["amount"] for i in
                page.locator("tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)")]
     present = [a for a in amounts if a is not None]
@@ -211,8 +217,8 @@ def test_sales_flow(server, browser, db_url):
     # 6. the change is in the record's history
     page.goto(f"{base}/r/case/{case_id}")
     history = page.inner_text(".timeline")
-    assert "Stage" in history and "Lead" in history and "Site viewing" in history
-    assert "Next action" in history and "Visit on Saturday" in history
+    assert "阶段" in history and "线索" in history and "带看" in history
+    assert "下一步行动" in history and "Visit on Saturday" in history
     shot(page, "case-record", tag)
 
     # the other main pages, for a person to look at
@@ -220,14 +226,15 @@ def test_sales_flow(server, browser, db_url):
                        ("search", "/search?q=Browser"), ("trash", "/trash")]:
         page.goto(base + path)
         shot(page, name, tag)
-    page.goto(f"{base}/locale/zh?next=/r/case/")
-    shot(page, "cases-table-zh", tag)
+    page.goto(f"{base}/locale/en?next=/r/case/")  # one click to English
+    assert page.locator("thead a:has-text('Amount')").count() == 1
+    shot(page, "cases-table-en", tag)
     assert not errors, errors
 
 
-def test_pages_at_phone_width(server, browser, db_url):
+def test_pages_at_phone_width(server, browser, module_db):
     _app, base = server
-    tag = backend_of(db_url)
+    tag = backend_of(module_db)
     page = browser.new_page(viewport={"width": 390, "height": 844})
     sign_in(page, base, "/r/case/")
     page.wait_for_url(re.compile(r"/r/case/$"))
@@ -245,14 +252,14 @@ def test_pages_at_phone_width(server, browser, db_url):
         shot(page, name, tag)
 
 
-def test_reading_works_without_javascript(server, browser, db_url):
+def test_reading_works_without_javascript(server, browser, module_db):
     _app, base = server
     ctx = browser.new_context(java_script_enabled=False)
     page = ctx.new_page()
     sign_in(page, base, "/r/case/")
     page.wait_for_url(re.compile(r"/r/case/$"))
     assert page.locator("tbody tr[data-id]").count() > 0
-    page.click("thead a:has-text('金额')")  # the flagship opens in Chinese
+    page.click("thead a:has-text('成交金额')")
     page.wait_for_url(re.compile(r"sort="))
     page.goto(f"{base}/r/case/kanban/cases_board")
     assert page.locator(".kcard").count() > 0

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from conftest import drop_pg_database, make_pg_database
+from conftest import fresh_database
 from lowrise.actor import SYSTEM, Actor
 from lowrise.cli import main
 from lowrise.fields.file import FileUpload
@@ -45,14 +45,9 @@ def migrated(url: str, ws, files: Path | None = None) -> Records:
 @pytest.fixture
 def second_url(db_url, tmp_path):
     """Another empty database of the same kind as db_url, to import into."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'imported.db'}"
-        return
-    url = make_pg_database()
-    try:
+    with fresh_database("sqlite" if db_url.startswith("sqlite") else "postgresql",
+                        tmp_path / "imported") as url:
         yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture

@@ -80,8 +80,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("LOWRISE_WORKSPACE"):
         app.config["LOWRISE_WORKSPACE"] = os.getcwd()
 
-    from . import i18n, runtime, sessions
+    from . import headers, i18n, runtime, sessions
 
+    headers.init_app(app)  # first: its check of every header runs after all the others
     runtime.init_app(app)
     sessions.init_app(app, app.extensions["lowrise"].engine)  # kept in lr_sessions
     i18n.init_app(app)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import datetime
-from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, abort, stream_with_context, url_for
 
@@ -17,6 +16,7 @@ from lowrise import exporter
 from . import data
 from .auth import actor
 from .guard import require, shown_fields
+from .headers import attachment
 from .i18n import current_locale, label
 from .runtime import rt
 from .viewdefs import columns, record_type_or_404, view_or_404
@@ -53,8 +53,7 @@ def export(type_name: str, fmt: str, view_name: str | None = None):
     title = label(view.label, locale)
     stamp = datetime.now().strftime("%Y-%m-%d")
     name = f"{title} {stamp}.{fmt}"
-    headers = {"Content-Disposition":
-               f"attachment; filename=export.{fmt}; filename*=UTF-8''{quote(name)}",
+    headers = {"Content-Disposition": attachment(name, f"export.{fmt}"),
                "Cache-Control": "no-store"}
     if fmt == "csv":
         body = (chunk.encode("utf-8") for chunk in exporter.csv_text(lines))

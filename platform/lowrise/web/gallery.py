@@ -16,7 +16,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -38,6 +37,7 @@ from lowrise.templates import BadFolderName, TemplateError, TemplateNotFound
 from lowrise.workspace import WorkspaceError
 
 from .guard import is_account_admin, is_admin
+from .headers import attachment
 from .i18n import say
 from .runtime import rt
 
@@ -226,8 +226,7 @@ def export():
     except TemplateError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         return render_template("error.html", code=422, message=failure(exc)), 422
-    headers = {"Content-Disposition": f"attachment; filename=template.zip; "
-                                      f"filename*=UTF-8''{quote(out.name)}",
+    headers = {"Content-Disposition": attachment(out.name, "template.zip"),
                "Cache-Control": "no-store"}
     return Response(_stream_then_remove(out, folder), headers=headers,
                     mimetype="application/zip")

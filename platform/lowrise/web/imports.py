@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -34,6 +33,7 @@ from lowrise.importjobs import ImportJob, ImportJobs
 from . import data
 from .auth import actor
 from .guard import require
+from .headers import attachment
 from .i18n import current_locale, label, say
 from .render import hx, is_htmx, render
 from .runtime import rt
@@ -183,9 +183,9 @@ def refused(job_id: int):
 
 
 def _download(job: ImportJob, body) -> Response:
-    name = quote(Path(job.file_name).stem + "-refused.csv")
+    name = Path(job.file_name).stem + "-refused.csv"
     return Response(body, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f"attachment; filename=refused.csv; filename*=UTF-8''{name}"})
+        "Content-Disposition": attachment(name, "refused.csv")})
 
 
 def init_app(app: Flask) -> None:

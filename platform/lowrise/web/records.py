@@ -79,7 +79,8 @@ def show(type_name: str, record_id: int, revealed: dict | None = None,
                   can_edit=can_change(rtype, record_id, "update"),
                   can_delete=can_change(rtype, record_id, "delete"),
                   masked=masked, can_reveal=bool(masked) and may("reveal", type_name),
-                  revealed=sorted(revealed or ()),
+                  revealed=[label(f.label, locale) for f in rtype.user_fields
+                            if f.name in (revealed or ())],
                   **record_context(rtype, record_id, **(compose or {})))
 
 

@@ -25,9 +25,17 @@
     var d = e.detail || {};
     toast(d.message || d.value, d.error);
   });
+  /* An answer htmx does not swap (a 5xx), or none at all (a dropped connection): say so in
+     the page's language rather than leave the person waiting; the words are the toast's. */
+  function failed(key, status) {
+    var t = document.getElementById("toast");
+    var text = t && t.dataset[key];
+    toast(text ? text.replace("{status}", status) : "HTTP " + status, true);
+  }
   document.addEventListener("htmx:responseError", function (e) {
-    toast(e.detail.xhr.statusText || "Request failed", true);
+    failed("failed", e.detail.xhr.status);
   });
+  document.addEventListener("htmx:sendError", function () { failed("noAnswer", 0); });
 
   /* Print buttons: the browser's print dialog (print.css lays the page out). */
   document.addEventListener("click", function (e) {
@@ -217,9 +225,14 @@
       body: body.toString(),
       credentials: "same-origin"
     }).then(function (r) {
-      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; },
+                           function () { return { ok: false, status: r.status, data: {} }; });
     }).then(function (res) {
-      if (!res.ok || !res.data.ok) throw new Error(res.data.message || "Refused");
+      if (!res.ok || !res.data.ok) {
+        var refused = new Error(res.data.message || "");
+        refused.status = res.status || 0;
+        throw refused;
+      }
       card.dataset.version = res.data.version;
       var tmp = document.createElement("div");
       if (res.data.card) {
@@ -237,7 +250,9 @@
       placeholder.remove();
       card.classList.add("refused");
       setTimeout(function () { card.classList.remove("refused"); }, 600);
-      toast(err.message, true);
+      if (err.status === undefined) failed("noAnswer", 0);  /* no answer at all */
+      else if (err.message) toast(err.message, true);  /* the server's reason */
+      else failed("failed", err.status);  /* an answer that is no JSON (a 5xx page) */
     });
   }
 })();
