@@ -236,7 +236,7 @@ def test_writes_follow_the_scope(world):
                   headers=token)
     assert resp.status_code == 422
     assert resp.json["errors"][0]["detail"] == f"there is no Client #{w.c_ben['id']}"
-    # a contract's reviewer cannot be set by a consultant: it decides who sees the contract
+    # a read-only field (a contract's reviewer) cannot be set by a consultant
     contract = {"kind": _first_option(w.run, "contract", "kind"), "case": w.k_amy["id"],
                 "client": w.c_amy["id"], "unit": w.unit["id"], "amount": "100",
                 "payment_method": "full", "status": "draft"}
@@ -244,8 +244,9 @@ def test_writes_follow_the_scope(world):
                   headers=token)
     assert resp.status_code == 422
     assert resp.json["errors"][0]["detail"] == \
-        "you may not set this field: it decides who sees which records; ask an administrator"
-    assert c.post("/api/v1/contract", json=contract, headers=token).status_code == 201
+        "you may not set this field: it is read-only for you"
+    made = c.post("/api/v1/contract", json=contract, headers=token)
+    assert made.status_code == 201, made.json
     form = c.get(f"/r/contract/{w.contract['id']}/edit")
     assert form.status_code == 404  # Ben's contract
     own = c.get(f"/r/client/{w.c_amy['id']}/edit").text
