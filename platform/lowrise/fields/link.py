@@ -9,6 +9,13 @@ from lowrise.i18n import msg
 
 from .base import FieldType, registry
 
+ON_DELETE = {
+    "enum": ["keep", "clear", "refuse"],
+    "description": "What deleting the linked record does to this field: refuse the delete, "
+                   "clear the field (the default; a required field refuses), or keep the link "
+                   "to the record in the trash.",
+}
+
 
 @registry.register
 class Link(FieldType):
@@ -19,7 +26,7 @@ class Link(FieldType):
     options_schema = {
         "target": {"$ref": "#/$defs/name"},
         "related_label": {"$ref": "#/$defs/label"},
-        "on_delete": {"enum": ["keep", "clear", "refuse"]},
+        "on_delete": ON_DELETE,
     }
     required_options = ("target",)
 
@@ -52,5 +59,6 @@ class User(Link):
     name = "user"
     widget = "user"
     options_schema = {"related_label": {"$ref": "#/$defs/label"},
-                      "role": {"type": "string"}}
+                      "role": {"type": "string"},
+                      "on_delete": ON_DELETE}
     required_options = ()
