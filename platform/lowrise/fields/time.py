@@ -19,12 +19,13 @@ from .types import UTCDateTime
 
 
 @lru_cache(maxsize=64)
-def _tz(name: str) -> ZoneInfo:
+def zone_info(name: str) -> ZoneInfo:
+    """A time zone by name (made once)."""
     return ZoneInfo(name)
 
 
 def _zone(field) -> ZoneInfo:
-    return _tz(field.config.get("timezone") or "UTC")
+    return zone_info(field.config.get("timezone") or "UTC")
 
 
 DATE_OPS = ORDER_OPS[:-4] + ("within", "is_empty", "is_not_empty")
