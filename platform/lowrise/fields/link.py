@@ -33,6 +33,16 @@ class Link(FieldType):
     def column_type(self, field):
         return sa.BigInteger()
 
+    def json_schema(self, field, writing):
+        what = f"the id of a {field.target} record" if field.target else "a record id"
+        the_id = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "description": what}
+        if not writing:
+            return the_id
+        return {"anyOf": [the_id, {"type": "string", "description": f"{what}, as text "
+                                   "(12 or #12)"},
+                          {"type": "object", "required": ["id"],
+                           "description": "the record as read (its id is taken)"}]}
+
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
@@ -41,10 +51,11 @@ class Link(FieldType):
         if isinstance(raw, bool):
             raise FieldError(msg("must be a record id"))
         try:
-            value = int(str(raw).strip())
+            # "#12", as pages write a record's id, is 12
+            value = int(str(raw).strip().removeprefix("#"))
         except ValueError:
             raise FieldError(msg("'%(value)s' is not a record id", value=raw)) from None
-        if value <= 0:
+        if not 0 < value < 2**63:  # ids are positive 64-bit integers
             raise FieldError(msg("'%(value)s' is not a record id", value=raw))
         return value
 

@@ -268,9 +268,9 @@ def in_trash(conn, schema, type_name: str, ids: Collection[int]) -> dict[int, st
     wanted = sorted({int(i) for i in ids})
     out: dict[int, str | None] = {}
     for start in range(0, len(wanted), 900):
-        out.update(conn.execute(sa.select(tr_.c.record_id, tr_.c.title).where(
-            tr_.c.record_type == type_name, tr_.c.record_id.in_(wanted[start:start + 900]))
-        ).tuples().all())
+        for rid, title in conn.execute(sa.select(tr_.c.record_id, tr_.c.title).where(
+                tr_.c.record_type == type_name, tr_.c.record_id.in_(wanted[start:start + 900]))):
+            out[rid] = title
     return out
 
 

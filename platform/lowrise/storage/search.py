@@ -226,7 +226,8 @@ def search_condition(schema: Schema, type_name: str, text: str, *,
     search would tell what the mask hides), except on the rows where the actor sees them.
     """
     rt = schema.workspace.type(type_name)
-    words = list(dict.fromkeys((text or "").split()))
+    # (no stored text holds a NUL, and neither database takes one in a query: it parts words)
+    words = list(dict.fromkeys((text or "").replace("\x00", " ").split()))
     if not words:
         return sa.true()
     columns, guarded = search_columns(rt), {}

@@ -275,7 +275,8 @@ def _fixed_default(f: Field) -> Any:
 def _base_check_needed(f: Field) -> bool:
     """Whether FieldType.check can refuse anything on this field (length, pattern, bounds)."""
     cfg = f.config
-    if cfg.get("max_length") or cfg.get("min_length") or cfg.get("pattern"):
+    if cfg.get("max_length") or cfg.get("min_length") or cfg.get("pattern") or \
+            f.kind.default_max_length:
         return True
     try:
         return f.bounds != (None, None)

@@ -139,9 +139,10 @@ def make_field(f: WsField, locale: str) -> Field:
         rk["required"] = True
         rk["aria_required"] = "true"
     t = f.type
+    if t in ("text", "long_text") and (top := f.config.get("max_length")
+                                       or f.kind.default_max_length):
+        rk["maxlength"] = top
     if t in ("text", "autonumber"):
-        if f.config.get("max_length"):
-            rk["maxlength"] = f.config["max_length"]
         field: Field = StringField(**kw, render_kw=rk)
     elif t == "long_text":
         field = TextAreaField(**kw, render_kw={**rk, "rows": 4})
@@ -261,7 +262,9 @@ def raw_values(form: FlaskForm, fields: list[WsField], *, creating: bool) -> dic
                 out[f.name] = None
             continue
         if f.type == "boolean":
-            out[f.name] = bool(wf.data)
+            # what was posted, for the field type to read as the API's and an import's
+            # values are read (a checkbox posts "y" when ticked, nothing when not)
+            out[f.name] = wf.raw_data[-1] if wf.raw_data else False
         elif f.type == "multi_select":
             out[f.name] = list(wf.data or []) or None
         elif f.type in ("link", "user"):

@@ -1,13 +1,16 @@
 """/api/v1/<type>: list, get, create, update (If-Match), delete, bulk.
 
-Request bodies are checked against the same JSON Schemas the OpenAPI document publishes,
-then handed to the engine, which parses and checks them again as it does for forms.
+Request bodies are checked for their shape (an object of known fields) against the schemas
+the OpenAPI document publishes, then handed to the engine, whose field types judge every value
+as they do a form's and an import's.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
+import math
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from flask import Response, g, json, request, url_for
@@ -97,6 +100,16 @@ def _body(kind: str, type_name: str) -> Any:
     return data
 
 
+def _number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or an exponent: a float, or, when a float cannot hold it
+    (1e-400 would be 0, 1e400 infinite), the exact number, which the field type then refuses
+    as it refuses the same number written as text."""
+    value = float(text)
+    if math.isinf(value) or (value == 0 and Decimal(text) != 0):
+        return Decimal(text)
+    return value
+
+
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number (send a number in digits, or as text)")
 
@@ -105,7 +118,7 @@ def _parse_json(raw: bytes) -> Any:
     """The body as JSON (RFC 8259: NaN and Infinity are not numbers), or a 400 problem that
     says why; a body nested too deeply for the parser is refused too, never a crash."""
     try:
-        return jsonlib.loads(raw, parse_constant=_not_json)
+        return jsonlib.loads(raw, parse_constant=_not_json, parse_float=_number)
     except RecursionError:
         detail = "the body is nested too deeply"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -139,7 +152,8 @@ def _engine_values(rtype: RecordType, body: Mapping[str, Any]) -> dict[str, Any]
     out = dict(body)
     for name, value in body.items():
         f = rtype.fields.get(name)
-        if f is not None and f.type == "duration" and isinstance(value, int):
+        if f is not None and f.type == "duration" and isinstance(value, int | float) and \
+                not isinstance(value, bool):
             out[name] = f"{value}s"
     return out
 
