@@ -34,7 +34,11 @@ OPTIONS_SCHEMA = {
                         "value": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_]{0,62}$"},
                         "label": {"$ref": "#/$defs/label"},
                         "color": {"enum": COLORS},
-                        "renamed_from": {"type": "string"},
+                        "renamed_from": {
+                            "description": "values this option used to be, or that it takes "
+                                           "over: `lowrise migrate` rewrites them to it",
+                            "oneOf": [{"type": "string"},
+                                      {"type": "array", "items": {"type": "string"}}]},
                     },
                 },
             ]

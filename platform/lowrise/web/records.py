@@ -21,7 +21,7 @@ from lowrise.errors import ConflictError, NotFound, ValidationError
 
 from . import data, history
 from .auth import actor
-from .forms import add_errors, build_form, editable, raw_values
+from .forms import add_errors, build_form, editable, keep_held_values, raw_values
 from .guard import (
     can_change,
     masked_fields,
@@ -119,7 +119,8 @@ def _form_page(rtype, record: dict | None):
     conflict = None
     status = 200
     if request.method == "POST" and form.validate_on_submit():
-        values = raw_values(form, fields, creating=record is None)
+        values = keep_held_values(raw_values(form, fields, creating=record is None), record,
+                                  fields)
         try:
             if record is None:
                 saved = run.records.create(rtype.name, values, actor())
