@@ -412,7 +412,13 @@ def test_select_to_text_widens_the_column(engine):
     apply(engine, p)
     insert(engine, as_text, "client", {"grade": "x" * 300})
     assert [len(v) for (v,) in raw_rows(engine, "client", "grade")] == [1, 300]
-    # long_text back to select: the column is wide enough already; nothing to do.
+    # long_text back to select: the column is wide enough already, but a value that is no
+    # option would be left behind: refused, with the record that holds it
+    refused = make_plan(engine, schema)
+    assert [s.kind for s in refused.refusals] == ["refusal"]
+    assert "1 record holds a value that is not an option" in refused.text()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM client WHERE length(grade) > 1"))
     assert make_plan(engine, schema).is_empty
 
 

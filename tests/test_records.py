@@ -54,7 +54,7 @@ fields:
 """,
     "schemas/deal.yaml": """
 fields:
-  client: {type: link, target: client, required: true}
+  client: {type: link, target: client, required: true, on_delete: keep}
   amount: {type: currency}
 """,
 }
@@ -204,7 +204,7 @@ def test_delete_goes_to_trash_and_restore_brings_it_back(records, actor):
     with pytest.raises(NotFound):
         records.get("client", client["id"])
     assert records.trash("client")[0]["record_id"] == client["id"]
-    assert records.get("deal", deal["id"])["client"] == client["id"]  # links are kept
+    assert records.get("deal", deal["id"])["client"] == client["id"]  # on_delete: keep
     restored = records.restore("client", client["id"], actor)
     assert restored["id"] == client["id"]
     assert restored["tags"] == ["vip"] and restored["budget"] == Decimal("10.50")

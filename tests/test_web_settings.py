@@ -389,3 +389,25 @@ def test_every_string_of_the_settings_pages_has_its_zh_translation(app):
     ada.client.get("/locale/zh")
     page = ada.client.get("/r/client/settings")
     assert page.status_code == 200 and "添加字段" in page.text and "预览更改" in page.text
+
+
+def test_removing_an_option_in_use_on_disk_is_reported_like_a_lossy_change(app, folder):
+    run = app.extensions["lowrise"]
+    run.records.create("client", {"name": "Ann", "source": "referral"}, SYSTEM_ACTOR)
+    text = (folder / CLIENT).read_text()
+    touch(folder / CLIENT, text.replace(
+        "      - {value: referral, label: {en: Referral, zh: 转介绍}, color: green}\n", ""))
+    ada = sign_in(app)
+    ada.client.get("/locale/zh")
+    page = html.unescape(ada.client.get("/r/client/settings").text)
+    assert "无法保留 client.source 的现有值：有 1 条记录的值已不是可选项（referral ×1）" in page
+    assert app.extensions["lowrise"].workspace.type("client").field("source").option("referral")
+    # mapped to the option that takes it over, the reload goes through and moves the record
+    touch(folder / CLIENT, text.replace(
+        "      - {value: referral, label: {en: Referral, zh: 转介绍}, color: green}\n", "").replace(
+        "{value: walk_in, label: {en: Walk-in, zh: 到访}, color: blue}",
+        "{value: walk_in, label: {en: Walk-in, zh: 到访}, color: blue, renamed_from: referral}"))
+    page = html.unescape(ada.client.get("/r/client/settings").text)
+    assert "无法保留" not in page
+    with run.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT source FROM client")).scalar() == "walk_in"

@@ -540,9 +540,16 @@ def did_you_mean(word: str, choices) -> str:
     return f" (did you mean '{near[0]}'?)" if near else ""
 
 
+#: what a select's stored value looks like (an option's value, as the YAML allows it)
+_CHOICE_VALUE = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
+#: the operators that find records by a choice's value as stored
+_BY_VALUE = ("eq", "ne", "in", "not_in", "contains", "not_contains")
+
+
 class _Parser:
-    def __init__(self, rt: RecordType, ws: Workspace):
+    def __init__(self, rt: RecordType, ws: Workspace, strict_options: bool = False):
         self.rt, self.ws = rt, ws
+        self.strict_options = strict_options
         self.tz = ws.config.get("timezone") or "UTC"
         self.problems: list[str] = []
 
@@ -697,9 +704,24 @@ class _Parser:
                 self.fail(where, f"'{op}' takes text, got {raw!r}")
                 return False, None
             return True, str(raw).strip()
+        if fl in ("select", "multi") and self.no_longer_an_option(f, op, text):
+            return True, text
         if fl == "multi":
             return self.parsed(registry.get("select"), f, raw if text is None else text, where)
         return self.parsed(_value_kind(f), f, raw, where)
+
+    def no_longer_an_option(self, f: Field, op: str, text: str | None) -> bool:
+        """Whether `text` is a value records may still hold though it is no option now (an
+        option removed while records held it): such records can still be found by it. The
+        workspace's own files are held to the options (`strict_options`)."""
+        if self.strict_options or text is None or op not in _BY_VALUE or \
+                not _CHOICE_VALUE.fullmatch(text):
+            return False
+        try:
+            registry.get("select").parse(f, text)
+        except FieldError:
+            return True
+        return False
 
     def parsed(self, kind, f: Field, raw, where: str, wrap=None) -> tuple[bool, t.Any]:
         try:
@@ -723,9 +745,12 @@ def _record_type(record_type: RecordType | str, ws: Workspace) -> RecordType:
     return ws.type(record_type) if isinstance(record_type, str) else record_type
 
 
-def parse(data: t.Any, record_type: RecordType | str, workspace: Workspace) -> Node:
-    """Check filter data against a record type; raise FilterError saying what is wrong."""
-    p = _Parser(_record_type(record_type, workspace), workspace)
+def parse(data: t.Any, record_type: RecordType | str, workspace: Workspace, *,
+          strict_options: bool = False) -> Node:
+    """Check filter data against a record type; raise FilterError saying what is wrong.
+    `strict_options`: a choice's value must be one of its options (the workspace's files);
+    otherwise a value shaped like one is taken too (records may hold a removed option)."""
+    p = _Parser(_record_type(record_type, workspace), workspace, strict_options)
     node = p.node(data, "")
     if p.problems:
         raise FilterError("; ".join(p.problems))

@@ -96,21 +96,14 @@ def check_mapping(rt: RecordType, mapping: Sequence[str | None]) -> list[str | N
 
 # -- cells → values --------------------------------------------------------------------------
 
-_CN_DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(.*)$")
-_LIST_SEPARATORS = re.compile(r"[、;；|\n]")
-
-
 def _cell(f: Field, value: Any) -> Any:
-    """A cell as the field's parser reads it (spreadsheets' ways of writing dates and lists)."""
+    """A cell as the field's parser reads it: text as it is (the field types read the ways
+    people write dates and lists, as a form and the API do), typed cells as text or as the
+    values they stand for."""
     if isinstance(value, str):
         value = value.strip()
         if not value:
             return None
-        if f.type in ("date", "datetime") and (m := _CN_DATE.match(value)):
-            y, mo, d, rest = m.groups()
-            value = f"{y}-{int(mo):02d}-{int(d):02d}{' ' + rest.strip() if rest.strip() else ''}"
-        elif f.type == "multi_select":
-            value = _LIST_SEPARATORS.sub(",", value)
     elif isinstance(value, float) and value.is_integer() and f.type in ("integer", "phone",
                                                                            "rating", "text"):
         value = int(value)
@@ -152,7 +145,9 @@ class Titles:
         target = self.records.schema.workspace.type(f.target)
         title = target.title_field
         known = self._cache.setdefault(f.target, {})
-        wanted = sorted({str(c).strip() for c in cells if c not in (None, "")} - set(known))
+        # (text with a NUL is no record's title, and not text a filter takes)
+        wanted = sorted({str(c).strip() for c in cells
+                         if c not in (None, "") and "\x00" not in str(c)} - set(known))
         if title not in target.fields or target.fields[title].type in ("link", "user"):
             return
         with self.records.engine.connect() as conn:
@@ -183,9 +178,8 @@ class Titles:
             return None, msg("'%(text)s' names %(n)s %(types)s; write the one you mean as #id "
                              "(#%(a)s, #%(b)s...)", text=text, n=len(ids),
                              types=target.label_plural, a=ids[0], b=ids[1])
-        m = re.fullmatch(r"#?(\d{1,18})", text)
-        if m:
-            return int(m[1]), None  # Records checks that it exists
+        if re.fullmatch(r"#?\d+", text):
+            return text, None  # an id: the field type reads it, Records checks it exists
         return None, msg("'%(text)s' names no %(type)s", text=text, type=target.label)
 
 

@@ -1,10 +1,11 @@
 """The REST API's contract, generated from the workspace: an OpenAPI 3.1 document.
 
-No Flask here. The same JSON Schemas serve three purposes: the document at
-`/api/v1/openapi.json`, the docs page, and the check of every request body the API receives
-(`input_validator`), so that what the document promises and what the API accepts never
-drift apart. A field type may describe its own JSON values with a `json_schema(field,
-writing)` method; the built-in types are described by the table in `value_schema`.
+No Flask here. The same JSON Schemas serve the document at `/api/v1/openapi.json`, the docs
+page, and the check of every request body the API receives (`check_body`). Each field type
+describes its own JSON values (`FieldType.json_schema`), only as strictly as its parser reads
+them; the check of a body holds it to its shape (an object, known fields, a bulk call's
+parts), and every field's value is judged by the field type's parser, as a form's and an
+import's are, so the three accept and refuse the same values in the same words.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from lowrise.actor import SYSTEM
 from lowrise.fields.file import DEFAULT_MAX_SIZE
+from lowrise.storage.values import parse_values
 from lowrise.workspace.model import Field, RecordType, Workspace
 
 API_PREFIX = "/api/v1"
@@ -65,94 +68,10 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, _NULL]}
 
 
-def _bounds(f: Field, out: dict[str, Any]) -> dict[str, Any]:
-    for key, kw in (("min", "minimum"), ("max", "maximum")):
-        if isinstance(f.config.get(key), int | float) and not isinstance(f.config.get(key), bool):
-            out[kw] = f.config[key]
-    return out
-
-
-def _text(f: Field, writing: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "string"}
-    cfg = f.config
-    if f.type == "text":
-        out["maxLength"] = int(cfg.get("max_length") or 255)
-    elif cfg.get("max_length"):
-        out["maxLength"] = int(cfg["max_length"])
-    if writing:
-        if cfg.get("min_length"):
-            out["minLength"] = int(cfg["min_length"])
-        if cfg.get("pattern") and f.type in ("text", "long_text"):
-            out["pattern"] = f"^(?:{cfg['pattern']})$"
-        # The engine trims values; a blank value is no value.
-        out.setdefault("pattern", r"\S")
-        out["minLength"] = max(1, out.get("minLength", 1))
-    return out
-
-
 def value_schema(f: Field, *, writing: bool) -> dict[str, Any]:
-    """The JSON Schema of one field's value (without null) as the API reads or writes it."""
-    own = getattr(f.kind, "json_schema", None)
-    if callable(own):
-        return own(f, writing)
-    kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
-    if kind in ("text", "long_text"):
-        return _text(f, writing)
-    if kind == "email":
-        return {"type": "string", "format": "email", "maxLength": 254}
-    if kind == "phone":
-        return {"type": "string", "pattern": r"^\+?[0-9][0-9 ()\-.]{2,39}$"} if writing \
-            else {"type": "string"}
-    if kind == "url":
-        return {"type": "string"} if not writing else \
-            {"type": "string", "maxLength": 2000,
-             "pattern": r"^(https?://)?[\w\-]+(\.[\w\-]+)+(:\d{1,5})?([/?#][!-~]*)?$"}
-    if kind == "autonumber":
-        return {"type": "string"}
-    if kind in ("integer", "id"):
-        return _bounds(f, {"type": "integer", "minimum": 1} if kind == "id"
-                       else {"type": "integer", "minimum": -(2**63) + 1, "maximum": 2**63 - 1})
-    if kind == "rating":
-        return {"type": "integer", "minimum": 0, "maximum": int(f.config.get("max", 5))}
-    if kind == "duration":
-        if writing:
-            return {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 10**12},
-                              {"type": "string", "pattern": r"^\s*\d[\d\s.:dhms天小时分钟秒]*$"}],
-                    "description": "seconds, or text such as 1h30m, 2d, 1:30"}
-        return {"type": "integer", "description": "seconds"}
-    if kind in ("decimal", "currency", "percent"):
-        scale = int(f.config.get("scale", 2))
-        if writing:
-            digits = int(f.config.get("precision", 18)) - scale
-            num = _bounds(f, {"type": "number", "minimum": -(10**digits) + 1,
-                              "maximum": 10**digits - 1})
-            text = {"type": "string", "pattern": rf"^-?\d{{1,{digits}}}(\.\d{{1,{scale}}})?$"}
-            return {"anyOf": [num, text],
-                    "description": f"a number with at most {scale} decimal places "
-                                   "(a string keeps it exact)"}
-        return {"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
-                "description": "an exact decimal, as a string"}
-    if kind == "boolean":
-        return {"type": "boolean"}
-    if kind == "date":
-        return {"type": "string", "format": "date"}
-    if kind == "datetime":
-        return {"type": "string", "format": "date-time"}
-    if kind == "select":
-        return {"enum": [o.value for o in f.options],
-                "description": ", ".join(f"{o.value}: {o.label}" for o in f.options)}
-    if kind == "multi_select":
-        return {"type": "array", "uniqueItems": True, "minItems": 1 if writing else 0,
-                "items": {"enum": [o.value for o in f.options]}}
-    if kind in ("link", "user"):
-        return {"type": "integer", "minimum": 1, "maximum": 2**63 - 1,
-                "description": f"the id of a {f.target} record" if f.target else "a record id"}
-    if kind == "attachment":
-        return {"type": "array", "items": {
-            "type": "object", "required": ["name", "key"],
-            "properties": {"name": {"type": "string"}, "key": {"type": "string"},
-                           "size": {"type": "integer"}, "type": {"type": "string"}}}}
-    return {}
+    """The JSON Schema of one field's value (without null) as the API reads or writes it: the
+    field type's own (`FieldType.json_schema`), never stricter than its parser."""
+    return f.kind.json_schema(f, writing)
 
 
 def field_schema(f: Field, *, writing: bool, expandable: bool = False) -> dict[str, Any]:
@@ -318,7 +237,7 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
                        "summary": f"Move a {rt.label} to the trash",
                        "parameters": [if_match],
                        "responses": {"204": {"description": "deleted (restorable from the trash)"},
-                                     **_problems(400, 401, 403, 404, 412)}},
+                                     **_problems(400, 401, 403, 404, 412, 422)}},
         },
         f"{API_PREFIX}/{name}/bulk": {
             "post": {"operationId": f"bulk_{name}", "tags": tag,
@@ -507,11 +426,23 @@ def _validator(ws: Workspace, type_name: str, kind: str) -> Draft202012Validator
     rt = ws.type(type_name)
     if kind == "bulk":
         schema = _components_for(rt)[f"{component_name(type_name)}Bulk"]
+        items = schema["properties"]["records"]["items"]
+        schema = {**schema, "properties": {**schema["properties"],
+                                           "records": {**schema["properties"]["records"],
+                                                       "items": _shape(items, rt)}}}
     else:
-        schema = input_schema(rt, patch=kind == "patch")
+        schema = _shape(input_schema(rt, patch=kind == "patch"), rt)
     validator = Draft202012Validator(schema, format_checker=_formats)
     _VALIDATORS[key] = (ws, validator)
     return validator
+
+
+def _shape(schema: dict[str, Any], rt: RecordType) -> dict[str, Any]:
+    """A record body's schema as the check holds it: known fields only, each field's value
+    left to its type's parser (which also says what is required)."""
+    props = {name: ({} if name in rt.fields and not rt.fields[name].system else sub)
+             for name, sub in schema["properties"].items()}
+    return {k: v for k, v in {**schema, "properties": props}.items() if k != "required"}
 
 
 def check_body(ws: Workspace, type_name: str, body: Any, kind: str) -> dict[str, str]:
@@ -537,7 +468,23 @@ def check_body(ws: Workspace, type_name: str, body: Any, kind: str) -> dict[str,
         else:
             msg = _message(err)
         out.setdefault("/" + "/".join(map(str, path)), msg)
+    if out:  # refused for its shape: say at once what the field types think of its values
+        for prefix, record, creating in _records_in(body, kind):
+            given = {k: v for k, v in record.items() if k in rt.fields and writable(rt.fields[k])}
+            _values, errors = parse_values(rt, given, creating=creating, actor=SYSTEM)
+            for name, problem in errors.items():
+                out.setdefault(f"{prefix}/{name}", problem)
     return out
+
+
+def _records_in(body: Any, kind: str) -> list[tuple[str, dict[str, Any], bool]]:
+    """(pointer prefix, record, whether it is created) of each record object in a body."""
+    if kind != "bulk":
+        return [("", body, kind == "create")] if isinstance(body, dict) else []
+    records = body.get("records") if isinstance(body, dict) else None
+    creating = isinstance(body, dict) and body.get("op", "create") == "create"
+    return [(f"/records/{i}", r, creating) for i, r in enumerate(records or [])
+            if isinstance(r, dict)] if isinstance(records, list) else []
 
 
 _WORDS = {"string": "text", "integer": "a whole number", "number": "a number",

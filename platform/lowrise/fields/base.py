@@ -49,6 +49,8 @@ class FieldType:
     #: computed by the engine; a value given by a user is refused
     generated: ClassVar[bool] = False
     sortable: ClassVar[bool] = True
+    #: the longest text a value may be unless the field's `max_length` says otherwise
+    default_max_length: ClassVar[int | None] = None
 
     def column_type(self, field) -> sa.types.TypeEngine:
         return sa.Text()
@@ -65,11 +67,18 @@ class FieldType:
             return raw or None
         raise FieldError(msg("expected text, got %(kind)s", kind=type(raw).__name__))
 
+    def json_schema(self, field, writing: bool) -> dict[str, Any]:
+        """The JSON Schema of the field's values in the REST API, without null: as the API
+        returns them (`writing=False`, what `to_json` gives) or as it accepts them. Never
+        stricter than `parse`, which stays the judge of every value: JSON types, options and
+        lengths, no pattern the parser does not have (the OpenAPI document publishes it)."""
+        return {"type": "string"}
+
     def check(self, field, value: Any) -> None:
         """Check a parsed, non-empty value against the field's options (min, max, pattern...)."""
         cfg = field.config
         if isinstance(value, str):
-            max_len = cfg.get("max_length")
+            max_len = cfg.get("max_length") or self.default_max_length
             if max_len and len(value) > max_len:
                 raise FieldError(msg("must be at most %(max)s characters (is %(n)s)", max=max_len, n=len(value)))
             min_len = cfg.get("min_length")

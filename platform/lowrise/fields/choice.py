@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from lowrise.errors import FieldError
@@ -12,6 +14,8 @@ from .base import FieldType, registry
 COLORS = ["gray", "red", "orange", "yellow", "green", "teal", "blue", "indigo", "purple", "pink",
           "brown"]
 
+#: what separates options written as one text: commas, and the marks spreadsheets use
+_SEPARATORS = re.compile(r"[,，、;；|\n]")
 _TRUE = {"true", "yes", "y", "1", "on", "是", "checked", "x"}
 _FALSE = {"false", "no", "n", "0", "off", "否", ""}
 
@@ -30,7 +34,11 @@ OPTIONS_SCHEMA = {
                         "value": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_]{0,62}$"},
                         "label": {"$ref": "#/$defs/label"},
                         "color": {"enum": COLORS},
-                        "renamed_from": {"type": "string"},
+                        "renamed_from": {
+                            "description": "values this option used to be, or that it takes "
+                                           "over: `lowrise migrate` rewrites them to it",
+                            "oneOf": [{"type": "string"},
+                                      {"type": "array", "items": {"type": "string"}}]},
                     },
                 },
             ]
@@ -48,6 +56,12 @@ class Boolean(FieldType):
 
     def column_type(self, field):
         return sa.Boolean()
+
+    def json_schema(self, field, writing):
+        if not writing:
+            return {"type": "boolean"}
+        return {"anyOf": [{"type": "boolean"}, {"enum": [0, 1]},
+                          {"type": "string", "description": "true/false, yes/no, 1/0, 是/否"}]}
 
     def parse(self, field, raw):
         if raw is None or isinstance(raw, bool):
@@ -67,6 +81,17 @@ class Boolean(FieldType):
         if locale.startswith("zh"):
             return "是" if value else "否"
         return "Yes" if value else "No"
+
+
+def option_schema(field, writing: bool) -> dict:
+    """One option: its value (as the API returns it); when writing, an option's label in any
+    language is read as that option, so any text is taken to the parser."""
+    values = {"enum": [o.value for o in field.options],
+              "description": ", ".join(f"{o.value}: {o.label}" for o in field.options)}
+    if not writing:
+        return values
+    return {"anyOf": [values, {"type": "string",
+                               "description": "an option's label, in any language"}]}
 
 
 def _match_option(field, raw: str) -> str:
@@ -93,6 +118,9 @@ class Select(FieldType):
 
     def column_type(self, field):
         return sa.String(64)
+
+    def json_schema(self, field, writing):
+        return option_schema(field, writing)
 
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -124,11 +152,19 @@ class MultiSelect(FieldType):
     required_options = ("options",)
     sortable = False
 
+    def json_schema(self, field, writing):
+        items = {"type": "array", "uniqueItems": not writing,
+                 "items": option_schema(field, writing)}
+        if not writing:
+            return items
+        return {"anyOf": [items, {"type": "string", "description": "options separated by "
+                                  "commas (，、; too)"}]}
+
     def parse(self, field, raw):
         if raw is None:
             return None
         if isinstance(raw, str):
-            raw = [p for p in raw.replace("，", ",").split(",") if p.strip()]
+            raw = [p.strip() for p in _SEPARATORS.split(raw) if p.strip()]
         if not isinstance(raw, (list, tuple)):
             raise FieldError(msg("expected a list of options, got %(value)s", value=repr(raw)))
         values = []

@@ -94,6 +94,11 @@ class Formula(FieldType):
     def result(self, field) -> str:
         return field.config.get("result", "decimal")
 
+    def json_schema(self, field, writing):
+        kind = self.result(field)
+        return {"type": "string"} if kind == "text" else \
+            registry.get(kind).json_schema(field, False)
+
     def column_type(self, field):
         return {
             "text": sa.Text(),

@@ -66,6 +66,13 @@ class Attachment(FieldType):
         "multiple": {"type": "boolean"},
     }
 
+    def json_schema(self, field, writing):
+        # written through the files operations, never in a record's body
+        return {"type": "array", "items": {
+            "type": "object", "required": ["name", "key"],
+            "properties": {"name": {"type": "string"}, "key": {"type": "string"},
+                           "size": {"type": "integer"}, "type": {"type": "string"}}}}
+
     def parse(self, field, raw):
         if raw is None or raw == [] or raw == "":
             return None

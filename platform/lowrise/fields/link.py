@@ -9,6 +9,13 @@ from lowrise.i18n import msg
 
 from .base import FieldType, registry
 
+ON_DELETE = {
+    "enum": ["keep", "clear", "refuse"],
+    "description": "What deleting the linked record does to this field: refuse the delete, "
+                   "clear the field (the default; a required field refuses), or keep the link "
+                   "to the record in the trash.",
+}
+
 
 @registry.register
 class Link(FieldType):
@@ -19,12 +26,22 @@ class Link(FieldType):
     options_schema = {
         "target": {"$ref": "#/$defs/name"},
         "related_label": {"$ref": "#/$defs/label"},
-        "on_delete": {"enum": ["keep", "clear", "refuse"]},
+        "on_delete": ON_DELETE,
     }
     required_options = ("target",)
 
     def column_type(self, field):
         return sa.BigInteger()
+
+    def json_schema(self, field, writing):
+        what = f"the id of a {field.target} record" if field.target else "a record id"
+        the_id = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "description": what}
+        if not writing:
+            return the_id
+        return {"anyOf": [the_id, {"type": "string", "description": f"{what}, as text "
+                                   "(12 or #12)"},
+                          {"type": "object", "required": ["id"],
+                           "description": "the record as read (its id is taken)"}]}
 
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -34,10 +51,11 @@ class Link(FieldType):
         if isinstance(raw, bool):
             raise FieldError(msg("must be a record id"))
         try:
-            value = int(str(raw).strip())
+            # "#12", as pages write a record's id, is 12
+            value = int(str(raw).strip().removeprefix("#"))
         except ValueError:
             raise FieldError(msg("'%(value)s' is not a record id", value=raw)) from None
-        if value <= 0 or value >= 2**63:  # ids are 64-bit: a larger one names no record
+        if not 0 < value < 2**63:  # ids are positive 64-bit integers
             raise FieldError(msg("'%(value)s' is not a record id", value=raw))
         return value
 
@@ -52,5 +70,6 @@ class User(Link):
     name = "user"
     widget = "user"
     options_schema = {"related_label": {"$ref": "#/$defs/label"},
-                      "role": {"type": "string"}}
+                      "role": {"type": "string"},
+                      "on_delete": ON_DELETE}
     required_options = ()

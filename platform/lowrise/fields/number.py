@@ -17,6 +17,23 @@ from .types import ExactDecimal
 _BOUNDS = {"min": {"type": "number"}, "max": {"type": "number"}}
 
 
+_MAX_INT = 2**63 - 1
+
+
+def _bounded(field, out: dict) -> dict:
+    """`minimum` and `maximum` from the field's `min` and `max` (numbers only)."""
+    for key, kw in (("min", "minimum"), ("max", "maximum")):
+        value = field.config.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[kw] = value
+    return out
+
+
+def _or_text(number: dict, words: str) -> dict:
+    """A number, or the same as text (the parser reads '1,200' and '¥1,200.50' too)."""
+    return {"anyOf": [number, {"type": "string", "description": words}]}
+
+
 def _babel_locale(locale: str) -> str:
     return {"zh": "zh_CN", "en": "en_US"}.get(locale, locale or "en_US")
 
@@ -31,6 +48,11 @@ class Integer(FieldType):
 
     def column_type(self, field):
         return sa.BigInteger()
+
+    def json_schema(self, field, writing):
+        number = _bounded(field, {"type": "integer", "minimum": -_MAX_INT,
+                                  "maximum": _MAX_INT})
+        return _or_text(number, "a whole number as text, like 1,200") if writing else number
 
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -83,6 +105,17 @@ class DecimalField(FieldType):
 
     def column_type(self, field):
         return ExactDecimal(self.precision(field), self.scale(field))
+
+    def json_schema(self, field, writing):
+        scale = self.scale(field)
+        if not writing:
+            return {"type": "string", "description": f"an exact decimal with {scale} decimal "
+                                                     "places, as text"}
+        top = 10 ** (self.precision(field) - scale)
+        number = _bounded(field, {"type": "number", "exclusiveMinimum": -top,
+                                  "exclusiveMaximum": top})
+        return _or_text(number, f"a number with at most {scale} decimal places, as text to "
+                                "keep it exact (1,200.50 and ¥1,200.50 are read too)")
 
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -149,6 +182,10 @@ class Rating(Integer):
 
     def column_type(self, field):
         return sa.SmallInteger()
+
+    def json_schema(self, field, writing):
+        number = {"type": "integer", "minimum": 0, "maximum": int(field.config.get("max", 5))}
+        return _or_text(number, "the number of stars, as text") if writing else number
 
     def check(self, field, value: Any) -> None:
         top = int(field.config.get("max", 5))

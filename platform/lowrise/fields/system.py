@@ -18,5 +18,8 @@ class RecordId(FieldType):
     def column_type(self, field):
         return sa.BigInteger()
 
+    def json_schema(self, field, writing):
+        return {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+
     def parse(self, field, raw):
         return registry.get("integer").parse(field, raw)

@@ -10,6 +10,20 @@ from lowrise.i18n import msg
 
 from .base import TEXT_OPS, FieldType, registry
 
+
+def text_schema(field, default_max: int | None, writing: bool, **extra) -> dict:
+    """A text field's schema: a string of at most its maximum length (when it has one)."""
+    out: dict = {"type": "string", **extra}
+    top = field.config.get("max_length") or default_max
+    if top:
+        out["maxLength"] = int(top)
+    if writing and field.config.get("min_length"):
+        out["minLength"] = int(field.config["min_length"])
+    if writing and field.config.get("pattern_hint"):
+        out["description"] = f"like {field.config['pattern_hint']}"
+    return out
+
+
 _LENGTHS = {
     "min_length": {"type": "integer", "minimum": 0},
     "max_length": {"type": "integer", "minimum": 1},
@@ -23,11 +37,10 @@ class Text(FieldType):
     name = "text"
     options_schema = _LENGTHS
     searchable = True
+    default_max_length = 255
 
-    def check(self, field, value):
-        if "max_length" not in field.config and len(value) > 255:
-            raise FieldError(msg("must be at most %(max)s characters (is %(n)s)", max=255, n=len(value)))
-        super().check(field, value)
+    def json_schema(self, field, writing):
+        return text_schema(field, self.default_max_length, writing)
 
 
 @registry.register
@@ -38,6 +51,11 @@ class LongText(FieldType):
     options_schema = _LENGTHS
     searchable = True
     sortable = False
+    # a page or two of notes; a field's max_length may raise or lower it
+    default_max_length = 100_000
+
+    def json_schema(self, field, writing):
+        return text_schema(field, self.default_max_length, writing)
 
     def parse(self, field, raw):
         value = super().parse(field, raw)
@@ -52,6 +70,10 @@ class Email(FieldType):
     name = "email"
     widget = "email"
     searchable = True
+
+    def json_schema(self, field, writing):
+        return text_schema(field, 254, writing, description="an e-mail address, like "
+                           "name@example.com")
 
     def parse(self, field, raw):
         value = super().parse(field, raw)
@@ -73,6 +95,13 @@ class Phone(FieldType):
     options_schema = {"pattern": {"type": "string", "format": "regex"},
                       "pattern_hint": {"type": "string"}}
 
+    def json_schema(self, field, writing):
+        if not writing:
+            return {"type": "string", "description": "digits, optionally starting with +"}
+        return {"type": ["string", "integer"],
+                "description": "a phone number: 3 to 20 digits, optionally starting with +; "
+                               "spaces, dashes, dots and brackets are dropped"}
+
     def parse(self, field, raw):
         if isinstance(raw, int) and not isinstance(raw, bool):
             raw = str(raw)
@@ -89,6 +118,11 @@ class Phone(FieldType):
 class Url(FieldType):
     name = "url"
     widget = "url"
+
+    def json_schema(self, field, writing):
+        return {"type": "string", "maxLength": 2048,
+                "description": "a web address (http or https; https:// is added when "
+                               "missing)"}
 
     def parse(self, field, raw):
         value = super().parse(field, raw)

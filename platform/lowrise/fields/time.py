@@ -19,15 +19,37 @@ from .types import UTCDateTime
 
 
 @lru_cache(maxsize=64)
-def _tz(name: str) -> ZoneInfo:
+def zone_info(name: str) -> ZoneInfo:
+    """A time zone by name (made once)."""
     return ZoneInfo(name)
 
 
 def _zone(field) -> ZoneInfo:
-    return _tz(field.config.get("timezone") or "UTC")
+    return zone_info(field.config.get("timezone") or "UTC")
 
 
 DATE_OPS = ORDER_OPS[:-4] + ("within", "is_empty", "is_not_empty")
+
+# 2026-3-5, 2026/03/05, 2026.3.5 and 2026年3月5日, with a time after it or not
+_DAY_FIRST = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*(.*)$")
+
+
+def _iso_day(text: str) -> str:
+    """A date written the ways people write them, as YYYY-MM-DD (and what follows it)."""
+    m = _DAY_FIRST.match(text)
+    if not m:
+        return text
+    y, mo, d, rest = m.groups()
+    rest = rest.strip()
+    sep = "" if not rest or rest[0] in "Tt" else " "  # ISO's T stays as it is
+    return f"{y}-{int(mo):02d}-{int(d):02d}{sep}{rest}"
+
+
+def _schema(writing: bool, fmt: str, words: str) -> dict:
+    # as returned: ISO 8601; as accepted: what the parser reads (no format asserted: it is
+    # wider than ISO)
+    return {"type": "string", "description": words} if writing else \
+        {"type": "string", "format": fmt}
 
 
 @registry.register
@@ -41,6 +63,10 @@ class Date(FieldType):
     def column_type(self, field):
         return sa.Date()
 
+    def json_schema(self, field, writing):
+        return _schema(writing, "date", "a date: YYYY-MM-DD (also 2026/3/5, 2026年3月5日), "
+                                        "or today")
+
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
@@ -48,7 +74,7 @@ class Date(FieldType):
             return raw.date()
         if isinstance(raw, date):
             return raw
-        text = str(raw).strip().replace("/", "-").replace(".", "-")
+        text = _iso_day(str(raw).strip())
         try:
             return date.fromisoformat(text[:10] if "T" in text else text)
         except ValueError:
@@ -73,6 +99,10 @@ class DateTime(FieldType):
     def column_type(self, field):
         return UTCDateTime()
 
+    def json_schema(self, field, writing):
+        return _schema(writing, "date-time", "a date and time: YYYY-MM-DD HH:MM, in the "
+                       "field's time zone unless it carries an offset (…+08:00, …Z); or now")
+
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
@@ -81,7 +111,7 @@ class DateTime(FieldType):
         elif isinstance(raw, date):
             value = datetime(raw.year, raw.month, raw.day)
         else:
-            text = str(raw).strip().replace("Z", "+00:00")
+            text = _iso_day(str(raw).strip()).replace("Z", "+00:00")
             try:
                 value = datetime.fromisoformat(text)
             except ValueError:
@@ -90,7 +120,11 @@ class DateTime(FieldType):
         if value.tzinfo is None:
             # Naive input is read in the field's time zone (the workspace's unless set).
             value = value.replace(tzinfo=_zone(field))
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59-14:00 is in the year 10000 in UTC
+            raise FieldError(msg("'%(value)s' is outside the dates that can be stored "
+                                 "(years 1 to 9999, in UTC)", value=raw)) from None
 
     def to_json(self, field, value):
         return None if value is None else value.isoformat()
@@ -107,6 +141,19 @@ _UNIT_SECONDS = {"d": 86400, "天": 86400, "h": 3600, "小时": 3600, "m": 60, "
                  "s": 1, "秒": 1}
 
 
+#: the longest duration a 64-bit column holds (about 292 billion years)
+_MAX_SECONDS = 2**63 - 1
+
+
+def _seconds(amount: float, raw) -> int:
+    """A duration in whole seconds, or FieldError when none could be stored (negative, too
+    long, not finite)."""
+    if not (0 <= amount <= _MAX_SECONDS):  # also NaN and infinity
+        raise FieldError(msg("'%(value)s' is not a duration (write it like 1h30m, 2d or 45m)",
+                             value=raw))
+    return int(amount)
+
+
 @registry.register
 class Duration(FieldType):
     name = "duration"
@@ -119,6 +166,14 @@ class Duration(FieldType):
     def column_type(self, field):
         return sa.BigInteger()
 
+    def json_schema(self, field, writing):
+        if not writing:
+            return {"type": "integer", "minimum": 0, "description": "seconds"}
+        return {"anyOf": [{"type": "number", "minimum": 0, "maximum": _MAX_SECONDS,
+                           "description": "seconds"},
+                          {"type": "string", "description": "1h30m, 2d, 45m, 1:30, or a "
+                                                            "number in the field's unit"}]}
+
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
@@ -129,17 +184,17 @@ class Duration(FieldType):
         unit = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}[
             field.config.get("unit", "minutes")]
         if isinstance(raw, (int, float)):
-            return int(raw * unit)
+            return _seconds(raw * unit, raw)
         text = str(raw).strip()
         if re.fullmatch(r"\d+(\.\d+)?", text):
-            return int(float(text) * unit)
+            return _seconds(float(text) * unit, raw)
         if m := re.fullmatch(r"(\d+):(\d{2})(?::(\d{2}))?", text):
             h, mi, s = int(m[1]), int(m[2]), int(m[3] or 0)
-            return h * 3600 + mi * 60 + s
+            return _seconds(h * 3600 + mi * 60 + s, raw)
         parts = _DURATION_PART.findall(text)
         if not parts or _DURATION_PART.sub("", text).strip():
             raise FieldError(msg("'%(value)s' is not a duration (write it like 1h30m, 2d or 45m)", value=raw))
-        return int(sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts))
+        return _seconds(sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts), raw)
 
     def display(self, field, value, locale="en"):
         if value is None:

@@ -9,12 +9,31 @@ dropped silently: they are reported, and only `prune=True` drops them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
 from lowrise.errors import LowriseError
+from lowrise.i18n import Msg
+from lowrise.storage.migrate_options import plan_options
+from lowrise.storage.migrate_steps import (  # noqa: F401  (the steps are part of this API)
+    PRUNE_HINT,
+    SHOW_ROWS,
+    AddColumn,
+    ChangeColumnType,
+    CreateIndex,
+    CreateSystemTable,
+    CreateTable,
+    DropIndex,
+    EnsureSearch,
+    Refusal,
+    RenameColumn,
+    Step,
+    UnusedColumn,
+    UnusedTable,
+    _n,
+)
 from lowrise.storage.migrate_storage import (
     TMP_PREFIX,
     as_text,
@@ -33,8 +52,6 @@ from lowrise.storage.migrate_storage import (
 from lowrise.storage.tables import Schema
 from lowrise.workspace.model import Field, RecordType
 
-PRUNE_HINT = "`lowrise migrate --prune` drops it"
-SHOW_ROWS = 20
 
 class MigrationError(LowriseError):
     """Base class of the schema-sync errors."""
@@ -56,198 +73,6 @@ class MigrationFailed(MigrationError):
         self.step, self.error = step, error
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         super().__init__(f"'{step.describe()}' failed: {reason}; nothing was changed")
-
-
-def _n(count: int, one: str) -> str:
-    return f"{count:,} {one if count == 1 else one + 's'}"
-
-
-# -- steps ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One thing a migration does or reports. `phase` orders execution."""
-
-    kind: ClassVar[str] = "step"
-    phase: ClassVar[int] = 0
-    changes: ClassVar[bool] = True  # False: reported only
-
-    def describe(self) -> str:
-        raise NotImplementedError
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self), "text": self.describe()}
-
-
-@dataclass(frozen=True)
-class CreateSystemTable(Step):
-    kind = "create_system_table"
-    phase = 0
-    table: str
-
-    def describe(self) -> str:
-        return f"create system table {self.table}"
-
-
-@dataclass(frozen=True)
-class DropIndex(Step):
-    kind = "drop_index"
-    phase = 1
-    table: str
-    name: str
-    columns: tuple[str, ...]
-
-    def describe(self) -> str:
-        return (f"drop index {self.name} on {self.table} ({', '.join(self.columns)}): "
-                "no field or view needs it any more")
-
-
-@dataclass(frozen=True)
-class RenameColumn(Step):
-    kind = "rename_column"
-    phase = 2
-    table: str
-    old: str
-    new: str
-    values: int = 0
-
-    def describe(self) -> str:
-        return (f"rename column {self.table}.{self.old} → {self.table}.{self.new} "
-                f"(keeps {_n(self.values, 'value')})")
-
-
-@dataclass(frozen=True)
-class ChangeColumnType(Step):
-    kind = "change_column_type"
-    phase = 3
-    table: str
-    column: str
-    old_type: str
-    new_type: str
-    old_storage: str
-    new_storage: str
-    values: int = 0
-
-    def describe(self) -> str:
-        return (f"change column {self.table}.{self.column} from {self.old_type} to "
-                f"{self.new_type} (converts {_n(self.values, 'value')})")
-
-
-@dataclass(frozen=True)
-class CreateTable(Step):
-    kind = "create_table"
-    phase = 4
-    table: str
-    fields: int
-
-    def describe(self) -> str:
-        return f"create table {self.table} ({_n(self.fields, 'field')})"
-
-
-@dataclass(frozen=True)
-class AddColumn(Step):
-    kind = "add_column"
-    phase = 5
-    table: str
-    column: str
-    type: str
-
-    def describe(self) -> str:
-        return f"add column {self.table}.{self.column} ({self.type})"
-
-
-@dataclass(frozen=True)
-class CreateIndex(Step):
-    kind = "create_index"
-    phase = 6
-    table: str
-    name: str
-    columns: tuple[str, ...]
-    unique: bool = False
-    why: str = ""
-
-    def describe(self) -> str:
-        what = "unique index" if self.unique else "index"
-        why = f": {self.why}" if self.why else ""
-        return f"add {what} {self.name} on {self.table} ({', '.join(self.columns)}){why}"
-
-
-@dataclass(frozen=True)
-class EnsureSearch(Step):
-    """Install, rebuild or remove a record type's quick-search structures."""
-
-    kind = "ensure_search"
-    phase = 7
-    table: str
-    fields: tuple[str, ...]
-    action: str = "install"  # install | rebuild | remove
-
-    def describe(self) -> str:
-        if self.action == "remove":
-            return f"remove quick search from {self.table}"
-        verb = "set up" if self.action == "install" else "rebuild"
-        return f"{verb} quick search on {self.table} ({', '.join(self.fields)})"
-
-
-@dataclass(frozen=True)
-class UnusedColumn(Step):
-    """A column no field declares: it stays, with its data, unless pruned."""
-
-    kind = "unused_column"
-    phase = 8
-    changes = False
-    table: str
-    column: str
-    values: int = 0
-
-    def describe(self) -> str:
-        return (f"keep column {self.table}.{self.column}: no field declares it any more "
-                f"({_n(self.values, 'value')}); {PRUNE_HINT}")
-
-    def describe_drop(self) -> str:
-        return f"drop column {self.table}.{self.column} ({_n(self.values, 'value')})"
-
-
-@dataclass(frozen=True)
-class UnusedTable(Step):
-    """A table no record type declares: it stays, with its rows, unless pruned."""
-
-    kind = "unused_table"
-    phase = 9
-    changes = False
-    table: str
-    rows: int = 0
-
-    def describe(self) -> str:
-        return (f"keep table {self.table}: no record type declares it any more "
-                f"({_n(self.rows, 'row')}); {PRUNE_HINT}")
-
-    def describe_drop(self) -> str:
-        return f"drop table {self.table} ({_n(self.rows, 'row')})"
-
-
-@dataclass(frozen=True)
-class Refusal(Step):
-    """Something the migration will not do, with the rows that stand in the way."""
-
-    kind = "refusal"
-    phase = 10
-    changes = False
-    table: str
-    column: str
-    what: str  # "change client.age from text to integer"
-    why: str  # "3 values do not convert"
-    rows: tuple[tuple[Any, str, str], ...] = ()  # (id, value, problem), the first SHOW_ROWS
-    count: int = 0
-
-    def describe(self) -> str:
-        lines = [f"cannot {self.what}: {self.why}"]
-        lines += [f"  row {rid}: {value!r}: {problem}" if problem else f"  row {rid}: {value!r}"
-                  for rid, value, problem in self.rows]
-        if self.count > len(self.rows):
-            lines.append(f"  ... and {_n(self.count - len(self.rows), 'more row')}")
-        return "\n".join(lines)
 
 
 @dataclass
@@ -281,7 +106,9 @@ class Plan:
         """The plan as lines a person reads: changes in order, then what is kept or refused."""
         if not self.steps:
             return ["nothing to change"]
-        return [line for s in self.steps for line in s.describe().splitlines()]
+        # (a Msg stays whole, to be put into words in the reader's language)
+        return [line for s in self.steps for d in [s.describe()]
+                for line in ([d] if isinstance(d, Msg) else d.splitlines())]
 
     def text(self) -> str:
         return "\n".join(self.describe_lines())
@@ -403,7 +230,12 @@ def _plan_table(conn, schema: Schema, rt: RecordType, meta: dict[str, Any], sear
         old = effective_storage(storage_of(cols[src]["type"]),
                                 known["storage"] if known else None, sig, out.dialect)
         if not needs_change(old, sig):
-            storage[f.name] = {"storage": old, "type": known["type"] if known else f.type}
+            was = known["type"] if known else f.type
+            storage[f.name] = {"storage": old, "type": was}
+            if f.type in ("select", "multi_select"):
+                # the values held must be options, whether the options or the type changed
+                out.steps += plan_options(conn, t, src, f, was if was != f.type else None)
+                storage[f.name] = {"storage": old, "type": f.type}
             continue
         old_label = known["type"] if known else split_storage(old)[0]
         what = f"change column {t}.{f.name} from {old_label} to {f.type}"

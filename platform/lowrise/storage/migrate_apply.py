@@ -37,6 +37,7 @@ from lowrise.storage.migrate import (
     UnusedTable,
     conversion_problems,
 )
+from lowrise.storage.migrate_options import MapOptions, plan_options, read_values
 from lowrise.storage.migrate_storage import (
     TMP_PREFIX,
     iter_converted,
@@ -246,11 +247,24 @@ def _drop_table(run: _Run, step: UnusedTable) -> None:
     run.dropped.add(f"columns:{step.table}")
 
 
+def _map_options(run: _Run, step: MapOptions) -> None:
+    # read again: records may have changed since the plan was made
+    f = run.schema.workspace.type(step.table).fields[step.column]
+    changes, failures = read_values(run.conn, step.table, step.column, f)
+    if failures:
+        raise MigrationRefused(plan_options(run.conn, step.table, step.column, f))
+    t = sa.table(step.table, sa.column(step.column))
+    for stored, new, _n in changes:
+        run.conn.execute(t.update().where(t.c[step.column] == stored)
+                         .values({step.column: new}))
+
+
 HANDLERS: dict[type, Callable[[_Run, Any], None]] = {
     CreateSystemTable: _create_system_table,
     DropIndex: _drop_index,
     RenameColumn: _rename_column,
     ChangeColumnType: _change_column_type,
+    MapOptions: _map_options,
     CreateTable: _create_table,
     AddColumn: _add_column,
     CreateIndex: _create_index,

@@ -121,8 +121,27 @@ def effective_storage(reflected: str, remembered: str | None, wanted: str, diale
 # -- converting values ------------------------------------------------------------------------
 
 
+def option_renames(f: Field) -> dict[str, str]:
+    """{old value: the option that now stands for it}, from the options' `renamed_from`."""
+    return {old: o.value for o in f.options for old in o.renamed_from}
+
+
+def _renamed(f: Field, value: str) -> str:
+    """A stored choice with the values its options were renamed from replaced."""
+    renames = option_renames(f)
+    if not renames:
+        return value
+    if f.type == "multi_select" or value.startswith("|"):
+        parts = value.strip("|").split("|")
+        return "|" + "|".join(renames.get(p, p) for p in parts) + "|"
+    return renames.get(value, value)
+
+
 def convert_value(f: Field, value: Any) -> Any:
-    """A stored value converted to what field `f` stores, or FieldError."""
+    """A stored value converted to what field `f` stores, or FieldError. A choice field's
+    values its options were `renamed_from` read as those options."""
+    if f.type in ("select", "multi_select") and isinstance(value, str):
+        value = _renamed(f, value)
     if isinstance(value, datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # stored datetimes are UTC
     kind = f.kind

@@ -4,7 +4,7 @@ transaction as every change; optimistic concurrency on `version`. No Flask here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,7 +32,7 @@ from lowrise.fields.types import UTCDateTime
 from lowrise.i18n import msg
 from lowrise.workspace.model import RecordType
 
-from . import checks
+from . import checks, ondelete
 from .db import write_transaction
 from .files import FileStore
 from .search import batch_index
@@ -795,8 +795,11 @@ class Records:
                                     n=len(rows) - done, total=len(rows)))
 
     def delete(self, type_name: str, record_id: int, actor: Actor, *,
-               expected_version: int | None = None, conn: sa.Connection | None = None) -> None:
-        """Move a record to the trash (restorable). Links to it keep their value."""
+               expected_version: int | None = None, conn: sa.Connection | None = None,
+               _going: Collection[int] = ()) -> None:
+        """Move a record to the trash (restorable). What happens to the records that link to
+        it is each link field's `on_delete` (see lowrise.storage.ondelete): a refusal raises
+        ValidationError and nothing changes."""
         rt, t = self._rt(type_name), self._table(type_name)
         expected_version = expected_version_of(expected_version, rt, record_id)
         pol = self.policy(actor)
@@ -809,23 +812,37 @@ class Records:
                 raise ConflictError(msg("%(type)s #%(id)s was changed by someone else; reload "
                                         "before deleting", type=rt.label, id=record_id),
                                     current_version=before["version"])
+            cleared = ondelete.before_delete(self, c, rt, record_id, actor, going=_going)
             self._fire(c, Change(rt.name, record_id, "delete", before, None), actor)
             now = actor.now()
             title = before.get(rt.title_field)
-            c.execute(self.schema.trash.insert().values(
-                record_type=rt.name, record_id=record_id, data=to_json_values(rt, before),
-                title=None if title is None else str(title)[:255], deleted_at=now,
-                deleted_by=actor.user))
+            entry = dict(record_type=rt.name, record_id=record_id,
+                         data=to_json_values(rt, before),
+                         title=None if title is None else str(title)[:255], deleted_at=now,
+                         deleted_by=actor.user)
+            if cleared:  # only then: a database not yet migrated to it still deletes
+                entry["cleared"] = cleared
+            c.execute(self.schema.trash.insert().values(entry))
             c.execute(t.delete().where(t.c.id == record_id))
             self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="delete",
                                  actor=actor.user, actor_name=actor.name, at=now,
                                  version=before["version"], changes=None)])
 
-    def bulk_delete(self, type_name: str, ids: Sequence[int], actor: Actor) -> int:
-        """Delete several records in one transaction; all or nothing."""
-        with self.transaction() as c:
-            for rid in ids:
-                self.delete(type_name, rid, actor, conn=c)
+    def bulk_delete(self, type_name: str, ids: Sequence[int], actor: Actor, *,
+                    conn: sa.Connection | None = None) -> int:
+        """Delete several records in one transaction; all or nothing. Records deleted
+        together do not hold each other back (their order does not matter); every refusal
+        is reported (BulkValidationError by index) and nothing is deleted."""
+        going = set(ids)
+        errors: dict[int, dict[str, str]] = {}
+        with self.transaction(conn) as c:
+            for i, rid in enumerate(ids):
+                try:
+                    self.delete(type_name, rid, actor, conn=c, _going=going)
+                except ValidationError as exc:
+                    errors[i] = exc.errors
+            if errors:  # raising here rolls the whole transaction back
+                raise BulkValidationError(errors)
         return len(ids)
 
     def trash(self, type_name: str | None = None, *, limit: int = 100,
@@ -863,6 +880,7 @@ class Records:
             self._check_unique(c, rt, [values], errs, exclude_ids=[None], actor=actor)
             if errs:
                 raise ValidationError(errs[0])
+            emptied = ondelete.before_restore(self, c, rt, record_id, values)
             now = actor.now()
             compute_formulas(rt, values, now)
             values["id"] = record_id
@@ -873,9 +891,10 @@ class Records:
             c.execute(tr.delete().where(tr.c.id == item["id"]))
             self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="restore",
                                  actor=actor.user, actor_name=actor.name, at=now,
-                                 version=values["version"], changes=None)])
+                                 version=values["version"], changes=emptied or None)])
             after = self.get(type_name, record_id, conn=c)
             self._fire(c, Change(rt.name, record_id, "restore", None, after), actor)
+            ondelete.after_restore(self, c, rt, record_id, item.get("cleared"), actor)
             if pol is not None:
                 return pol.finish_stored(c, self.schema, type_name, after)
             return after

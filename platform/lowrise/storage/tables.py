@@ -55,6 +55,8 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("title", sa.String(255)),
         sa.Column("deleted_at", UTCDateTime(), nullable=False),
         sa.Column("deleted_by", sa.BigInteger),
+        # the links its delete emptied (on_delete: clear), to link again on restore
+        sa.Column("cleared", sa.JSON),
         sa.UniqueConstraint("record_type", "record_id", name="uq_lr_trash_record"),
     )
     counters = sa.Table(

@@ -15,6 +15,7 @@ from lowrise.actor import Actor
 from lowrise.errors import FieldError
 from lowrise.expr import ExpressionError, compiled
 from lowrise.fields.base import FieldType
+from lowrise.fields.time import zone_info
 from lowrise.i18n import msg
 from lowrise.workspace.model import Field, RecordType
 
@@ -68,7 +69,7 @@ def parse_values(rt: RecordType, raw: Mapping[str, Any], *, creating: bool,
     if creating:
         for f, fixed in plan.defaults:
             if f.name not in raw:
-                value = _default(f, fixed, actor)
+                value = _default(f, fixed, actor, plan.zone)
                 if isinstance(value, FieldError):
                     errors[f.name] = msg("default: %(problem)s", problem=value.message)
                 else:
@@ -136,7 +137,7 @@ def parse_many(rt: RecordType, rows: Sequence[Mapping[str, Any]], *, actor: Acto
         if f.name in given:
             continue
         for i, values in enumerate(parsed):
-            value = _default(f, fixed, actor)
+            value = _default(f, fixed, actor, plan.zone)
             if isinstance(value, FieldError):
                 errors.setdefault(i, {})[f.name] = msg("default: %(problem)s",
                                                         problem=value.message)
@@ -171,7 +172,7 @@ def _parse_column(step: tuple[Field, Any, Any, bool], raw: list[Any], actor: Act
         for key in results:
             value = key[1]
             if special and isinstance(value, str) and \
-                    _resolve_special(f, value, actor) is not value:
+                    resolve_special(f, value, actor, special) is not value:
                 results[key], per_row = _PER_ROW, True
                 continue
             parsed = _parse_one(f, parse, check, special, value, actor)
@@ -197,23 +198,25 @@ def _parse_column(step: tuple[Field, Any, Any, bool], raw: list[Any], actor: Act
     return out, bad
 
 
-def _default(f: Field, fixed: Any, actor: Actor) -> Any:
+def _default(f: Field, fixed: Any, actor: Actor, zone: str) -> Any:
     """A new record's default for `f`: `fixed` when the plan worked it out once, else parsed
     now (`me`, `now`, `today`), or the FieldError it raised (the loader checks defaults;
     this is a backstop)."""
     if fixed is not _MISS:
         return fixed
     try:
-        return f.kind.parse(f, _resolve_special(f, f.default, actor))
+        return f.kind.parse(f, resolve_special(f, f.default, actor,
+                                               f.config.get("timezone") or zone))
     except FieldError as exc:
         return exc
 
 
-def _parse_one(f: Field, parse, check, special: bool, value: Any, actor: Actor) -> Any:
-    """A value parsed and checked as parse_values does, or the FieldError it raised."""
+def _parse_one(f: Field, parse, check, special: str, value: Any, actor: Actor) -> Any:
+    """A value parsed and checked as parse_values does, or the FieldError it raised.
+    `special`: where `me`/`now`/`today` may stand for a value, the time zone of its today."""
     try:
         if special and isinstance(value, str):
-            value = _resolve_special(f, value, actor)
+            value = resolve_special(f, value, actor, special)
         parsed = parse(f, value)
         if check is not None and parsed is not None and not (
                 type(parsed) is list and _is_upload_list(parsed)):
@@ -232,17 +235,22 @@ _IMMUTABLE = {type(None), str, int, bool, float, Decimal, date, datetime, time, 
 
 class ParsePlan:
     """What parse_values does for each field of a record type, worked out once: the parser,
-    the check (None where the field's options leave nothing to check), whether `me`/`now`/
-    `today` may stand for a value; the fields with defaults and the required ones."""
+    the check (None where the field's options leave nothing to check), where `me`/`now`/
+    `today` may stand for a value the time zone of its today (else ""); the fields with
+    defaults and the required ones."""
 
     def __init__(self, rt: RecordType):
-        self.steps: dict[str, tuple[Field, Any, Any, bool]] = {}
+        self.steps: dict[str, tuple[Field, Any, Any, str]] = {}
+        #: the workspace's time zone (the system fields' datetimes carry it)
+        self.zone = workspace_zone(rt)
         for f in rt.user_fields:
             kind = f.kind
             check = kind.check
             if type(kind).check is FieldType.check and not _base_check_needed(f):
                 check = None
-            self.steps[f.name] = (f, kind.parse, check, f.type in _SPECIAL_TYPES)
+            special = (f.config.get("timezone") or self.zone) if f.type in _SPECIAL_TYPES \
+                else ""
+            self.steps[f.name] = (f, kind.parse, check, special)
         #: (field, its parsed default where that is one immutable value, else _MISS)
         self.defaults = [(f, _fixed_default(f)) for f in rt.user_fields
                          if f.default is not None and not f.kind.generated]
@@ -267,7 +275,8 @@ def _fixed_default(f: Field) -> Any:
 def _base_check_needed(f: Field) -> bool:
     """Whether FieldType.check can refuse anything on this field (length, pattern, bounds)."""
     cfg = f.config
-    if cfg.get("max_length") or cfg.get("min_length") or cfg.get("pattern"):
+    if cfg.get("max_length") or cfg.get("min_length") or cfg.get("pattern") or \
+            f.kind.default_max_length:
         return True
     try:
         return f.bounds != (None, None)
@@ -294,16 +303,26 @@ def _is_upload_list(value: Any) -> bool:
     return isinstance(value, list) and value and not isinstance(value[0], str)
 
 
-def _resolve_special(f: Field, value: Any, actor: Actor) -> Any:
-    """`me`, `now` and `today` as values (defaults, API input) mean what they say."""
+def workspace_zone(rt: RecordType) -> str:
+    """The workspace's time zone, as the loader gives it to the type's system datetimes."""
+    created = rt.fields.get("created_at")
+    return (created.config.get("timezone") if created is not None else None) or "UTC"
+
+
+def resolve_special(f: Field, value: Any, actor: Actor, zone: str) -> Any:
+    """`me`, `now` and `today` as values (defaults, API, import, rules) mean what they say:
+    today is the date on the calendar of `zone` (the field's, else the workspace's), not
+    UTC's, and so is `now` given to a date field; `today` in a datetime field is its
+    midnight there."""
     if isinstance(value, str):
         low = value.strip().lower()
         if low == "me" and f.type == "user":
             return actor.user
-        if low == "now" and f.type in ("datetime", "date"):
-            return actor.now()
-        if low == "today" and f.type in ("datetime", "date"):
-            return actor.now().date()
+        if low in ("now", "today") and f.type in ("datetime", "date"):
+            now = actor.now()
+            if low == "now" and f.type == "datetime":
+                return now
+            return now.astimezone(zone_info(zone)).date()
     return value
 
 

@@ -35,9 +35,23 @@ def link_fields(fields: Iterable[Field]) -> list[Field]:
     return [f for f in fields if f.type in ("link", "user") and f.target]
 
 
+class Trashed(str):
+    """The title of a linked record that is in the trash (a link kept by `on_delete: keep`):
+    shown as such, never as a link to a page that is not there."""
+
+    __slots__ = ()
+    in_trash = True
+
+
 def titles(refs: Mapping[str, set[int]], locale: str = "en") -> dict[tuple[str, int], str]:
     """{(type, id): title} for every referenced record the person may read (the others
-    show as #id): one query per target type."""
+    show as #id): one query per target type. A record in the trash gets a Trashed title,
+    "Name (in the trash)", for whoever may read its type (its name only if nothing
+    restricts them: the trash does not know whose rows it was in)."""
+    from flask_babel import gettext
+
+    from lowrise.storage.ondelete import in_trash
+
     run = rt()
     out: dict[tuple[str, int], str] = {}
     with run.engine.connect() as conn:
@@ -50,6 +64,12 @@ def titles(refs: Mapping[str, set[int]], locale: str = "en") -> dict[tuple[str, 
             for rid, rec in query.get_many(conn, run.schema, target, ids, fields=wanted,
                                            ctx=g_actor()).items():
                 out[(target, rid)] = title_of(trt, rec, locale)
+            missing = {i for i in ids if (target, i) not in out}
+            if not missing or not may("read", target):
+                continue
+            for rid, title in in_trash(conn, run.schema, target, missing).items():
+                name = title if title and policy().bypass else f"#{rid}"
+                out[(target, rid)] = Trashed(gettext("%(title)s (in the trash)", title=name))
     return out
 
 

@@ -152,8 +152,10 @@ def value_html(field: Field, value: Any, *, titles: Titles | None = None,
             chip(opt.label.get(locale) if (opt := field.option(v)) else v,
                  opt.color if opt else "gray") for v in value)
     if kind in ("link", "user") and field.target:
-        href = record_url(field.target, value)
-        return chip(link_title(field.target, value, titles), "link", href=href)
+        title = link_title(field.target, value, titles)
+        if getattr(title, "in_trash", False):  # its page is gone: a chip that links nowhere
+            return Markup(f'<span class="chip c-link chip-trashed">{escape(title)}</span>')  # nosec B704 - every value in it is escaped
+        return chip(title, "link", href=record_url(field.target, value))
     if kind == "boolean":
         mark = "✓" if value else "✗"
         return Markup(f'<span class="bool bool-{"yes" if value else "no"}" '  # nosec B704 - every value in it is escaped

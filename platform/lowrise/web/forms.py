@@ -139,9 +139,10 @@ def make_field(f: WsField, locale: str) -> Field:
         rk["required"] = True
         rk["aria_required"] = "true"
     t = f.type
+    if t in ("text", "long_text") and (top := f.config.get("max_length")
+                                       or f.kind.default_max_length):
+        rk["maxlength"] = top
     if t in ("text", "autonumber"):
-        if f.config.get("max_length"):
-            rk["maxlength"] = f.config["max_length"]
         field: Field = StringField(**kw, render_kw=rk)
     elif t == "long_text":
         field = TextAreaField(**kw, render_kw={**rk, "rows": 4})
@@ -224,6 +225,8 @@ def build_form(rt: RecordType, fields: list[WsField], *, locale: str,
             wf.lr_max = int(f.config.get("max", 5))
         if f.type in ("link", "user") and (rid := _int(wf.data)) is not None:
             refs.setdefault(f.target, set()).add(rid)
+        if f.type in ("select", "multi_select"):
+            _offer_held_values(f, wf)
     found = data.titles(refs, locale) if refs else {}
     for f in fields:
         if f.name in form and f.type in ("link", "user"):
@@ -234,6 +237,34 @@ def build_form(rt: RecordType, fields: list[WsField], *, locale: str,
             else:
                 wf.lr_title = request.form.get(wf.name + "__q", "") if request.method == "POST" else ""
     return form
+
+
+def _offer_held_values(f: WsField, wf: Field) -> None:
+    """A value the record holds that is no longer an option stays selectable, marked as such,
+    instead of the form showing nothing and saving that."""
+    held = wf.data if isinstance(wf.data, list) else [wf.data]
+    for value in held:
+        if isinstance(value, str) and value and f.option(value) is None:
+            wf.choices = [*wf.choices, SelectChoice(
+                value, _("%(value)s (no longer an option)", value=value))]
+
+
+def keep_held_values(values: dict[str, Any], record: dict[str, Any] | None,
+                     fields: list[WsField]) -> dict[str, Any]:
+    """`values` without the choice fields sent back as the record holds them while that is
+    no longer an option: the record keeps it (the field type would refuse it as new)."""
+    if not record:
+        return values
+    out = dict(values)
+    for f in fields:
+        if f.type not in ("select", "multi_select") or f.name not in out:
+            continue
+        held = record.get(f.name)
+        stale = [v for v in (held if isinstance(held, list) else [held])
+                 if isinstance(v, str) and f.option(v) is None]
+        if stale and out[f.name] == held:
+            del out[f.name]
+    return out
 
 
 def _int(raw: Any) -> int | None:
@@ -261,7 +292,9 @@ def raw_values(form: FlaskForm, fields: list[WsField], *, creating: bool) -> dic
                 out[f.name] = None
             continue
         if f.type == "boolean":
-            out[f.name] = bool(wf.data)
+            # what was posted, for the field type to read as the API's and an import's
+            # values are read (a checkbox posts "y" when ticked, nothing when not)
+            out[f.name] = wf.raw_data[-1] if wf.raw_data else False
         elif f.type == "multi_select":
             out[f.name] = list(wf.data or []) or None
         elif f.type in ("link", "user"):

@@ -21,7 +21,7 @@ from lowrise.errors import ConflictError, NotFound, ValidationError
 
 from . import data, history
 from .auth import actor
-from .forms import add_errors, build_form, editable, posted_version, raw_values
+from .forms import add_errors, build_form, editable, keep_held_values, posted_version, raw_values
 from .guard import (
     can_change,
     masked_fields,
@@ -120,7 +120,8 @@ def _form_page(rtype, record: dict | None):
     conflict = None
     status = 200
     if request.method == "POST" and form.validate_on_submit():
-        values = raw_values(form, fields, creating=record is None)
+        values = keep_held_values(raw_values(form, fields, creating=record is None), record,
+                                  fields)
         try:
             if record is None:
                 saved = run.records.create(rtype.name, values, actor())
@@ -149,31 +150,23 @@ def _form_page(rtype, record: dict | None):
 
 
 def defaults(fields) -> dict:
-    """The values a new record starts with, as the engine would give them."""
+    """The values a new record starts with, as the engine would give them (`me`, `now` and
+    `today` by the engine's own reading: today on the workspace's calendar)."""
     from lowrise.errors import FieldError
+    from lowrise.storage.values import resolve_special
 
     out = {}
     me = actor()
+    zone = rt().workspace.config.get("timezone") or "UTC"
     for f in fields:
         if f.default is None or not editable(f):
             continue
-        raw = f.default
-        if isinstance(raw, str) and raw.strip().lower() in ("me", "now", "today"):
-            word = raw.strip().lower()
-            raw = (me.user if word == "me" else
-                   me.now() if word == "now" or f.type == "datetime" else
-                   me.now().astimezone(_zone(f)).date())
+        raw = resolve_special(f, f.default, me, f.config.get("timezone") or zone)
         try:
             out[f.name] = f.kind.parse(f, raw)
         except FieldError:
             continue
     return out
-
-
-def _zone(f):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(f.config.get("timezone") or rt().workspace.config.get("timezone") or "UTC")
 
 
 @bp.route("/r/<type_name>/new", methods=["GET", "POST"])

@@ -88,7 +88,9 @@ class Live:
 
     @property
     def problems(self) -> list[str]:
-        return [str(p) for p in self.source.problems] if self.source is not None else []
+        # (a str stays as it is: a Msg among them is put into words in the reader's language)
+        return [p if isinstance(p, str) else str(p) for p in self.source.problems] \
+            if self.source is not None else []
 
     def check(self) -> None:
         """Pick up changed files (cheap: one look at most every `interval` seconds)."""

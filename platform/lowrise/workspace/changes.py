@@ -94,7 +94,8 @@ class AddOption:
 
 @dataclass(frozen=True)
 class EditOption:
-    """Set an option's label or colour, or its value (refused while records use the old one)."""
+    """Set an option's label or colour, or its value (the old value goes to the option's
+    `renamed_from`, so records holding it follow)."""
 
     record_type: str
     field: str

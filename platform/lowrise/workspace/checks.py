@@ -399,7 +399,7 @@ def _check_filter(ctx: Context, file: str, rt: RecordType, node: Any, path: Path
         return
     leaf = {k: node[k] for k in ("field", "op", "value") if k in node}
     try:
-        filters.parse(leaf, rt, ctx.workspace)
+        filters.parse(leaf, rt, ctx.workspace, strict_options=True)
     except LowriseError as exc:
         ctx.report(file, (*path, "value") if "value" in node else path, str(exc))
 

@@ -148,6 +148,12 @@ def _apply(files: _Files, c: Change) -> None:
                 options[i].pop(key, None)
             else:
                 options[i][key] = node(value)
+        new = c.set.get("value")
+        if new and new != c.value and "renamed_from" not in c.set:
+            # records holding the old value follow the option (migrate rewrites them)
+            before = options[i].get("renamed_from")
+            olds = [before] if isinstance(before, str) else list(before or [])
+            options[i]["renamed_from"] = c.value if not olds else node([*olds, c.value])
     elif c.kind == "reorder_options":
         options = files.options(c.record_type, c.field)
         items = {(o.get("value") if isinstance(o, Mapping) else o): o for o in options}
@@ -313,11 +319,11 @@ def preview(root: str | os.PathLike, changes: Sequence[Change], *,
     proposal = Proposal(root, tuple(changes), {rel: texts.get(rel) for rel in changed},
                         changed, new_ws, old=ws, texts=texts, new_texts=new_texts)
     if conn is not None:
-        _check_database(proposal, ws, conn)
+        _check_database(proposal, conn)
     return proposal
 
 
-def _check_database(proposal: Proposal, old: Workspace, conn: sa.Connection) -> None:
+def _check_database(proposal: Proposal, conn: sa.Connection) -> None:
     from lowrise.storage.migrate import plan
     from lowrise.storage.tables import build_schema
 
@@ -325,32 +331,6 @@ def _check_database(proposal: Proposal, old: Workspace, conn: sa.Connection) -> 
     proposal.plan = plan(conn, schema)
     proposal.refusals = [r.describe() for r in proposal.plan.refusals]
     proposal.notes = [u.describe() for u in proposal.plan.unused]
-    live = set(sa.inspect(conn).get_table_names())
-    for rt in old.record_types.values():
-        new_rt = proposal.workspace.record_types.get(rt.name)
-        if new_rt is None or rt.name not in live:
-            continue
-        for f in rt.user_fields:
-            if not f.options:
-                continue
-            new_f = next((g for g in new_rt.user_fields if g.name == f.name
-                          or f.name in g.renamed_from), None)
-            kept = {o.value for o in new_f.options} if new_f is not None else None
-            if kept is None:
-                continue
-            for gone in [o.value for o in f.options if o.value not in kept]:
-                n = _uses(conn, rt.name, f.name, f.type, gone)
-                if n:
-                    proposal.refusals.append(
-                        f"{n} {rt.name} record{'s' if n != 1 else ''} use the option "
-                        f"'{gone}' of {f.name}; move them to another option first")
-
-
-def _uses(conn: sa.Connection, table: str, column: str, ftype: str, value: str) -> int:
-    t = sa.table(table, sa.column(column))
-    col = t.c[column]
-    cond = col.like(f"%|{value}|%") if ftype == "multi_select" else col == value
-    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar())
 
 
 def _write(path: Path, text: str) -> None:
@@ -391,7 +371,7 @@ def commit(proposal: Proposal, engine: sa.Engine, *, actor: str, policy=None) ->
         with engine.connect() as conn:
             if current == proposal.texts and proposal.old is not None:  # no file changed:
                 fresh = proposal  # only the database may have (plan again)
-                _check_database(fresh, proposal.old, conn)
+                _check_database(fresh, conn)
             else:
                 fresh = preview(proposal.root, proposal.changes, conn=conn)
         if fresh.refusals:

@@ -529,7 +529,8 @@ def _field(name: str, fdef: dict[str, Any], source: Source, timezone: str,
         raw = {"value": raw} if isinstance(raw, str) else raw
         value = str(raw["value"])
         options.append(Option(value, _label(raw.get("label"), value),
-                              raw.get("color") or COLORS[i % len(COLORS)]))
+                              raw.get("color") or COLORS[i % len(COLORS)],
+                              renamed_from=_strings(raw.get("renamed_from"))))
     help_ = fdef.get("help")
     return Field(
         name=name, type=ftype, label=_label(fdef.get("label"), name),

@@ -56,6 +56,8 @@ class Option:
     value: str
     label: Label
     color: str = "gray"
+    #: values this option used to be (or that it takes over): migrate rewrites them to it
+    renamed_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

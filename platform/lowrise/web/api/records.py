@@ -1,13 +1,16 @@
 """/api/v1/<type>: list, get, create, update (If-Match), delete, bulk.
 
-Request bodies are checked against the same JSON Schemas the OpenAPI document publishes,
-then handed to the engine, which parses and checks them again as it does for forms.
+Request bodies are checked for their shape (an object of known fields) against the schemas
+the OpenAPI document publishes, then handed to the engine, whose field types judge every value
+as they do a form's and an import's.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
+import math
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from flask import Response, g, json, request, url_for
@@ -97,6 +100,16 @@ def _body(kind: str, type_name: str) -> Any:
     return data
 
 
+def _number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or an exponent: a float, or, when a float cannot hold it
+    (1e-400 would be 0, 1e400 infinite), the exact number, which the field type then refuses
+    as it refuses the same number written as text."""
+    value = float(text)
+    if math.isinf(value) or (value == 0 and Decimal(text) != 0):
+        return Decimal(text)
+    return value
+
+
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number (send a number in digits, or as text)")
 
@@ -106,14 +119,14 @@ def loads(raw: str | bytes, what: str = "the body") -> Any:
     escaped lone surrogate such as \\ud800 is refused), or ValueError saying why; nesting
     too deep for the parser is a ValueError too, never a crash."""
     try:
-        data = jsonlib.loads(raw, parse_constant=_not_json)
+        data = jsonlib.loads(raw, parse_constant=_not_json, parse_float=_number)
     except RecursionError:
         raise ValueError(f"{what} is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"{what} is not valid JSON: {exc}") from None
     try:
         # text that cannot be written as UTF-8 would fail at the database instead
-        jsonlib.dumps(data, ensure_ascii=False).encode("utf-8")
+        jsonlib.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(f"{what} has text that is not valid Unicode (an escaped lone "
                          "surrogate such as \\ud800)") from None
@@ -156,7 +169,8 @@ def _engine_values(rtype: RecordType, body: Mapping[str, Any]) -> dict[str, Any]
     out = dict(body)
     for name, value in body.items():
         f = rtype.fields.get(name)
-        if f is not None and f.type == "duration" and isinstance(value, int):
+        if f is not None and f.type == "duration" and isinstance(value, int | float) and \
+                not isinstance(value, bool):
             out[name] = f"{value}s"
     return out
 
