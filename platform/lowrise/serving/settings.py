@@ -146,8 +146,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("LOWRISE_TRUSTED_PROXIES", 0, "how many reverse proxies stand in front of the app: the "
       "client's address, the scheme (https) and the host are then taken from that many "
       "X-Forwarded-For / -Proto / -Host entries; 0 ignores those headers", _whole),
-    S("LOWRISE_SECURE_COOKIES", False, "mark the session cookie Secure on every response "
-      "(it is anyway on a request that came over HTTPS)", _bool, key="SESSION_COOKIE_SECURE"),
+    S("LOWRISE_SECURE_COOKIES", False, "mark the session cookie Secure, so that browsers send "
+      "it over HTTPS only: set it when the site is served over HTTPS", _bool,
+      key="SESSION_COOKIE_SECURE"),
     S("LOWRISE_LOG_FORMAT", "text", "`json`: one JSON line per request (method, path, status, "
       "duration, request id, user id) and for every other log line; `text`: the server's "
       "usual lines", _choice("text", "json")),
