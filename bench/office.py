@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -166,6 +167,31 @@ class Person:
         while not stop.is_set():
             self.edit()
 
+    def api(self, stop: threading.Event, token: str):
+        """Through the REST API, back to back: half updates (If-Match), a quarter creations,
+        a quarter lists."""
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        while not stop.is_set():
+            c, pick = self.case(), self.rng.random()
+            if pick < 0.5:
+                status, headers, _ = self.rec.timed("api: update", lambda c=c: self.b.request(
+                    "PATCH", f"/api/v1/case/{c['id']}",
+                    json.dumps({"next_action": self.rng.choice(NEXT_ACTIONS)}),
+                    {**auth, "If-Match": f'"{c["version"]}"'}), conflict=(412,))
+                if status == 200:
+                    c["version"] = int(headers["ETag"].strip('W/"'))
+                elif status == 412:
+                    _, headers, _ = self.b.request("GET", f"/api/v1/case/{c['id']}",
+                                                   headers=auth)
+                    c["version"] = int(headers["ETag"].strip('W/"'))
+            elif pick < 0.75:
+                body = json.dumps({"client": c["client"], "opened_on": "2026-12-07"})
+                self.rec.timed("api: create", lambda body=body: self.b.request(
+                    "POST", "/api/v1/case", body, auth), expect=(201,))
+            else:
+                self.rec.timed("api: list", lambda: self.b.request(
+                    "GET", "/api/v1/case?limit=25", headers=auth))
+
 
 # -- set-up ------------------------------------------------------------------------------------
 def people(engine: sa.Engine, consultants: int, managers: int, seed: int):
@@ -185,34 +211,38 @@ def people(engine: sa.Engine, consultants: int, managers: int, seed: int):
         out = []
         for staff in busiest:
             rows = conn.execute(sa.text(
-                "SELECT id, version, stage FROM \"case\" WHERE consultant = :s AND stage IN "
+                "SELECT id, version, stage, client FROM \"case\" WHERE consultant = :s AND stage IN "
                 "('lead', 'reception', 'presentation') ORDER BY id LIMIT 400"), {"s": staff})
             cases = [dict(r._mapping) for r in rows]
             rng.shuffle(cases)
-            out.append(("consultant", _account(accounts, "consultant", staff), cases[:200]))
-    out += [("manager", _account(accounts, "manager", staff), []) for staff in bosses]
-    return out
+            out.append(("consultant", *_account(accounts, "consultant", staff), cases[:200]))
+    out += [("manager", *_account(accounts, "manager", staff), []) for staff in bosses]
+    return [(role, email, cases, token) for role, email, token, cases in out]
 
 
-def _account(accounts, role: str, staff: int) -> str:
+def _account(accounts, role: str, staff: int) -> tuple[str, str]:
+    """(e-mail, a new API token) of the bench's account for a staff record."""
     email = f"{role}{staff}@office-bench.example"
-    if accounts.by_email(email) is None:
-        accounts.add(email, PASSWORD, name=f"{role} {staff}", staff_id=staff, roles=[role])
-    return email
+    user = accounts.by_email(email) or accounts.add(email, PASSWORD, name=f"{role} {staff}",
+                                                    staff_id=staff, roles=[role])
+    return email, accounts.create_token(user.id, "office bench")[0]
 
 
 def sign_in_all(port: int, team, seed: int) -> list[tuple[str, Person]]:
     out = []
-    for n, (role, email, cases) in enumerate(team):
+    for n, (role, email, cases, token) in enumerate(team):
         b = Browser(port)
         b.sign_in(email, PASSWORD)
-        out.append((role, Person(b, Recorder(), cases, random.Random(seed + n))))
+        p = Person(b, Recorder(), cases, random.Random(seed + n))
+        p.token = token
+        out.append((role, p))
     return out
 
 
 def run_level(team, n_users: int, seconds: float, think: float, warmup: float,
-              writers: bool = False) -> dict:
-    """n_users of the team (a fifth of them managers, unless writers) for `seconds`."""
+              writers: bool | str = False, cpu=lambda: 0.0) -> dict:
+    """n_users of the team (a fifth of them managers, unless writers) for `seconds`;
+    writers: True (inline edits) or "api" (the REST API)."""
     managers = [p for role, p in team if role == "manager"]
     consultants = [p for role, p in team if role == "consultant"]
     n_managers = 0 if writers else max(1, n_users // 5) if n_users >= 5 else 0
@@ -226,17 +256,21 @@ def run_level(team, n_users: int, seconds: float, think: float, warmup: float,
     threads = []
     for p, mix in chosen:
         p.rec = rec
-        target = (lambda p=p: p.write(stop)) if writers else (
-            lambda p=p, mix=mix: p.run(mix, stop, think))
-        threads.append(threading.Thread(target=target, daemon=True))
+        if writers == "api":
+            work, kwargs = p.api, {"stop": stop, "token": p.token}
+        elif writers:
+            work, kwargs = p.write, {"stop": stop}
+        else:
+            work, kwargs = p.run, {"mix": mix, "stop": stop, "think": think}
+        threads.append(threading.Thread(target=work, kwargs=kwargs, daemon=True))
     for t in threads:
         t.start()
     time.sleep(warmup)
-    load_before = os.getloadavg()[0]
+    load_before, cpu_before = os.getloadavg()[0], cpu()
     rec.on, started = True, time.perf_counter()
     time.sleep(seconds)
     rec.on = False
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_used = time.perf_counter() - started, cpu() - cpu_before
     stop.set()
     for t in threads:
         t.join(30)
@@ -246,6 +280,8 @@ def run_level(team, n_users: int, seconds: float, think: float, warmup: float,
     return {"users": n_users, "writers": writers, "think_s": 0 if writers else think,
             "seconds": round(elapsed, 1), **summary(rec.rows, elapsed),
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            # the app's own CPU time per request: what bounds throughput whatever else runs
+            "app_cpu_ms_per_request": round(cpu_used * 1000 / max(1, len(rec.rows)), 1),
             "by_action": by_action, "error_samples": dict(rec.errors.most_common(5))}
 
 
@@ -272,6 +308,9 @@ def parse_args(argv):
     p.add_argument("--users", default="10,50,100", help="concurrent users, one run each")
     p.add_argument("--writers", type=int, help="instead: this many people saving inline "
                    "edits back to back")
+    p.add_argument("--api", action="store_true", help="with --writers: through the REST "
+                   "API instead (half updates with If-Match, a quarter creations, a quarter "
+                   "lists), as the reliability test 4c did")
     p.add_argument("--duration", type=float, default=60, help="seconds measured per run")
     p.add_argument("--warmup", type=float, default=5, help="seconds before measuring")
     p.add_argument("--think", type=float, default=1.0, help="mean pause between clicks (s)")
@@ -304,6 +343,7 @@ def _smoke_db(folder: Path) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on the way out
     from lowrise.storage.db import create_engine
 
     with tempfile.TemporaryDirectory(prefix="lowrise-office-") as tmp:
@@ -323,10 +363,11 @@ def main(argv=None) -> int:
                 results.append(tour(signed))
                 print(_line(results[-1]), file=sys.stderr)
             duration = 2 if args.smoke else args.duration
-            runs = [(args.writers, True)] if args.writers else [(n, False) for n in levels]
+            kind = "api" if args.api else True
+            runs = [(args.writers, kind)] if args.writers else [(n, False) for n in levels]
             for n, writers in runs:
                 out = run_level(signed, n, duration, args.think, 1 if args.smoke else
-                                args.warmup, writers=writers)
+                                args.warmup, writers=writers, cpu=stack.cpu_seconds)
                 out["stack"] = stack.describe()
                 results.append(out)
                 print(_line(out), file=sys.stderr)
@@ -339,10 +380,12 @@ def main(argv=None) -> int:
 
 
 def _line(r: dict) -> str:
-    who = f"{r['users']} writers" if r["writers"] else f"{r['users']} users"
+    who = f"{r['users']} {'API ' if r['writers'] == 'api' else ''}writers" if r["writers"] \
+        else f"{r['users']} users"
     return (f"{who}: {r['requests']} requests ({r['per_second']}/s), p50 {r['p50_ms']} ms, "
             f"p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, "
-            f"{r['errors']} errors, {r['conflicts']} conflicts, load {r['load_average']}")
+            f"{r['errors']} errors, {r['conflicts']} conflicts, load {r['load_average']}, "
+            f"app CPU {r.get('app_cpu_ms_per_request')} ms a request")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,24 @@ class RunningStack:
     processes: int
     threads: int
     log: Path
+    session: int
 
     def describe(self) -> str:
         return f"gunicorn {self.processes} processes x {self.threads} threads + rules worker"
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the stack's live processes have used so far."""
+        tick, total = os.sysconf("SC_CLK_TCK"), 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.session:  # the session id (the stack's supervisor)
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
 
 
 def _free_port() -> int:
@@ -71,7 +86,7 @@ def running_stack(url: str, folder: Path, *, processes: int | None = None,
                                    + log.read_text()[-2000:])
             time.sleep(0.5)
         yield RunningStack(port, conf["LOWRISE_WEB_PROCESSES"], conf["LOWRISE_WEB_THREADS"],
-                           log)
+                           log, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
