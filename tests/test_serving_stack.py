@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from conftest import BACKENDS, drop_pg_database, make_pg_database
@@ -213,6 +215,28 @@ def test_each_request_is_one_json_log_line(stack):
         "method": "GET", "path": "/healthz", "status": 200, "user_id": None}
     assert probe["duration_ms"] >= 0 and probe["logger"] == "lowrise.request"
     assert (page["path"], page["status"]) == ("/r/case/", 302)
+    # a signed-in person's requests carry their account's id
+    from lowrise.accounts import Accounts
+    from lowrise.storage.db import create_engine
+
+    engine = create_engine(stack.db_url, poolclass=sa.NullPool)
+    ada = Accounts(engine).add("ada@example.com", "correct horse battery", roles=["admin"])
+    engine.dispose()
+    browser = requests.Session()
+    page = browser.get(f"http://127.0.0.1:{stack.port}/auth/login")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    signed = browser.post(f"http://127.0.0.1:{stack.port}/auth/login", data={
+        "email": "ada@example.com", "password": "correct horse battery", "csrf_token": token},
+        headers={"X-Request-ID": "signed-in-1"}, allow_redirects=False)
+    assert signed.status_code == 302
+    assert browser.get(f"http://127.0.0.1:{stack.port}/r/case/",
+                       headers={"X-Request-ID": "signed-in-2"}).status_code == 200
+
+    def by(rid):
+        return next((json.loads(x) for x in stack.log_lines()
+                     if x.startswith("{") and f'"request_id": "{rid}"' in x), None)
+    assert wait_for(lambda: by("signed-in-2"), timeout=10)["user_id"] == ada.id
+    assert by("signed-in-1")["user_id"] is None  # signing in: not yet
     # gunicorn's own lines are JSON too; its text access log is off
     assert not any(" /healthz HTTP/1.1" in x for x in stack.log_lines())
     assert any(x.startswith("{") and "Booting worker" in x for x in stack.log_lines())
@@ -220,7 +244,10 @@ def test_each_request_is_one_json_log_line(stack):
 
 def test_sigterm_stops_every_process(stack):
     before = stack.processes()
-    assert len(before) >= 5  # supervisor, gunicorn master, 2 web processes, the worker
+    # the supervisor, gunicorn's master and its LOWRISE_WEB_PROCESSES=2 processes, the worker
+    assert sum("gunicorn" in args for args in before.values()) == 3
+    assert sum("lowrise.cli worker" in args for args in before.values()) == 1
+    assert len(before) == 5
     stack.proc.send_signal(signal.SIGTERM)
     assert stack.proc.wait(60) == 0
     wait_for(lambda: not stack.processes(), timeout=10)
