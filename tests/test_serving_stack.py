@@ -252,3 +252,17 @@ def test_sigterm_stops_every_process(stack):
     assert stack.proc.wait(60) == 0
     wait_for(lambda: not stack.processes(), timeout=10)
     assert any("SIGTERM received: stopping" in x for x in stack.log_lines())
+
+
+def test_a_port_in_use_is_refused_at_once(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(BIN / "lowrise"), "--instance", str(tmp_path / "i"), "serve", "--production",
+             "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert done.returncode == 1
+    assert f"something already listens on 127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / "x.db").exists()  # nothing was started

@@ -95,6 +95,10 @@ class Stack:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             self._previous[signum] = signal.signal(signum, self._on_signal)
         try:
+            if _listening(self.host, self.port):
+                log.error("something already listens on %s:%s: choose another --port",
+                          self.host, self.port)
+                return 1
             self.web = _start(web_command(self.host, self.port, self.processes, self.threads),
                               self.env)
             if not self._wait_listening():
