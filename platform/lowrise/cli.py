@@ -216,36 +216,62 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", envvar="LOWRISE_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="LOWRISE_PORT", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True, help="Reload on code changes; show tracebacks.")
 @click.option("--worker/--no-worker", "with_worker", default=None,
-              help="Run the rules worker (timers, schedules, outbox) on a thread; default: on "
-              "with SQLite, off with PostgreSQL (run `lowrise worker` there).")
+              help="Run the rules worker (timers, schedules, outbox): on a thread; with "
+              "--production, as a process of its own. Default: on, except `lowrise serve` "
+              "alone on PostgreSQL (run `lowrise worker` there).")
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Pick up changes to the workspace's YAML files without a restart.")
+@click.option("--production", is_flag=True, help="Serve with gunicorn: several processes, "
+              "keep-alive, and the rules worker as a supervised process (docs/deploy.md).")
+@click.option("--processes", type=int, envvar="LOWRISE_WEB_PROCESSES",
+              help="With --production: web processes (default: one per CPU).")
+@click.option("--threads", type=int, envvar="LOWRISE_WEB_THREADS",
+              help="With --production: threads of each web process (default 4).")
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | None,
-          watch: bool):
-    """Run the web application."""
+          watch: bool, production: bool, processes: int | None, threads: int | None):
+    """Run the web application (the development server; --production for real use)."""
+    from lowrise.serving.settings import SettingError
     from lowrise.web import create_app
 
     os.environ["LOWRISE_WORKSPACE"] = str(ctx.workspace_dir.resolve())
     os.environ["LOWRISE_INSTANCE"] = str(ctx.instance.resolve())
     if ctx.database:
         os.environ["DATABASE_URL"] = ctx.database
-    app = create_app({"LOWRISE_WATCH": watch})
+    if production:
+        if debug:
+            raise click.UsageError("--debug is for the development server, not --production")
+        from lowrise.serving.stack import serve as serve_production
+
+        os.environ["LOWRISE_WATCH"] = "1" if watch else "0"
+        try:
+            sys.exit(serve_production(host=host, port=port, processes=processes,
+                                      threads=threads, with_worker=with_worker is not False))
+        except SettingError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        app = create_app({"LOWRISE_WATCH": watch})
+    except SettingError as exc:
+        raise click.ClickException(str(exc)) from None
     for line in app.config.get("SIGN_IN_HELP", []):
         click.echo(line)
-    click.echo(f"Lowrise is serving {ctx.workspace_dir.resolve()} on http://{host}:{port}")
+    click.echo(f"Lowrise is serving {ctx.workspace_dir.resolve()} on http://{host}:{port} with "
+               "the development server (one process); `lowrise serve --production` for real "
+               "use.")
     runtime = app.extensions["lowrise"]
     if with_worker is None:
         with_worker = runtime.engine.dialect.name == "sqlite"
     # With the reloader, only the child process (which serves) runs the worker.
     if with_worker and (not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
         from lowrise.rules import start_background_worker
+        from lowrise.rules.heartbeat import interval_for
 
-        app.extensions["lowrise_worker"] = start_background_worker(app)  # reloads update it
+        app.extensions["lowrise_worker"] = start_background_worker(  # reloads update it
+            app, heartbeat_every=interval_for(app.config["LOWRISE_WORKER_STALE"]))
         click.echo("The rules worker runs in the background (--no-worker turns it off).")
     app.run(host=host, port=port, debug=debug, use_reloader=debug)
 

@@ -33,19 +33,35 @@ def _when(text: str | None) -> datetime | None:
 @click.option("--batch", default=200, show_default=True, help="Timers or messages a batch.")
 @click.pass_obj
 def worker(ctx, once: bool, interval: float, batch: int):
-    """Fire due timers, run schedules and deliver the outbox (e-mail needs LOWRISE_SMTP_HOST)."""
-    from lowrise.rules.worker import Worker
+    """Fire due timers, run schedules and deliver the outbox (e-mail needs LOWRISE_SMTP_HOST).
 
+    Runs until Ctrl+C or SIGTERM, which end it after the current round. Any number may run,
+    on any machines sharing the database.
+    """
+    import signal
+    import threading
+
+    from lowrise.rules.heartbeat import interval_for
+    from lowrise.rules.worker import Worker
+    from lowrise.serving import logs, settings
+
+    try:
+        app_settings = {**settings.defaults(), **settings.from_environment()}
+    except settings.SettingError as exc:
+        raise click.ClickException(str(exc)) from None
+    logs.configure(app_settings["LOWRISE_LOG_FORMAT"])
     w = Worker(_records(ctx), batch=batch)
     if once:
         done = w.run_once()
         click.echo(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in done.items()))
         return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     click.echo(f"Worker {w.name} running (every {interval:g} s); Ctrl+C stops it.")
-    try:
-        w.run_forever(interval=interval)
-    except KeyboardInterrupt:
-        click.echo("Stopped.")
+    w.run_forever(interval=interval, stop=stop,
+                  heartbeat_every=interval_for(app_settings["LOWRISE_WORKER_STALE"]))
+    click.echo("Stopped.")
 
 
 @click.group()

@@ -11,6 +11,7 @@ lr_comment_trail the text a comment had before each edit or delete
 lr_rule_state    small per-rule state: round-robin cursor, next schedule run
 lr_webhook_seen  incoming webhook deliveries accepted lately (keys and signatures), so that
                  none runs twice
+lr_workers       the running workers' heartbeats (rules/heartbeat.py), for /readyz
 """
 
 from __future__ import annotations
@@ -141,7 +142,13 @@ def rules_tables(metadata: sa.MetaData) -> list[sa.Table]:
         sa.Column("seen_at", UTCDateTime(), nullable=False),
         sa.Index("ix_lr_webhook_seen_at", "seen_at"),
     )
-    return [timers, outbox, runs, notifications, comments, mentions, trail, state, seen]
+    workers = sa.Table(
+        "lr_workers", metadata,
+        sa.Column("name", sa.String(64), primary_key=True),  # host:pid:random
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("seen_at", UTCDateTime(), nullable=False),
+    )
+    return [timers, outbox, runs, notifications, comments, mentions, trail, state, seen, workers]
 
 
 class RuleTables:
@@ -155,3 +162,4 @@ class RuleTables:
         self.comments = system["lr_comments"]
         self.state = system["lr_rule_state"]
         self.webhook_seen = system["lr_webhook_seen"]
+        self.workers = system["lr_workers"]

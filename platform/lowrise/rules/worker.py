@@ -31,6 +31,8 @@ from .actions import _set_state, _state_row
 from .batch import flush, prefetch
 from .context import DEFERRED, SHARED, Run
 from .engine import RuleEngine, install
+from .heartbeat import EVERY as HEARTBEAT_EVERY
+from .heartbeat import Heartbeat
 from .model import CallWebhook, Schedule
 from .outbox import DEFAULT_TIMEOUT, SMTP_TIMEOUT, DeliveryError, default_senders, next_attempt
 from .tables import RuleTables
@@ -87,6 +89,8 @@ class Worker:
                                                 // self.longest_send)))
         self.backoff_base = backoff_base
         self.actor = Actor(name="worker", system=True, clock=clock)
+        #: set by run_forever: the worker's row of lr_workers, kept fresh while it works
+        self.heartbeat: Heartbeat | None = None
 
     @property
     def db(self) -> sa.Engine:
@@ -274,6 +278,7 @@ class Worker:
             if not claimed:
                 break
             for message in claimed:
+                self._alive()  # a slow receiver must not make the worker look gone
                 if self._renew(message):  # still ours: another worker has not taken it over
                     sent += self._deliver(message)
             if len(claimed) < self.claim_size:
@@ -338,29 +343,46 @@ class Worker:
     # -- the loop ------------------------------------------------------------------------------
     def run_once(self) -> dict[str, int]:
         """One round: timers, schedules, outbox, then the logs of failed runs."""
-        out = {"timers": self.fire_due_timers(), "schedules": self.run_schedules(),
-               "messages": self.deliver_outbox()}
+        out = {"timers": self.fire_due_timers()}
+        self._alive()
+        out["schedules"] = self.run_schedules()
+        self._alive()
+        out["messages"] = self.deliver_outbox()
         out["failed_runs"] = self.engine.flush_failed_runs(self.db, self.tables)
         return out
 
-    def run_forever(self, *, interval: float = 1.0, stop: threading.Event | None = None) -> None:
+    def _alive(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
+
+    def run_forever(self, *, interval: float = 1.0, stop: threading.Event | None = None,
+                    heartbeat_every: float = HEARTBEAT_EVERY) -> None:
+        """Rounds every `interval` seconds until `stop` is set, with a heartbeat in
+        lr_workers (removed when it stops)."""
         stop = stop or threading.Event()
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # keep going: the next round retries
-                log.exception("worker round failed")
-            stop.wait(interval)
+        self.heartbeat = Heartbeat(self.db, self.tables.workers, self.name,
+                                   every=heartbeat_every)  # real time, whatever self.clock
+        try:
+            while not stop.is_set():
+                self._alive()
+                try:
+                    self.run_once()
+                except Exception:  # keep going: the next round retries
+                    log.exception("worker round failed")
+                stop.wait(interval)
+        finally:
+            self.heartbeat.end()
 
 
 class BackgroundWorker:
     """A worker on a daemon thread; `stop()` ends it."""
 
-    def __init__(self, worker: Worker, interval: float):
+    def __init__(self, worker: Worker, interval: float, heartbeat_every: float = HEARTBEAT_EVERY):
         self.worker = worker
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=worker.run_forever, name="lowrise-worker",
-                                       kwargs={"interval": interval, "stop": self.stop_event},
+                                       kwargs={"interval": interval, "stop": self.stop_event,
+                                               "heartbeat_every": heartbeat_every},
                                        daemon=True)
 
     def start(self) -> BackgroundWorker:
@@ -373,9 +395,11 @@ class BackgroundWorker:
 
 
 def start_background_worker(app_or_records: Any, *, interval: float = 1.0,
+                            heartbeat_every: float = HEARTBEAT_EVERY,
                             **worker_options: Any) -> BackgroundWorker:
     """Run a worker on a thread for a Flask app (its runtime's Records) or a Records service."""
     records = app_or_records
     if not isinstance(records, Records):
         records = app_or_records.extensions["lowrise"].records
-    return BackgroundWorker(Worker(records, **worker_options), interval).start()
+    return BackgroundWorker(Worker(records, **worker_options), interval,
+                            heartbeat_every).start()

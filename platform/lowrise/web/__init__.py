@@ -12,36 +12,10 @@ from pathlib import Path
 
 from flask import Flask
 
+# Flask's own settings; Lowrise's (LOWRISE_*, DATABASE_URL...) are in lowrise.serving.settings.
 DEFAULTS = {
-    # Where the workspace folder is (workspace.yaml, schemas/, views/...).
-    "LOWRISE_WORKSPACE": None,
-    # The database; an SQLite file in the instance folder when not given.
-    "DATABASE_URL": None,
-    # Create missing tables and columns at start-up (plan, then apply).
-    "LOWRISE_AUTO_MIGRATE": True,
-    # Pick up edits of the workspace's YAML files without a restart (None: on, except in
-    # TESTING apps), looking at the files at most once every LOWRISE_WATCH_INTERVAL seconds.
-    "LOWRISE_WATCH": None,
-    "LOWRISE_WATCH_INTERVAL": 1.0,
-    # Run the workspace's automation rules on every write made through the web.
-    "LOWRISE_RULES": True,
-    # SQLite: seconds a request waits for another's write lock before the database counts
-    # as unavailable (None: LOWRISE_BUSY_TIMEOUT from the environment, else 10).
-    "LOWRISE_BUSY_TIMEOUT": None,
-    # Rows per page of a table view when the view does not say.
-    "LOWRISE_PAGE_SIZE": 50,
-    # Cards per kanban column before "load more".
-    "LOWRISE_KANBAN_PAGE": 20,
-    # Largest upload accepted by the web server (the field's own max_size is checked too).
-    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # The session cookie is Secure when the request came over HTTPS; True: always (behind a
-    # proxy that ends TLS without ProxyFix, say).
-    "SESSION_COOKIE_SECURE": False,
-    # A session ends after this many seconds unused, and this many after signing in.
-    "LOWRISE_SESSION_IDLE_TIMEOUT": 8 * 3600,
-    "LOWRISE_SESSION_LIFETIME": 7 * 24 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "en",
 }
@@ -62,18 +36,20 @@ def _secret_key(instance: Path) -> str:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: defaults, then instance/config.py, then the environment, then test_config."""
+    """Build the app: defaults, then instance/config.py, then the environment, then test_config
+    (every setting: lowrise.serving.settings, docs/deploy.md)."""
+    from lowrise.serving import settings
+
     test_config = dict(test_config or {})
     instance = Path(test_config.get("LOWRISE_INSTANCE")
                     or os.environ.get("LOWRISE_INSTANCE") or "instance").resolve()
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(settings.defaults())
     app.config["LOWRISE_INSTANCE"] = str(instance)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.from_pyfile("config.py", silent=True)
-    for key in ("DATABASE_URL", "LOWRISE_WORKSPACE", "SECRET_KEY"):
-        if os.environ.get(key):
-            app.config[key] = os.environ[key]
+    app.config.update(settings.from_environment(), LOWRISE_INSTANCE=str(instance))
     app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
@@ -86,6 +62,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     runtime.init_app(app)
     sessions.init_app(app, app.extensions["lowrise"].engine)  # kept in lr_sessions
     i18n.init_app(app)
+    from . import serving  # trusted proxies, request ids and log lines, /healthz, /readyz
+
+    serving.init_app(app)
 
     from flask_htmx import HTMX
     from flask_wtf.csrf import CSRFProtect
