@@ -74,8 +74,10 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("diff", sa.Text),
     )
     from lowrise.rules.tables import rules_tables  # timers, outbox, run log, inbox
+    from lowrise.sharing.tables import sharing_tables  # public forms, feeds, share links
 
-    return {t.name: t for t in (audit, trash, counters, schema_log, *rules_tables(metadata))}
+    return {t.name: t for t in (audit, trash, counters, schema_log, *rules_tables(metadata),
+                                *sharing_tables(metadata))}
 
 
 def column_for(f: Field) -> sa.Column:
