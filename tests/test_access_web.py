@@ -386,7 +386,8 @@ def _urls(w, rule) -> list[str]:
                                       append_unknown=False)[1])
         return out
     fill = {"name": next(iter(ws.rules), "x"), "key": "0" * 64, "code": "en",
-            "record_id": 1, "job_id": 1, "token_id": 1, "user_id": 1}
+            "record_id": 1, "job_id": 1, "token_id": 1, "user_id": 1, "token": "A" * 43,
+            "link_id": 1, "feed_id": 1, "view_name": "viewing_request"}
     if rule.endpoint.startswith("dashboards."):
         fill["name"] = next(v.name for v in ws.views.values() if v.type == "dashboard")
     if rule.endpoint.startswith("gallery."):

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from lowrise import filters
 from lowrise.accounts import Accounts
 from lowrise.actor import Actor, utcnow
+from lowrise.i18n import msg, tr
 from lowrise.storage import query
 from lowrise.storage.db import write_transaction
 from lowrise.storage.tables import Schema
@@ -152,8 +153,8 @@ def events(engine: sa.Engine, schema: Schema, spec: FeedSpec, actor: Actor, *,
         if start is None:
             continue
         summary = display(tf, rec.get(tf.name), titles, locale) if tf else ""
-        lines = [f"{f.label.get(locale, ws.default_locale)}: {shown}" for f in details
-                 if (shown := display(f, rec.get(f.name), titles, locale))]
+        lines = [tr(msg("%(field)s: %(value)s", field=f.label, value=shown), locale)
+                 for f in details if (shown := display(f, rec.get(f.name), titles, locale))]
         url = link(rt.name, rec["id"])
         out.append(ical.Event(
             uid=f"{rt.name}-{rec['id']}.{view.name}.{ws.name}@lowrise", start=start,

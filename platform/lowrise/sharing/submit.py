@@ -194,7 +194,8 @@ def _comment(conn: sa.Connection, records: Records, form: PublicForm, link: str,
     parsed, _ = parse_values(rt, {k: v for k, v in given.items() if k in typed},
                              creating=False, actor=actor)
     shown = mask_record(ws, type_name, parsed)
-    lines = [f"{rt.fields[n].label.get(locale)}: {_text(rt, n, v, locale)}"
+    lines = [tr(msg("%(field)s: %(value)s", field=rt.fields[n].label,
+                    value=_text(rt, n, v, locale)), locale)
              for n, v in shown.items() if v not in (None, "", [])]
     title = form.heading().get(locale, ws.default_locale)
     head = (msg("Sent again through the public form “%(form)s”; %(type)s #%(id)s was opened "

@@ -120,6 +120,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import gallery  # the template gallery: previews, use a template, export / import
 
     gallery.init_app(app)
+    from . import sharing  # public forms, calendar feeds, share links
+
+    sharing.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 
