@@ -53,10 +53,17 @@ class Office:
         return c, auth
 
 
-def office_app(tmp_path, db_url, **config):
-    from lowrise.workspace import load_workspace
+def office_app(tmp_path, db_url, extra: dict[str, str] | None = None, **config):
+    """The office on the flagship (with `extra` workspace files, {path: YAML}, added)."""
+    from lowrise.templates import workspace_files
+    from lowrise.workspace import load_workspace, load_workspace_from_texts
 
-    return Office(build_app(tmp_path, db_url, load_workspace(ROOT), **config))
+    if not extra:
+        return Office(build_app(tmp_path, db_url, load_workspace(ROOT), **config))
+    texts = {rel: data.decode("utf-8") for rel, data in workspace_files(ROOT).items()
+             if rel.endswith((".yaml", ".yml"))}
+    ws = load_workspace_from_texts({**texts, **extra}, root=ROOT)
+    return Office(build_app(tmp_path, db_url, ws, **config))
 
 
 def opened_ago(app, view: str, seconds: float) -> str:
