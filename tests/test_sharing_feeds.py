@@ -144,12 +144,26 @@ def test_masked_values_stay_masked_and_the_window_is_the_views(tmp_path, db_url)
                                                      "client")).text
     assert {u.split(".")[0] for u in found} == {f"client-{own['id']}",
                                                 f"client-{shared['id']}"}
+    # a calendar given `feed: false` later: its feeds open nothing
+    token = feed_of(office, "consultant", "calls", "client").split("/")[-1][:-4]
+    feeds = office.sharing.feeds
+    assert feeds.open(run.workspace, token, "zh") is not None
+    assert feeds.open(_without_feed(run.workspace), token, "zh") is None
     # `feed: false`: no button, no feed
     c, auth = office.client("consultant")
     page = c.get("/r/case/calendar/quiet").text
-    assert "/quiet/feed" not in page and "/share/quiet" not in page and "订阅" not in page
+    assert "/quiet/feed" not in page and "/share/quiet" not in page
     assert auth.post("/r/case/calendar/quiet/feed").status_code == 404
     assert c.get("/r/case/share/quiet").status_code == 404
+
+
+def _without_feed(ws):
+    """The same workspace with its calls calendar's feed turned off."""
+    import dataclasses
+
+    calls = ws.views["calls"]
+    view = dataclasses.replace(calls, config={**calls.config, "feed": False})
+    return dataclasses.replace(ws, views={**ws.views, "calls": view})
 
 
 def test_ical_text_is_escaped_folded_and_timed():

@@ -260,6 +260,12 @@ def test_a_form_of_its_own_type_with_every_option(tmp_path, db_url):
             assert set(exc.errors) == {"name", "phone", "email"}
         else:
             raise AssertionError("not refused")
+        # a workspace where the view is no longer public opens nothing at its old link
+        token = url.rsplit("/", 1)[1]
+        assert sharing.forms.form_of(run.workspace, token) is not None
+        private = make_workspace({**__import__("test_web_support").SMALL,
+                                  "views/enquiry.yaml": OWN_FORM.split("public:")[0]})
+        assert sharing.forms.form_of(private, token) is None
         # only admins (and who may manage clients) manage a form without managed_by
         assert app.test_client().get("/forms/enquiry").status_code == 302
     finally:

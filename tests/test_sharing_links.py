@@ -81,6 +81,14 @@ def test_a_shared_table_shows_what_its_sharer_sees_and_nothing_more(tmp_path, db
     assert m.get(f"/shares/{link.id}").status_code == 404
     assert mauth.post(f"/shares/{link.id}/revoke").status_code == 404
     assert visitor.get(url).status_code == 200
+    # hidden fields stay hidden: a colleague's assessment score, not hers
+    office.run.records.update("staff", office.boss["id"], {"last_assessment_score": 73},
+                              SYSTEM_ACTOR)
+    office.run.records.update("staff", office.amy["id"], {"last_assessment_score": 88},
+                              SYSTEM_ACTOR)
+    staff = visitor.get(share(office, "consultant", "/r/staff/share/staff")).text
+    row = {int(i): r for i, r in re.findall(r'<tr data-id="(\d+)">(.*?)</tr>', staff, re.S)}
+    assert ">88<" in row[office.amy["id"]] and ">73<" not in row[office.boss["id"]]
     # revoked by the sharer: 404, in the visitor's language
     assert auth.post(f"/shares/{link.id}/revoke").status_code == 302
     gone = visitor.get(url)
@@ -100,6 +108,22 @@ def test_exports_boards_calendars_and_roles(tmp_path, db_url):
     assert text.count("\n") == 3 and "137****0003" in text and SHARED_PHONE not in text
     [link] = office.sharing.links.list(office.accounts["consultant"].id)
     assert [v.what for v in office.sharing.links.visits(link.id)] == ["export", "page"]
+    # a sharer who may no longer export (legal reads no clients of hers, exports none)
+    run = office.run
+    run.accounts.set_roles(office.accounts["consultant"].id, ["legal"])
+    assert visitor.get(url + "/export.csv").status_code == 404
+    assert ids(visitor.get(url).text) == set() and "download>" not in visitor.get(url).text
+    run.accounts.set_roles(office.accounts["consultant"].id, ["consultant"])
+    # a view given `share: false` later: its links open nothing
+    import dataclasses
+
+    ws = run.workspace
+    clients = dataclasses.replace(ws.views["clients"], config={**ws.views["clients"].config,
+                                                               "share": False})
+    quiet = dataclasses.replace(ws, views={**ws.views, "clients": clients})
+    token = url.rsplit("/", 1)[1]
+    assert office.sharing.links.open(ws, token, "zh") is not None
+    assert office.sharing.links.open(quiet, token, "zh") is None
     # the manager's board: their team's cases; the calendar: the same, by day
     board = share(office, "manager", "/r/case/share/cases_board")
     assert ids(visitor.get(board).text) == {w["k_amy"], w["k_amy2"]}
@@ -120,7 +144,6 @@ def test_exports_boards_calendars_and_roles(tmp_path, db_url):
     assert refused.status_code == 422 and "只能把链接限定为您自己拥有的角色" in refused.text
     assert auth.post("/r/case/share/cases", data={"days": "999"}).status_code == 422
     # the sharer loses the manager role: the board narrows to what they see now
-    run = office.run
     run.accounts.set_roles(office.accounts["manager"].id, ["consultant"])
     assert ids(visitor.get(board).text) == set()
     run.accounts.set_roles(office.accounts["manager"].id, ["manager"])

@@ -5,6 +5,7 @@ and the rate limit of public forms counted in the database, window by window."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from lowrise.sharing.limits import FormLimit
 from lowrise.sharing.spec import feed_spec, public_form, public_forms, shareable
@@ -139,3 +140,7 @@ def test_the_rate_limit_counts_per_address_and_per_form_within_its_window(engine
     assert held.post_id and not held.wait
     limit.settle(held.post_id, "created", 7)
     assert limit.figures("lead") == {"posted": 3, "created": 1}
+    now[0] += 31 * 86400  # posts are kept 30 days for the figures, then deleted
+    limit.reserve(form, "d")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 1
