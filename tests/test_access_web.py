@@ -576,6 +576,13 @@ def test_anonymous_reaches_only_public_forms_and_valid_links(world):
     link = _new_url(auth.post("/r/case/share/cases", data={"days": "1"}).text, "new-link")
     feed = _new_url(auth.post("/r/case/calendar/viewings_calendar/feed").text, "new-feed")
     for url in (f"/f/{form.token}", link, feed):
-        assert anonymous.get(url).status_code == 200, url
+        resp = anonymous.get(url)
+        assert resp.status_code == 200, url
+        # no session, but for the form's CSRF token
+        assert ("Set-Cookie" in resp.headers) == url.startswith("/f/"), url
+    cal = _new_url(auth.post("/r/case/share/viewings_calendar", data={"days": "1"}).text,
+                   "new-link")
+    for month in ("9999-12", "0-1", "2026-13", "x", "2026-12"):
+        assert anonymous.get(f"{cal}?month={month}").status_code == 200, month
     assert anonymous.get(f"/f/{form.token}/thanks").status_code == 200
     assert anonymous.get(link + "/export.csv").status_code == 404  # export not allowed

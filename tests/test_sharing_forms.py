@@ -153,6 +153,9 @@ def test_bots_floods_and_forged_posts_write_nothing(tmp_path, db_url):
                                      "opened": "forged", "f_client__name": "x",
                                      "f_client__phone": "13911112222"})
     assert forged.status_code == 422
+    # a post longer than 64 KiB is not read
+    huge = visitor.post(url, data={"f_notes": "长" * 30000, "f_client__name": "王五"})
+    assert huge.status_code == 413 and "填写的内容过长" in huge.text
     # no CSRF token, or another session's: refused, and said in the visitor's language
     other = office.app.test_client()
     for token in ("", hidden(other.get(url).text, "csrf_token")):

@@ -45,6 +45,7 @@ BAIT = "website"  # the field only bots fill in (hidden from people and screen r
 OPENED = "opened"  # when the page was served, signed
 SALT = "lowrise-public-form"
 MAX_AGE = 86400  # a form opened more than a day ago is served again
+MAX_POST = 64 * 1024  # bytes a visitor may send (the app's limit is for uploads)
 
 
 def _signer() -> URLSafeTimedSerializer:
@@ -53,11 +54,21 @@ def _signer() -> URLSafeTimedSerializer:
 
 @bp.before_request
 def visitor_locale() -> None:
-    """`?lang=zh|en` chooses the page's language without a session."""
+    """`?lang=zh|en` chooses the page's language without a session; a visitor's post is
+    read only up to MAX_POST bytes."""
     lang = request.args.get("lang")
     if lang in rt().workspace.locales:
         g.locale = lang
         refresh()
+    if request.endpoint == "public_forms.fill":
+        request.max_content_length = MAX_POST
+
+
+@bp.errorhandler(413)
+def too_long(_exc):
+    return make_response(render_template(
+        "sharing/gone.html", title=_("The form is too long"),
+        message=_("The answers are too long to send. Please shorten them and try again.")), 413)
 
 
 def _form_or_404(token: str) -> PublicForm:

@@ -61,11 +61,14 @@ def _opened(token: str) -> Opened:
 
 
 def _month(arg: str | None, today: date) -> date:
+    """The month asked for (`2026-12`), this month when it is not one (or far off)."""
     try:
         y, m = (int(p) for p in (arg or "").split("-"))
-        return date(y, m, 1)
+        if 1900 <= y <= 2999:
+            return date(y, m, 1)
     except ValueError:
-        return today.replace(day=1)
+        pass
+    return today.replace(day=1)
 
 
 @bp.get("/s/<token>")
