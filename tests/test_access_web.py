@@ -409,7 +409,9 @@ def test_every_route_for_every_role(world, role):
     for endpoint in ("settings.type_settings", "settings.field_settings",
                      "settings.view_settings", "settings.log", "gallery.index",
                      "gallery.preview", "gallery.use", "gallery.import_archive",
-                     "comments.section", "comments.mentions"):
+                     "comments.section", "comments.mentions", "sharing.account",
+                     "sharing.share", "sharing.link_visits", "public_forms.index",
+                     "public_forms.manage", "shared.page", "shared.feed"):
         assert endpoint in covered, endpoint
     c, _ = w.client(role)
     token = {"Authorization": f"Bearer {w.tokens[role]}"}

@@ -273,3 +273,31 @@ def test_a_form_of_its_own_type_with_every_option(tmp_path, db_url):
         assert app.test_client().get("/forms/enquiry").status_code == 302
     finally:
         app.extensions["lowrise"].engine.dispose()
+
+
+def test_a_visitor_racing_another_with_the_same_number_is_merged(tmp_path, db_url,
+                                                                 monkeypatch):
+    """The other visitor's record came in after this one looked for it: the write is refused
+    by the unique check, and the second try finds it and merges."""
+    from lowrise.sharing import submit as submitting
+
+    ws = make_workspace({**__import__("test_web_support").SMALL,
+                         "views/enquiry.yaml": OWN_FORM})
+    app = build_app(tmp_path, db_url, ws)
+    try:
+        run = app.extensions["lowrise"]
+        run.records.create("client", {"name": "First", "phone": "13800007777"}, SYSTEM_ACTOR)
+        real, calls = submitting._find, []
+
+        def late(*args, **kw):
+            calls.append(1)
+            return None if len(calls) == 1 else real(*args, **kw)
+
+        monkeypatch.setattr(submitting, "_find", late)
+        form = public_form(run.workspace, run.workspace.views["enquiry"])
+        done = submit(run.records, form, {"name": "Second", "phone": "13800007777",
+                                          "email": "s@example.com"})
+        assert done.outcome == "merged" and len(calls) == 2
+        assert [c["name"] for c in rows(run, "client")] == ["First"]
+    finally:
+        app.extensions["lowrise"].engine.dispose()

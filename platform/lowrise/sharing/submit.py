@@ -130,15 +130,14 @@ def submit(records: Records, form: PublicForm, raw: Mapping[str, Any], *,
     ws = records.schema.workspace
     actor = form_actor(form, locale or ws.default_locale, clock)
     own, nested = check(records, form, raw, actor)
-    for attempt in (1, 2):
-        try:
-            return _write(records, form, own, nested, actor)
-        except sa.exc.IntegrityError:
-            if attempt == 2:
-                raise Refused({"": NOT_SENT}) from None
-        except ValidationError:
-            raise Refused({"": NOT_SENT}) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        return _write(records, form, own, nested, actor)
+    except (sa.exc.IntegrityError, ValidationError):
+        pass  # another visitor's record with the same key came first: it is found now
+    try:
+        return _write(records, form, own, nested, actor)
+    except (sa.exc.IntegrityError, ValidationError):
+        raise Refused({"": NOT_SENT}) from None
 
 
 def _write(records: Records, form: PublicForm, own: dict, nested: dict[str, dict],
@@ -146,6 +145,10 @@ def _write(records: Records, form: PublicForm, own: dict, nested: dict[str, dict
     ws = records.schema.workspace
     rt = ws.type(form.record_type)
     with records.transaction() as conn:
+        mine = _find(conn, records, rt.name, form.match.get(""), own, actor)
+        if mine is not None:
+            _comment(conn, records, form, "", rt.name, mine, own, actor)
+            return Submitted("merged", mine, ((rt.name, mine),))
         known: list[tuple[str, str, int, dict]] = []
         values = dict(own)
         for link, given in nested.items():
@@ -156,10 +159,6 @@ def _write(records: Records, form: PublicForm, own: dict, nested: dict[str, dict
                 values[link] = found
             else:
                 values[link] = records.create(target, given, actor, conn=conn)["id"]
-        mine = _find(conn, records, rt.name, form.match.get(""), own, actor)
-        if mine is not None:
-            _comment(conn, records, form, "", rt.name, mine, own, actor)
-            return Submitted("merged", mine, ((rt.name, mine),))
         made = records.create(rt.name, values, actor, conn=conn)
         for link, target, rid, given in known:
             _comment(conn, records, form, link, target, rid, given, actor,
