@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from lowrise.sharing.spec import public_form
 from lowrise.sharing.submit import Refused, submit
 from test_sharing_support import VIEWING, fill, hidden, office_app
-from test_web_support import SYSTEM_ACTOR, build_app, make_workspace
+from test_web_support import SMALL, SYSTEM_ACTOR, build_app, make_workspace
 
 pytest_plugins = ["test_web_support"]
 
@@ -221,7 +221,7 @@ public:
 
 
 def test_a_form_of_its_own_type_with_every_option(tmp_path, db_url):
-    ws = make_workspace({**__import__("test_web_support").SMALL,
+    ws = make_workspace({**SMALL,
                          "views/enquiry.yaml": OWN_FORM})
     app = build_app(tmp_path, db_url, ws)
     try:
@@ -266,7 +266,7 @@ def test_a_form_of_its_own_type_with_every_option(tmp_path, db_url):
         # a workspace where the view is no longer public opens nothing at its old link
         token = url.rsplit("/", 1)[1]
         assert sharing.forms.form_of(run.workspace, token) is not None
-        private = make_workspace({**__import__("test_web_support").SMALL,
+        private = make_workspace({**SMALL,
                                   "views/enquiry.yaml": OWN_FORM.split("public:")[0]})
         assert sharing.forms.form_of(private, token) is None
         # only admins (and who may manage clients) manage a form without managed_by
@@ -281,7 +281,7 @@ def test_a_visitor_racing_another_with_the_same_number_is_merged(tmp_path, db_ur
     by the unique check, and the second try finds it and merges."""
     from lowrise.sharing import submit as submitting
 
-    ws = make_workspace({**__import__("test_web_support").SMALL,
+    ws = make_workspace({**SMALL,
                          "views/enquiry.yaml": OWN_FORM})
     app = build_app(tmp_path, db_url, ws)
     try:
