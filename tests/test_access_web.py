@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -388,7 +388,8 @@ def _urls(w, rule) -> list[str]:
                                       append_unknown=False)[1])
         return out
     fill = {"name": next(iter(ws.rules), "x"), "key": "0" * 64, "code": "en",
-            "record_id": 1, "job_id": 1, "token_id": 1, "user_id": 1}
+            "record_id": 1, "job_id": 1, "token_id": 1, "user_id": 1, "token": "A" * 43,
+            "link_id": 1, "feed_id": 1, "view_name": "viewing_request"}
     if rule.endpoint.startswith("dashboards."):
         fill["name"] = next(v.name for v in ws.views.values() if v.type == "dashboard")
     if rule.endpoint.startswith("gallery."):
@@ -410,7 +411,9 @@ def test_every_route_for_every_role(world, role):
     for endpoint in ("settings.type_settings", "settings.field_settings",
                      "settings.view_settings", "settings.log", "gallery.index",
                      "gallery.preview", "gallery.use", "gallery.import_archive",
-                     "comments.section", "comments.mentions"):
+                     "comments.section", "comments.mentions", "sharing.account",
+                     "sharing.share", "sharing.link_visits", "public_forms.index",
+                     "public_forms.manage", "shared.page", "shared.feed"):
         assert endpoint in covered, endpoint
     c, _ = w.client(role)
     token = {"Authorization": f"Bearer {w.tokens[role]}"}
@@ -521,3 +524,69 @@ def test_demo_accounts_one_per_role(tmp_path, db_url):
         assert c.get("/r/follow_up/").status_code == 403 and c.get("/r/contract/").status_code == 200
     finally:
         run.engine.dispose()
+
+
+# -- outside the app: public forms, calendar feeds, share links -----------------------------
+
+def _new_url(html: str, box: str) -> str:
+    return re.search(rf'id="{box}">([^<]+)<', html)[1].replace("http://localhost", "")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_feeds_and_share_links_show_each_roles_rows(world, role):
+    """A role's calendar feed and its share link of the cases table hold exactly the cases it
+    sees (read as that person, anonymously), and none of what it may never see."""
+    w = world
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    for name in SEES["admin"]["case"]:
+        w.run.records.update("case", getattr(w, name)["id"], {"viewing_arranged_at": soon},
+                             SYSTEM_ACTOR)
+    _, auth = w.client(role)
+    feed = _new_url(auth.post("/r/case/calendar/viewings_calendar/feed").text, "new-feed")
+    link = _new_url(auth.post("/r/case/share/cases", data={"days": "1"}).text, "new-link")
+    anonymous = w.app.test_client()
+    expected = _ids(w, SEES[role]["case"])
+    ics = anonymous.get(feed)
+    assert {int(i) for i in re.findall(r"UID:case-(\d+)\.", ics.text)} == expected, role
+    page = anonymous.get(link)
+    assert {int(i) for i in re.findall(r'data-id="(\d+)"', page.text)} == expected, role
+    for body in (ics.text, page.text):
+        for secret in NEVER[role]:
+            assert secret not in body, (role, secret)
+
+
+def test_anonymous_reaches_only_public_forms_and_valid_links(world):
+    """Without signing in, every page of the app sends to the sign-in page (the API answers
+    401), but for the public form, share links and feeds, which answer 404 unless their token
+    opens something."""
+    w = world
+    app = w.app
+    anonymous = app.test_client()
+    public = {"public_forms.fill", "public_forms.thanks", "shared.page", "shared.export",
+              "shared.feed"}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in ("static", "auth.login", "locale"):
+            continue
+        for url in _urls(w, rule):
+            resp = anonymous.get(url)
+            if rule.endpoint in public:
+                assert resp.status_code == 404, (url, resp.status_code)
+            elif resp.status_code != 401 or not url.startswith("/api/"):
+                assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"], \
+                    (url, resp.status_code)
+    _, auth = w.client("manager")
+    auth.post("/forms/viewing_request", data={"action": "publish"})
+    form = w.app.extensions["lowrise_sharing"].forms.current("viewing_request")
+    link = _new_url(auth.post("/r/case/share/cases", data={"days": "1"}).text, "new-link")
+    feed = _new_url(auth.post("/r/case/calendar/viewings_calendar/feed").text, "new-feed")
+    for url in (f"/f/{form.token}", link, feed):
+        resp = anonymous.get(url)
+        assert resp.status_code == 200, url
+        # no session, but for the form's CSRF token
+        assert ("Set-Cookie" in resp.headers) == url.startswith("/f/"), url
+    cal = _new_url(auth.post("/r/case/share/viewings_calendar", data={"days": "1"}).text,
+                   "new-link")
+    for month in ("9999-12", "0-1", "2026-13", "x", "2026-12"):
+        assert anonymous.get(f"{cal}?month={month}").status_code == 200, month
+    assert anonymous.get(f"/f/{form.token}/thanks").status_code == 200
+    assert anonymous.get(link + "/export.csv").status_code == 404  # export not allowed

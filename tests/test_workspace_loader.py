@@ -619,10 +619,10 @@ def test_view_schema_messages():
     assert problems(base(views__board=view)) == [
         "views/board.yaml:4:1: card_feilds: 'card_feilds' is not a setting of a kanban view; "
         "did you mean 'card_fields'? (settings: type, record_type, label, description, default, group_by, "
-        "card_fields, sum, sort, filter)",
+        "card_fields, sum, sort, filter, share)",
         "views/board.yaml:5:1: page_size: 'page_size' is not a setting of a kanban view "
         "(settings: type, record_type, label, description, default, group_by, card_fields, "
-        "sum, sort, filter)",
+        "sum, sort, filter, share)",
     ]
     assert problems(base(views__clients="type: table\ncolumns: name\n")) == [
         "views/clients.yaml:1:1: a table view needs 'record_type' (the record type it shows)",

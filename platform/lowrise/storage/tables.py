@@ -89,9 +89,10 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Index("ix_lr_value_clashes_who", "who", "at"),
     )
     from lowrise.rules.tables import rules_tables  # timers, outbox, run log, inbox
+    from lowrise.sharing.tables import sharing_tables  # public forms, feeds, share links
 
     return {t.name: t for t in (audit, trash, counters, schema_log, clashes,
-                                *rules_tables(metadata))}
+                                *rules_tables(metadata), *sharing_tables(metadata))}
 
 
 def column_for(f: Field) -> sa.Column:

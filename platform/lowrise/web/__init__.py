@@ -116,6 +116,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import failures  # the database unavailable, bodies too large, API errors
 
     failures.init_app(app)
+    from . import sharing  # public forms, calendar feeds, share links
+
+    sharing.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 

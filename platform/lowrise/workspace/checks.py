@@ -334,6 +334,11 @@ def _check_view(ctx: Context, file: str, vtype: str, type_name: str | None,
         ctx.report(file, (setting,), f"'{name}' is {_article(f.type)} field; {what} "
                    f"({f'fields that fit: {good}' if good else f'{rt.name} has none'})")
     _check_filter(ctx, file, rt, config.get("filter"), ("filter",))
+    if "public" in config or "feed" in config:
+        from .sharing_checks import check_feed, check_public_form
+
+        check_public_form(ctx, file, rt, config.get("public"))
+        check_feed(ctx, file, rt, config.get("feed"))
 
 
 def _fits(f: Field, types: tuple[str, ...]) -> bool:

@@ -18,6 +18,8 @@ from typing import Any
 from lowrise.fields import registry
 from lowrise.fields.base import COMMON_OPTIONS
 
+from .sharing_schema import FEED, FORM_PATH, PUBLIC_FORM, SHARE
+
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 KINDS = ("workspace", "record_type", "view", "automation", "document")
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -364,6 +366,7 @@ VIEW_OPTIONS: dict[str, dict[str, Any]] = {
         "group_by": _doc(dict(REF_NAME), "A select, link or user field to group rows by."),
         "page_size": {"type": "integer", "minimum": 1, "maximum": 500,
                       "description": "Rows a page."},
+        "share": SHARE,
     },
     "form": {
         "sections": {"type": "array", "minItems": 1, "description": "The form's sections.",
@@ -372,6 +375,7 @@ VIEW_OPTIONS: dict[str, dict[str, Any]] = {
                                    "label": _doc(dict(REF_LABEL), "The section's title."),
                                    "columns": {"enum": [1, 2], "description": "1 or 2."},
                                    "fields": _names("The fields of the section.")}}},
+        "public": PUBLIC_FORM,
     },
     "kanban": {
         "group_by": _doc(dict(REF_NAME), "The select field whose options are the columns."),
@@ -380,12 +384,15 @@ VIEW_OPTIONS: dict[str, dict[str, Any]] = {
         "sort": {"type": "array", "items": {"type": "string", "pattern": SORT_PATTERN},
                  "description": "Sort keys: field, or -field for descending."},
         "filter": _doc(dict(REF_FILTER), "Which records the board shows."),
+        "share": SHARE,
     },
     "calendar": {
         "date_field": _doc(dict(REF_NAME), "The date or datetime field placing a record."),
         "end_field": _doc(dict(REF_NAME), "A date or datetime field where an entry ends."),
         "title_field": _doc(dict(REF_NAME), "The field shown on an entry."),
         "filter": _doc(dict(REF_FILTER), "Which records the calendar shows."),
+        "share": SHARE,
+        "feed": FEED,
     },
     "dashboard": {
         "widgets": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/widget"},
@@ -616,6 +623,7 @@ PATTERN_WORDS = {
                                  "digits and _",
     LOCALE_PATTERN: "is not a locale code, like en, zh or zh_CN",
     PATH_PATTERN: "is not a field name, or a path through a link like client.source",
+    FORM_PATH: "is not a field name, or a field of a linked record like client.phone",
     SORT_PATTERN: "is not a sort key: write a field name, or -name for descending",
     GROUP_PATTERN: "is not a grouping: write a field, link.field, or a date field with a "
                    "bucket like opened_on:month",
