@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 - starts our own gunicorn and worker, never a shell
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -43,7 +43,10 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between
 
 def _start(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen:
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
-    return subprocess.Popen(list(argv), env=dict(env), preexec_fn=preexec)  # noqa: PLW1509
+    # argv comes from web_command and worker_command below: our own interpreter and arguments.
+    return subprocess.Popen(  # nosec B603
+        list(argv), env=dict(env), preexec_fn=preexec)  # noqa: PLW1509
+
 
 
 def web_command(host: str, port: int, processes: int, threads: int) -> list[str]:
