@@ -51,6 +51,25 @@ def layout_context():
     return {"ws": run.workspace, "nav": nav, "user": g.get("user"), "view_url": view_url}
 
 
+def css_string(text: str) -> str:
+    """`text` as a CSS string: quotes, backslashes and line breaks escaped as CSS reads them."""
+    out = "".join(c if c.isprintable() and c not in '"\\<' else f"\\{ord(c):x} " for c in text)
+    return f'"{out}"'
+
+
+@bp.route("/print-head.css")
+def print_head():
+    """The workspace's name at the top of every printed page, beside print.css's page numbers.
+
+    A page margin box's content cannot come from the page (no inline styles under the
+    Content-Security-Policy), so this small stylesheet carries it, per locale."""
+    css = ("@page { @top-left { content: %s; font-size: 8pt; color: #555; } }\n"
+           % css_string(label(rt().workspace)))
+    resp = current_app.response_class(css, mimetype="text/css")
+    resp.headers["Cache-Control"] = "private, max-age=300"
+    return resp
+
+
 @bp.route("/")
 def home():
     ws = rt().workspace
