@@ -63,8 +63,8 @@ def print_head():
 
     A page margin box's content cannot come from the page (no inline styles under the
     Content-Security-Policy), so this small stylesheet carries it, per locale."""
-    css = ("@page { @top-left { content: %s; font-size: 8pt; color: #555; } }\n"
-           % css_string(label(rt().workspace)))
+    name = css_string(label(rt().workspace))
+    css = "@page { @top-left { content: " + name + "; font-size: 8pt; color: #555; } }\n"
     resp = current_app.response_class(css, mimetype="text/css")
     resp.headers["Cache-Control"] = "private, max-age=300"
     return resp
