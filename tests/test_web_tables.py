@@ -336,3 +336,13 @@ def test_sidebar_lists_types_and_views(client, signed_in):
     assert 'href="/r/deal/kanban/board"' in side and 'href="/r/deal/calendar/closing"' in side
     assert 'aria-current="page"' in side
     assert "Small shop" in html
+
+
+def test_the_print_header_stylesheet_names_the_workspace_in_css_words(client, signed_in):
+    from lowrise.web.pages import css_string
+
+    assert css_string('A "B" \\ C\n<') == '"A \\22 B\\22  \\5c  C\\a \\3c "'
+    resp = client.get("/print-head.css?l=en")
+    assert resp.status_code == 200 and resp.mimetype == "text/css"
+    css = resp.get_data(as_text=True)
+    assert css.startswith("@page { @top-left { content: \"") and "counter" not in css
