@@ -1,0 +1,144 @@
+"""The cases table as a grid, by keyboard, in headless Chromium (Debian's), on the flagship in
+Chinese: arrows move a focused cell, Enter or F2 edits with the focus in the editor, a typed
+letter starts an edit with it, Enter saves and moves down, Tab saves and moves right, Esc
+cancels, a select saves on choice, a double click edits, leaving the editor by the mouse
+saves, and a refused value keeps the editor open with its message and the focus in it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_browser_flows import backend_of, browser, server, shot, sign_in  # noqa: F401 (fixtures)
+from test_web_support import SYSTEM_ACTOR
+
+pytest_plugins = ["test_web_support"]
+pytestmark = pytest.mark.browser
+
+# the cases table's columns (views/cases.yaml): case_no, client, unit, consultant, stage,
+# stage_entered_at, priority, amount, next_action, next_action_at
+PRIORITY, AMOUNT, NEXT_ACTION, NEXT_AT = 6, 7, 8, 9
+
+
+def focused(page) -> dict:
+    """Where the focus is: the row's id, the cell's column, the element's tag and name."""
+    return page.evaluate("""() => {
+        const a = document.activeElement, td = a.closest('td'), tr = a.closest('tr');
+        const cells = tr ? [...tr.querySelectorAll('td.cell, td.editing')] : [];
+        return {row: tr ? tr.id : null, col: td ? cells.indexOf(td) : null,
+                tag: a.tagName, name: a.getAttribute('name')};
+    }""")
+
+
+def test_the_cases_table_works_by_keyboard(server, browser, module_db):  # noqa: F811
+    app, base = server
+    run = app.extensions["lowrise"]
+    mk = lambda t, **v: run.records.create(t, v, SYSTEM_ACTOR)["id"]  # noqa: E731
+    client = mk("client", name="键盘测试客户", phone="13700001111", source="walk_in")
+    ids = [mk("case", client=client, stage="lead", opened_on=f"2026-11-0{3 - i}",
+              next_action=f"回访{i}", priority="normal") for i in range(3)]
+    rows = [f"row-{i}" for i in ids]  # newest first: the order of the view
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, base, f"/r/case/?f0=client&o0=eq&v0={client}")
+    assert [r for r in page.locator("tbody tr[data-id]").evaluate_all(
+        "rs => rs.map(r => r.id)")] == rows
+
+    def wait_focus(row, col, tag="TD"):
+        page.wait_for_function(
+            """([row, col, tag]) => {
+                const a = document.activeElement, tr = a.closest('tr');
+                if (!tr || tr.id !== row || a.tagName !== tag) return false;
+                const cells = [...tr.querySelectorAll('td.cell, td.editing')];
+                return cells.indexOf(a.closest('td')) === col;
+            }""", arg=[row, col, tag])
+
+    # a click focuses a cell; the arrows move
+    page.locator(f"#{rows[0]} td.cell").nth(NEXT_ACTION).click(position={"x": 5, "y": 5})
+    wait_focus(rows[0], NEXT_ACTION)
+    page.keyboard.press("ArrowDown")
+    wait_focus(rows[1], NEXT_ACTION)
+    page.keyboard.press("ArrowLeft")
+    wait_focus(rows[1], AMOUNT)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    wait_focus(rows[0], NEXT_ACTION)
+    assert page.locator(f"#{rows[0]} td.cell:focus .cell-edit").is_visible()  # the pencil shows
+
+    # Enter edits, the editor has the focus and its text selected; Enter saves and moves down
+    page.keyboard.press("Enter")
+    wait_focus(rows[0], NEXT_ACTION, "INPUT")
+    assert focused(page)["name"] == "next_action"
+    page.keyboard.type("周六带看")
+    shot(page, "grid-editing", backend_of(module_db))
+    page.keyboard.press("Enter")
+    wait_focus(rows[1], NEXT_ACTION)
+    assert run.records.get("case", ids[0])["next_action"] == "周六带看"
+    assert "周六带看" in page.inner_text(f"#{rows[0]}")
+
+    # F2 edits; Esc cancels and leaves the value and the focus where they were
+    page.keyboard.press("F2")
+    wait_focus(rows[1], NEXT_ACTION, "INPUT")
+    page.keyboard.type("不要保存")
+    page.keyboard.press("Escape")
+    wait_focus(rows[1], NEXT_ACTION)
+    assert run.records.get("case", ids[1])["next_action"] == "回访1"
+    assert page.locator(f"#{rows[1]} .cell-form").count() == 0
+
+    # a typed letter starts the edit with it; Tab saves and moves right
+    page.keyboard.press("ArrowDown")
+    wait_focus(rows[2], NEXT_ACTION)
+    page.keyboard.press("A")
+    wait_focus(rows[2], NEXT_ACTION, "INPUT")
+    page.keyboard.type("BC")
+    page.keyboard.press("Tab")
+    wait_focus(rows[2], NEXT_AT)
+    assert run.records.get("case", ids[2])["next_action"] == "ABC"
+    page.keyboard.press("Shift+Tab")  # Tab outside an editor is the page's own
+
+    # a refused value keeps the editor open with the focus in it: the browser's own check
+    # (an amount is at least 0), then the server's, with its message in Chinese
+    page.locator(f"#{rows[2]} td.cell").nth(AMOUNT).click(position={"x": 5, "y": 5})
+    wait_focus(rows[2], AMOUNT)
+    page.keyboard.press("Enter")
+    wait_focus(rows[2], AMOUNT, "INPUT")
+    page.keyboard.type("-5")
+    page.keyboard.press("Enter")
+    wait_focus(rows[2], AMOUNT, "INPUT")
+    assert page.evaluate("() => document.activeElement.validity.valid") is False
+    page.evaluate("() => document.activeElement.closest('form').noValidate = true")
+    page.keyboard.press("Enter")
+    page.locator(f"#{rows[2]} .cell-error").wait_for()
+    wait_focus(rows[2], AMOUNT, "INPUT")
+    assert "0" in page.inner_text(f"#{rows[2]} .cell-error")
+    assert not re.search(r"[A-Za-z]{3}", page.inner_text(f"#{rows[2]} .cell-error"))
+    page.keyboard.press("Escape")
+    wait_focus(rows[2], AMOUNT)
+    assert run.records.get("case", ids[2])["amount"] is None
+
+    # a select saves on choice and keeps the focus on its cell
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowLeft")
+    wait_focus(rows[1], PRIORITY)
+    page.keyboard.press("Enter")
+    wait_focus(rows[1], PRIORITY, "SELECT")
+    page.select_option(f"#{rows[1]} select[name=priority]", "high")
+    wait_focus(rows[1], PRIORITY)
+    assert run.records.get("case", ids[1])["priority"] == "high"
+
+    # a double click edits; a click elsewhere saves what changed
+    page.locator(f"#{rows[1]} td.cell").nth(NEXT_ACTION).dblclick(position={"x": 5, "y": 5})
+    wait_focus(rows[1], NEXT_ACTION, "INPUT")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("电话回访")
+    page.click("h1")
+    page.wait_for_function(
+        f"() => !document.querySelector('#{rows[1]} .cell-form')")
+    page.wait_for_function(
+        f"() => document.querySelector('#{rows[1]}').innerText.includes('电话回访')")
+    assert run.records.get("case", ids[1])["next_action"] == "电话回访"
+    assert not errors
