@@ -274,7 +274,7 @@ def test_a_table_url_names_a_field_through_a_link():
     ws = load_workspace(ROOT)
     args = MultiDict([("f0", "unit.layout"), ("o0", "eq"), ("v0", "3br"),
                       ("f1", "client.nosuch"), ("o1", "eq"), ("v1", "x"),
-                      ("f2", "client.source"), ("o2", "eq"), ("v2", "nonsense")])
+                      ("f2", "client.source"), ("o2", "eq"), ("v2", "no such source!")])
     state = parse_state(args, ws, ws.type("case"), ws.views["cases"])
     assert state.user_filter() == {"all": [{"field": "unit.layout", "op": "eq", "value": "3br"}]}
     assert [[f.name for f in c.path] for c in state.conds] == [["unit", "layout"],

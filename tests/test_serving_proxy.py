@@ -40,7 +40,10 @@ def sign_in(base: str, email: str, password: str, **headers) -> requests.Respons
     s.headers.update(headers)
     page = s.get(f"{base}/auth/login")
     token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    return s.post(f"{base}/auth/login", allow_redirects=False,
+    # behind TLS the session cookie is Secure, which requests keeps from plain http: the
+    # browser has it from the proxy's https, so it is sent here as the browser would
+    cookie = "; ".join(f"{c.name}={c.value}" for c in s.cookies)
+    return s.post(f"{base}/auth/login", allow_redirects=False, headers={"Cookie": cookie},
                   data={"email": email, "password": password, "csrf_token": token})
 
 
@@ -83,6 +86,7 @@ def test_https_at_the_proxy_is_https_to_the_app(serve):
     page = requests.get(f"{base}/auth/login", headers=behind_tls)
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
     assert "Strict-Transport-Security" not in requests.get(f"{base}/auth/login").headers
+    assert "; Secure" in page.headers["Set-Cookie"]  # the session cookie travels over TLS only
     # over HTTPS a form must come from the site's own https origin, which the app now knows
     # from the proxy: the browser's Referer is accepted, another site's is refused
     ok = sign_in(base, "ada@example.com", PASSWORD, Referer="https://office.example.com/",

@@ -53,7 +53,7 @@ def test_a_refused_inline_edit_in_chinese(zh, run):
                  data={"amount": "-5", "_version": "1"})
     assert resp.status_code == 422
     toast = toast_of(resp)
-    assert toast["error"] is True and toast["message"].startswith("金额 ")
+    assert toast["error"] is True and toast["message"].startswith("金额不能")
     assert toast["message"] in resp.text
 
 
