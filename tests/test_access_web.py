@@ -419,6 +419,9 @@ def test_every_route_for_every_role(world, role):
     token = {"Authorization": f"Bearer {w.tokens[role]}"}
     for url in urls:
         resp = c.get(url, headers=token if url.startswith("/api/") else {})
+        if url == "/readyz":  # no worker runs here: "not ready" is this page's true answer
+            assert resp.status_code == 503 and resp.is_json, (role, url)
+            continue
         assert resp.status_code < 500, (role, url, resp.status_code)
         body = resp.get_data(as_text=True)
         for secret in NEVER[role]:
@@ -557,8 +560,8 @@ def test_feeds_and_share_links_show_each_roles_rows(world, role):
 
 def test_anonymous_reaches_only_public_forms_and_valid_links(world):
     """Without signing in, every page of the app sends to the sign-in page (the API answers
-    401), but for the public form, share links and feeds, which answer 404 unless their token
-    opens something."""
+    401), but for the health checks, and the public form, share links and feeds, which answer
+    404 unless their token opens something."""
     w = world
     app = w.app
     anonymous = app.test_client()
@@ -571,6 +574,9 @@ def test_anonymous_reaches_only_public_forms_and_valid_links(world):
             resp = anonymous.get(url)
             if rule.endpoint in public:
                 assert resp.status_code == 404, (url, resp.status_code)
+            elif url in ("/healthz", "/readyz"):  # for load balancers: no session, no data
+                assert resp.status_code in (200, 503) and resp.is_json, (url, resp.status_code)
+                assert "Set-Cookie" not in resp.headers
             elif resp.status_code != 401 or not url.startswith("/api/"):
                 assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"], \
                     (url, resp.status_code)

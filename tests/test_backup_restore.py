@@ -123,7 +123,9 @@ def test_restore_refuses_targets_that_hold_something(source, db_url, tmp_path, c
 def test_force_replaces_the_database_and_the_instance_files(source, db_url, cli):
     src, out = source
     clients = rows(src.engine, "client")
-    src.records.delete("client", clients[-1]["id"], src.boss)
+    src.records.update("client", clients[-1]["id"], {"name": "改过的"}, src.boss)
+    src.records.delete("client", src.records.create(
+        "client", {"name": "删掉的", "phone": "13700002222"}, src.boss)["id"], src.boss)
     src.records.create("client", {"name": "后来的", "phone": "13700001111"}, src.boss)
     (src.instance / "secret_key").write_text("another key")
     (src.instance / "config.py").write_text("# kept\n")

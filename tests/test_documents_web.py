@@ -12,6 +12,7 @@ import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from docx import Document as Docx
@@ -123,7 +124,8 @@ def test_a_consultant_generates_the_sale_contract_with_the_values_as_she_may_see
     assert "¥3,250,000.00" in text and "叁佰贰拾伍万元整" in text
     assert "¥1,000,000.00" in text and "壹佰万元整" in text  # the down payment
     assert "2027年6月30日" in text  # the unit's handover date
-    assert "生成于 2026年12月7日（李秀英）" in text  # footer: today, in Beijing
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    assert f"生成于 {today.year}年{today.month}月{today.day}日（李秀英）" in text  # in Beijing
     assert "首付款" in text and "银行按揭贷款" in text and "2027年2月28日" in text
     assert "锦绣花园" in text and "3栋 1801" in text and "预售证字第2026-018号" in text
     assert "置业顾问：李秀英" in text
