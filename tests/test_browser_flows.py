@@ -209,7 +209,7 @@ def test_sales_flow(server, browser, module_db):
                   f" = '{stale}'")
     card.drag_to(page.locator("section.column[data-value='presentation'] .cards"))
     page.locator("#toast.error").wait_for()
-    assert "changed by someone else" in page.inner_text("#toast")
+    assert "已被他人修改" in page.inner_text("#toast")
     assert page.locator(f"section.column[data-value='viewing'] .kcard[data-id='{case_id}']"
                         ).count() == 1
     assert run.records.get("case", case_id)["stage"] == "viewing"

@@ -103,7 +103,7 @@ def test_inline_edit_saved_and_refused(visitor, records, instance, locale):  # n
     amount = label_of(instance, "case", "amount", locale)
     message = row.locator("p.cell-error")
     message.wait_for()
-    assert message.inner_text().startswith(amount + " ")
+    assert message.inner_text().startswith(amount + ("" if locale == "zh" else " "))
     toast(page, message.inner_text(), error=True)
     assert editor.input_value() == "-5"  # what was typed stays, to correct it
     assert str(records.get("case", case["id"])["amount"]) == "2500000.00"
@@ -264,7 +264,7 @@ def test_htmx_answers_carry_headers_a_server_can_send(server, records, locale): 
     refused = http.send("POST", f"/r/case/{case['id']}/cell/amount?view=cases",
                         {"amount": "-5", "_version": str(case["version"])})
     assert refused.status == 422
-    back = f"/r/case/?q=回访 {tag}"
+    back = "/r/case/?q=" + quote(f"回访 {tag}")  # as the page puts it: its own encoded URL
     bulk = http.send("POST", "/r/case/bulk", {
         "action": "update", "field": "priority", "bulk-priority": "high",
         "ids": [str(case["id"])], "next": back})
@@ -275,7 +275,7 @@ def test_htmx_answers_carry_headers_a_server_can_send(server, records, locale): 
         "lowrise:toast": {"message": say("Comment added.", locale)}}
     toast = json.loads(refused.header("HX-Trigger"))["lowrise:toast"]
     assert toast["error"] and toast["message"] in refused.body
-    assert unquote(bulk.header("HX-Redirect")) == back
+    assert unquote(bulk.header("HX-Redirect")) == f"/r/case/?q=回访 {tag}"
     disposition = exported.header("Content-Disposition")
     assert unquote(disposition.split("filename*=UTF-8''")[1]).endswith(".csv")
     assert f"回访 {tag}" in exported.body
