@@ -93,3 +93,51 @@ def test_mention_a_colleague_who_then_sees_it(server, browser, module_db):  # no
     wang.wait_for_url(re.compile(re.escape(case_url) + "$"))
     assert "Please call the client" in wang.inner_text("#comments")
     assert errors == []
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_colleagues_list_never_covers_the_comment_button(server, browser, module_db, width):  # noqa: F811
+    """A mention picked, the message typed on after it in Chinese: no list reopens ("No
+    match"), and a click where the Comment button is lands on it (a phone too); while the list
+    is open, it opens above the box, not over the button."""
+    app, base = server
+    run = app.extensions["lowrise"]
+    mk = lambda t, **v: run.records.create(t, v, SYSTEM_ACTOR)  # noqa: E731
+    where = "桌面" if width > 500 else "手机"
+    boss = mk("staff", name=f"文磊{where}", role="manager", team="team_a")
+    me = mk("staff", name=f"李秀英{width}", role="consultant", team="team_a",
+            manager=boss["id"])
+    run.accounts.add(f"li{width}@example.com", PASSWORD, name=me["name"], staff_id=me["id"],
+                     roles=["consultant"])
+    client = mk("client", name=f"价格客户{width}", phone=f"1380000{width:04d}",
+                source="walk_in", consultant=me["id"])
+    case = mk("case", client=client["id"], consultant=me["id"], opened_on=date(2026, 11, 20),
+              stage="lead")
+    page = browser.new_page(viewport={"width": width, "height": 844})
+    page.set_default_timeout(15000)
+    sign_in_as(page, base, f"li{width}@example.com")
+    page.goto(f"{base}/r/case/{case['id']}")
+    box = page.locator("#comment-body")
+    box.click()
+    with page.expect_response(lambda r: "/comments/mentions?q=" in r.url):
+        box.press_sequentially(f"@文磊{where[0]}")
+    page.locator("#mention-options li[data-id]").first.wait_for()
+    button = page.locator("#comment-compose button[type=submit]")
+
+    def on_top(locator) -> bool:
+        return locator.evaluate("""el => { const r = el.getBoundingClientRect();
+            const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            return hit === el || el.contains(hit); }""")
+
+    button.scroll_into_view_if_needed()
+    assert on_top(button)  # the open list is above the box
+    box.press("Enter")
+    assert box.input_value() == f"@文磊{where} "
+    box.press_sequentially("请看一下价格，客户想要九五折")
+    page.wait_for_timeout(600)  # longer than the lookup's pause
+    assert page.locator("#mention-options li").count() == 0
+    assert on_top(button)
+    button.click(no_wait_after=True)
+    posted = page.locator("#comment-list li.comment").last
+    posted.locator("a.chip.mention").wait_for()
+    assert "请看一下价格" in posted.inner_text()

@@ -13,11 +13,18 @@
     return Array.prototype.slice.call(listOf(box).querySelectorAll("li[data-id]"));
   }
 
-  /* The "@name" being typed, from an "@" that starts a mention up to the caret. */
+  /* The "@name" being typed, from an "@" that starts a mention up to the caret. A name may
+     hold one space ("Amy An"); a mention already picked ends at its name, so the words
+     typed after it are the message, not a name to look up. */
   function typed(area) {
     var upto = area.value.slice(0, area.selectionStart);
     var m = /(^|[^A-Za-z0-9_.+\-@])@([^\s@]{1,30}(?: [^\s@]{0,30})?)$/.exec(upto);
-    return m ? { start: upto.length - m[2].length - 1, query: m[2] } : null;
+    if (!m) return null;
+    var picked = (boxOf(area) || {}).lowrisePicked || [];
+    for (var i = 0; i < picked.length; i++) {
+      if (m[2].indexOf(picked[i] + " ") === 0) return null;
+    }
+    return { start: upto.length - m[2].length - 1, query: m[2] };
   }
 
   function close(box) {
@@ -35,6 +42,8 @@
     }).then(function (r) { return r.ok ? r.text() : ""; }).then(function (html) {
       if (mine !== seq) return;  /* an answer to an older keystroke */
       listOf(box).innerHTML = html;
+      /* words after a space that match nobody are the message going on: no "No match" */
+      if (!options(box).length && t.query.indexOf(" ") >= 0) { close(box); return; }
       var first = options(box)[0];
       if (first) select(box, first);
     }).catch(function () { close(box); });
@@ -53,6 +62,7 @@
     var before = area.value.slice(0, t.start);
     var after = area.value.slice(area.selectionStart);
     var text = "@" + li.dataset.name + " ";
+    box.lowrisePicked = (box.lowrisePicked || []).concat([li.dataset.name]);
     area.value = before + text + after;
     var pos = before.length + text.length;
     area.setSelectionRange(pos, pos);
