@@ -596,3 +596,30 @@ def test_anonymous_reaches_only_public_forms_and_valid_links(world):
         assert anonymous.get(f"{cal}?month={month}").status_code == 200, month
     assert anonymous.get(f"/f/{form.token}/thanks").status_code == 200
     assert anonymous.get(link + "/export.csv").status_code == 404  # export not allowed
+
+
+def test_duplicate_starts_a_form_with_what_the_person_may_copy(world):
+    """Duplicate opens the new-record form with the record's values, links included; unique,
+    masked and file fields start empty, so a copy never carries a value its maker may not
+    read; a record outside the person's rows is not found."""
+    w = world
+    c, _ = w.client("consultant")
+    case_page = c.get(f"/r/case/{w.k_amy['id']}").text
+    assert f'/r/case/new?copy={w.k_amy["id"]}' in case_page
+    form = c.get(f"/r/case/new?copy={w.k_amy['id']}").text
+    assert f'name="client" value="{w.c_amy["id"]}"' in form and 'value="100' in form
+    assert f"#{w.k_amy['id']}" in form
+    # her colleague's client, which she reads masked: neither number comes along
+    form = c.get(f"/r/client/new?copy={w.c_shared['id']}").text
+    assert "Client-Shared" in form
+    for secret in (SHARED_PHONE, SHARED_ID, "137****0003", "330***********3456"):
+        assert secret not in form
+    # her own client: the phone and ID number are unique, so they start empty
+    form = c.get(f"/r/client/new?copy={w.c_amy['id']}").text
+    assert AMY_PHONE not in form and AMY_ID not in form and "Client-Amy-Own" in form
+    assert c.get(f"/r/client/new?copy={w.c_ben['id']}").status_code == 404
+    assert c.get("/r/client/new?copy=x").status_code == 404
+    zh = w.client("consultant")[0]
+    zh.get("/locale/zh")
+    assert "复制记录" in zh.get(f"/r/case/{w.k_amy['id']}").text
+    assert "复制自" in zh.get(f"/r/case/new?copy={w.k_amy['id']}").text

@@ -26,6 +26,7 @@ from .guard import (
     can_change,
     masked_fields,
     may,
+    policy,
     require,
     shown_fields,
     writable_fields,
@@ -108,8 +109,12 @@ def _form_page(rtype, record: dict | None):
     # only the fields this person may set are inputs; the others show as values
     fields = writable_fields(rtype, [f for s in sections for f in s.fields], record)
     initial = dict(record or {})
+    copy_of = None
     if record is None:
         initial.update(defaults(fields))
+        if request.args.get("copy"):
+            copy_of, values = copied(rtype, fields, request.args["copy"])
+            initial.update(values)
         # prefill from the query string: /r/case/new?client=12
         for f in fields:
             if f.name in request.args and editable(f):
@@ -146,7 +151,27 @@ def _form_page(rtype, record: dict | None):
     return render("form.html", "form", status=status, rtype=rtype, record=record, form=form,
                   sections=sections, problems=problems, conflict=conflict,
                   titles=data.titles_for(fields, [record or {}], locale),
-                  next=request.values.get("next", ""), current_type=rtype.name)
+                  next=request.values.get("next", ""), current_type=rtype.name,
+                  copy_of=copy_of)
+
+
+def copied(rtype, fields, raw_id: str) -> tuple[dict, dict]:
+    """A duplicate's first values: the record's own (links included), for the fields this
+    person may set and reads in full. A unique value would be refused and a masked or hidden
+    one is not the person's to copy: both start empty, as do files (a copy shares none).
+    The source record (read as the person, 404 outside their rows) and the values."""
+    if not raw_id.isdigit():
+        abort(404)
+    source = _get_or_404(rtype.name, int(raw_id))
+    pol = policy()
+    values = {}
+    for f in fields:
+        if not editable(f) or f.unique or f.name not in source or source[f.name] is None \
+                or f.kind.family == "file" \
+                or pol.field_access(rtype.name, f.name, source) in ("masked", "hidden"):
+            continue
+        values[f.name] = source[f.name]
+    return source, values
 
 
 def defaults(fields) -> dict:
