@@ -623,3 +623,18 @@ def test_duplicate_starts_a_form_with_what_the_person_may_copy(world):
     zh.get("/locale/zh")
     assert "复制记录" in zh.get(f"/r/case/{w.k_amy['id']}").text
     assert "复制自" in zh.get(f"/r/case/new?copy={w.k_amy['id']}").text
+
+
+def test_the_sidebar_leads_to_the_apps_own_screens(world):
+    """Automations (for admins, whose page it is), the API reference and tokens are in the
+    sidebar of every page, beside Trash, Templates and Sharing, in the reader's language."""
+    w = world
+    for role in ROLES:
+        c, _ = w.client(role)
+        c.get("/locale/zh")
+        page = c.get(f"/r/case/{w.k_amy['id']}" if role != "legal" else "/trash").text
+        nav = page.split('<section class="nav-type nav-foot">')[1].split("</section>")[0]
+        assert 'href="/api/v1/docs"' in nav and "API 与令牌" in nav, role
+        assert ('href="/rules"' in nav and "自动化" in nav) == (role == "admin"), role
+        for href in ("/api/v1/docs", "/account/tokens") + (("/rules",) if role == "admin" else ()):
+            assert c.get(href).status_code == 200, (role, href)
