@@ -307,11 +307,24 @@ def workspace_schema() -> dict[str, Any]:
                     "type": "object", "propertyNames": REF_NAME,
                     "additionalProperties": {"type": "integer", "minimum": 0},
                     "description": "How many records of each type at --scale 1 (default 50).",
-                }},
+                }, "org": {
+                    "type": "array", "description": "The demo's departments (with `org:`; "
+                    "see docs/org.md): each made by name, its people chosen by their "
+                    "field values, its head among them.",
+                    "items": {"type": "object", "additionalProperties": False,
+                              "required": ["name"], "properties": {
+                                  "name": {"type": "string", "minLength": 1},
+                                  "parent": {"type": "string", "minLength": 1},
+                                  "people": {"$ref": "#/$defs/demo_match"},
+                                  "head": {"$ref": "#/$defs/demo_match"}}}}},
             },
         },
         "additionalProperties": False,
-    }, {**_defs(), **_permissions_schema()})
+    }, {**_defs(), **_permissions_schema(), "demo_match": {
+        "type": "object", "minProperties": 1, "description": "People whose fields hold "
+        "these values (a value or a list of values per field).",
+        "additionalProperties": {"anyOf": [{"type": ["string", "number", "boolean"]},
+                                           {"type": "array"}]}}})
 
 
 def _field_defs() -> dict[str, Any]:
