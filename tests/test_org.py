@@ -9,7 +9,7 @@ import pytest
 
 from lowrise import access, org
 from lowrise.actor import SYSTEM, Actor
-from lowrise.errors import ValidationError
+from lowrise.errors import NotFound, ValidationError
 from lowrise.storage import migrate
 from lowrise.storage import query as Q
 from lowrise.storage.records import Records
@@ -42,8 +42,10 @@ roles:
   mixed:
     permissions:
       deal:
-        can: [read]
+        can: [read, update]
         rows: [own, {department: [desk]}, {filter: {field: amount, op: gt, value: 900}}]
+        write_rows: {department_and_below: [seller]}
+        fields: {subject: {access: masked, unless: department}}
       dept: {can: [read], rows: department_and_below}
   admin: {admin: true}
 """
@@ -264,3 +266,19 @@ def test_a_loop_in_the_tree_ends(world):
     assert [lvl.department for lvl in chain[0]] == [w.one, w.centre]
     assert w.ids("deal", w.actor("ann", "chief")) == \
         w.deal("hua", "amy", "ann", "bob", "flo")
+
+
+def test_department_in_write_rows_and_unless(world):
+    w = world
+    bob = w.actor("bob", "mixed")
+    # Bob reads the desk deal and the big deal, but writes only rows of 二组's sellers
+    w.records.update("deal", w.deals["bob"], {"amount": 5}, bob)
+    with pytest.raises(NotFound):
+        w.records.update("deal", w.deals["big"], {"amount": 5}, bob)
+    with w.engine.connect() as c:
+        rows = {r["id"]: r for r in Q.list_records(c, w.schema, "deal", ctx=bob,
+                                                   limit=100).rows}
+    # the subject shows plainly on rows of his department (his own), masked on the others
+    assert rows[w.deals["bob"]]["subject"] == "bob deal"
+    assert isinstance(rows[w.deals["big"]]["subject"], access.Masked)
+    assert rows[w.deals["big"]]["subject"] != "big deal"
