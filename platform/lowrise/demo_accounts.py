@@ -3,7 +3,8 @@ type who has that role, so that demo data shows what each role sees.
 
 A person "has" a role when a select field of the users type holds the role's name (the
 flagship's staff.role). People are chosen so that they work together where the workspace
-says how teams are made (a consultant in the team of the chosen manager). Passwords are
+says how teams are made (a consultant in the department, else the team, of the chosen
+manager). Passwords are
 random, printed once by `lowrise seed` and kept in the instance folder (readable by its
 owner only) so that `lowrise serve` can print them again.
 """
@@ -53,6 +54,7 @@ class _Teams:
         self.conn, self.schema, self.ws = conn, schema, ws
         self.teams = model_of(ws).teams
         self.cache: dict[int, set[int]] = {}
+        self.depts: dict[int, set[int]] = {}
 
     def of(self, who: int) -> set[int]:
         from lowrise.access.scopes import members
@@ -65,6 +67,21 @@ class _Teams:
 
     def related(self, a: int, b: int) -> bool:
         return a != b and (b in self.of(a) or a in self.of(b))
+
+    def dept(self, who: int) -> set[int]:
+        """The people of `who`'s departments and those below them (lowrise.org)."""
+        from lowrise.org import below, my_departments, org_of, people_in
+
+        org = org_of(self.ws)
+        if who not in self.depts:
+            self.depts[who] = set() if org is None else set(self.conn.execute(people_in(
+                self.schema, org, below(self.schema, org, my_departments(
+                    self.schema, org, who)))).scalars())
+        return self.depts[who]
+
+    def colleagues(self, a: int, b: int) -> bool:
+        """In one department, or one in a department the other leads."""
+        return a != b and (b in self.dept(a) or a in self.dept(b))
 
 
 def _candidates(conn, t, field: str | None, options: set[str], role: str) -> list[int]:
@@ -98,7 +115,9 @@ def make(records: Records, accounts: Accounts, *, instance: Path | None = None
                 later = [c for r in wanted[i + 1:] for c in cands[r]]
                 # someone in a team with a person already chosen, else with someone who may
                 # be chosen next, else anyone: the demo's consultant works for its manager
-                close = [c for c in free if any(teams.related(c, p) for p in picked)] or \
+                close = [c for c in free if any(teams.colleagues(c, p) for p in picked)] or \
+                    [c for c in free if any(teams.colleagues(c, o) for o in later)] or \
+                    [c for c in free if any(teams.related(c, p) for p in picked)] or \
                     [c for c in free if any(teams.related(c, o) for o in later)]
                 choice = (close or free or [None])[0]
                 if choice is not None:

@@ -30,9 +30,15 @@ def creation_order(ws: Workspace) -> list[RecordType]:
     """Record types ordered so that link targets are filled before the records pointing at them."""
     import graphlib
 
+    from lowrise.org import org_of
+
+    org = org_of(ws)
+    # a department's head is set once the people exist (they link to their department)
+    later = {(org.departments, org.head)} if org is not None else set()
     graph = {
         name: {f.target for f in rt.user_fields
-               if f.type in ("link", "user") and f.target and f.target != name}
+               if f.type in ("link", "user") and f.target and f.target != name
+               and (name, f.name) not in later}
         for name, rt in ws.record_types.items()
     }
     return [ws.record_types[n] for n in graphlib.TopologicalSorter(graph).static_order()]
@@ -176,6 +182,7 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
     """Fill every record type with demo data; returns how many records each got. No rule runs
     on it, but time rules set their timers (a viewing requested yesterday and not arranged
     comes due, as it would had people typed it in)."""
+    from lowrise.org import demo as org_demo
     from lowrise.rules.engine import timers_only
 
     records = timers_only(records)
@@ -186,6 +193,7 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
     counts = demo_counts(ws, scale)
     cache: dict[tuple[str, int], dict] = {}
     made: dict[str, int] = {}
+    org = org_demo.org_of(ws) if org_demo.declared(ws) is not None else None
 
     def linked_for(rt: RecordType):
         def linked(link: str, target_id: int) -> dict:
@@ -198,7 +206,12 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
 
     for rt in creation_order(ws):
         n = counts[rt.name]
-        fields = [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"]
+        if org is not None and rt.name == org.departments:  # the declared ones (docs/org.md)
+            sampler.ids[rt.name] = org_demo.make_departments(records, actor)
+            made[rt.name] = len(sampler.ids[rt.name])
+            continue
+        fields = [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"
+                  and not (org is not None and rt.name == org.users and f.name in org.members)]
         # Fields that copy from a linked record come after the link is chosen, and fields
         # timed after another field come after that one.
         fields.sort(key=lambda f: 0 if not isinstance(f.sample, dict)
@@ -223,6 +236,8 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
         sampler.ids[rt.name] = [r["id"] for r in created]
         made[rt.name] = len(created)
         _link_within(records, rt, sampler, actor)
+    if org is not None:  # people placed by their field values, once they all exist
+        org_demo.place_people(records, actor, sampler.ids[org.departments])
     refresh_statistics(records.engine)
     return made
 

@@ -27,16 +27,20 @@ from typing import Any, Literal
 
 from lowrise import filters
 from lowrise.errors import LowriseError
+from lowrise.org import org_of
 from lowrise.workspace.model import RecordType, Workspace
 
 ACTIONS = ("read", "create", "update", "delete", "export", "manage", "reveal")
 #: how a field shows, from most to least: the rank of each
 ACCESS_RANK = {"visible": 0, "read_only": 1, "masked": 2, "hidden": 3}
-SCOPE_WORDS = ("all", "own", "team", "none")
+SCOPE_WORDS = ("all", "own", "team", "department", "department_and_below", "none")
+#: scopes by the org chart (lowrise.org): my departments, and with every one below them
+DEPARTMENT_SCOPES = ("department", "department_and_below")
 #: field types whose values can be shown masked (the mask works on text)
 MASKABLE = ("text", "long_text", "phone", "email", "url", "autonumber")
 
-ScopeKind = Literal["all", "own", "team", "none", "filter", "linked_from"]
+ScopeKind = Literal["all", "own", "team", "department", "department_and_below", "none",
+                    "filter", "linked_from"]
 
 
 class PermissionProblem(LowriseError):
@@ -71,8 +75,9 @@ class Scope:
     records of other types (as the actor sees them) link to."""
 
     kind: ScopeKind
-    #: own / team: the user fields that make a row someone's (empty: created_by and every
-    #: user field the type declares)
+    #: own / team / department: the user fields that make a row someone's (empty:
+    #: created_by and every user field the type declares); department scopes also take
+    #: links to the departments type
     fields: tuple[str, ...] = ()
     #: filter: the parsed tree
     node: Any = None
@@ -259,6 +264,8 @@ class _Parser:
                 return Scope("none")
             if raw == "team":
                 self.need_teams(at)
+            if raw in DEPARTMENT_SCOPES:
+                self.need_org(at)
             return Scope(raw)
         if not isinstance(raw, Mapping) or len(raw) != 1:
             self.fail(at, "a row scope is all, own, team, none or one of {own: [fields]}, "
@@ -266,6 +273,8 @@ class _Parser:
             return Scope("none")
         ((kind, value),) = raw.items()
         here = (*at, kind)
+        if kind in DEPARTMENT_SCOPES:
+            return self.department_scope(rt, kind, value, here)
         if kind in ("own", "team"):
             if kind == "team":
                 self.need_teams(here)
@@ -298,8 +307,35 @@ class _Parser:
                     continue
                 links.append((other, fname))
             return Scope("linked_from", links=tuple(links))
-        self.fail(at, f"'{kind}' is not a row scope; use own, team, filter or linked_from")
+        self.fail(at, f"'{kind}' is not a row scope; use own, team, department, "
+                  f"department_and_below, filter or linked_from"
+                  f"{filters.did_you_mean(str(kind), (*SCOPE_WORDS, 'filter', 'linked_from'))}")
         return Scope("none")
+
+    def need_org(self, at: tuple) -> None:
+        if org_of(self.ws) is None:
+            self.fail(at, "a department scope needs `org:` in workspace.yaml (the departments "
+                      "type, its head and parent fields, and the people's department fields)")
+
+    def department_scope(self, rt: RecordType, kind: str, value: Any, here: tuple) -> Scope:
+        """{department: [fields]}: user fields (the person's departments count) or links to
+        the departments type (the row's own department)."""
+        self.need_org(here)
+        org = org_of(self.ws)
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names:
+            self.fail(here, "expected a list of user fields or links to departments")
+            return Scope("none")
+        for i, n in enumerate(names):
+            f = rt.fields.get(n)
+            person = f is not None and f.type == "user" and n != "updated_by"
+            dept = f is not None and org is not None and f.type == "link" and \
+                filters.link_target(f, self.ws) == org.departments
+            if not (person or dept):
+                self.fail((*here, i), f"'{n}' is not a user field of {rt.name} nor a link to "
+                          f"departments; use {', '.join(owner_fields(rt)) or 'created_by'}"
+                          f"{filters.did_you_mean(str(n), rt.fields)}")
+        return Scope(kind, tuple(str(n) for n in names))
 
     def need_teams(self, at: tuple) -> None:
         t = self.ws.config.get("teams")
@@ -369,7 +405,7 @@ def scope_fields(ws: Workspace, teams: Teams, roles: Mapping[str, RoleAccess]
     `unless`) reads through a link. A row's own fields are not among them: a write can only
     change them on rows its writer may already write, and links only to records they read."""
     out: set[tuple[str, str]] = set()
-    team = False
+    team = dept = False
     for role in roles.values():
         if role.admin:
             continue
@@ -377,10 +413,14 @@ def scope_fields(ws: Workspace, teams: Teams, roles: Mapping[str, RoleAccess]
             for s in (*g.rows, *(g.write_rows or ()),
                       *(u for rule in g.fields.values() for u in rule.unless)):
                 team = team or s.kind == "team"
+                dept = dept or s.kind in DEPARTMENT_SCOPES
                 if s.kind == "filter":
                     out |= _through_links(s.node)
     if team and ws.users_type:
         out |= {(ws.users_type, n) for n in (teams.manager, teams.field) if n}
+    org = org_of(ws) if dept else None
+    if org is not None:  # who is in which department, and the tree itself
+        out |= org.fields()
     return frozenset(out)
 
 
@@ -404,7 +444,11 @@ def _build(ws: Workspace) -> tuple[AccessModel, list[tuple[tuple, str]]]:
 
 
 def problems(ws: Workspace) -> Iterator[tuple[tuple, str]]:
-    """Every problem of the permissions, as (path in workspace.yaml, message)."""
+    """Every problem of the permissions (and of `org:`), as (path in workspace.yaml,
+    message)."""
+    from lowrise.org import problems as org_problems
+
+    yield from org_problems(ws)
     yield from _build(ws)[1]
 
 

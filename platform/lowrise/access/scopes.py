@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lowrise import filters
+from lowrise.org import Org, below, my_departments, org_of, people_in
 from lowrise.workspace.model import RecordType, Workspace
 
 from .model import Scope, Teams, owner_fields
@@ -67,6 +68,43 @@ def members(schema, users_type: str, teams: Teams, me: int) -> sa.Select:
         value = sa.select(mine.c[teams.field]).where(mine.c.id == me).scalar_subquery()
         conds.append(sa.and_(u.c[teams.field].is_not(None), u.c[teams.field] == value))
     return sa.select(u.c.id).where(sa.or_(*conds))
+
+
+@dataclass(frozen=True, eq=False)
+class InDepartment(filters.Extension):
+    """`field` names one of the current user's departments (a link to the departments type,
+    or the row itself when `field` is `id` there), or a person in one of them (a user field);
+    with `and_below`, the departments under theirs count too (lowrise.org)."""
+
+    record_type: str
+    field: str
+    org: Org
+    and_below: bool
+    #: "department" when `field` names a department, "person" when it names a person
+    names: str
+    kind = "department"
+
+    def to_sql(self, schema, ctx: filters.FilterContext):
+        me = ctx.user
+        if me is None:
+            return sa.false()
+        depts = my_departments(schema, self.org, me)
+        if self.and_below:
+            depts = below(schema, self.org, depts)
+        ids = depts if self.names == "department" else people_in(schema, self.org, depts)
+        col = schema.table(self.record_type).c[self.field]
+        return sa.and_(col.is_not(None), col.in_(ids))
+
+    def describe(self, ws: Workspace, locale: str) -> str:
+        rt = ws.type(self.record_type)
+        f = rt.fields.get(self.field)
+        name = f.label.get(locale, ws.default_locale) if f is not None else \
+            rt.label.get(locale, ws.default_locale)
+        zh = locale.startswith("zh")
+        if self.and_below:
+            return f"{name} 属于我的部门或下级部门" if zh else \
+                f"{name} is in my department or one below it"
+        return f"{name} 属于我的部门" if zh else f"{name} is in my department"
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +165,8 @@ def scope_node(ws: Workspace, rt: RecordType, scope: Scope, teams: Teams,
                                  for other, fname in scope.links))
     names = list(scope.fields) or owner_fields(rt)
     items: list[filters.Node] = []
+    if scope.kind in ("department", "department_and_below"):
+        return department_node(ws, rt, scope, names)
     if scope.kind == "own":
         items += [filters.parse({"field": n, "op": "eq", "value": "me"}, rt, ws)
                   for n in names]
@@ -138,6 +178,29 @@ def scope_node(ws: Workspace, rt: RecordType, scope: Scope, teams: Teams,
         items += [TeamMembers(rt.name, n, ws.users_type, teams) for n in names]
         if rt.name == ws.users_type and not scope.fields:
             items.append(TeamMembers(rt.name, "id", ws.users_type, teams))
+    return filters.Any(tuple(items))
+
+
+def department_node(ws: Workspace, rt: RecordType, scope: Scope, names: list[str]
+                    ) -> filters.Node:
+    """The rows of my departments (and below): by user fields, links to departments, and on
+    the people and departments types themselves, the records that are them."""
+    org = org_of(ws)
+    if org is None:
+        return NOTHING
+    below_too = scope.kind == "department_and_below"
+    items: list[filters.Node] = []
+    for n in names:
+        f = rt.fields.get(n)
+        if f is None:  # reported by the loader
+            continue
+        what = "department" if f.type == "link" and \
+            filters.link_target(f, ws) == org.departments else "person"
+        items.append(InDepartment(rt.name, n, org, below_too, what))
+    if not scope.fields and rt.name == org.users:
+        items.append(InDepartment(rt.name, "id", org, below_too, "person"))
+    if not scope.fields and rt.name == org.departments:
+        items.append(InDepartment(rt.name, "id", org, below_too, "department"))
     return filters.Any(tuple(items))
 
 

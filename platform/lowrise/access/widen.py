@@ -25,7 +25,7 @@ from lowrise.errors import ValidationError
 from lowrise.i18n import msg
 
 from .policy import Policy, Shown
-from .scopes import IsUser, LinkedFrom, TeamMembers
+from .scopes import InDepartment, IsUser, LinkedFrom, TeamMembers
 
 WIDENS = msg("This change would let you see records you cannot see now, so it was not saved. "
              "Ask an administrator.")
@@ -62,6 +62,8 @@ def _reads(pol: Policy, node: Any, changed: set[tuple[str, str]], seen: set[str]
     if isinstance(node, TeamMembers):
         return any((node.users_type, n) in changed
                    for n in (node.teams.manager, node.teams.field) if n)
+    if isinstance(node, InDepartment):  # who is in which department, and the tree
+        return bool(node.org.fields() & changed)
     if isinstance(node, LinkedFrom):
         return _reads(pol, node.other_scope, changed, seen)
     return isinstance(node, filters.Extension)  # a kind not known here: assume it does

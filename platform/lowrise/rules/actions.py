@@ -24,6 +24,7 @@ from .model import (
     Assign,
     Block,
     CallWebhook,
+    ChatBot,
     Comment,
     CreateRecord,
     Notify,
@@ -458,6 +459,20 @@ def webhook(run: Run, spec: CallWebhook, index: int) -> None:
     run.note("webhook", f"queued POST {spec.url} (key {key[:8]})", index)
 
 
+def chat(run: Run, spec: ChatBot, index: int) -> None:
+    """Queue a text for a group chat's robot (sent and signed by the worker: bots.py), in
+    the workspace's language, masking what some role sees masked."""
+    ws = run.records.schema.workspace
+    template = spec.text.get(ws.default_locale) or spec.text.get("") or \
+        next(iter(spec.text.values()))
+    text = render(run, template)
+    target = spec.url or f"${spec.url_env}"
+    key = queue(run, "chat", target, {"bot": spec.bot, "text": text, "url_env": spec.url_env,
+                                      "secret_env": spec.secret_env, "timeout": spec.timeout},
+                max_attempts=spec.retries + 1)
+    run.note("chat", f"queued for the {spec.bot} robot (key {key[:8]}): {_short(text)}", index)
+
+
 def comment(run: Run, spec: Comment, index: int) -> None:
     text = render(run, spec.text)
     insert(run.conn, run.tables.comments, [dict(
@@ -474,5 +489,6 @@ def block(run: Run, spec: Block, index: int) -> None:
 
 ACTIONS: dict[str, Callable[[Run, Any, int], None]] = {
     "set_fields": set_fields, "create_record": create_record, "update_linked": update_linked,
-    "assign": assign, "notify": notify, "webhook": webhook, "comment": comment, "block": block,
+    "assign": assign, "notify": notify, "webhook": webhook, "chat": chat, "comment": comment,
+    "block": block,
 }

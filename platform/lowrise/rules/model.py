@@ -201,6 +201,23 @@ class CallWebhook:
 
 
 @dataclass(frozen=True)
+class ChatBot:
+    """A text posted to a group chat's robot (lowrise.rules.bots): WeCom, DingTalk, Feishu."""
+
+    bot: str
+    #: the text per locale ("" for a plain string); the workspace's locale is used
+    text: Mapping[str, Template]
+    url: str | None = None
+    #: the environment variable holding the URL instead (the URL holds the robot's token)
+    url_env: str | None = None
+    #: the environment variable holding the signing secret (DingTalk 加签, Feishu 签名校验)
+    secret_env: str | None = None
+    timeout: float = 10.0
+    retries: int = 5
+    kind: Literal["chat"] = "chat"
+
+
+@dataclass(frozen=True)
 class Comment:
     text: Template
     kind: Literal["comment"] = "comment"
@@ -213,10 +230,10 @@ class Block:
     kind: Literal["block"] = "block"
 
 
-ActionSpec = (SetFields | CreateRecord | UpdateLinked | Assign | Notify | CallWebhook | Comment
-              | Block)
+ActionSpec = (SetFields | CreateRecord | UpdateLinked | Assign | Notify | CallWebhook | ChatBot
+              | Comment | Block)
 ACTION_KINDS = ("set_fields", "create_record", "update_linked", "assign", "notify", "webhook",
-                "comment", "block")
+                "chat", "comment", "block")
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,10 @@ def smtp_sender(settings: SmtpSettings) -> Callable[[Mapping[str, Any]], str]:
 def default_senders(env: Mapping[str, str] | None = None
                     ) -> dict[str, Callable[[Mapping[str, Any]], str]]:
     """How each kind of message is delivered here: webhooks always, e-mail when SMTP is set."""
-    senders: dict[str, Callable[[Mapping[str, Any]], str]] = {"webhook": send_webhook}
+    from .bots import send_chat
+
+    senders: dict[str, Callable[[Mapping[str, Any]], str]] = {"webhook": send_webhook,
+                                                              "chat": send_chat}
     smtp = SmtpSettings.from_env(env)
     if smtp:
         senders["email"] = smtp_sender(smtp)

@@ -32,6 +32,7 @@ from .model import (
     Assign,
     Block,
     CallWebhook,
+    ChatBot,
     Comment,
     Created,
     CreateRecord,
@@ -498,6 +499,53 @@ class _Parser:
             return None
         return CallWebhook(url, raw.get("secret_env"), body, float(timeout),
                            int(raw.get("retries", 5)), as_role)
+
+    def act_chat(self, raw, rt, path):
+        """{bot: dingtalk, url | url_env, secret_env, text: <template or per locale>}"""
+        from .bots import BOTS
+
+        if not isinstance(raw, Mapping):
+            self.fail(path, "chat needs bot: (wecom, dingtalk or feishu), url: or url_env:, "
+                      "and text:")
+            return None
+        bot = raw.get("bot")
+        if bot not in BOTS:
+            self.fail((*path, "bot"), f"'{bot}' is not a chat robot; use {', '.join(BOTS)}"
+                      f"{filters.did_you_mean(str(bot), BOTS)}")
+            return None
+        url, url_env = raw.get("url"), raw.get("url_env")
+        if (url is None) == (url_env is None):
+            self.fail(path, "chat needs url: (the robot's address) or url_env: (the "
+                      "environment variable holding it), not both")
+            return None
+        if url is not None and (not isinstance(url, str) or
+                                not url.startswith(("http://", "https://"))):
+            self.fail((*path, "url"), "url is an http:// or https:// address")
+            return None
+        if raw.get("secret_env") is not None and bot == "wecom":
+            self.fail((*path, "secret_env"), "a WeCom robot signs nothing: its URL's key is "
+                      "the secret (leave secret_env out)")
+            return None
+        text = raw.get("text")
+        texts = text if isinstance(text, Mapping) else {"": text}
+        compiled = {}
+        for locale, source in texts.items():
+            if locale and locale not in self.ws.locales:
+                self.fail((*path, "text", locale), f"'{locale}' is not one of the workspace's "
+                          f"locales ({', '.join(self.ws.locales)})")
+                return None
+            t = self.template(source, (*path, "text", locale) if locale else (*path, "text"))
+            if t is None:
+                return None
+            compiled[str(locale)] = t
+        timeout = raw.get("timeout", DEFAULT_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or \
+                not 0 < timeout <= MAX_WEBHOOK_TIMEOUT:
+            self.fail((*path, "timeout"), msg("timeout is a number of seconds, more than 0 and "
+                                              "at most %(n)s", n=MAX_WEBHOOK_TIMEOUT))
+            return None
+        return ChatBot(bot, compiled, url, url_env, raw.get("secret_env"), float(timeout),
+                       int(raw.get("retries", 5)))
 
     def act_comment(self, raw, rt, path):
         text = raw.get("text") if isinstance(raw, Mapping) else raw

@@ -33,7 +33,7 @@ from .context import DEFERRED, SHARED, Run
 from .engine import RuleEngine, install
 from .heartbeat import EVERY as HEARTBEAT_EVERY
 from .heartbeat import Heartbeat
-from .model import CallWebhook, Schedule
+from .model import CallWebhook, ChatBot, Schedule
 from .outbox import DEFAULT_TIMEOUT, SMTP_TIMEOUT, DeliveryError, default_senders, next_attempt
 from .tables import RuleTables
 from .timing import next_run
@@ -48,9 +48,9 @@ def longest_send(engine: RuleEngine, kinds) -> float:
     """The longest one message of `kinds` (what a worker sends) may take: the largest timeout
     of the rules' webhooks, the SMTP timeout for e-mail."""
     timeouts = []
-    if "webhook" in kinds:
+    if "webhook" in kinds or "chat" in kinds:
         timeouts += [a.spec.timeout for rule in engine.rules.rules.values()
-                     for a in rule.actions if isinstance(a.spec, CallWebhook)]
+                     for a in rule.actions if isinstance(a.spec, (CallWebhook, ChatBot))]
     if "email" in kinds:
         timeouts.append(SMTP_TIMEOUT)
     return max(timeouts, default=DEFAULT_TIMEOUT)

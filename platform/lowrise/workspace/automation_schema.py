@@ -16,7 +16,7 @@ from .metaschema import REF_FILTER, REF_LABEL, REF_NAME, _defs, _doc, _schema
 TRIGGER_KINDS = ("created", "updated", "field_changed", "matches", "deleted", "time",
                  "schedule", "manual", "webhook")
 ACTION_KINDS = ("set_fields", "create_record", "update_linked", "assign", "notify", "webhook",
-                "comment", "block")
+                "chat", "comment", "block")
 REF_CONDITION = {"$ref": "#/$defs/condition"}
 #: the longest a webhook may wait for its receiver (seconds)
 MAX_WEBHOOK_TIMEOUT = 300
@@ -37,6 +37,7 @@ ACTION_SETTINGS: dict[str, tuple[str, ...]] = {
     "assign": ("field", "among", "strategy", "load", "overwrite"),
     "notify": ("to", "title", "body", "email"),
     "webhook": ("url", "secret_env", "body", "timeout", "retries", "as_role"),
+    "chat": ("bot", "url", "url_env", "secret_env", "text", "timeout", "retries"),
     "comment": ("text",),
     "block": ("message", "field"),
 }
@@ -183,6 +184,24 @@ def _actions() -> dict[str, dict[str, Any]]:
             "Tell people, in the inbox (and by e-mail).", ["to", "title"]),
         "webhook": {"description": "A POST to a URL: the URL, or its settings.",
                     "anyOf": [_text("The URL."), webhook]},
+        "chat": _object({
+            "bot": {"enum": ["wecom", "dingtalk", "feishu"],
+                    "description": "The group chat's robot: wecom (企业微信), dingtalk (钉钉) "
+                                   "or feishu (飞书)."},
+            "url": _text("The robot's webhook address."),
+            "url_env": _text("The environment variable holding the address instead (it "
+                             "holds the robot's token)."),
+            "secret_env": _text("dingtalk, feishu: the environment variable holding the "
+                                "signing secret (加签 / 签名校验)."),
+            "text": {"description": "The message (a template), or one per locale; the "
+                                    "workspace's locale is used.",
+                     "anyOf": [_text("The message."),
+                               {"type": "object", "additionalProperties": {"type": "string"}}]},
+            "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WEBHOOK_TIMEOUT,
+                        "description": "Seconds to wait for the robot (default 10)."},
+            "retries": {"type": "integer", "minimum": 0, "maximum": 25,
+                        "description": "Attempts after the first (default 5)."}},
+            "A message to a group chat through its robot.", ["bot", "text"]),
         "comment": {"description": "A comment on the record (a template).",
                     "anyOf": [_text("The comment."),
                               _object({"text": _text("The comment.")}, "A comment.",

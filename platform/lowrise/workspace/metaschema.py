@@ -152,11 +152,12 @@ PERMISSION_ACTIONS = ("read", "create", "update", "delete", "export", "manage", 
 def _permissions_schema() -> dict[str, Any]:
     """`permissions` of a role (see docs/permissions.md); lowrise.access checks the rest."""
     scope = {
-        "description": "Which rows: all, own, team, none, {own: [user fields]}, {team: [user "
-                       "fields]}, {filter: <filter>}, {linked_from: [type.field]}, or a list "
-                       "of these (rows in any of them).",
+        "description": "Which rows: all, own, team, department, department_and_below, "
+                       "none, {own: [user fields]}, {team: [user fields]}, {department: "
+                       "[fields]}, {department_and_below: [fields]}, {filter: <filter>}, "
+                       "{linked_from: [type.field]}, or a list of these (rows in any of them).",
         "anyOf": [
-            {"enum": ["all", "own", "team", "none"]},
+            {"enum": ["all", "own", "team", "department", "department_and_below", "none"]},
             {"type": "object", "minProperties": 1, "maxProperties": 1,
              "additionalProperties": False, "properties": {
                  "own": {"type": "array", "items": REF_NAME, "minItems": 1,
@@ -164,6 +165,13 @@ def _permissions_schema() -> dict[str, Any]:
                  "team": {"type": "array", "items": REF_NAME, "minItems": 1,
                           "description": "A row is my team's when one of these user fields "
                                          "is a member of my team."},
+                 "department": {"type": "array", "items": REF_NAME, "minItems": 1,
+                                "description": "A row is my department's when one of these "
+                                               "user fields is a person of my departments, "
+                                               "or one of these links names one of them."},
+                 "department_and_below": {
+                     "type": "array", "items": REF_NAME, "minItems": 1,
+                     "description": "The same, with every department under mine."},
                  "filter": _doc(dict(REF_FILTER), "The rows matching a filter (`me` is the "
                                 "person signed in)."),
                  "linked_from": {"type": "array", "minItems": 1,
@@ -260,6 +268,18 @@ def workspace_schema() -> dict[str, Any]:
                                           "everyone below me is in my team."),
                           "field": _doc(dict(REF_NAME), "A field naming a team: everyone "
                                         "sharing my value is in my team.")}},
+            "org": {"type": "object", "additionalProperties": False,
+                    "description": "The org chart: departments as a tree of records, for "
+                                   "`department` row scopes and approvers (docs/org.md).",
+                    "properties": {
+                        "departments": _doc(dict(REF_NAME), "The record type of the "
+                                            "departments."),
+                        "parent": _doc(dict(REF_NAME), "Its link to the department above."),
+                        "head": _doc(dict(REF_NAME), "Its user field: who leads the "
+                                     "department."),
+                        "members": {"type": "array", "items": REF_NAME, "minItems": 1,
+                                    "description": "The users type's link fields that name "
+                                                   "a person's departments."}}},
             "automations": {"type": "object", "additionalProperties": False,
                             "description": "How automation rules run.", "properties": {
                                 "max_depth": {"type": "integer", "minimum": 1, "maximum": 20,
@@ -287,11 +307,24 @@ def workspace_schema() -> dict[str, Any]:
                     "type": "object", "propertyNames": REF_NAME,
                     "additionalProperties": {"type": "integer", "minimum": 0},
                     "description": "How many records of each type at --scale 1 (default 50).",
-                }},
+                }, "org": {
+                    "type": "array", "description": "The demo's departments (with `org:`; "
+                    "see docs/org.md): each made by name, its people chosen by their "
+                    "field values, its head among them.",
+                    "items": {"type": "object", "additionalProperties": False,
+                              "required": ["name"], "properties": {
+                                  "name": {"type": "string", "minLength": 1},
+                                  "parent": {"type": "string", "minLength": 1},
+                                  "people": {"$ref": "#/$defs/demo_match"},
+                                  "head": {"$ref": "#/$defs/demo_match"}}}}},
             },
         },
         "additionalProperties": False,
-    }, {**_defs(), **_permissions_schema()})
+    }, {**_defs(), **_permissions_schema(), "demo_match": {
+        "type": "object", "minProperties": 1, "description": "People whose fields hold "
+        "these values (a value or a list of values per field).",
+        "additionalProperties": {"anyOf": [{"type": ["string", "number", "boolean"]},
+                                           {"type": "array"}]}}})
 
 
 def _field_defs() -> dict[str, Any]:
