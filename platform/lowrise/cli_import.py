@@ -56,15 +56,18 @@ def _whole_file(step, *args, **kw):
                    "record by FIELD (id or a unique field); a row that finds none is refused.")
 @click.option("--upsert-by", "upsert_by", metavar="FIELD",
               help="Like --update-by, but a row that finds no record creates one.")
+@click.option("--header-row", type=click.IntRange(min=1), metavar="N",
+              help="The row that names the columns (the rows above it are skipped); by "
+                   "default the first, below any title rows of one cell.")
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
 @click.option("--as", "as_email", metavar="EMAIL",
               help="Record the new records as created by this user account.")
 @click.pass_obj
 def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], valid_only: bool,
                    skip_automations: bool, encoding: str | None, errors_to: Path | None,
-                   update_by: str | None, upsert_by: str | None, dry_run: bool,
-                   as_email: str | None):
-    """Import records of TYPE from FILE (CSV or XLSX, the first sheet)."""
+                   update_by: str | None, upsert_by: str | None, header_row: int | None,
+                   dry_run: bool, as_email: str | None):
+    """Import records of TYPE from FILE (CSV, XLSX or ODS, the first sheet)."""
     if update_by and upsert_by:
         raise click.UsageError("give --update-by or --upsert-by, not both")
     key = update_by or upsert_by
@@ -91,7 +94,7 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
         from lowrise import import_keyed
 
         import_keyed.check_key(records, rt, key, op)
-        sheet = importer.read_file(file, encoding=encoding)
+        sheet = importer.read_file(file, encoding=encoding, header_row=header_row)
         mapping = _mapping(rt, sheet, pairs, key, op)
     except importer.ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
@@ -99,7 +102,8 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
         shown = f"{name} ({rt.fields[name].label})" if name else "(skipped)"
         click.echo(f"  {header or '(no header)':<24} → {shown}")
     enc = f", {sheet.encoding}" if sheet.encoding else ""
-    click.echo(f"{len(sheet.rows):,} rows in {file.name}{enc}")
+    above = f", the header in row {sheet.header_row}" if sheet.header_row > 1 else ""
+    click.echo(f"{len(sheet.rows):,} rows in {file.name}{enc}{above}")
     prepared = importer.prepare(records, type_name, sheet, mapping, actor)
     if dry_run:
         checked = _whole_file(importer.check, records, type_name, prepared, actor, key=key,
@@ -107,7 +111,7 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
         errors = checked.errors
         created = updated = 0
         if checked.actions is not None:
-            _show_changes(rt, checked)
+            _show_changes(rt, checked, first=sheet.header_row + 1)
     else:
         with click.progressbar(length=len(sheet.rows), label="Importing") as bar:
             state = {"n": 0}
@@ -122,7 +126,7 @@ def import_command(ctx, type_name: str, file: Path, pairs: tuple[str, ...], vali
                                  key=key, op=op)
         errors, created, updated = result.errors, result.created, result.updated
     for i, errs in list(errors.items())[:20]:
-        click.echo(f"  row {i + 2}: {importer.describe(errs, rt)}", err=True)
+        click.echo(f"  row {i + sheet.header_row + 1}: {importer.describe(errs, rt)}", err=True)
     if len(errors) > 20:
         click.echo(f"  ... and {len(errors) - 20:,} more", err=True)
     if errors_to and errors:
@@ -155,7 +159,7 @@ def _shown_value(value) -> str:
     return "(empty)" if value is None or value == "" else str(value)
 
 
-def _show_changes(rt, checked: importer.Checked, limit: int = 20) -> None:
+def _show_changes(rt, checked: importer.Checked, limit: int = 20, first: int = 2) -> None:
     """Per row, what the import would do: the changed fields, before → after."""
     shown = 0
     for i, action in enumerate(checked.actions or []):
@@ -163,8 +167,8 @@ def _show_changes(rt, checked: importer.Checked, limit: int = 20) -> None:
             continue
         shown += 1
         if action == "create":
-            click.echo(f"  row {i + 2}: new record")
+            click.echo(f"  row {i + first}: new record")
             continue
         parts = [f"{rt.fields[k].label}: {_shown_value(a)} → {_shown_value(b)}"
                  for k, (a, b) in checked.changes.get(i, {}).items()]
-        click.echo(f"  row {i + 2}: " + "; ".join(parts))
+        click.echo(f"  row {i + first}: " + "; ".join(parts))

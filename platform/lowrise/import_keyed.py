@@ -112,11 +112,11 @@ def attempt(records: Records, type_name: str, rows: Sequence[dict[str, Any]], ac
 def write(records: Records, type_name: str, rows: Sequence[dict[str, Any]], actor: Actor,
           key: str, op: str, *, run_hooks: bool,
           finish: Callable[[sa.Connection, int, int], None] | None = None) -> tuple[int, int]:
-    """Write the rows (all or nothing: BulkValidationError); (created, updated). `finish`
+    """Write the rows (all or nothing: BulkValidationError); (created, changed). `finish`
     runs inside the write's transaction before it commits."""
     with write_transaction(records.engine) as conn:
         result = bulk_write(records, type_name, rows, actor, op=op, key=key,  # type: ignore[arg-type]
                             run_hooks=run_hooks, conn=conn)
         if finish is not None:
-            finish(conn, result.created, result.updated)
-    return result.created, result.updated
+            finish(conn, result.created, result.updated - result.unchanged)
+    return result.created, result.updated - result.unchanged

@@ -27,6 +27,7 @@ from lowrise.i18n import Lazy, about, language, msg, msg_n, tr
 from lowrise.sheets import (
     MAX_COLUMNS,
     MAX_ROWS,
+    Formula,
     ImportFileError,
     Sheet,
     detect_encoding,
@@ -132,10 +133,15 @@ def _cell(f: Field, value: Any) -> Any:
     if f.type in ("text", "long_text", "phone", "email", "url") and \
             isinstance(value, int | float | date) and not isinstance(value, bool):
         value = str(value)
-    return value
+    return f.kind.import_cell(f, value)
 
 
 _CELL_MEMO = 2000
+
+
+def NO_RESULT(formula: str) -> Any:  # noqa: N802 - a message, as the constants beside it
+    return msg("is a formula (%(formula)s) whose result the file does not hold; open the file "
+               "in Excel or WPS, save it, and import it again", formula=formula)
 
 
 def _cell_once(f: Field, value: Any, seen: dict[Any, Any]) -> Any:
@@ -224,6 +230,9 @@ def prepare(records: Records, type_name: str, sheet: Sheet, mapping: Sequence[st
     for n, row in enumerate(sheet.rows):
         out: dict[str, Any] = {}
         for i, f in cols:
+            if type(row[i]) is Formula:
+                errors.setdefault(n, {})[f.name] = NO_RESULT(row[i])
+                continue
             v = _cell_once(f, row[i], seen[f.name])
             if v is None:
                 continue  # an empty cell: no value (the field's default applies)

@@ -35,6 +35,8 @@ class BulkResult:
     records: list[dict[str, Any]]
     created: int
     updated: int
+    #: rows that found their record and changed nothing in it (counted in `updated` too)
+    unchanged: int = 0
 
 
 def key_fields(records: Records, type_name: str) -> list[str]:
@@ -61,7 +63,9 @@ def bulk_write(records: Records, type_name: str, rows: Sequence[Mapping[str, Any
     errors: dict[int, dict[str, str]] = {}
     out: list[dict[str, Any] | None] = [None] * len(rows)
     with records.transaction(conn) as conn:
-        found = find_ids(conn, records, type_name, rows, key, actor, errors, op)
+        versions: dict[int, Any] = {}
+        found = find_ids(conn, records, type_name, rows, key, actor, errors, op, versions)
+        unchanged = 0
         creates: list[int] = []
         updated = 0
         for i, row in enumerate(rows):
@@ -81,6 +85,8 @@ def bulk_write(records: Records, type_name: str, rows: Sequence[Mapping[str, Any
                 out[i] = records.update(type_name, rid, values, actor, conn=conn,
                                         expected_version=row.get("version"))
                 updated += 1
+                if versions.get(rid) is not None and out[i].get("version") == versions[rid]:
+                    unchanged += 1
             except ValidationError as exc:
                 errors[i] = exc.errors
             except ConflictError as exc:
@@ -100,7 +106,7 @@ def bulk_write(records: Records, type_name: str, rows: Sequence[Mapping[str, Any
                     out[i] = rec
         if errors:  # raising inside the transaction undoes the updates already made
             raise BulkValidationError(dict(sorted(errors.items())))
-    return BulkResult([r for r in out if r is not None], len(creates), updated)
+    return BulkResult([r for r in out if r is not None], len(creates), updated, unchanged)
 
 
 def _without(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
@@ -108,8 +114,10 @@ def _without(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
 
 
 def find_ids(conn, records: Records, type_name: str, rows: Sequence[Mapping[str, Any]], key: str,
-          actor: Actor, errors: dict[int, dict[str, str]], op: Op) -> dict[int, int]:
-    """Row index → id of the record the row's key value names (one query a thousand rows)."""
+          actor: Actor, errors: dict[int, dict[str, str]], op: Op,
+          versions: dict[int, Any] | None = None) -> dict[int, int]:
+    """Row index → id of the record the row's key value names (one query a thousand rows);
+    `versions`, when given, gets each found record's version by id."""
     rt = records.schema.workspace.type(type_name)
     f = rt.fields[key]
     wanted: dict[int, Any] = {}
@@ -130,9 +138,11 @@ def find_ids(conn, records: Records, type_name: str, rows: Sequence[Mapping[str,
         try:
             page = query.list_records(conn, records.schema, type_name,
                                       filter={"field": key, "op": "in", "value": chunk},
-                                      sort=["id"], limit=query.MAX_LIMIT, fields=[key],
-                                      ctx=actor)
+                                      sort=["id"], limit=query.MAX_LIMIT,
+                                      fields=[key, "version"], ctx=actor)
         except LowriseError as exc:
             raise ValidationError({key: str(exc)}) from None
         by_value.update({r[key]: r["id"] for r in page.rows})
+        if versions is not None:
+            versions.update({r["id"]: r.get("version") for r in page.rows})
     return {i: by_value[v] for i, v in wanted.items() if v in by_value}
