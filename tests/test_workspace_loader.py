@@ -306,7 +306,7 @@ def test_unknown_option_points_at_the_key():
         f"field; did you mean 'label'? (options: {options})"]
     assert thing_problems("lable: Thing\nfields:\n  a: {type: text}\n") == [
         "schemas/thing.yaml:1:1: lable: 'lable' is not a setting of a record type; did you "
-        "mean 'label'? (settings: label, label_plural, description, icon, title, search, "
+        "mean 'label'? (settings: label, label_plural, description, icon, title, search, indexes, "
         "fields)"]
 
 

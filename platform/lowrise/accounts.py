@@ -6,6 +6,7 @@ sign-in. The table is the engine's own (`lr_users`), created on first use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -94,6 +95,10 @@ def tokens_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("last_used_at", UTCDateTime()),
         sa.Column("revoked_at", UTCDateTime()),
+        # added later (ensure_table adds them to an older table): nullable, no defaults
+        sa.Column("expires_at", UTCDateTime()),  # None: never
+        # None: everything the account may do; {"read_only": bool, "types": [names] | None}
+        sa.Column("scopes", sa.JSON(none_as_null=True)),
     )
 
 
@@ -132,6 +137,20 @@ class ApiToken:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    scopes: dict | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return bool((self.scopes or {}).get("read_only"))
+
+    @property
+    def types(self) -> list[str] | None:
+        """The record types the token reaches (None: every type the account may use)."""
+        return (self.scopes or {}).get("types") or None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
 
     @property
     def active(self) -> bool:
@@ -186,6 +205,7 @@ class Accounts:
         if not self._ready:
             self.table.create(self.engine, checkfirst=True)
             self.tokens.create(self.engine, checkfirst=True)
+            _add_missing_columns(self.engine, self.tokens)
             self.attempts.create(self.engine, checkfirst=True)
             self.sessions.ensure_table()
             self._ready = True
@@ -282,8 +302,12 @@ class Accounts:
 
 
     # -- API tokens ---------------------------------------------------------------------
-    def create_token(self, user_id: int, name: str = "") -> tuple[str, ApiToken]:
-        """A new API token for an account: (the token, shown only now; its stored record)."""
+    def create_token(self, user_id: int, name: str = "", *, expires_at: datetime | None = None,
+                     read_only: bool = False, types: Iterable[str] | None = None
+                     ) -> tuple[str, ApiToken]:
+        """A new API token for an account: (the token, shown only now; its stored record).
+        `read_only`: reads only; `types`: only these record types; `expires_at`: refused
+        from then on. Within those, the token does what its account may."""
         self.ensure_table()
         if self.get(user_id) is None:
             raise AccountError(msg("there is no account #%(id)s", id=user_id))
@@ -292,7 +316,10 @@ class Accounts:
         with write_transaction(self.engine) as conn:
             tid = conn.execute(t.insert().values(
                 user_id=user_id, name=(name or "").strip()[:100], prefix=token[:10],
-                token_hash=_token_hash(token), created_at=datetime.now(UTC)
+                token_hash=_token_hash(token), created_at=datetime.now(UTC),
+                expires_at=expires_at,
+                scopes=({"read_only": read_only, "types": sorted(types) if types else None}
+                        if read_only or types else None)
             ).returning(t.c.id)).scalar_one()
             row = conn.execute(sa.select(t).where(t.c.id == tid)).mappings().one()
         return token, _token(row)
@@ -319,24 +346,33 @@ class Accounts:
                 raise AccountError(msg("there is no active token #%(id)s", id=token_id))
 
     def authenticate_token(self, token: str) -> User | None:
-        """The active account an unrevoked token belongs to, or None."""
+        """The active account an unrevoked, unexpired token belongs to, or None."""
+        found = self.token_login(token)
+        return found[0] if found else None
+
+    def token_login(self, token: str) -> tuple[User, ApiToken] | None:
+        """(the account, the token's record) for an unrevoked, unexpired token of an active
+        account, or None."""
         if not token or not token.startswith(TOKEN_PREFIX):
             return None
         self.ensure_table()
         t = self.tokens
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.c.id, t.c.user_id, t.c.last_used_at).where(
-                t.c.token_hash == _token_hash(token), t.c.revoked_at.is_(None))).first()
+            row = conn.execute(sa.select(t).where(
+                t.c.token_hash == _token_hash(token), t.c.revoked_at.is_(None))).mappings().first()
         if row is None:
             return None
-        user = self.get(row.user_id)
+        info = _token(row)
+        now = datetime.now(UTC)
+        if info.expired(now):
+            return None
+        user = self.get(row["user_id"])
         if user is None or not user.active:
             return None
-        now = datetime.now(UTC)
         # At most one write a minute per token: a busy client must not turn reads into writes.
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            self._token_used(row.id, now)
-        return user
+        if row["last_used_at"] is None or (now - row["last_used_at"]).total_seconds() > 60:
+            self._token_used(row["id"], now)
+        return user, info
 
     def _token_used(self, token_id: int, now: datetime) -> None:
         """Note when a token was last used, if the database takes a write now: a database
@@ -443,7 +479,24 @@ class LoginLimit:
 def _token(row) -> ApiToken:
     return ApiToken(id=row["id"], user_id=row["user_id"], name=row["name"], prefix=row["prefix"],
                     created_at=row["created_at"], last_used_at=row["last_used_at"],
-                    revoked_at=row["revoked_at"])
+                    revoked_at=row["revoked_at"], expires_at=row.get("expires_at"),
+                    scopes=row.get("scopes"))
+
+
+def _add_missing_columns(engine: sa.Engine, table: sa.Table) -> None:
+    """Add to an older table the (nullable) columns it lacks."""
+    with engine.connect() as conn:
+        have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    quote = engine.dialect.identifier_preparer.quote
+    for col in table.columns:
+        if col.name in have:
+            continue
+        kind = col.type.compile(dialect=engine.dialect)
+        # another process may add it at the same moment: then it is there all the same
+        with contextlib.suppress(sa.exc.ProgrammingError, sa.exc.OperationalError), \
+                engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ADD COLUMN "
+                                 f"{quote(col.name)} {kind}")
 
 
 def _check_password(password: str, *, email: str = "", name: str = "") -> None:

@@ -11,6 +11,7 @@ import click
 from lowrise.actor import Actor
 from lowrise.backup import cli as backup_cli
 from lowrise.cli_import import import_command
+from lowrise.cli_tokens import token as token_group
 from lowrise.rules import cli as rules_cli
 
 
@@ -279,6 +280,7 @@ def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | N
 main.add_command(rules_cli.worker)
 main.add_command(rules_cli.rules)
 main.add_command(import_command)
+main.add_command(token_group)
 main.add_command(backup_cli.backup)
 main.add_command(backup_cli.restore)
 
@@ -383,8 +385,26 @@ def new(directory: str, template: str):
         dest = clone(template, directory)
     except TemplateError as exc:
         raise click.ClickException(str(exc)) from None
+    from lowrise.workspace import load_workspace
+    from lowrise.workspace.editor_schemas import write as write_schemas
+
+    write_schemas(dest, load_workspace(dest))  # editor hints that work in any clone
     click.echo(f"Created {dest} from the {template} template. Next:\n"
                f"  cd {dest} && lowrise migrate && lowrise seed && lowrise serve")
+
+
+@main.command("schema")
+@pass_ctx
+def schema_(ctx: Context):
+    """Write the workspace's JSON Schemas for editors into json-schemas/ (field names of
+    each record type in views, record types in automations, rule fixtures) and point every
+    YAML file's first line at its schema by a relative path."""
+    from lowrise.workspace.editor_schemas import FOLDER, write
+
+    root = ctx.workspace_dir
+    changed = write(root, ctx.workspace())
+    click.echo(f"{len(changed)} file(s) written or updated; the schemas are in "
+               f"{root / FOLDER}")
 
 
 @main.command("templates")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -142,18 +143,75 @@ def csv_text(lines: Iterator[list[Any]], *, bom: bool = True) -> Iterator[str]:
         yield buf.getvalue()
 
 
-def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str = "Export"
-               ) -> None:
-    """Rows into an XLSX workbook written in openpyxl's write-only mode (bounded memory).
+#: rows read ahead to size the columns (a write-only sheet declares its widths first)
+WIDTH_SAMPLE = 200
+CURRENCY_SIGNS = {"CNY": "¥", "JPY": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£"}
+
+
+def number_format(f: Field | None) -> str | None:
+    """The Excel number format of a field's cells: money with its sign and two decimals,
+    percent values as written (12.5 shows 12.50%: the cell keeps 12.5, as imports read it
+    back), decimals with their places, whole numbers with thousands separators, dates."""
+    if f is None:
+        return None
+    kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
+    scale = int(f.config.get("scale", 2)) if kind in ("decimal", "currency", "percent") else 0
+    places = "0." + "0" * scale if scale else "0"
+    if kind == "currency":
+        code = str(f.config.get("currency") or "CNY")
+        sign = CURRENCY_SIGNS.get(code)
+        return f'"{sign}"#,##{places}' if sign else f'#,##{places} "{code}"'
+    if kind == "percent":
+        return f'{places}"%"'
+    if kind == "decimal":
+        return f"#,##{places}"
+    if kind == "integer":
+        return "#,##0"
+    if kind == "date":
+        return "yyyy-mm-dd"
+    if kind == "datetime":
+        return "yyyy-mm-dd hh:mm"
+    return None
+
+
+def _width(value: Any) -> int:
+    """How many character widths a value takes (Chinese characters count two)."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, Decimal | int | float):
+        return len(f"{value:,}") + 3
+    text = str(value).split("\n", 1)[0]
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str = "Export",
+               columns: Sequence[Field] | None = None) -> None:
+    """Rows into an XLSX workbook written in openpyxl's write-only mode (bounded memory):
+    the header bold and frozen, columns as wide as their first rows need (8 to 50), and with
+    `columns` (the fields) each cell in its field's number format (money, percent, dates).
     Every text is a string cell (openpyxl would make `=...` a formula), marked to stay text
     when someone edits it in Excel."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
     sheet = wb.create_sheet(title=_sheet_title(title))
     header = next(lines, None)
+    ahead = list(itertools.islice(lines, WIDTH_SAMPLE))
+    fields = list(columns or [])
+    formats = [number_format(fields[i]) if i < len(fields) else None
+               for i in range(len(header or ()))]
+    # views and widths are written before the first row: set them first
+    sheet.freeze_panes = "A2"
+    for i, text in enumerate(header or ()):
+        widest = max([_width(text) + 2, *(_width(r[i]) for r in ahead if i < len(r))])
+        sheet.column_dimensions[get_column_letter(i + 1)].width = min(max(widest + 1, 8), 50)
     if header is not None:
         bold = Font(bold=True)
         cells = []
@@ -162,15 +220,14 @@ def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str =
             c.font = bold
             cells.append(c)
         sheet.append(cells)
-        sheet.freeze_panes = "A2"
-    formats = {date: "yyyy-mm-dd", datetime: "yyyy-mm-dd hh:mm"}
-    for line in lines:
+    by_type = {date: "yyyy-mm-dd", datetime: "yyyy-mm-dd hh:mm"}
+    for line in itertools.chain(ahead, lines):
         out_cells = []
-        for v in line:
-            fmt = formats.get(type(v))
+        for i, v in enumerate(line):
+            fmt = (formats[i] if i < len(formats) else None) or by_type.get(type(v))
             if _formula_like(v):
                 out_cells.append(_text_cell(sheet, v))
-            elif fmt:
+            elif fmt and v is not None and not isinstance(v, str):
                 c = WriteOnlyCell(sheet, value=v)
                 c.number_format = fmt
                 out_cells.append(c)

@@ -31,28 +31,33 @@ SHOW_REFUSED = 100
 
 def build(records: Records, type_name: str, sheet: importer.Sheet,
           mapping: Sequence[str | None] | None, actor: Actor, *, revision: int,
-          refused_path: Path) -> dict[str, Any]:
+          refused_path: Path, key: str | None = None, op: str = "create") -> dict[str, Any]:
     """Map, prepare and check every row (nothing is written); the preview as JSON data, with
     every refused row written to `refused_path`. A mapping that cannot work is the preview's
     `problem`, not an error: the person picks other fields."""
     rt = records.schema.workspace.type(type_name)
     locales = records.schema.workspace.locales
     width = len(sheet.headers)
-    chosen = list(mapping or importer.guess_mapping(rt, sheet.headers))
+    chosen = list(mapping or importer.guess_mapping(rt, sheet.headers, key=key))
     chosen = (chosen + [None] * width)[:width]
     first = sheet.rows[0] if sheet.rows else [None] * width
     out: dict[str, Any] = {
         "revision": revision, "headers": sheet.headers, "mapping": chosen,
+        "header_row": sheet.header_row,
         "first": [_cell(c) for c in first], "rows": len(sheet.rows), "valid": 0, "refused": 0,
-        "problem": None, "sample": [], "errors": []}
+        "problem": None, "sample": [], "errors": [], "op": op, "key": key, "changes": [],
+        "actions": {}}
     try:
-        usable = importer.check_mapping(rt, chosen)
+        from lowrise import import_keyed
+
+        import_keyed.check_key(records, rt, key, op)
+        usable = importer.check_mapping(rt, chosen, key=key, op=op)
     except importer.ImportFileError as exc:
         out["problem"] = dump(exc.message, locales)
         return out
     prepared = importer.prepare(records, type_name, sheet, usable, actor)
     try:
-        checked = importer.check(records, type_name, prepared, actor)
+        checked = importer.check(records, type_name, prepared, actor, key=key, op=op)
     except Undisclosed as exc:  # the whole file refused at once: never row by row
         refused_path.unlink(missing_ok=True)
         out["problem"] = dump(importer.describe_one(exc.errors, rt), locales)
@@ -60,9 +65,37 @@ def build(records: Records, type_name: str, sheet: importer.Sheet,
     write_refused(refused_path, sheet, checked.errors, locales)
     out.update(
         valid=checked.valid, refused=len(checked.errors),
-        sample=[to_json_values(rt, s) for s in checked.stored if s is not None][:SAMPLE_ROWS],
+        sample=[] if checked.actions is not None else
+        [to_json_values(rt, s) for s in checked.stored if s is not None][:SAMPLE_ROWS],
         errors=[[i, dump_errors(errs, locales)]
                 for i, errs in list(checked.errors.items())[:SHOW_REFUSED]])
+    if checked.actions is not None:
+        acts = checked.actions
+        out["actions"] = {a: acts.count(a) for a in ("create", "update", "same")}
+        out["changes"] = [[i, a, _changes(rt, checked.changes.get(i, {}))]
+                          for i, a in enumerate(acts) if a in ("create", "update")
+                          ][:SAMPLE_ROWS]
+    return out
+
+
+def _changes(rt: RecordType, diff: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """One row's changed fields as JSON data: {field: [before, after]}."""
+    before = to_json_values(rt, {k: a for k, (a, _b) in diff.items()})
+    after = to_json_values(rt, {k: b for k, (_a, b) in diff.items()})
+    return {k: [before.get(k), after.get(k)] for k in diff}
+
+
+def change_rows(rt: RecordType, preview: Mapping[str, Any]
+                ) -> list[tuple[int, str, list[tuple[Any, Any, Any]]]]:
+    """The preview's changes as stored values again: (row, action, [(field, before, after)])."""
+    out = []
+    for i, action, diff in preview.get("changes") or ():
+        names = [k for k in diff if k in rt.fields]
+        before, odd = from_json_values(rt, {k: diff[k][0] for k in names})
+        after = from_json_values(rt, {k: diff[k][1] for k in names})[0]
+        for k in odd:  # a value shown masked is no value of its type: shown as it was read
+            before[k] = diff[k][0]
+        out.append((i, action, [(rt.fields[k], before.get(k), after.get(k)) for k in names]))
     return out
 
 

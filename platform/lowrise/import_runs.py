@@ -100,10 +100,11 @@ class Runs:
         owner = this_process()
         with self._running(job, status="checking", done=0):
             try:
-                sheet = importer.read_file(job.path)
+                sheet = importer.read_file(job.path, header_row=job.header_row)
                 width = len(sheet.headers)
+                op, key = job.op or "create", job.key_field
                 mapping = importer.check_mapping(rt, ((job.mapping or importer.guess_mapping(
-                    rt, sheet.headers)) + [None] * width)[:width])
+                    rt, sheet.headers, key=key)) + [None] * width)[:width], key=key, op=op)
                 self._phase(job.id, status="checking", total=len(sheet.rows), done=0)
                 prepared = importer.prepare(records, job.record_type, sheet, mapping, actor)
                 self._phase(job.id, status="writing")
@@ -113,7 +114,8 @@ class Runs:
                         import_preview.write_refused(job.errors_path, sheet, result.errors,
                                                      self.locales)
                     if not self._finish(job.id, owner, "writing", conn=conn, status="done",
-                                        done=result.created, created=result.created,
+                                        done=result.created + result.updated,
+                                        created=result.created, updated=result.updated,
                                         refused=len(result.errors), total=result.total,
                                         message=None, reason=None):
                         raise LowriseError(TAKEN)
@@ -121,7 +123,7 @@ class Runs:
                 result = importer.run(
                     records, job.record_type, prepared, actor, mode=job.mode,  # type: ignore[arg-type]
                     run_hooks=job.run_hooks, progress=lambda n: self._live_set(job.id, done=n),
-                    finish=finish)
+                    finish=finish, key=key, op=op)
                 if not result.written:
                     import_preview.write_refused(job.errors_path, sheet, result.errors,
                                                  self.locales)
@@ -179,10 +181,11 @@ class Runs:
                 current = self._read(job.id)
                 if current is None or current.revision != job.revision:
                     return  # the mapping changed while this waited its turn
-                sheet = importer.read_file(job.path)
+                sheet = importer.read_file(job.path, header_row=job.header_row)
                 data = import_preview.build(records, job.record_type, sheet, job.mapping, actor,
                                             revision=job.revision,
-                                            refused_path=job.preview_errors_path)
+                                            refused_path=job.preview_errors_path,
+                                            key=job.key_field, op=job.op or "create")
                 if not self._finish(job.id, owner, "ready", revision=job.revision,
                                     preview=data, total=data["rows"]):
                     job.preview_errors_path.unlink(missing_ok=True)

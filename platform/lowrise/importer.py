@@ -27,6 +27,7 @@ from lowrise.i18n import Lazy, about, language, msg, msg_n, tr
 from lowrise.sheets import (
     MAX_COLUMNS,
     MAX_ROWS,
+    Formula,
     ImportFileError,
     Sheet,
     detect_encoding,
@@ -60,10 +61,16 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_\-*:：()（）]+", "", text)
 
 
-def guess_mapping(rt: RecordType, headers: Sequence[str]) -> list[str | None]:
-    """For each column, the field whose name or label (in any locale) it carries, or None."""
+def guess_mapping(rt: RecordType, headers: Sequence[str], *, key: str | None = None
+                  ) -> list[str | None]:
+    """For each column, the field whose name or label (in any locale) it carries, or None;
+    with `key` "id" (an import onto existing records by id), an id column too."""
     names: dict[str, str] = {}
-    for f in importable(rt):
+    fields = importable(rt)
+    if key == "id" and "id" in rt.fields:
+        fields = [rt.fields["id"], *fields]
+        names.update({_norm("#"): "id", _norm("编号"): "id"})
+    for f in fields:
         for text in (f.name, *f.label.texts.values()):
             names.setdefault(_norm(text), f.name)
     out: list[str | None] = []
@@ -73,9 +80,14 @@ def guess_mapping(rt: RecordType, headers: Sequence[str]) -> list[str | None]:
     return out
 
 
-def check_mapping(rt: RecordType, mapping: Sequence[str | None]) -> list[str | None]:
-    """The mapping with unknown fields and repeats dropped; ImportFileError when nothing maps."""
+def check_mapping(rt: RecordType, mapping: Sequence[str | None], *, key: str | None = None,
+                  op: str = "create") -> list[str | None]:
+    """The mapping with unknown fields and repeats dropped; ImportFileError when nothing maps,
+    or (op "update"/"upsert") when no column holds the `key` field. Only new records need
+    every required field: an update leaves the fields it has no column for as they are."""
     allowed = {f.name for f in importable(rt)}
+    if op != "create" and key == "id":
+        allowed.add("id")
     out: list[str | None] = []
     for name in mapping:
         out.append(name if name in allowed and name not in out else None)
@@ -83,6 +95,13 @@ def check_mapping(rt: RecordType, mapping: Sequence[str | None]) -> list[str | N
         raise ImportFileError(msg("no column matches a field of %(type)s; name the columns "
                                   "after the fields (or their labels) or choose a field for "
                                   "each column", type=rt.label))
+    if op != "create" and key and key not in out:
+        kf = rt.fields.get(key)
+        raise ImportFileError(msg("no column holds %(field)s, which finds the records to "
+                                  "change; choose the column that holds it",
+                                  field=kf.label if kf else key))
+    if op != "create":
+        return out
     missing = [f for f in importable(rt) if f.required and f.default is None
                and f.name not in out]
     if missing:
@@ -114,10 +133,15 @@ def _cell(f: Field, value: Any) -> Any:
     if f.type in ("text", "long_text", "phone", "email", "url") and \
             isinstance(value, int | float | date) and not isinstance(value, bool):
         value = str(value)
-    return value
+    return f.kind.import_cell(f, value)
 
 
 _CELL_MEMO = 2000
+
+
+def NO_RESULT(formula: str) -> Any:  # noqa: N802 - a message, as the constants beside it
+    return msg("is a formula (%(formula)s) whose result the file does not hold; open the file "
+               "in Excel or WPS, save it, and import it again", formula=formula)
 
 
 def _cell_once(f: Field, value: Any, seen: dict[Any, Any]) -> Any:
@@ -206,6 +230,9 @@ def prepare(records: Records, type_name: str, sheet: Sheet, mapping: Sequence[st
     for n, row in enumerate(sheet.rows):
         out: dict[str, Any] = {}
         for i, f in cols:
+            if type(row[i]) is Formula:
+                errors.setdefault(n, {})[f.name] = NO_RESULT(row[i])
+                continue
             v = _cell_once(f, row[i], seen[f.name])
             if v is None:
                 continue  # an empty cell: no value (the field's default applies)
@@ -227,14 +254,21 @@ class Checked:
 
     stored: list[dict[str, Any] | None]
     errors: dict[int, dict[str, str]]
+    #: an import onto existing records (lowrise.import_keyed): per row "create", "update" or
+    #: "same", and the changed fields of an update as (before, after)
+    actions: list[str | None] | None = None
+    changes: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
 
     @property
     def valid(self) -> int:
         return sum(1 for s in self.stored if s is not None)
 
 
-def check(records: Records, type_name: str, prepared: Prepared, actor: Actor) -> Checked:
-    """Check every row as bulk_create would, writing nothing."""
+def check(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
+          key: str | None = None, op: str = "create") -> Checked:
+    """Check every row as bulk_create (or, with a key, bulk_write) would, writing nothing."""
+    if op != "create":
+        return _check_keyed(records, type_name, prepared, actor, key or "id", op)
     parsed, errors = records.check_create(type_name, prepared.values, actor)
     for i, errs in prepared.errors.items():
         errors.setdefault(i, {}).update(errs)
@@ -242,26 +276,51 @@ def check(records: Records, type_name: str, prepared: Prepared, actor: Actor) ->
     return Checked(stored, dict(sorted(errors.items())))
 
 
+def _check_keyed(records: Records, type_name: str, prepared: Prepared, actor: Actor,
+                 key: str, op: str) -> Checked:
+    from lowrise import import_keyed
+
+    rows = prepared.values
+    errors = {i: dict(e) for i, e in prepared.errors.items()}
+    keep = [i for i in range(len(rows)) if i not in errors]
+    for j, errs in import_keyed.attempt(records, type_name, [rows[i] for i in keep], actor,
+                                        key, op).items():
+        errors.setdefault(keep[j], {}).update(errs)
+    planned = import_keyed.plan(records, type_name, rows, actor, key, op)
+    stored = [None if i in errors else rows[i] for i in range(len(rows))]
+    actions = [None if i in errors else a for i, a in enumerate(planned.actions)]
+    changes = {i: c for i, c in planned.changes.items() if i not in errors}
+    return Checked(stored, dict(sorted(errors.items())), actions, changes)
+
+
 @dataclass
 class Result:
-    """What an import did: records created, rows refused (with reasons), rows in the file."""
+    """What an import did: records created (and updated), rows refused (with reasons), rows
+    in the file."""
 
     created: int
     errors: dict[int, dict[str, str]]
     total: int
     written: bool
+    updated: int = 0
 
 
 def run(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
         mode: Mode = "all", run_hooks: bool = True,
         progress: Callable[[int], None] | None = None,
-        finish: Callable[[sa.Connection, Result], None] | None = None) -> Result:
-    """Import the prepared rows: all or nothing (mode "all"), or only the valid ones.
+        finish: Callable[[sa.Connection, Result], None] | None = None,
+        key: str | None = None, op: str = "create") -> Result:
+    """Import the prepared rows: all or nothing (mode "all"), or only the valid ones. With
+    `op` "update" or "upsert", each row changes the record its `key` value finds (upsert:
+    or creates one).
 
     `finish`, when given, is called with the result inside the transaction that writes the
     records, before it commits: what it records (an import job's final state) commits with
     the records or not at all."""
     total = len(prepared.values)
+    if op != "create":
+        return _run_keyed(records, type_name, prepared, actor, mode=mode, run_hooks=run_hooks,
+                          finish=finish, key=key or "id", op=op)
 
     def write(rows: list[dict[str, Any]], errors: dict[int, dict[str, Any]]) -> Result:
         with write_transaction(records.engine) as conn:
@@ -293,6 +352,46 @@ def run(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
             for j, errs in exc.rows.items():
                 errors[keep[j]] = errs
             keep = [i for i in keep if i not in errors]
+    return Result(0, dict(sorted(errors.items())), total, False)
+
+
+def _run_keyed(records: Records, type_name: str, prepared: Prepared, actor: Actor, *,
+               mode: Mode, run_hooks: bool,
+               finish: Callable[[sa.Connection, Result], None] | None, key: str, op: str
+               ) -> Result:
+    from lowrise import import_keyed
+
+    total = len(prepared.values)
+    errors = dict(prepared.errors)
+    if mode == "all" and errors:
+        return Result(0, errors, total, False)
+    keep = [i for i in range(total) if i not in errors]
+    for _attempt in range(3):  # a row may turn invalid between the check and the write
+        if mode == "valid":
+            found = import_keyed.attempt(records, type_name, [prepared.values[i] for i in keep],
+                                         actor, key, op)
+            for j, errs in found.items():
+                errors[keep[j]] = errs
+            keep = [i for i in keep if i not in errors]
+        shown = dict(sorted(errors.items()))
+
+        def done(conn: sa.Connection, created: int, updated: int,
+                 shown: dict[int, dict[str, str]] = shown) -> None:
+            if finish is not None:
+                finish(conn, Result(created, shown, total, True, updated))
+
+        try:
+            created, updated = import_keyed.write(
+                records, type_name, [prepared.values[i] for i in keep], actor, key, op,
+                run_hooks=run_hooks, finish=done)
+        except BulkValidationError as exc:
+            for j, errs in exc.rows.items():
+                errors[keep[j]] = errs
+            if mode == "all":
+                return Result(0, dict(sorted(errors.items())), total, False)
+            keep = [i for i in keep if i not in errors]
+            continue
+        return Result(created, shown, total, True, updated)
     return Result(0, dict(sorted(errors.items())), total, False)
 
 

@@ -65,6 +65,11 @@ def imports_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("heartbeat", UTCDateTime()),
         sa.Column("revision", sa.Integer),  # of the mapping; the preview says which it shows
         sa.Column("preview", sa.JSON(none_as_null=True)),
+        # onto existing records (lowrise.import_keyed): create, update or upsert, by a key
+        sa.Column("op", sa.String(8)),
+        sa.Column("key_field", sa.String(64)),
+        sa.Column("updated", sa.Integer),
+        sa.Column("header_row", sa.Integer),  # None: the first, below title rows
     )
 
 
@@ -88,6 +93,15 @@ class ImportJob:
     heartbeat: datetime | None = None
     revision: int = 0
     preview: dict[str, Any] | None = None
+    op: str | None = None
+    key_field: str | None = None
+    updated: int | None = None
+    header_row: int | None = None
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the import changes existing records (update or upsert by a key)."""
+        return self.op in ("update", "upsert")
 
     @property
     def finished(self) -> bool:

@@ -52,6 +52,42 @@ def component_name(type_name: str) -> str:
     return "".join(p.capitalize() for p in type_name.split("_"))
 
 
+#: names a generated client (openapi-python-client) gives its own classes: a record schema
+#: of that name would shadow them in the generated code
+RESERVED = {"Client", "AuthenticatedClient", "Response", "Errors", "Types", "Unset", "File"}
+
+
+def record_name(type_name: str) -> str:
+    """The schema name of a record as returned: the type's (`Case`), or with `Record` after
+    it where that name is a generated client's own class (`client` → `ClientRecord`)."""
+    comp = component_name(type_name)
+    return comp + "Record" if comp in RESERVED else comp
+
+
+def enum_name(rt_name: str, f: Field) -> str:
+    """`client`, `source` → `ClientSource`: the shared schema of a select field's options."""
+    return component_name(rt_name) + component_name(f.name)
+
+
+def _option_ref(f: Field, schema: dict[str, Any], owner: str | None) -> dict[str, Any]:
+    """A select field's options as a reference to the one shared enum of that field (the
+    record, input, patch and bulk schemas all point at it, so that a generated client has
+    one enum per field, named after the type and the field)."""
+    if owner is None or f.type not in ("select", "multi_select"):
+        return schema
+    ref = {"$ref": f"#/components/schemas/{enum_name(owner, f)}"}
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "enum" in node and node.get("enum") == [o.value for o in f.options]:
+                return ref
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        return node
+    return swap(schema)
+
+
 def writable(f: Field) -> bool:
     """Whether the API accepts a value for this field (not system, computed or a file). A
     `read_only` field is accepted only as sent back unchanged: it is `readOnly` in the
@@ -74,16 +110,21 @@ def value_schema(f: Field, *, writing: bool) -> dict[str, Any]:
     return f.kind.json_schema(f, writing)
 
 
-def field_schema(f: Field, *, writing: bool, expandable: bool = False) -> dict[str, Any]:
-    """A field's property schema: its value or null, with its label as the title."""
-    schema = value_schema(f, writing=writing)
+def field_schema(f: Field, *, writing: bool, expandable: bool = False,
+                 owner: str | None = None) -> dict[str, Any]:
+    """A field's property schema: its value or null, with its label in the description (a
+    title would name a generated client's classes after a label, which changes with the
+    language); the options of a select field of `owner` (a record type) as a reference."""
+    schema = _option_ref(f, value_schema(f, writing=writing), owner)
     if expandable and f.type in ("link", "user") and f.target:
-        schema = {"anyOf": [schema, {"$ref": f"#/components/schemas/{component_name(f.target)}"}],
+        schema = {"anyOf": [schema, {"$ref": f"#/components/schemas/{record_name(f.target)}"}],
                   "description": f"the id of a {f.target} record, or the record itself when "
                                  f"expanded (?expand={f.name})"}
     if not (writing and f.required):
-        schema = _nullable(schema)
-    schema = {"title": str(f.label), **schema}
+        schema = {"anyOf": [schema, _NULL]} if "$ref" in schema else _nullable(schema)
+    label = str(f.label)
+    schema = {**schema, "description": (label + (": " + schema["description"]
+                                                  if schema.get("description") else ""))}
     if f.help:
         schema["description"] = (schema.get("description", "") + " " + str(f.help)).strip()
     if f.read_only or (not writing and (f.system or f.kind.generated)):
@@ -94,8 +135,8 @@ def field_schema(f: Field, *, writing: bool, expandable: bool = False) -> dict[s
 def record_schema(rt: RecordType) -> dict[str, Any]:
     """A record as the API returns it."""
     return {
-        "type": "object", "title": str(rt.label),
-        "properties": {f.name: field_schema(f, writing=False, expandable=True)
+        "type": "object", "title": record_name(rt.name), "description": str(rt.label),
+        "properties": {f.name: field_schema(f, writing=False, expandable=True, owner=rt.name)
                        for f in rt.fields.values()},
         "required": ["id", "version"],
         "additionalProperties": False,
@@ -107,7 +148,7 @@ def input_schema(rt: RecordType, *, patch: bool) -> dict[str, Any]:
     fields = [f for f in rt.user_fields if writable(f)]
     out: dict[str, Any] = {
         "type": "object",
-        "properties": {f.name: field_schema(f, writing=True) for f in fields},
+        "properties": {f.name: field_schema(f, writing=True, owner=rt.name) for f in fields},
         "additionalProperties": False,
     }
     required = [f.name for f in fields if f.required and f.default is None and not f.read_only]
@@ -167,7 +208,7 @@ ETAG = {"ETag": {"description": "the record's version, quoted: send it back as I
 
 def _paths_for(rt: RecordType) -> dict[str, Any]:
     name, comp = rt.name, component_name(rt.name)
-    ref = {"$ref": f"#/components/schemas/{comp}"}
+    ref = {"$ref": f"#/components/schemas/{record_name(rt.name)}"}
     links = [f.name for f in rt.fields.values() if f.type in ("link", "user") and f.target]
     fields_list = ", ".join(rt.fields)
     sortable = [n for n, f in rt.fields.items() if f.kind.sortable]
@@ -187,6 +228,8 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
         _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                                   "default": DEFAULT_LIMIT}, "records per page"),
         _param("after", "query", {"type": "string"}, "the `next` cursor of the previous page"),
+        _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": 10_000},
+               "skip this many matching records (a small jump; not with `after`)"),
         _param("q", "query", {"type": "string"}, "quick search in the type's search fields"),
         _param("count", "query", {"type": "boolean", "default": True},
                "include `total`, the number of matching records"),
@@ -221,7 +264,7 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
         f"{API_PREFIX}/{name}/{{id}}": {
             "parameters": [id_param],
             "get": {"operationId": f"get_{name}", "tags": tag, "summary": f"A {rt.label}",
-                    "parameters": [expand],
+                    "parameters": [expand, list_params[2]],
                     "responses": {"200": {"description": "the record", "content": _json(ref),
                                           "headers": ETAG},
                                   **_problems(400, 401, 403, 404)}},
@@ -238,6 +281,22 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
                        "parameters": [if_match],
                        "responses": {"204": {"description": "deleted (restorable from the trash)"},
                                      **_problems(400, 401, 403, 404, 412, 422)}},
+        },
+        f"{API_PREFIX}/{name}/aggregate": {
+            "get": {"operationId": f"aggregate_{name}", "tags": tag,
+                    "summary": f"Count, sum, average, minimum and maximum of {rt.label_plural} "
+                               "per group",
+                    "parameters": [
+                        _param("group_by", "query", {"type": "string"},
+                               "comma-separated groups: fields, date buckets (field:day, "
+                               ":week, :month, :year) or a linked record's field (link.field)"),
+                        _param("measures", "query", {"type": "string", "default": "count"},
+                               "comma-separated: count, sum:field, avg:field, min:field, "
+                               "max:field"),
+                        list_params[0], list_params[6]],
+                    "responses": {"200": {"description": "one row per group", "content": _json(
+                        {"$ref": "#/components/schemas/AggregateResult"})},
+                                  **_problems(400, 401, 403)}},
         },
         f"{API_PREFIX}/{name}/bulk": {
             "post": {"operationId": f"bulk_{name}", "tags": tag,
@@ -263,8 +322,8 @@ def _file_paths_for(rt: RecordType) -> dict[str, Any]:
     names = file_fields(rt)
     if not names:
         return {}
-    name, comp = rt.name, component_name(rt.name)
-    ref = {"$ref": f"#/components/schemas/{comp}"}
+    name = rt.name
+    ref = {"$ref": f"#/components/schemas/{record_name(rt.name)}"}
     limits = "; ".join(
         f"{n}: {'several files' if rt.fields[n].config.get('multiple') else 'one file'}, "
         f"at most {int(rt.fields[n].config.get('max_size', DEFAULT_MAX_SIZE))} bytes each"
@@ -319,7 +378,7 @@ def _file_paths_for(rt: RecordType) -> dict[str, Any]:
 
 def _components_for(rt: RecordType) -> dict[str, Any]:
     comp = component_name(rt.name)
-    ref = {"$ref": f"#/components/schemas/{comp}"}
+    ref = {"$ref": f"#/components/schemas/{record_name(rt.name)}"}
     keys = ["id", *(f.name for f in rt.user_fields if f.unique and writable(f))]
     update_item = {**input_schema(rt, patch=True)}
     update_item["properties"] = {
@@ -327,8 +386,13 @@ def _components_for(rt: RecordType) -> dict[str, Any]:
         "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
         "version": {"type": "integer", "minimum": 1,
                     "description": "update: the version the change is based on (as If-Match)"}}
+    enums = {enum_name(rt.name, f): {"type": "string", "enum": [o.value for o in f.options],
+                                     "description": ", ".join(f"{o.value}: {o.label}"
+                                                              for o in f.options)}
+             for f in rt.fields.values() if f.type in ("select", "multi_select") and f.options}
     return {
-        comp: record_schema(rt),
+        **enums,
+        record_name(rt.name): record_schema(rt),
         f"{comp}Input": input_schema(rt, patch=False),
         f"{comp}Patch": input_schema(rt, patch=True),
         f"{comp}Page": {
@@ -356,19 +420,42 @@ def _components_for(rt: RecordType) -> dict[str, Any]:
     }
 
 
+def _aggregate_schema() -> dict[str, Any]:
+    return {
+        "type": "object", "required": ["group_by", "measures", "data"],
+        "properties": {
+            "group_by": {"type": "array", "items": {"type": "string"}},
+            "measures": {"type": "array", "items": {"type": "string"}},
+            "data": {"type": "array", "description": "one object per group: each group spec "
+                     "and each measure spec as a key (money and averages as exact text)",
+                     "items": {"type": "object"}},
+        },
+    }
+
+
+def api_title(ws: Workspace) -> str:
+    """The document's title in ASCII letters, whatever the labels' language (a generated
+    client's package is named after it): the workspace's English label, else a fixed one
+    (never the folder's name, which differs from clone to clone)."""
+    text = ws.label.texts.get("en") or ws.label.texts.get("")
+    words = re.sub(r"[^A-Za-z0-9]+", " ", text or "").strip()
+    return f"{words} API" if words and text.isascii() else "Lowrise workspace API"
+
+
 def document(ws: Workspace, *, server: str = "/") -> dict[str, Any]:
     """The OpenAPI 3.1 document of the workspace's REST API."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {"Problem": _problem_schema(),
-                               "FieldProblem": _field_problem_schema()}
+                               "FieldProblem": _field_problem_schema(),
+                               "AggregateResult": _aggregate_schema()}
     for rt in ws.record_types.values():
         paths.update(_paths_for(rt))
         paths.update(_file_paths_for(rt))
         schemas.update(_components_for(rt))
     return {
         "openapi": "3.1.0",
-        "info": {"title": f"{ws.label} API", "version": "1",
-                 "description": "Generated from the workspace. Errors are "
+        "info": {"title": api_title(ws), "version": "1",
+                 "description": f"{ws.label}. Generated from the workspace. Errors are "
                                 "application/problem+json (RFC 9457)."},
         "servers": [{"url": server}],
         "security": [{"bearerAuth": []}],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -47,6 +48,17 @@ class Sheet:
     headers: list[str]
     rows: list[list[Any]]
     encoding: str | None = None
+    #: the header's row in the file (1 unless title rows stand above it)
+    header_row: int = 1
+
+
+class Formula(str):
+    """A formula cell whose result the file does not hold (the program that wrote it left
+    that to Excel): the formula's text, never read as a value (an import refuses it)."""
+
+
+#: how far down a file a header row is looked for below title rows
+TITLE_ROWS = 10
 
 
 def detect_encoding(data: bytes) -> str:
@@ -73,7 +85,7 @@ def detect_encoding(data: bytes) -> str:
 
 
 def read_csv(data: bytes | IO[bytes], *, encoding: str | None = None,
-             rows: int | None = None) -> Sheet:
+             rows: int | None = None, header_row: int | None = None) -> Sheet:
     """A CSV's rows, from bytes or a binary file, read a line at a time (only the first
     `rows` data rows when given: a first look)."""
     fh = io.BytesIO(data) if isinstance(data, bytes) else data
@@ -93,7 +105,7 @@ def read_csv(data: bytes | IO[bytes], *, encoding: str | None = None,
         fh.seek(start)
         text = io.TextIOWrapper(fh, encoding=encoding, newline="")
         try:
-            return _collect(_csv_rows(csv.reader(text, dialect)), encoding, rows)
+            return _collect(_csv_rows(csv.reader(text, dialect)), encoding, rows, header_row)
         finally:
             text.detach()
     except UnicodeDecodeError:
@@ -115,18 +127,27 @@ def _csv_rows(reader) -> Iterator[list[Any]]:
 
 
 def read_xlsx(data: bytes | Path | IO[bytes], *, sheet: str | None = None,
-              rows: int | None = None) -> Sheet:
+              rows: int | None = None, header_row: int | None = None) -> Sheet:
     """The first (or the named) sheet of a workbook, read in openpyxl's read-only mode (only
-    the first `rows` data rows when given)."""
+    the first `rows` data rows when given). A formula cell whose result the file does not
+    hold (none saved, or the workbook asks to be recalculated on opening, as files written
+    by programs rather than Excel do) is a `Formula`, not its stale value."""
     from openpyxl import load_workbook
 
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
         with zipfile.ZipFile(source) as zf:
             check_workbook(zf)
+            formulas = _has_formulas(zf)
+            stale = formulas and _recalculated_on_opening(zf)
         if hasattr(source, "seek"):
             source.seek(0)
         wb = load_workbook(source, read_only=True, data_only=True)
+        texts = None
+        if formulas:
+            if hasattr(source, "seek"):
+                source.seek(0)
+            texts = load_workbook(source, read_only=True, data_only=False)
     except ImportFileError:
         raise
     except Exception:  # zipfile and openpyxl raise many kinds for a damaged file
@@ -134,13 +155,109 @@ def read_xlsx(data: bytes | Path | IO[bytes], *, sheet: str | None = None,
     try:
         ws = wb[sheet] if sheet else wb.worksheets[0]
         ws.reset_dimensions()  # the sheet's declared size is not believed
-        return _collect(_xlsx_rows(ws), None, rows)
+        cells = _xlsx_rows(ws)
+        if texts is not None:
+            ft = texts[sheet] if sheet else texts.worksheets[0]
+            ft.reset_dimensions()
+            cells = _with_formulas(cells, ft.iter_rows(values_only=True), stale)
+        return _collect(cells, None, rows, header_row)
     except ImportFileError:
         raise
     except Exception:  # a sheet's XML damaged past its first rows
         raise _not_a_workbook() from None
     finally:
         wb.close()
+        if texts is not None:
+            texts.close()
+
+
+def _has_formulas(zf: zipfile.ZipFile) -> bool:
+    """Whether any sheet of the workbook holds a formula (its XML read in pieces)."""
+    for name in zf.namelist():
+        if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+            continue
+        tail = b""
+        with zf.open(name) as fh:
+            while chunk := fh.read(1 << 20):
+                if b"<f>" in tail + chunk or b"<f " in tail + chunk:
+                    return True
+                tail = chunk[-3:]
+    return False
+
+
+def _recalculated_on_opening(zf: zipfile.ZipFile) -> bool:
+    """Whether the workbook asks to be recalculated when opened (`fullCalcOnLoad`): its
+    writer left the saved results to Excel, so they are not results. (Read from the XML:
+    openpyxl reports the attribute as set when it is missing.)"""
+    try:
+        head = zf.read("xl/workbook.xml")
+    except KeyError:
+        return False
+    m = re.search(rb"<(?:\w+:)?calcPr\b[^>]*>", head)
+    return bool(m and re.search(rb'fullCalcOnLoad="(1|true)"', m.group(0)))
+
+
+def _with_formulas(values: Iterable[tuple[Any, ...]], texts: Iterable[tuple[Any, ...]],
+                   stale: bool) -> Iterator[tuple[Any, ...]]:
+    """The rows of values, with each formula cell that has no result the file holds as a
+    `Formula`: read beside the same sheet's formulas, row by row."""
+    for row, formulas in zip(values, texts, strict=False):
+        if not any(isinstance(t, str) and t.startswith("=") for t in formulas):
+            yield row
+            continue
+        out = list(row) + [None] * (len(formulas) - len(row))
+        for i, t in enumerate(formulas):
+            if isinstance(t, str) and t.startswith("=") and (stale or out[i] is None):
+                out[i] = Formula(t)
+        yield tuple(out)
+
+
+def read_ods(data: bytes | Path | IO[bytes], *, rows: int | None = None,
+             header_row: int | None = None) -> Sheet:
+    """The first sheet of an OpenDocument spreadsheet (.ods: LibreOffice's and WPS's own
+    format), read with calamine. Its parts' sizes are checked as a workbook's first."""
+    from python_calamine import CalamineWorkbook
+
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        with zipfile.ZipFile(source) as zf:
+            check_workbook(zf)
+        if hasattr(source, "seek"):
+            source.seek(0)
+        wb = (CalamineWorkbook.from_path(str(source)) if isinstance(source, Path)
+              else CalamineWorkbook.from_filelike(source))
+        cells = wb.get_sheet_by_index(0).iter_rows()
+    except ImportFileError:
+        raise
+    except Exception:  # zipfile and calamine raise many kinds for a damaged file
+        raise _not_a_spreadsheet() from None
+    try:
+        return _collect((["" if c is None else c for c in r] for r in cells), None, rows,
+                        header_row)
+    except ImportFileError:
+        raise
+    except Exception:
+        raise _not_a_spreadsheet() from None
+    finally:
+        wb.close()
+
+
+def _not_a_spreadsheet() -> ImportFileError:
+    return ImportFileError(msg("the file is not a readable OpenDocument spreadsheet (.ods); "
+                               "save it again from LibreOffice or WPS, or as CSV"))
+
+
+def _is_ods(fh: IO[bytes]) -> bool:
+    """Whether a zip is an OpenDocument spreadsheet (its first part names the type)."""
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            names = zf.namelist()
+            return "mimetype" in names and zf.read("mimetype").startswith(
+                b"application/vnd.oasis.opendocument.spreadsheet")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, KeyError, OSError):
+        return False
+    finally:
+        fh.seek(0)
 
 
 def check_workbook(zf: zipfile.ZipFile) -> None:
@@ -175,15 +292,20 @@ def _xlsx_rows(ws) -> Iterator[tuple[Any, ...]]:
         yield row
 
 
-def read_file(path: Path | str, *, encoding: str | None = None) -> Sheet:
-    """A CSV or XLSX file, told apart by its content (an XLSX is a zip)."""
+def read_file(path: Path | str, *, encoding: str | None = None,
+              header_row: int | None = None) -> Sheet:
+    """A CSV, XLSX or ODS file, told apart by its content (XLSX and ODS are zips).
+    `header_row`: the row that names the columns (the rows above it are skipped); by
+    default the first, or the first with two filled cells below title rows of one cell."""
     try:
         with open(path, "rb") as fh:
             if fh.read(4) == b"PK\x03\x04":
                 fh.seek(0)
-                return read_xlsx(fh)
+                if _is_ods(fh):
+                    return read_ods(fh, header_row=header_row)
+                return read_xlsx(fh, header_row=header_row)
             fh.seek(0)
-            return read_csv(fh, encoding=encoding)
+            return read_csv(fh, encoding=encoding, header_row=header_row)
     except OSError as exc:
         raise _unreadable(exc) from None
 
@@ -201,7 +323,9 @@ def probe(path: Path | str) -> None:
             try:
                 with zipfile.ZipFile(fh) as zf:
                     check_workbook(zf)
-                    if "xl/workbook.xml" not in zf.namelist():
+                    names = zf.namelist()
+                    if "xl/workbook.xml" not in names and not (
+                            "mimetype" in names and "content.xml" in names):
                         raise _not_a_workbook()
             except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
                 raise _not_a_workbook() from None
@@ -218,14 +342,45 @@ def _blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def _collect(rows: Iterable[Any], encoding: str | None, first: int | None = None) -> Sheet:
+def _titles_skipped(rows: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+    """The rows numbered from 1, without the title rows above the header: rows with one
+    filled cell (a title, merged across the sheet or not) followed, within TITLE_ROWS rows,
+    by a row with two or more (the header). A sheet of one column keeps its first row."""
+    held: list[tuple[int, Any]] = []
+    it = enumerate(rows, 1)
+    for n, raw in it:
+        filled = sum(1 for c in raw if not _blank(c))
+        if filled == 0 and not held:
+            held.append((n, raw))
+            continue
+        if filled >= 2:
+            yield from ((m, r) for m, r in held if not any(not _blank(c) for c in r))
+            yield n, raw
+            break
+        held.append((n, raw))
+        if n >= TITLE_ROWS:
+            yield from held
+            break
+    else:
+        yield from held
+        return
+    yield from it
+
+
+def _collect(rows: Iterable[Any], encoding: str | None, first: int | None = None,
+             header_row: int | None = None) -> Sheet:
     """The header and data rows: blank rows dropped, trailing empty cells trimmed, every row
     as wide as the widest; reading stops at the first row or value past the limits (or,
-    quietly, after the `first` data rows)."""
+    quietly, after the `first` data rows). The header is row `header_row` when given (the
+    rows above are skipped), else the first below any title rows (_titles_skipped)."""
     headers: list[str] | None = None
     body: list[list[Any]] = []
     width = 0
-    for n, raw in enumerate(rows, 1):
+    at = 1
+    numbered = (enumerate(rows, 1) if header_row else _titles_skipped(rows))
+    for n, raw in numbered:
+        if header_row and n < header_row:
+            continue
         end = len(raw)
         while end and _blank(raw[end - 1]):
             end -= 1
@@ -238,6 +393,7 @@ def _collect(rows: Iterable[Any], encoding: str | None, first: int | None = None
         width = max(width, end)
         if headers is None:
             headers = ["" if h is None else str(h).strip() for h in raw[:end]]
+            at = n
             continue
         if first is not None and len(body) >= first:
             break
@@ -252,4 +408,4 @@ def _collect(rows: Iterable[Any], encoding: str | None, first: int | None = None
     for row in body:
         if len(row) < width:
             row.extend([None] * (width - len(row)))
-    return Sheet(headers, body, encoding)
+    return Sheet(headers, body, encoding, at)

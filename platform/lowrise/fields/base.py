@@ -67,6 +67,12 @@ class FieldType:
             return raw or None
         raise FieldError(msg("expected text, got %(kind)s", kind=type(raw).__name__))
 
+    def import_cell(self, field, value: Any) -> Any:
+        """A spreadsheet cell (text as written, or a number or date the file typed) as
+        `parse` reads it: what Excel and WPS write that a form would not (`300万`,
+        `2026年12月11日 下午3点`). The cell as it is by default; `parse` stays the judge."""
+        return value
+
     def json_schema(self, field, writing: bool) -> dict[str, Any]:
         """The JSON Schema of the field's values in the REST API, without null: as the API
         returns them (`writing=False`, what `to_json` gives) or as it accepts them. Never

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -32,6 +33,12 @@ def _bounded(field, out: dict) -> dict:
 def _or_text(number: dict, words: str) -> dict:
     """A number, or the same as text (the parser reads '1,200' and '¥1,200.50' too)."""
     return {"anyOf": [number, {"type": "string", "description": words}]}
+
+
+_CHINESE_AMOUNT = re.compile(r"[¥$]?\s*(?P<n>-?[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>万|亿)?")
+#: full-width digits and marks as Chinese input methods type them
+_WIDE = str.maketrans("０１２３４５６７８９，．￥－", "0123456789,.¥-")
+_CHINESE_UNITS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 
 
 def _babel_locale(locale: str) -> str:
@@ -145,6 +152,20 @@ class DecimalField(FieldType):
 
     def to_json(self, field, value):
         return None if value is None else str(value)
+
+    def import_cell(self, field, value):
+        """Amounts as Chinese sheets write them: 300万, 1.2亿, 3,250,000元, RMB 3,250,000,
+        full-width digits (a number cell, or any other text, as it is: `parse` judges)."""
+        if not isinstance(value, str):
+            return value
+        text = value.translate(_WIDE).strip()
+        for word in ("人民币", "RMB", "CNY", "元"):
+            text = text.replace(word, "")
+        m = _CHINESE_AMOUNT.fullmatch(text.replace(",", "").strip())
+        if not m or (m["unit"] is None and text == value.strip()):
+            return value
+        number = Decimal(m["n"]) * _CHINESE_UNITS.get(m["unit"], Decimal(1))
+        return format(number.normalize() if number == number.to_integral() else number, "f")
 
     def display(self, field, value, locale="en"):
         if value is None:

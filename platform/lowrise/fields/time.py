@@ -45,6 +45,40 @@ def _iso_day(text: str) -> str:
     return f"{y}-{int(mo):02d}-{int(d):02d}{sep}{rest}"
 
 
+# what follows the day in a spreadsheet's date and time: 9:00, 09:00:05, 下午3点, 下午3:30,
+# 15时30分, 3:30 PM (the day's ISO `T…` form is left to `parse`)
+_CELL_TIME = re.compile(
+    r"^(?P<half>上午|中午|下午|晚上|凌晨|早上|AM|PM)?\s*(?P<h>\d{1,2})\s*(?:[:：时点]\s*"
+    r"(?P<m>\d{1,2})?\s*分?(?:\s*[:：]?\s*(?P<s>\d{1,2})\s*秒?)?)?\s*(?P<half2>AM|PM)?$",
+    re.I)
+_AFTERNOON = {"下午", "晚上", "PM"}
+
+
+def _cell_day(text: str) -> tuple[str, str] | None:
+    """A spreadsheet's day (2026/12/11, 2026年12月11日...) as YYYY-MM-DD, and what follows."""
+    m = _DAY_FIRST.match(text)
+    if not m:
+        return None
+    y, mo, d, rest = m.groups()
+    return f"{y}-{int(mo):02d}-{int(d):02d}", rest.strip()
+
+
+def _cell_time(rest: str) -> str | None:
+    """`rest` as HH:MM:SS when it is a time as spreadsheets write one, else None."""
+    m = _CELL_TIME.match(rest)
+    if not m:
+        return None
+    hour, minute, second = int(m["h"]), int(m["m"] or 0), int(m["s"] or 0)
+    half = (m["half"] or m["half2"] or "").upper()
+    if half in _AFTERNOON and hour < 12:
+        hour += 12
+    elif half in ("中午",) and hour < 11:
+        hour += 12
+    elif half in ("凌晨", "上午", "早上", "AM") and hour == 12:
+        hour = 0
+    return f"{hour:02d}:{minute:02d}:{second:02d}"
+
+
 def _schema(writing: bool, fmt: str, words: str) -> dict:
     # as returned: ISO 8601; as accepted: what the parser reads (no format asserted: it is
     # wider than ISO)
@@ -82,6 +116,14 @@ class Date(FieldType):
 
     def to_json(self, field, value):
         return None if value is None else value.isoformat()
+
+    def import_cell(self, field, value):
+        """A date cell with a time after it (2026/12/11 9:00) is that day."""
+        if isinstance(value, str) and (day := _cell_day(value.strip())):
+            ymd, rest = day
+            if not rest or _cell_time(rest) is not None:
+                return ymd
+        return value
 
     def display(self, field, value, locale="en"):
         return "" if value is None else format_date(value, "medium", locale=_babel_locale(locale))
@@ -128,6 +170,15 @@ class DateTime(FieldType):
 
     def to_json(self, field, value):
         return None if value is None else value.isoformat()
+
+    def import_cell(self, field, value):
+        """What Excel and WPS write in Chinese: 2026/12/11 9:00 (one-digit hour),
+        2026年12月11日 下午3点, 15时30分; ISO 8601 with its `T` is `parse`'s already."""
+        if isinstance(value, str) and (day := _cell_day(value.strip())):
+            ymd, rest = day
+            if rest and rest[0] not in "Tt" and (hms := _cell_time(rest)) is not None:
+                return f"{ymd} {hms}"
+        return value
 
     def display(self, field, value, locale="en"):
         if value is None:

@@ -194,7 +194,8 @@ def _plan_new_table(schema: Schema, rt: RecordType, out: Plan) -> None:
     out.steps.append(CreateTable(rt.name, len(rt.user_fields)))
     out.storage[rt.name] = {f: _wanted(schema, rt, f)[1] for f in rt.fields if f != "id"}
     for spec in schema.indexes[rt.name]:
-        out.steps.append(CreateIndex(rt.name, spec.name, spec.columns, spec.unique, spec.why))
+        out.steps.append(CreateIndex(rt.name, spec.name, spec.columns, spec.unique, spec.why,
+                                      spec.desc))
     if search_ddl(schema, rt, out.dialect):
         out.steps.append(EnsureSearch(rt.name, tuple(rt.search_fields)))
 
@@ -281,7 +282,8 @@ def _plan_indexes(conn, schema: Schema, rt: RecordType, cols: dict, renames: dic
             if refusal := _duplicates(conn, t, spec.columns, sources):
                 out.steps.append(refusal)
                 continue
-        out.steps.append(CreateIndex(t, spec.name, spec.columns, spec.unique, spec.why))
+        out.steps.append(CreateIndex(t, spec.name, spec.columns, spec.unique, spec.why,
+                                     spec.desc))
 
 
 def _duplicates(conn, table: str, columns: tuple[str, ...], sources: list[str]) -> Refusal | None:

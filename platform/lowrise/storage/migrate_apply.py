@@ -214,7 +214,9 @@ def _add_column(run: _Run, step: AddColumn) -> None:
 
 
 def _create_index(run: _Run, step: CreateIndex) -> None:
-    run.op.create_index(step.name, step.table, list(step.columns), unique=step.unique)
+    quote = run.conn.dialect.identifier_preparer.quote
+    cols = [sa.text(f"{quote(c)} DESC") if c in step.desc else c for c in step.columns]
+    run.op.create_index(step.name, step.table, cols, unique=step.unique)
 
 
 def _ensure_search(run: _Run, step: EnsureSearch) -> None:

@@ -122,11 +122,13 @@ class CreateIndex(Step):
     columns: tuple[str, ...]
     unique: bool = False
     why: str = ""
+    desc: tuple[str, ...] = ()
 
     def describe(self) -> str:
         what = "unique index" if self.unique else "index"
         why = f": {self.why}" if self.why else ""
-        return f"add {what} {self.name} on {self.table} ({', '.join(self.columns)}){why}"
+        cols = ", ".join(c + " descending" if c in self.desc else c for c in self.columns)
+        return f"add {what} {self.name} on {self.table} ({cols}){why}"
 
 
 @dataclass(frozen=True)

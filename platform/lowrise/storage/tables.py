@@ -112,10 +112,13 @@ class IndexSpec:
     columns: tuple[str, ...]
     unique: bool = False
     why: str = ""
+    #: the columns in descending order (a declared index's `-name`)
+    desc: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return index_name("uq" if self.unique else "ix", self.table, list(self.columns))
+        return index_name("uq" if self.unique else "ix", self.table,
+                          [c + "_desc" if c in self.desc else c for c in self.columns])
 
 
 def _sort_columns(rt: RecordType, sort: list[str]) -> list[str]:
@@ -198,14 +201,30 @@ def wanted_indexes(ws: Workspace, rt: RecordType) -> list[IndexSpec]:
                                                  why=f"{host.why}; {why}")
             continue
         specs.append(IndexSpec(rt.name, cols, why=why))
+    for cols in rt.indexes:
+        names = tuple(c.lstrip("-") for c in cols)
+        if all(n in rt.fields and rt.fields[n].kind.sortable for n in names) and \
+                len(set(names)) == len(names):
+            specs.append(IndexSpec(rt.name, names, desc=tuple(c[1:] for c in cols
+                                                             if c.startswith("-")),
+                                   why=f"declared: [{', '.join(cols)}]"))
     seen: dict[tuple[str, ...], IndexSpec] = {}
     for s in specs:
-        # An index whose columns are a prefix of another's is served by that one.
+        # An index whose columns are a prefix of another's is served by that one (in the
+        # same directions: one read backwards serves a sort the other way too).
         if any(o.columns[: len(s.columns)] == s.columns and not s.unique
-               for o in specs if o is not s and len(o.columns) > len(s.columns)):
+               and _same_way(s, o) for o in specs
+               if o is not s and len(o.columns) > len(s.columns)):
             continue
-        seen.setdefault(s.columns, s)
+        seen.setdefault((s.columns, s.desc), s)
     return list(seen.values())
+
+
+def _same_way(short: IndexSpec, long: IndexSpec) -> bool:
+    """Whether the longer index orders the shorter one's columns alike, or all reversed."""
+    mine = [c in short.desc for c in short.columns]
+    theirs = [c in long.desc for c in long.columns[: len(short.columns)]]
+    return mine == theirs or mine == [not d for d in theirs]
 
 
 @dataclass
@@ -249,7 +268,8 @@ def build_schema(ws: Workspace) -> Schema:
         table = sa.Table(rt.name, schema.metadata, *cols, sqlite_autoincrement=True)
         specs = wanted_indexes(ws, rt)
         for spec in specs:
-            sa.Index(spec.name, *(table.c[c] for c in spec.columns), unique=spec.unique)
+            sa.Index(spec.name, *(table.c[c].desc() if c in spec.desc else table.c[c]
+                                  for c in spec.columns), unique=spec.unique)
         schema.tables[rt.name] = table
         schema.indexes[rt.name] = specs
     return schema

@@ -20,6 +20,7 @@ from lowrise.errors import (
     NotFound,
     ValidationError,
 )
+from lowrise.i18n import msg
 
 from . import query
 from .records import Records
@@ -34,6 +35,8 @@ class BulkResult:
     records: list[dict[str, Any]]
     created: int
     updated: int
+    #: rows that found their record and changed nothing in it (counted in `updated` too)
+    unchanged: int = 0
 
 
 def key_fields(records: Records, type_name: str) -> list[str]:
@@ -44,21 +47,25 @@ def key_fields(records: Records, type_name: str) -> list[str]:
 
 def bulk_write(records: Records, type_name: str, rows: Sequence[Mapping[str, Any]],
                actor: Actor, *, op: Op = "create", key: str = "id",
-               run_hooks: bool = True) -> BulkResult:
-    """Write many records in one transaction: every row is checked, and if any is refused
-    nothing is written and BulkValidationError names each refused row and field."""
+               run_hooks: bool = True, conn=None) -> BulkResult:
+    """Write many records in one transaction (the caller's `conn` when given): every row
+    is checked, and if any is refused nothing is written and BulkValidationError names each
+    refused row and field."""
     if op == "create":
         made = records.bulk_create(type_name, [_without(r, ("id", "version")) for r in rows],
-                                   actor, run_hooks=run_hooks)
+                                   actor, run_hooks=run_hooks, conn=conn)
         return BulkResult(made, len(made), 0)
     rt = records.schema.workspace.type(type_name)
     if key not in key_fields(records, type_name):
-        raise ValidationError({"key": f"'{key}' cannot find records: use "
-                                      f"{' or '.join(key_fields(records, type_name))}"})
+        raise ValidationError({"key": msg("'%(key)s' cannot find records: use %(fields)s",
+                                          key=key,
+                                          fields=" / ".join(key_fields(records, type_name)))})
     errors: dict[int, dict[str, str]] = {}
     out: list[dict[str, Any] | None] = [None] * len(rows)
-    with records.transaction() as conn:
-        found = _find(conn, records, type_name, rows, key, actor, errors, op)
+    with records.transaction(conn) as conn:
+        versions: dict[int, Any] = {}
+        found = find_ids(conn, records, type_name, rows, key, actor, errors, op, versions)
+        unchanged = 0
         creates: list[int] = []
         updated = 0
         for i, row in enumerate(rows):
@@ -70,19 +77,22 @@ def bulk_write(records: Records, type_name: str, rows: Sequence[Mapping[str, Any
                     creates.append(i)
                 else:
                     shown = row.get(key)
-                    errors[i] = {key: f"no {rt.label} has {key} {shown!r}"}
+                    errors[i] = {key: msg("no %(type)s has %(key)s '%(value)s'", type=rt.label,
+                                          key=key, value=shown)}
                 continue
             values = _without(row, ("id", "version"))
             try:
                 out[i] = records.update(type_name, rid, values, actor, conn=conn,
                                         expected_version=row.get("version"))
                 updated += 1
+                if versions.get(rid) is not None and out[i].get("version") == versions[rid]:
+                    unchanged += 1
             except ValidationError as exc:
                 errors[i] = exc.errors
             except ConflictError as exc:
-                errors[i] = {"version": str(exc)}
+                errors[i] = {"version": exc.message}
             except NotFound as exc:
-                errors[i] = {key: str(exc)}
+                errors[i] = {key: exc.message}
         if creates:
             try:
                 made = records.bulk_create(
@@ -96,16 +106,18 @@ def bulk_write(records: Records, type_name: str, rows: Sequence[Mapping[str, Any
                     out[i] = rec
         if errors:  # raising inside the transaction undoes the updates already made
             raise BulkValidationError(dict(sorted(errors.items())))
-    return BulkResult([r for r in out if r is not None], len(creates), updated)
+    return BulkResult([r for r in out if r is not None], len(creates), updated, unchanged)
 
 
 def _without(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in names}
 
 
-def _find(conn, records: Records, type_name: str, rows: Sequence[Mapping[str, Any]], key: str,
-          actor: Actor, errors: dict[int, dict[str, str]], op: Op) -> dict[int, int]:
-    """Row index → id of the record the row's key value names (one query a thousand rows)."""
+def find_ids(conn, records: Records, type_name: str, rows: Sequence[Mapping[str, Any]], key: str,
+          actor: Actor, errors: dict[int, dict[str, str]], op: Op,
+          versions: dict[int, Any] | None = None) -> dict[int, int]:
+    """Row index → id of the record the row's key value names (one query a thousand rows);
+    `versions`, when given, gets each found record's version by id."""
     rt = records.schema.workspace.type(type_name)
     f = rt.fields[key]
     wanted: dict[int, Any] = {}
@@ -113,12 +125,12 @@ def _find(conn, records: Records, type_name: str, rows: Sequence[Mapping[str, An
         raw = row.get(key)
         if raw is None:
             if op == "update":
-                errors[i] = {key: "is required to find the record"}
+                errors[i] = {key: msg("is required to find the record")}
             continue  # upsert without a key value: a new record
         try:
             wanted[i] = f.kind.parse(f, raw)
         except FieldError as exc:
-            errors[i] = {key: str(exc)}
+            errors[i] = {key: exc.message}
     values = list(dict.fromkeys(v for v in wanted.values() if v is not None))
     by_value: dict[Any, int] = {}
     for start in range(0, len(values), query.MAX_LIMIT):
@@ -126,9 +138,11 @@ def _find(conn, records: Records, type_name: str, rows: Sequence[Mapping[str, An
         try:
             page = query.list_records(conn, records.schema, type_name,
                                       filter={"field": key, "op": "in", "value": chunk},
-                                      sort=["id"], limit=query.MAX_LIMIT, fields=[key],
-                                      ctx=actor)
+                                      sort=["id"], limit=query.MAX_LIMIT,
+                                      fields=[key, "version"], ctx=actor)
         except LowriseError as exc:
             raise ValidationError({key: str(exc)}) from None
         by_value.update({r[key]: r["id"] for r in page.rows})
+        if versions is not None:
+            versions.update({r["id"]: r.get("version") for r in page.rows})
     return {i: by_value[v] for i, v in wanted.items() if v in by_value}

@@ -46,8 +46,8 @@ def export(type_name: str, fmt: str, view_name: str | None = None):
     if state.group:  # the table lists a grouped view group by group
         sort = [state.group, *[s for s in sort if s.lstrip("-") != state.group]]
     locale = current_locale()
-    lines = exporter.rows(run.engine, run.schema, type_name,
-                          shown_fields(rtype, columns(rtype, view)),
+    shown = shown_fields(rtype, columns(rtype, view))
+    lines = exporter.rows(run.engine, run.schema, type_name, shown,
                           actor=actor(), filter=flt, sort=sort, q=state.q or None,
                           locale=locale, style="text" if fmt == "csv" else "typed")
     title = label(view.label, locale)
@@ -58,15 +58,15 @@ def export(type_name: str, fmt: str, view_name: str | None = None):
     if fmt == "csv":
         body = (chunk.encode("utf-8") for chunk in exporter.csv_text(lines))
         return Response(stream_with_context(body), headers=headers, mimetype=FORMATS[fmt])
-    return Response(_xlsx_stream(lines, title), headers=headers, mimetype=FORMATS[fmt])
+    return Response(_xlsx_stream(lines, title, shown), headers=headers, mimetype=FORMATS[fmt])
 
 
-def _xlsx_stream(lines, title: str):
+def _xlsx_stream(lines, title: str, fields=None):
     """Write the workbook to a temporary file (a zip needs it), then send it in chunks."""
     fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="lowrise-export-")
     try:
         with os.fdopen(fd, "wb") as out:
-            exporter.write_xlsx(lines, out, title=title)
+            exporter.write_xlsx(lines, out, title=title, columns=fields)
         with open(path, "rb") as f:
             while chunk := f.read(256 * 1024):
                 yield chunk

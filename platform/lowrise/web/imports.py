@@ -26,7 +26,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
-from lowrise import import_preview, importer
+from lowrise import import_keyed, import_preview, importer
 from lowrise.i18n import load
 from lowrise.importjobs import ImportJob, ImportJobs
 
@@ -41,7 +41,7 @@ from .viewdefs import record_type_or_404
 
 bp = Blueprint("imports", __name__)
 
-SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
+SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".ods")
 #: how long a request waits for a preview worked out in the background before it shows the
 #: "reading" state (which polls): most files are checked in less
 PREVIEW_WAIT = 2.0
@@ -73,7 +73,7 @@ def upload(type_name: str):
         if not name:
             error = _("Choose a CSV or Excel file.")
         elif not name.lower().endswith(SUFFIXES):
-            error = _("Only CSV and Excel (.xlsx) files can be imported.")
+            error = _("Only CSV, Excel (.xlsx) and OpenDocument (.ods) files can be imported.")
         else:
             folder = Path(current_app.config["LOWRISE_INSTANCE"]) / "imports" / uuid.uuid4().hex
             folder.mkdir(parents=True)
@@ -106,16 +106,36 @@ def show(job_id: int):
     rtype = rt().workspace.type(job.record_type)
     if request.method == "POST" and job.status == "ready":
         names = [n or None for n in request.form.getlist("map")]
+        op = request.form.get("op") or job.op or "create"
+        op = op if op in import_keyed.OPS else "create"
+        key = (request.form.get("key") or None) if op != "create" else None
+        if op != "create" and key not in import_keyed.key_fields(rt().records, rtype.name):
+            key = "id"
+        header = request.form.get("header_row", "").strip()
+        shown_row = job.header_row or (job.preview or {}).get("header_row") or 1
+        header_row = job.header_row  # as it was, unless another row is chosen
+        if header.isdigit() and 0 < int(header) <= 1000 and int(header) != shown_row:
+            header_row = int(header)
         jobs().update(job.id, mode="valid" if request.form.get("mode") == "valid" else "all",
-                      run_hooks=request.form.get("run_hooks") == "1")
+                      run_hooks=request.form.get("run_hooks") == "1", op=op, key_field=key,
+                      header_row=header_row)
+        if header_row != job.header_row:
+            names = []  # other columns: matched afresh
         current = job.mapping if job.mapping is not None else (job.preview or {}).get("mapping")
-        if names and names != current:
-            jobs().remap(job.id, names)
+        if (names and names != current) or (op, key) != (job.op or "create", job.key_field) \
+                or header_row != job.header_row:
+            if key == "id" and job.key_field != "id" and names == current:
+                names = []  # guess again: an id column is offered now
+            jobs().remap(job.id, names or None)
         job = jobs().get(job.id)
     if job.status == "ready" and not job.previewed:
         job = _preview(job)
+    fields = importer.importable(rtype)
+    if job.key_field == "id":
+        fields = [rtype.fields["id"], *fields]
     ctx = dict(rtype=rtype, job=job, current_type=rtype.name, error=None, title=_title(rtype),
-               fields=importer.importable(rtype), locale=current_locale())
+               fields=fields, locale=current_locale(),
+               keys=[rtype.fields[k] for k in import_keyed.key_fields(rt().records, rtype.name)])
     if job.unreadable:  # the file itself: the upload form again, saying why
         ctx.update(job=None, error=say(job.message))
         return render("imports.html", "job" if is_htmx() else None, **ctx,
@@ -130,9 +150,12 @@ def _shown(job: ImportJob, rtype) -> dict:
     p = job.preview
     sample = import_preview.sample_rows(rtype, p)
     mapping = p["mapping"]
+    changes = import_preview.change_rows(rtype, p)
+    values = [{f.name: v for f, *pair in diff if (v := pair[side]) is not None}
+              for _i, _a, diff in changes for side in (0, 1)]
     return dict(
-        p=p, mapping=mapping, sample=sample,
-        titles=data.titles_for(rtype.fields.values(), sample, current_locale()),
+        p=p, mapping=mapping, sample=sample, changes=changes,
+        titles=data.titles_for(rtype.fields.values(), sample + values, current_locale()),
         refused=[(i, import_preview.load_errors(errs)) for i, errs in p["errors"]],
         problem=say(load(p["problem"])) if p.get("problem") else None,
         columns=[rtype.fields[n] for n in dict.fromkeys(m for m in mapping if m)

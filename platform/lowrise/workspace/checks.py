@@ -211,6 +211,29 @@ def _check_record_type(ctx: Context, rt: RecordType) -> None:
     for i, name in enumerate(raw.get("search") if isinstance(raw.get("search"), list) else []):
         if isinstance(name, str) and not ctx.field_known(rt, name):
             ctx.report(file, ("search", i), _not_a_field(ctx, rt, name))
+    _check_indexes(ctx, file, rt, raw.get("indexes"))
+
+
+def _check_indexes(ctx: Context, file: str, rt: RecordType, raw: Any) -> None:
+    """Declared indexes: fields of the type that can be sorted, each once, each index once."""
+    seen: set[tuple[str, ...]] = set()
+    for i, cols in enumerate(raw if isinstance(raw, list) else []):
+        if not isinstance(cols, list):
+            continue
+        names = [c.lstrip("-") for c in cols if isinstance(c, str)]
+        for j, name in enumerate(names):
+            f = rt.fields.get(name)
+            if not ctx.field_known(rt, name):
+                ctx.report(file, ("indexes", i, j), _not_a_field(ctx, rt, name))
+            elif f is not None and not f.kind.sortable:
+                ctx.report(file, ("indexes", i, j), f"{name} is a {f.type} field, which an "
+                           "index cannot order")
+        if len(set(names)) != len(names):
+            ctx.report(file, ("indexes", i), "names a field twice")
+        key = tuple(c for c in cols if isinstance(c, str))
+        if key in seen:
+            ctx.report(file, ("indexes", i), "is declared twice")
+        seen.add(key)
 
 
 def _check_options(ctx: Context, file: str, f: Field, raw: dict[str, Any]) -> None:

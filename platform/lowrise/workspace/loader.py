@@ -513,6 +513,9 @@ def _record_type(name: str, source: Source, bad: set[tuple], timezone: str,
         fields=fields, title_field=title, icon=_str(raw.get("icon")),
         description=_label(raw["description"], "") if raw.get("description") else None,
         search_fields=search, loc=Loc(source.file),
+        indexes=tuple(tuple(c for c in ix if isinstance(c, str))
+                      for ix in (raw.get("indexes") if isinstance(raw.get("indexes"), list)
+                                 else []) if isinstance(ix, list) and ix),
     )
 
 

@@ -372,6 +372,14 @@ def record_type_schema() -> dict[str, Any]:
                           "(default: the first text field)."),
             "search": {"type": "array", "items": REF_NAME, "uniqueItems": True,
                        "description": "Fields the quick search looks in (default: text fields)."},
+            "indexes": {
+                "type": "array",
+                "description": "Indexes over several fields, for filters and sorts no view "
+                               "names (migrate makes them): each a list of field names, "
+                               "`-name` for descending, like [stage, -amount].",
+                "items": {"type": "array", "minItems": 1, "maxItems": 8, "uniqueItems": True,
+                          "items": {"type": "string",
+                                    "pattern": "^-?[a-z][a-z0-9_]*$"}}},
             "fields": {"type": "object", "minProperties": 1, "propertyNames": REF_NAME,
                        "additionalProperties": {"$ref": "#/$defs/field"},
                        "description": "Field name to definition; the order is the form's order."},

@@ -115,6 +115,8 @@ class RecordType:
     description: Label | None = None
     search_fields: tuple[str, ...] = ()
     loc: Loc = Loc("")
+    #: indexes the type's file declares: each a tuple of field names, `-name` descending
+    indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
     def user_fields(self) -> list[Field]:

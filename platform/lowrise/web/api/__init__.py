@@ -68,10 +68,14 @@ def _authenticate() -> Response | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer":
-        user = rt().accounts.authenticate_token(token.strip())
-        if user is None:
+        found = rt().accounts.token_login(token.strip())
+        if found is None:
             return problem(401, "unauthorized", "Not authenticated",
-                           "the API token is unknown, revoked, or its account is not active")
+                           "the API token is unknown, revoked, expired, or its account is not "
+                           "active")
+        user, info = found
+        if (refused := _out_of_scope(info)) is not None:
+            return refused
         g.user, g.via_token = user, True
         g.actor = Actor(user=user.staff_id, name=user.name, roles=frozenset(user.roles),
                         locale=rt().workspace.default_locale)
@@ -82,6 +86,19 @@ def _authenticate() -> Response | None:
     g.via_token = False
     if request.method not in SAFE_METHODS:
         current_app.extensions["csrf"].protect()  # raises CSRFError: answered below
+    return None
+
+
+def _out_of_scope(info) -> Response | None:
+    """403 for a call a token's scopes leave out: a write with a read-only token, a record
+    type the token does not name."""
+    if info.read_only and request.method not in SAFE_METHODS:
+        return problem(403, "forbidden", "Read-only token",
+                       "this API token may only read; use a token that may write")
+    type_name = (request.view_args or {}).get("type_name")
+    if info.types is not None and type_name is not None and type_name not in info.types:
+        return problem(403, "forbidden", "Not in the token's scope",
+                       f"this API token reaches {', '.join(info.types)} only")
     return None
 
 
@@ -173,7 +190,7 @@ def _unrouted() -> None:
 def init_app(app: Flask) -> None:
     """Register the API, its docs page and the API tokens page."""
     from .. import auth
-    from . import docs, documents, files, pages, records  # noqa: F401  (routes register)
+    from . import aggregates, docs, documents, files, pages, records  # noqa: F401  (routes register)
 
     app.register_blueprint(bp)
     app.register_blueprint(pages.bp)

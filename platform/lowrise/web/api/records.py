@@ -51,7 +51,9 @@ def _etag(record: Mapping[str, Any]) -> str:
     return f'"{record["version"]}"'
 
 
-LIST_PARAMS = ("filter", "sort", "fields", "limit", "after", "q", "count", "expand")
+LIST_PARAMS = ("filter", "sort", "fields", "limit", "after", "q", "count", "expand", "offset")
+#: the furthest an `offset` jumps (a small jump where people expect one); further: cursors
+MAX_OFFSET = 10_000
 
 
 def _only(*allowed: str) -> None:
@@ -209,13 +211,15 @@ def _expand_names(rtype: RecordType) -> list[str]:
 MAX_ID = 2**63 - 1
 
 
-def _read_one(conn, rtype: RecordType, record_id: int) -> dict[str, Any]:
-    """One record as the actor may see it (the same read path as lists)."""
+def _read_one(conn, rtype: RecordType, record_id: int,
+              fields: list[str] | None = None) -> dict[str, Any]:
+    """One record as the actor may see it (the same read path as lists); only `fields`
+    (with id and version) when given."""
     if record_id > MAX_ID:
         raise NotFound(f"{rtype.label} #{record_id} does not exist")
     page = query.list_records(conn, rt().schema, rtype.name,
                               filter={"field": "id", "op": "eq", "value": record_id},
-                              sort=["id"], limit=1, ctx=_actor())
+                              sort=["id"], limit=1, ctx=_actor(), fields=fields)
     if not page.rows:
         raise NotFound(f"{rtype.label} #{record_id} does not exist (or is in the trash)")
     return page.rows[0]
@@ -249,10 +253,14 @@ def list_(type_name: str):
     if fields is not None:
         fields = list(dict.fromkeys([*fields, "version", *expand]))
     sort = _names("sort") or ["id"]
+    offset = _offset(args)
     with run.engine.connect() as conn:
-        page = query.list_records(conn, run.schema, type_name, filter=flt, sort=sort,
-                                  limit=limit, after=args.get("after") or None, fields=fields,
-                                  ctx=_actor(), q=args.get("q") or None)
+        after = args.get("after") or None
+        if offset:
+            after = skip(conn, type_name, flt, sort, offset, args.get("q") or None)
+        page = query.Page([], None) if after is _PAST_END else query.list_records(
+            conn, run.schema, type_name, filter=flt, sort=sort, limit=limit, after=after,
+            fields=fields, ctx=_actor(), q=args.get("q") or None)
         rows = [to_json_values(rtype, r) for r in page.rows]
         _expand(conn, rtype, rows, expand)
         body: dict[str, Any] = {"data": rows, "next": page.next_cursor}
@@ -262,14 +270,47 @@ def list_(type_name: str):
     return _json(body)
 
 
+_PAST_END = object()
+
+
+def _offset(args) -> int:
+    raw = args.get("offset")
+    if raw is None:
+        return 0
+    if args.get("after"):
+        raise FilterError("give offset or after, not both")
+    if not raw.isdigit() or int(raw) > MAX_OFFSET:
+        raise FilterError(f"offset must be a whole number from 0 to {MAX_OFFSET:,}; further, "
+                          "follow the `next` cursors")
+    return int(raw)
+
+
+def skip(conn, type_name: str, flt, sort: list[str], offset: int, q: str | None) -> Any:
+    """The cursor after the first `offset` matching records (their sort keys read a
+    thousand at a time), or _PAST_END when there are fewer."""
+    after, left = None, offset
+    while left > 0:
+        page = query.list_records(conn, rt().schema, type_name, filter=flt, sort=sort,
+                                  limit=min(left, query.MAX_LIMIT), after=after, fields=["id"],
+                                  ctx=_actor(), q=q)
+        left -= len(page.rows)
+        after = page.next_cursor
+        if after is None:  # no record after these: the page is empty
+            return _PAST_END
+    return after
+
+
 @bp.get("/<type_name>/<int:record_id>")
 def get(type_name: str, record_id: int):
     rtype = _type(type_name)
-    _only("expand")
+    _only("expand", "fields")
     run = rt()
     expand = _expand_names(rtype)
+    fields = _names("fields") or None
+    if fields is not None:
+        fields = list(dict.fromkeys([*fields, "version", *expand]))
     with run.engine.connect() as conn:
-        record = _read_one(conn, rtype, record_id)
+        record = _read_one(conn, rtype, record_id, fields)
         row = to_json_values(rtype, record)
         _expand(conn, rtype, [row], expand)
     return _json(row, ETag=_etag(record))
