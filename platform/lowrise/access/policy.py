@@ -217,8 +217,41 @@ class Policy:
                     alts.append(_Alt(ACCESS_RANK[rule.access], rule.mask, flag))
                 if alts:
                     out.alts[name] = tuple(alts)
+            self._fields[type_name] = out  # while it inherits: a loop of types reads this
+            self._inherit(rt, out)
         self._fields[type_name] = out
         return out
+
+    def _inherit(self, rt, out: _Fields) -> None:
+        """Fields computed from other fields (lookups, rollups, formulas across links) show
+        no more than their sources (lowrise.access.inherit)."""
+        from .inherit import sources
+
+        for _ in range(2):  # a formula of a lookup of this type: in a second pass
+            for f in rt.user_fields:
+                same, reads = sources(self.ws, rt, f)
+                rank, mask = 0, None
+                for type_name, name in reads:
+                    if type_name not in self.ws.record_types:
+                        continue
+                    if not self.may("read", type_name):
+                        rank = 3
+                        continue
+                    if name is None:
+                        continue
+                    alts = self._plan(type_name).alts.get(name) or ()
+                    if alts:
+                        low = min(a.rank for a in alts)
+                        if low >= 2 and low >= rank:
+                            rank = low
+                            mask = next((a.mask for a in alts if a.rank == low), None)
+                if rank < 2:
+                    continue
+                if not same:  # a sum or a formula of a masked value: nothing to show
+                    rank = 3
+                have = out.alts.get(f.name)
+                if not have or min(a.rank for a in have) < rank:
+                    out.alts[f.name] = (_Alt(rank, mask, None),)
 
     def field_access(self, type_name: str, name: str, record: Mapping | None = None) -> str:
         """visible, read_only, masked or hidden: how a field shows to the actor (on
