@@ -439,3 +439,21 @@ def test_sqlite_and_postgres_store_the_same(engine):
             r.schema.table("case").c.id == c["id"])).mappings().one()
     assert row["client_source"] == "web"
     assert _get(r, "case", c["id"])["client_budget"] == Decimal("12.50")
+
+
+def test_the_worker_recomputes_period_rollups_when_the_day_turns(office):
+    from lowrise.rules.worker import Worker
+
+    r = office
+    li = r.li["id"]
+    _case(r, consultant=li, stage="won", amount="60000", won_on="2026-03-31")
+    assert _get(r, "staff", li)["deals_this_month"] == 1
+    clock = {"now": datetime(2026, 3, 31, 15, 0, tzinfo=UTC)}  # 23:00 in Shanghai
+    worker = Worker(r, clock=lambda: clock["now"])
+    assert worker.refresh_periods() == 2  # the first round: recomputed
+    assert worker.refresh_periods() == 0  # the same day: nothing to do
+    assert _get(r, "staff", li)["deals_this_month"] == 1
+    clock["now"] = datetime(2026, 3, 31, 16, 5, tzinfo=UTC)  # 00:05 on 1 April there
+    assert worker.run_once()["periods"] == 2
+    got = _get(r, "staff", li)
+    assert got["deals_this_month"] == 0 and got["amount_this_month"] == 0
