@@ -11,7 +11,7 @@ through the link: the derived field is shown as the source shows on the rows it 
 from __future__ import annotations
 
 from lowrise.expr import ExpressionError, compiled
-from lowrise.fields.relational import aggregate_of, is_derived
+from lowrise.fields.relational import aggregate_of, expression_of, is_derived, is_lookup
 from lowrise.workspace.model import Field, RecordType, Workspace
 
 
@@ -19,9 +19,9 @@ def sources(ws: Workspace, rt: RecordType, f: Field) -> tuple[bool, list[tuple[s
     """(whether the field shows its source's value as such, the (type, field) it reads; a
     field None where reading the type's records at all is what counts)."""
     cfg = f.config
-    if f.type == "formula":
+    if expression_of(f) is not None:
         try:
-            names = compiled(cfg.get("expression", "")).names
+            names = compiled(expression_of(f)).names
         except ExpressionError:
             return False, []
         out: list[tuple[str, str | None]] = []
@@ -35,7 +35,7 @@ def sources(ws: Workspace, rt: RecordType, f: Field) -> tuple[bool, list[tuple[s
         return False, out
     if not is_derived(f):
         return False, []
-    if f.type == "lookup":
+    if is_lookup(f):
         link = rt.fields.get(cfg.get("through"))
         if link is None or not link.target:
             return True, []

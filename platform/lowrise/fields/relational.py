@@ -148,9 +148,23 @@ def is_derived(field) -> bool:
     return getattr(field.kind, "derived", False)
 
 
+def is_lookup(field) -> bool:
+    """A lookup (the rest of the derived fields are rollups and counts)."""
+    return isinstance(getattr(field.kind, "outer", None), Lookup)
+
+
+def expression_of(field) -> str | None:
+    """A formula's expression (None for every other field)."""
+    from .computed import Formula
+
+    return field.config.get("expression") if isinstance(field.kind, Formula) else None
+
+
 def aggregate_of(field) -> str:
     """count, sum, avg, min or max."""
-    return "count" if field.type == "count" else str(field.config.get("aggregate", "count"))
+    if isinstance(getattr(field.kind, "outer", None), Count):
+        return "count"
+    return str(field.config.get("aggregate", "count"))
 
 
 def _plain_type(f) -> str:

@@ -27,12 +27,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from lowrise import filters
-from lowrise.expr import compiled
-from lowrise.fields.relational import aggregate_of, is_derived
+from lowrise.expr import ExpressionError, compiled
+from lowrise.fields.relational import aggregate_of, expression_of, is_derived, is_lookup
 from lowrise.fields.types import ExactDecimal
 from lowrise.workspace.model import RecordType, Workspace
 
-from .values import compute_formulas_many, formula_order, from_db_row, to_db_row
+from .values import formula_order, from_db_row, to_db_row
 
 CHUNK = 900
 MAX_DEPTH = 12
@@ -133,9 +133,9 @@ def build_graph(ws: Workspace) -> Graph:
     g = Graph()
     for rt in ws.record_types.values():
         for f in rt.user_fields:
-            if f.type == "formula":
+            if expression_of(f) is not None:
                 try:
-                    names = compiled(f.config["expression"]).names
+                    names = compiled(expression_of(f)).names
                 except Exception:  # noqa: BLE001 - `lowrise check` reports it
                     continue
                 for link, source in link_paths(rt, names):
@@ -147,7 +147,7 @@ def build_graph(ws: Workspace) -> Graph:
             if not is_derived(f):
                 continue
             cfg = f.config
-            if f.type == "lookup":
+            if is_lookup(f):
                 link = rt.fields.get(cfg.get("through"))
                 target = link.target if link is not None else None
                 if target not in ws.record_types or \
@@ -299,6 +299,15 @@ def _spread(conn, schema, g: Graph, type_name: str, ids: set[int], changed: set[
         changed = changed | _recompute_formulas(conn, schema, ws.record_types[type_name], ids, changed,
                                        now, local=True)
     t = schema.table(type_name)
+    found: dict[tuple[str, str], set[int]] = {}
+
+    def linked(other: str, through: str) -> set[int]:
+        """The ids of the records of `other` whose `through` links to these."""
+        if (other, through) not in found:
+            o = schema.table(other)
+            found[(other, through)] = _ids_where(conn, o, o.c[through], ids)
+        return found[(other, through)]
+
     groups: dict[tuple[str, str], list[LookupDep]] = {}
     for dep in g.lookups_of.get(type_name, ()):
         if dep.source in changed:
@@ -308,38 +317,45 @@ def _spread(conn, schema, g: Graph, type_name: str, ids: set[int], changed: set[
         values = {o.c[d.field]: sa.select(t.c[d.source]).where(t.c.id == o.c[through])
                   .scalar_subquery() for d in deps}
         _update_where(conn, o, o.c[through], ids, values)
-        if g.read_by_others(other) or _formulas_read(ws, other, deps):
-            rows = _ids_where(conn, o, o.c[through], ids)
+        if _read_further(g, ws, other, {d.field for d in deps}):
+            rows = linked(other, through)
             _spread(conn, schema, g, other, rows, {d.field for d in deps}, None, now,
                     depth + 1)
     paths: dict[tuple[str, str], list[PathDep]] = {}
     for dep in g.paths_of.get(type_name, ()):
         if dep.source in changed:
             paths.setdefault((dep.type, dep.through), []).append(dep)
-    for (other, through), _deps in paths.items():
-        o = schema.table(other)
-        rows = _ids_where(conn, o, o.c[through], ids)
-        names = _recompute_formulas(conn, schema, ws.record_types[other], rows, None, now)
+    for (other, through), deps_ in paths.items():
+        rows = linked(other, through)
+        names = _recompute_formulas(conn, schema, ws.record_types[other], rows,
+                                    {d.key for d in deps_}, now)
         if names:
             _spread(conn, schema, g, other, rows, names, None, now, depth + 1)
+    by_via: dict[str, list[RollupDep]] = {}  # rollups through one link: one UPDATE
     for dep in g.rollups_over.get(type_name, ()):
-        if not (dep.reads & changed):
-            continue
-        if targets is not None and dep.via in targets:
-            tids = targets[dep.via]
+        if dep.reads & changed:
+            by_via.setdefault(dep.via, []).append(dep)
+    for via, deps in by_via.items():
+        if targets is not None and via in targets:
+            tids = targets[via]
         else:
-            tids = {v for v in conn.execute(sa.select(t.c[dep.via]).where(
+            tids = {v for v in conn.execute(sa.select(t.c[via]).where(
                 t.c.id.in_(sorted(ids)))).scalars() if v is not None}
         if not tids:
             continue
-        _update_rollup(conn, schema, dep, tids, now)
-        _spread(conn, schema, g, dep.type, set(tids), {dep.field}, None, now, depth + 1)
+        _update_rollups(conn, schema, deps, tids, now)
+        _spread(conn, schema, g, deps[0].type, set(tids), {d.field for d in deps}, None, now,
+                depth + 1)
 
 
-def _formulas_read(ws: Workspace, type_name: str, deps: Sequence[LookupDep]) -> bool:
-    names = {d.field for d in deps}
+def _read_further(g: Graph, ws: Workspace, type_name: str, names: set[str]) -> bool:
+    """Whether anything reads these fields of a type: its formulas, lookups or formulas
+    elsewhere, rollups over it."""
     return any(compiled(f.config["expression"]).names & names
-               for f in formula_order(ws.record_types[type_name]))
+               for f in formula_order(ws.record_types[type_name])) or \
+        any(d.source in names for d in g.lookups_of.get(type_name, ())) or \
+        any(d.source in names for d in g.paths_of.get(type_name, ())) or \
+        any(d.reads & names for d in g.rollups_over.get(type_name, ()))
 
 
 def _update_where(conn, t: sa.Table, col, ids: set[int], values) -> None:
@@ -360,24 +376,44 @@ def _ids_where(conn, t: sa.Table, col, ids: set[int]) -> set[int]:
 def _recompute_formulas(conn, schema, rt: RecordType, ids: set[int],
                         changed: set[str] | None, now: datetime, *, local: bool = False
                         ) -> set[str]:
-    """Recompute the formulas of some rows (those reading `changed`, when given); write the
-    values that differ; returns the names of the formulas that changed somewhere."""
+    """Recompute the formulas of some rows that read `changed` (fields, or `link.field`
+    names; None: every formula), and the formulas that read those; write the values that
+    differ; returns the names of the formulas that changed somewhere. Only the columns the
+    formulas read are read."""
     order = formula_order(rt)
     if changed is not None:
-        order = [f for f in order if compiled(f.config["expression"]).names & changed]
+        reach = set(changed)
+        picked = []
+        for f in order:  # in order: a formula after the formulas it reads
+            if compiled(f.config["expression"]).names & reach:
+                picked.append(f)
+                reach.add(f.name)
+        order = picked
     if not order or not ids:
         return set()
     t = schema.table(rt.name)
     names = [f.name for f in order]
+    reads = set().union(*(compiled(f.config["expression"]).names for f in order))
+    columns = {"id", *names, *(n for n in reads if n in rt.fields)}
+    columns |= {link for link, _ in link_paths(rt, reads)}
+    runs = [(f, compiled(f.config["expression"]).bind(
+        now=now, tz=f.config.get("timezone") or _zone_of(rt))) for f in order]
     out: set[str] = set()
     wanted = sorted(ids)
     for i in range(0, len(wanted), CHUNK):
         rows = [from_db_row(rt, r) for r in conn.execute(
-            sa.select(t).where(t.c.id.in_(wanted[i:i + CHUNK]))).mappings()]
+            sa.select(*(t.c[c] for c in sorted(columns))).where(
+                t.c.id.in_(wanted[i:i + CHUNK]))).mappings()]
         before = [{n: r.get(n) for n in names} for r in rows]
-        fill(conn, schema, rt, rows)
-        compute_formulas_many(rt, rows, now)
-        strip(rows)
+        if any("." in n for n in reads):
+            fill(conn, schema, rt, rows)
+        for f, run in runs:
+            coerce, name = f.kind.coerce, f.name
+            for r in rows:
+                try:
+                    r[name] = coerce(f, run(r))
+                except (ExpressionError, ValueError, ArithmeticError, TypeError):
+                    r[name] = None
         writes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for old, r in zip(before, rows, strict=True):
             diff = tuple(n for n in names if old[n] != r.get(n))
@@ -392,6 +428,11 @@ def _recompute_formulas(conn, schema, rt: RecordType, ids: set[int],
                 {t.c[k]: sa.bindparam(f"v_{k}", type_=t.c[k].type) for k in cols})
             conn.execute(stmt, params)
     return out
+
+
+def _zone_of(rt: RecordType) -> str | None:
+    created = rt.fields.get("created_at")
+    return created.config.get("timezone") if created is not None else None
 
 
 def _aggregate(conn, schema, dep: RollupDep, now: datetime):
@@ -423,8 +464,14 @@ def _aggregate(conn, schema, dep: RollupDep, now: datetime):
 
 def _update_rollup(conn, schema, dep: RollupDep, ids: Iterable[int] | None, now: datetime
                    ) -> None:
-    o = schema.table(dep.type)
-    values = {o.c[dep.field]: _aggregate(conn, schema, dep, now)}
+    _update_rollups(conn, schema, [dep], ids, now)
+
+
+def _update_rollups(conn, schema, deps: Sequence[RollupDep], ids: Iterable[int] | None,
+                    now: datetime) -> None:
+    """Rollups of one type, recomputed on some of its rows (all when `ids` is None)."""
+    o = schema.table(deps[0].type)
+    values = {o.c[d.field]: _aggregate(conn, schema, d, now) for d in deps}
     if ids is None:
         conn.execute(o.update().values(values))
     else:
@@ -461,10 +508,10 @@ def computed_across_links(rt: RecordType, f) -> bool:
     """A lookup, rollup or count, or a formula that reads a linked record."""
     if is_derived(f):
         return True
-    if f.type != "formula":
+    if expression_of(f) is None:
         return False
     try:
-        return bool(link_paths(rt, compiled(f.config["expression"]).names))
+        return bool(link_paths(rt, compiled(expression_of(f)).names))
     except Exception:  # noqa: BLE001 - `lowrise check` reports it
         return False
 
@@ -481,6 +528,21 @@ def refill_all(conn: sa.Connection, schema, now: datetime) -> list[str]:
             done += [f"{rt.name}.{n}" for n in sorted(names)]
     del g
     return done
+
+
+def refill_rollups(conn: sa.Connection, schema, now: datetime) -> None:
+    """Every rollup and count on every row, and the formulas that read them (a bulk load
+    that wrote the rows directly, lookups included)."""
+    g = graph(schema.workspace)
+    by_type: dict[str, set[str]] = {}
+    for dep in g.rollups:
+        _update_rollup(conn, schema, dep, None, now)
+        by_type.setdefault(dep.type, set()).add(dep.field)
+    for type_name, names in by_type.items():
+        t = schema.table(type_name)
+        ids = set(conn.execute(sa.select(t.c.id)).scalars())
+        _recompute_formulas(conn, schema, schema.workspace.record_types[type_name], ids,
+                            names, now)
 
 
 def timed_rollups(ws: Workspace) -> list[RollupDep]:

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 from lowrise.errors import LowriseError
 from lowrise.expr import Expression, ExpressionError
-from lowrise.fields.relational import AGGREGATES_OF, aggregate_of, is_derived
+from lowrise.fields.relational import (
+    AGGREGATES_OF,
+    aggregate_of,
+    expression_of,
+    is_derived,
+    is_lookup,
+)
 
 from .model import Field, RecordType, Workspace
 
@@ -21,7 +27,7 @@ def check_derived(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
     at = ("fields", f.name)
     ws = ctx.workspace
     cfg = f.config
-    if f.type == "lookup":
+    if is_lookup(f):
         through = cfg.get("through")
         link = rt.fields.get(through)
         if link is None:
@@ -51,7 +57,7 @@ def check_derived(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
             ctx.report(file, (*at, "from"), _not_a_type(ctx, cfg.get("from")))
         return
     if source.name == rt.name:
-        ctx.report(file, (*at, "from"), f"a {f.type} over records of its own type "
+        ctx.report(file, (*at, "from"), "a rollup or count over records of its own type "
                    f"({rt.name}) is not supported")
         return
     via = source.fields.get(cfg.get("via"))
@@ -149,7 +155,8 @@ def check_cycles(ctx: Context) -> None:
             reported.add(members)
             rt = ws.record_types[start[0]]
             # formulas of one type in a loop are reported by the formula check already
-            if all(n[0] == start[0] and rt.fields[n[1]].type == "formula" for n in cycle):
+            if all(n[0] == start[0] and expression_of(rt.fields[n[1]]) is not None
+                   for n in cycle):
                 continue
             words = " → ".join(f"{t}.{n}" for t, n in cycle)
             ctx.report(rt.loc.file, ("fields", start[1]), "these fields are computed from "
@@ -160,9 +167,9 @@ def check_cycles(ctx: Context) -> None:
 def _reads(ws: Workspace, rt: RecordType, f: Field) -> set[tuple[str, str]] | None:
     """The (type, field)s a computed field reads, or None for a field entered by people."""
     cfg = f.config
-    if f.type == "formula":
+    if expression_of(f) is not None:
         try:
-            names = Expression(cfg.get("expression", "")).names
+            names = Expression(expression_of(f)).names
         except ExpressionError:
             return set()
         out = set()
@@ -176,7 +183,7 @@ def _reads(ws: Workspace, rt: RecordType, f: Field) -> set[tuple[str, str]] | No
         return out
     if not is_derived(f):
         return None
-    if f.type == "lookup":
+    if is_lookup(f):
         link = rt.fields.get(cfg.get("through"))
         if link is None or not link.target:
             return set()
