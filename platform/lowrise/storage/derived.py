@@ -286,12 +286,51 @@ def after_write(conn: sa.Connection, schema, rt: RecordType,
             for r in (before, after):
                 if r is not None and r.get(via) is not None:
                     targets[via].add(r[via])
-    if ids:
-        _spread(conn, schema, g, rt.name, ids, changed, targets, now, 0)
+    if not ids:
+        return
+    # A count or sum changes by what each record adds or takes away (one row per linked
+    # record touched, never a scan of all that link there); the others are recomputed.
+    exact = [d for d in g.rollups_over.get(rt.name, ())
+             if d.aggregate in ("count", "sum") and d.reads & changed]
+    for dep in exact:
+        _add_deltas(conn, schema, g, dep, pairs, now)
+    _spread(conn, schema, g, rt.name, ids, changed, targets, now, 0, skip=exact)
+
+
+def _add_deltas(conn, schema, g: Graph, dep: RollupDep, pairs, now: datetime) -> None:
+    ctx = filters.FilterContext(clock=lambda: now)
+    deltas: dict[int, Any] = {}
+    for before, _ in pairs:
+        _one(dep, ctx, deltas, -1, before)
+    for _, after in pairs:
+        _one(dep, ctx, deltas, 1, after)
+    deltas = {k: v for k, v in deltas.items() if v}
+    if not deltas:
+        return
+    o = schema.table(dep.type)
+    col = o.c[dep.field]
+    stmt = o.update().where(o.c.id == sa.bindparam("w_id")).values(
+        {col: sa.func.coalesce(col, 0) + sa.bindparam("w_delta", type_=col.type)})
+    conn.execute(stmt, [{"w_id": k, "w_delta": v} for k, v in sorted(deltas.items())])
+    _spread(conn, schema, g, dep.type, set(deltas), {dep.field}, None, now, 1)
+
+
+def _one(dep: RollupDep, ctx, deltas: dict[int, Any], sign: int, record) -> None:
+    """What one record (before: taken away; after: added) does to its rollup."""
+    if record is None or record.get(dep.via) is None:
+        return
+    if dep.filter is not None and not filters.evaluate(dep.filter, record, ctx):
+        return
+    value = 1 if dep.aggregate == "count" else record.get(dep.of)
+    if value is None:
+        return
+    target = record[dep.via]
+    deltas[target] = deltas.get(target, 0) + sign * value
 
 
 def _spread(conn, schema, g: Graph, type_name: str, ids: set[int], changed: set[str],
-            targets: dict[str, set[int]] | None, now: datetime, depth: int) -> None:
+            targets: dict[str, set[int]] | None, now: datetime, depth: int,
+            skip: Sequence[RollupDep] = ()) -> None:
     if not ids or depth > MAX_DEPTH:
         return
     ws = schema.workspace
@@ -333,7 +372,7 @@ def _spread(conn, schema, g: Graph, type_name: str, ids: set[int], changed: set[
             _spread(conn, schema, g, other, rows, names, None, now, depth + 1)
     by_via: dict[str, list[RollupDep]] = {}  # rollups through one link: one UPDATE
     for dep in g.rollups_over.get(type_name, ()):
-        if dep.reads & changed:
+        if dep.reads & changed and dep not in skip:
             by_via.setdefault(dep.via, []).append(dep)
     for via, deps in by_via.items():
         if targets is not None and via in targets:
