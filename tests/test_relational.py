@@ -473,7 +473,7 @@ def test_after_many_writes_every_value_equals_a_recomputation_from_scratch(offic
          "stage": rng.choice(stages), "amount": str(rng.randint(1, 900)),
          "won_on": rng.choice([None, "2026-03-03", "2026-02-03"])} for i in range(30)], ADMIN)
     ids = [m["id"] for m in made]
-    for i in range(25):
+    for _ in range(25):
         rid = rng.choice(ids)
         r.update("case", rid, rng.choice([{"stage": rng.choice(stages)},
                                           {"amount": str(rng.randint(1, 900))},

@@ -110,6 +110,10 @@ class Derived(FieldType):
     def display(self, field, value, locale="en"):
         return self.base.display(field, value, locale)
 
+    def __getattr__(self, name: str):
+        # what else the value type offers (a decimal's scale, a formula's result)
+        return getattr(self.base, name)
+
     def __repr__(self) -> str:
         return f"<FieldType {self.name} as {self.base.name}>"
 
