@@ -497,3 +497,16 @@ def test_after_many_writes_every_value_equals_a_recomputation_from_scratch(offic
     with r.engine.begin() as conn:
         derived.refill_all(conn, r.schema, NOW)
     assert snapshot() == kept
+
+
+def test_notification_texts_mask_a_lookup_of_a_confidential_field():
+    """Where nobody in particular reads (notifications, comments, webhooks), a lookup or a
+    formula of a field some role sees masked or hidden is masked as that field is."""
+    from lowrise.access import confidential_fields, mask_record
+
+    ws = load_workspace_from_texts(FILES)
+    hide = confidential_fields(ws, "case")
+    assert {"client_phone", "client_budget", "headroom"} <= set(hide)
+    assert "client_source" not in hide
+    shown = mask_record(ws, "case", {"client_phone": "13812345678", "client_source": "web"})
+    assert shown["client_phone"] != "13812345678" and shown["client_source"] == "web"

@@ -475,14 +475,26 @@ def mask_value(f, value: Any, mask: Mask | None) -> Any:
     return Masked((mask or Mask()).apply(text))
 
 
-def confidential_fields(workspace: Workspace, type_name: str) -> dict[str, Mask]:
+def confidential_fields(workspace: Workspace, type_name: str, _seen: frozenset = frozenset()
+                        ) -> dict[str, Mask]:
     """The fields of a type that some role which reads it sees masked or hidden (on some
     rows), with the mask to show them with where nobody in particular reads: notification
-    and comment texts, webhook bodies. Empty in an open workspace."""
+    and comment texts, webhook bodies. Empty in an open workspace. A lookup or formula
+    computed from a confidential field of a linked record is confidential too."""
     model = model_of(workspace)
     if not model.enforced:
         return {}
     out: dict[str, Mask] = {}
+    if type_name not in _seen:
+        from .inherit import sources
+
+        rt = workspace.type(type_name)
+        for f in rt.user_fields:
+            for other, name in sources(workspace, rt, f)[1]:
+                if other != type_name and name and other in workspace.record_types and \
+                        name in confidential_fields(workspace, other, _seen | {type_name}):
+                    out[f.name] = confidential_fields(workspace, other,
+                                                      _seen | {type_name})[name]
     for role in model.roles.values():
         grant = role.grant(type_name)
         if role.admin or "read" not in grant.actions:
