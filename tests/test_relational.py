@@ -510,3 +510,36 @@ def test_notification_texts_mask_a_lookup_of_a_confidential_field():
     assert "client_source" not in hide
     shown = mask_record(ws, "case", {"client_phone": "13812345678", "client_source": "web"})
     assert shown["client_phone"] != "13812345678" and shown["client_source"] == "web"
+
+
+def test_lowrise_recompute_applies_a_changed_filter_to_every_record(tmp_path, db_url):
+    """A rollup's filter changed in the YAML needs no migration (no column changes):
+    `lowrise recompute` computes the values again."""
+    from click.testing import CliRunner
+
+    from lowrise.cli import main
+
+    folder = tmp_path / "ws"
+    for rel, text in FILES.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text, encoding="utf-8")
+
+    def cli(*args):
+        result = CliRunner().invoke(main, ["-w", str(folder), "--database", db_url,
+                                           "--instance", str(tmp_path / "inst"), *args],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    cli("migrate", "--yes")
+    r = _records(sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"),
+                                  poolclass=sa.pool.NullPool))
+    z = r.create("client", {"name": "Z"}, ADMIN)
+    r.create("case", {"title": "a", "client": z["id"], "stage": "lost"}, ADMIN)
+    assert _get(r, "client", z["id"])["open_cases"] == 0
+    (folder / "schemas/client.yaml").write_text(CLIENT.replace("value: [open, viewing]",
+                                                               "value: [open, lost]"))
+    assert "client.open_cases" in cli("recompute")
+    assert _get(_records(r.engine, {**FILES, "schemas/client.yaml": (
+        folder / "schemas/client.yaml").read_text()}), "client", z["id"])["open_cases"] == 1
+    r.engine.dispose()
