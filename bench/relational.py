@@ -55,6 +55,20 @@ def change_client(ctx) -> Result:
                   samples=samples, detail={"cases": linked})
 
 
+def change_client_source(ctx) -> Result:
+    """Only the client's source changes: the lookups of its 1,000 cases follow in one UPDATE
+    (no formula reads the source)."""
+    cid = _busy_client(ctx)
+
+    def run(i: int) -> None:
+        ctx.records.update("client", cid, {"source": SOURCES[i % 2]}, ctx.actor)
+
+    samples = timings(run, repeat=ctx.repeat)
+    return Result("change a client's source: the lookups of its 1,000 cases follow",
+                  ctx.backend, median_ms(samples), "ms", ctx.targets.get("change_client"),
+                  samples=samples)
+
+
 def _page(ctx, type_name: str, name: str, *, filter=None, sort) -> Result:
     seen: list[int] = []
 

@@ -81,6 +81,7 @@ MEASUREMENTS: list[tuple[str, Callable[[Context], Result | list[Result]]]] = [
     ("bulk insert", writes.bulk_insert),
     ("add field", writes.add_field),
     ("change client", relational.change_client),
+    ("change client source", relational.change_client_source),
     ("derived pages", relational.derived_pages),
 ]
 

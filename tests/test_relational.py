@@ -543,3 +543,23 @@ def test_lowrise_recompute_applies_a_changed_filter_to_every_record(tmp_path, db
     assert _get(_records(r.engine, {**FILES, "schemas/client.yaml": (
         folder / "schemas/client.yaml").read_text()}), "client", z["id"])["open_cases"] == 1
     r.engine.dispose()
+
+
+def test_indexed_lookups_and_rollups_get_an_index_and_avg_takes_a_scale(engine):
+    files = dict(FILES)
+    files["schemas/case.yaml"] = CASE.replace(
+        "client_budget: {type: lookup, through: client, field: budget}",
+        "client_budget: {type: lookup, through: client, field: budget, indexed: true}")
+    files["schemas/client.yaml"] = CLIENT.replace(
+        "avg_amount: {type: rollup, from: case, via: client, aggregate: avg, field: amount}",
+        "avg_amount: {type: rollup, from: case, via: client, aggregate: avg, field: amount, "
+        "scale: 3, indexed: true}")
+    r = _records(engine, files)
+    indexed = {tuple(ix["column_names"]) for ix in sa.inspect(engine).get_indexes("case")}
+    assert ("client_budget",) in indexed
+    indexed = {tuple(ix["column_names"]) for ix in sa.inspect(engine).get_indexes("client")}
+    assert ("avg_amount",) in indexed
+    z = r.create("client", {"name": "Z"}, ADMIN)
+    for amount in ("1.00", "2.00", "2.00"):
+        r.create("case", {"title": "t", "client": z["id"], "amount": amount}, ADMIN)
+    assert _get(r, "client", z["id"])["avg_amount"] == Decimal("1.667")
