@@ -197,10 +197,12 @@ def test_lookup_of_a_rollup_follows_two_steps(office):
 def test_formula_reads_a_field_of_the_linked_record_and_is_kept_up_to_date(office):
     r = office
     c = _case(r, client=r.zhao["id"], amount="1500000")
+    other = _case(r, client=r.zhao["id"], amount="250000.50")
     assert c["headroom"] == Decimal("500000.00") and c["over_budget"] is False
     r.update("client", r.zhao["id"], {"budget": "1000000"}, ADMIN)
     got = _get(r, "case", c["id"])
     assert got["headroom"] == Decimal("-500000.00") and got["over_budget"] is True
+    assert _get(r, "case", other["id"])["headroom"] == Decimal("749999.50")
     assert "client.budget" not in got
     got = r.update("case", c["id"], {"amount": "900000"}, ADMIN)
     assert got["headroom"] == Decimal("100000.00") and "client.budget" not in got

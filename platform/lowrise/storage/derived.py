@@ -453,20 +453,34 @@ def _recompute_formulas(conn, schema, rt: RecordType, ids: set[int],
                     r[name] = coerce(f, run(r))
                 except (ExpressionError, ValueError, ArithmeticError, TypeError):
                     r[name] = None
-        writes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        writes: dict[tuple[str, ...], list[tuple]] = {}
         for old, r in zip(before, rows, strict=True):
             diff = tuple(n for n in names if old[n] != r.get(n))
             if diff:
                 out.update(diff)
-                writes.setdefault(diff, []).append(
-                    {"w_id": r["id"], **{f"v_{k}": v
-                                         for k, v in to_db_row(rt, {n: r[n] for n in diff})
-                                         .items()}})
-        for cols, params in writes.items():
-            stmt = t.update().where(t.c.id == sa.bindparam("w_id")).values(
-                {t.c[k]: sa.bindparam(f"v_{k}", type_=t.c[k].type) for k in cols})
-            conn.execute(stmt, params)
+                stored = to_db_row(rt, {n: r[n] for n in diff})
+                writes.setdefault(diff, []).append((r["id"], *(stored[n] for n in diff)))
+        for cols, values in writes.items():
+            _write_values(conn, t, cols, values)
     return out
+
+
+def _write_values(conn, t: sa.Table, cols: tuple[str, ...], values: list[tuple]) -> None:
+    """UPDATE many rows, each with its own values, in one statement: UPDATE ... FROM
+    (VALUES ...) (a statement a row costs a round trip each on PostgreSQL)."""
+    if len(values) == 1 or conn.dialect.name != "postgresql":
+        # SQLite runs a statement a row in-process, with no round trip to pay
+        stmt = t.update().where(t.c.id == sa.bindparam("w_id")).values(
+            {t.c[c]: sa.bindparam(f"v_{c}", type_=t.c[c].type) for c in cols})
+        conn.execute(stmt, [{"w_id": v[0], **{f"v_{c}": x for c, x in zip(cols, v[1:],
+                                                                          strict=True)}}
+                            for v in values])
+        return
+    given = sa.values(sa.column("w_id", t.c.id.type),
+                      *(sa.column(f"v_{c}", t.c[c].type) for c in cols),
+                      name="lr_given").data(values)
+    conn.execute(t.update().where(t.c.id == given.c.w_id).values(
+        {t.c[c]: given.c[f"v_{c}"] for c in cols}))
 
 
 def _zone_of(rt: RecordType) -> str | None:
