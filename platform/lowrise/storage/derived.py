@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lowrise import filters
+from lowrise.errors import LowriseError
 from lowrise.expr import ExpressionError, compiled
 from lowrise.fields.relational import aggregate_of, expression_of, is_derived, is_lookup
 from lowrise.fields.types import ExactDecimal
@@ -136,7 +137,7 @@ def build_graph(ws: Workspace) -> Graph:
             if expression_of(f) is not None:
                 try:
                     names = compiled(expression_of(f)).names
-                except Exception:  # noqa: BLE001 - `lowrise check` reports it
+                except ExpressionError:  # `lowrise check` reports it
                     continue
                 for link, source in link_paths(rt, names):
                     dep = PathDep(rt.name, link, rt.fields[link].target, source)
@@ -168,7 +169,7 @@ def build_graph(ws: Workspace) -> Graph:
             if cfg.get("filter") is not None:
                 try:
                     node = filters.parse(cfg["filter"], source, ws)
-                except Exception:  # noqa: BLE001 - `lowrise check` reports it
+                except LowriseError:  # `lowrise check` reports it
                     continue
                 reads, timed = _filter_reads(node)
             dep = RollupDep(rt.name, f.name, source.name, cfg["via"], agg, of, node,
@@ -565,7 +566,7 @@ def computed_across_links(rt: RecordType, f) -> bool:
         return False
     try:
         return bool(link_paths(rt, compiled(expression_of(f)).names))
-    except Exception:  # noqa: BLE001 - `lowrise check` reports it
+    except ExpressionError:  # `lowrise check` reports it
         return False
 
 
