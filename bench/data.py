@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from lowrise.expr import Expression
 from lowrise.fields import FieldType
 from lowrise.fields.computed import autonumber_format, autonumber_period
+from lowrise.fields.relational import expression_of, is_derived, is_lookup
 from lowrise.seed import Sampler, creation_order
 from lowrise.storage.values import formula_order
 from lowrise.workspace.model import Field, RecordType, Workspace
@@ -88,6 +89,13 @@ class TableData:
                        for f in rt.fields.values()
                        if isinstance(f.sample, dict) and "from" in f.sample
                        and f.type not in ("link", "user") and not f.system}
+        # A lookup is the linked record's field, and so is `client.budget` in a formula.
+        for f in rt.fields.values():
+            if is_lookup(f):
+                self.copies[f.name] = (f.config["through"], f.config["field"])
+        for n in needed:
+            if "." in n:
+                self.copies[n] = tuple(n.partition(".")[::2])
         # ... and the fields of this type that a later type copies that way.
         self.copied = sorted(copied_fields(ws).get(rt.name, ()))
         self.py_needed = (needed | {"stage", "client", "unit", "created_at"}
@@ -108,7 +116,7 @@ class TableData:
     def _pool(self, f: Field) -> Pool | None:
         """A pool for fields whose values may repeat; None for ids, links, uniques, formulas."""
         if f.system or f.type in ("link", "user", "autonumber", "formula", "attachment") \
-                or f.unique or f.name in self.copies:
+                or f.unique or f.name in self.copies or is_derived(f):
             return None
         hint = f.sample
         if isinstance(hint, dict) and "choices" in hint:
@@ -179,6 +187,9 @@ class TableData:
                 continue
             if f.type == "formula" or name in self.copies:
                 continue  # computed below, once the fields they read are known
+            if is_derived(f):  # rollups and counts: computed once every table is loaded
+                db[name] = [None] * n
+                continue
             values = self._special(f, ids, py)
             if name in self.py_needed:
                 py[name] = values
@@ -190,7 +201,8 @@ class TableData:
                       for i in py[link]]
             if name in self.py_needed:
                 py[name] = values
-            db[name] = self._stored(name, values)
+            if name in self.rt.fields:  # not `client.budget`, which only formulas read
+                db[name] = self._stored(name, values)
         for f, expr in self.formulas:
             values = self._formula(f, expr, py, n)
             db[f.name] = self._stored(f.name, values)
@@ -280,6 +292,13 @@ def copied_fields(ws: Workspace) -> dict[str, set[str]]:
         for f in rt.fields.values():
             if isinstance(f.sample, dict) and "from" in f.sample and f.type not in ("link", "user"):
                 link, _, source = str(f.sample["from"]).partition(".")
+                if (lf := rt.fields.get(link)) is not None and lf.target:
+                    out.setdefault(lf.target, set()).add(source)
+            paths = [(f.config["through"], f.config["field"])] if is_lookup(f) else []
+            if expression_of(f) is not None:
+                paths += [tuple(n.partition(".")[::2])
+                          for n in Expression(expression_of(f)).names if "." in n]
+            for link, source in paths:
                 if (lf := rt.fields.get(link)) is not None and lf.target:
                     out.setdefault(lf.target, set()).add(source)
     return out

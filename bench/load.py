@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from lowrise.storage import derived
 from lowrise.storage.db import create_engine
 from lowrise.storage.search import fts_name
 from lowrise.storage.tables import Schema
@@ -209,6 +210,7 @@ def _finish(engine: sa.Engine, ws: Workspace, schema: Schema, counts: dict[str, 
     with engine.begin() as conn:
         if rows:
             conn.execute(schema.counters.insert(), rows)
+        derived.refill_rollups(conn, schema, now)  # lookups were copied as rows were made
         if engine.dialect.name == "postgresql":
             for name in counts:
                 qt = _quote(engine, name)

@@ -17,7 +17,7 @@ from lowrise.storage.records import Records
 from lowrise.storage.tables import Schema, build_schema
 from lowrise.workspace.model import Workspace
 
-from . import dashboards, load, reads, web, writes
+from . import dashboards, load, reads, relational, web, writes
 from .data import bench_now
 from .measure import Result, guarded
 
@@ -30,6 +30,7 @@ TARGETS = {
     "add_field": 1.0,  # s
     "render": 100.0,  # ms, server-side, first page of a default view
     "dashboard": 500.0,  # ms, issue #7: the flagship dashboard rendered server-side
+    "change_client": 50.0,  # ms: a client with 1,000 cases changes, its lookups follow
 }
 
 
@@ -79,6 +80,9 @@ MEASUREMENTS: list[tuple[str, Callable[[Context], Result | list[Result]]]] = [
     ("update", writes.update_one),
     ("bulk insert", writes.bulk_insert),
     ("add field", writes.add_field),
+    ("change client", relational.change_client),
+    ("change client source", relational.change_client_source),
+    ("derived pages", relational.derived_pages),
 ]
 
 

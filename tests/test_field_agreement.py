@@ -51,13 +51,17 @@ TYPED = {
 }
 NO_VALUE = {"autonumber": '{type: autonumber, pattern: "T-{0000}"}',
             "formula": "{type: formula, expression: 'integer * 2', result: integer}",
-            "attachment": "{type: attachment}"}
+            "attachment": "{type: attachment}",
+            "lookup": "{type: lookup, through: link, field: name}",
+            "rollup": "{type: rollup, from: place, via: back, aggregate: max, field: size}",
+            "count": "{type: count, from: place, via: back}"}
 
 FILES = {
     "workspace.yaml": "label: Lab\ndefault_locale: en\nlocales: [en, zh]\n"
                       "timezone: Asia/Shanghai\nusers: staff\nroles:\n  admin: {label: Admin}\n",
     "schemas/staff.yaml": "title: name\nfields:\n  name: {type: text, required: true}\n",
-    "schemas/place.yaml": "title: name\nfields:\n  name: {type: text}\n",
+    "schemas/place.yaml": "title: name\nfields:\n  name: {type: text}\n"
+                          "  back: {type: link, target: thing}\n  size: {type: integer}\n",
     "schemas/thing.yaml": "title: text\nfields:\n" + "".join(
         f"  {name}: {spec}\n" for name, spec in {**TYPED, **NO_VALUE}.items()),
 }

@@ -171,6 +171,25 @@ def migrate(ctx: Context, dry_run: bool, prune: bool, yes: bool):
 
 
 @main.command()
+@pass_ctx
+def recompute(ctx: Context):
+    """Compute every lookup, rollup, count and formula across links again, on every record
+    (after a rollup's filter or a lookup's field was changed in the YAML)."""
+    from datetime import UTC, datetime
+
+    from lowrise.storage import derived
+    from lowrise.storage.db import write_transaction
+
+    records = ctx.records()
+    with write_transaction(records.engine) as conn:
+        done = derived.refill_all(conn, records.schema, datetime.now(UTC))
+    for name in done:
+        click.echo(f"  {name}")
+    click.echo(f"Recomputed {len(done)} field(s)." if done else
+               "No lookups, rollups, counts or formulas across links to recompute.")
+
+
+@main.command()
 @click.option("--scale", type=float, default=1.0, show_default=True,
               help="Multiply the workspace's demo counts.")
 @click.option("--seed", "seed_value", type=int, default=1, show_default=True,

@@ -85,7 +85,7 @@ def cell(f: Field, value: Any, titles: dict[tuple[str, int], str], locale: str, 
     text anyone typed and stays as it is."""
     if value is None or value == "" or value == []:
         return None if style == "typed" else ""
-    kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
+    kind = f.config.get("result", "decimal") if f.type == "formula" else f.kind.value_type(f)
     if f.type in ("link", "user") and f.target:
         title = titles.get((f.target, value), f"#{value}")
         return title if style == "typed" else defuse(title)

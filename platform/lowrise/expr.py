@@ -1,9 +1,11 @@
 """Safe expressions for formulas and rule values: a small language parsed with `ast`, never `eval`.
 
-Allowed: literals, field names, arithmetic (+ - * / // %), comparisons, `and`/`or`/`not`,
-`a if cond else b`, and calls to the functions in FUNCTIONS. Nothing else parses: no
-attribute access, no subscripts, no lambdas, no comprehensions, no `**`. Values are the
-record's field values; text results are capped in length.
+Allowed: literals, field names, fields of a linked record (`client.budget`: the link
+field, a dot, a field of the record it points at; empty when the link is), arithmetic
+(+ - * / // %), comparisons, `and`/`or`/`not`, `a if cond else b`, and calls to the
+functions in FUNCTIONS. Nothing else parses: no other attribute access, no subscripts, no
+lambdas, no comprehensions, no `**`. Values are the record's field values; text results
+are capped in length.
 """
 
 from __future__ import annotations
@@ -222,6 +224,11 @@ class Expression:
                     raise ExpressionError(f"'{name}' is not allowed")
                 if name not in ("true", "false", "null", "True", "False", "None"):
                     self.names.add(name)
+            case ast.Attribute(value=ast.Name(id=link), attr=name):
+                # a field of the linked record: `client.budget` (one link deep)
+                if link.startswith("_") or name.startswith("_"):
+                    raise ExpressionError(f"'{link}.{name}' is not allowed")
+                self.names.add(f"{link}.{name}")
             case ast.BinOp(op=op, left=l, right=r) if type(op) in _BINOPS:
                 self._check(l)
                 self._check(r)
@@ -312,6 +319,9 @@ def _compile(node: ast.AST) -> Compiled:  # noqa: C901 - one case per kind of no
             return lambda values, clock: None
         case ast.Name(id=name):
             return lambda values, clock: values.get(name)
+        case ast.Attribute(value=ast.Name(id=link), attr=field):
+            path = f"{link}.{field}"
+            return lambda values, clock: values.get(path)
         case ast.BinOp(op=op, left=l, right=r):
             fn, left, right = _BINOPS[type(op)], _compile(l), _compile(r)
             return lambda values, clock: fn(left(values, clock), right(values, clock))

@@ -189,7 +189,7 @@ _SPANNED = ("number", "date", "datetime")
 
 def flavor(f: Field) -> str:
     """How a field's values compare: text multi select bool number date datetime link file."""
-    name = f.config.get("result", "decimal") if f.type == "formula" else f.type
+    name = f.config.get("result", "decimal") if f.type == "formula" else f.kind.value_type(f)
     if name in _FLAVORS:
         return _FLAVORS[name]
     if name in registry and registry.get(name).family in _FAMILY_FLAVORS:
@@ -203,6 +203,8 @@ def _value_kind(f: Field):
         return registry.get(f.config.get("result", "decimal"))
     if f.type == "autonumber":
         return registry.get("text")
+    if f.kind.derived:  # a lookup or rollup: as the type of its values
+        return registry.get(f.kind.value_type(f))
     return f.kind
 
 

@@ -217,8 +217,41 @@ class Policy:
                     alts.append(_Alt(ACCESS_RANK[rule.access], rule.mask, flag))
                 if alts:
                     out.alts[name] = tuple(alts)
+            self._fields[type_name] = out  # while it inherits: a loop of types reads this
+            self._inherit(rt, out)
         self._fields[type_name] = out
         return out
+
+    def _inherit(self, rt, out: _Fields) -> None:
+        """Fields computed from other fields (lookups, rollups, formulas across links) show
+        no more than their sources (lowrise.access.inherit)."""
+        from .inherit import sources
+
+        for _ in range(2):  # a formula of a lookup of this type: in a second pass
+            for f in rt.user_fields:
+                same, reads = sources(self.ws, rt, f)
+                rank, mask = 0, None
+                for type_name, name in reads:
+                    if type_name not in self.ws.record_types:
+                        continue
+                    if not self.may("read", type_name):
+                        rank = 3
+                        continue
+                    if name is None:
+                        continue
+                    alts = self._plan(type_name).alts.get(name) or ()
+                    if alts:
+                        low = min(a.rank for a in alts)
+                        if low >= 2 and low >= rank:
+                            rank = low
+                            mask = next((a.mask for a in alts if a.rank == low), None)
+                if rank < 2:
+                    continue
+                if not same:  # a sum or a formula of a masked value: nothing to show
+                    rank = 3
+                have = out.alts.get(f.name)
+                if not have or min(a.rank for a in have) < rank:
+                    out.alts[f.name] = (_Alt(rank, mask, None),)
 
     def field_access(self, type_name: str, name: str, record: Mapping | None = None) -> str:
         """visible, read_only, masked or hidden: how a field shows to the actor (on
@@ -442,14 +475,26 @@ def mask_value(f, value: Any, mask: Mask | None) -> Any:
     return Masked((mask or Mask()).apply(text))
 
 
-def confidential_fields(workspace: Workspace, type_name: str) -> dict[str, Mask]:
+def confidential_fields(workspace: Workspace, type_name: str, _seen: frozenset = frozenset()
+                        ) -> dict[str, Mask]:
     """The fields of a type that some role which reads it sees masked or hidden (on some
     rows), with the mask to show them with where nobody in particular reads: notification
-    and comment texts, webhook bodies. Empty in an open workspace."""
+    and comment texts, webhook bodies. Empty in an open workspace. A lookup or formula
+    computed from a confidential field of a linked record is confidential too."""
     model = model_of(workspace)
     if not model.enforced:
         return {}
     out: dict[str, Mask] = {}
+    if type_name not in _seen:
+        from .inherit import sources
+
+        rt = workspace.type(type_name)
+        for f in rt.user_fields:
+            for other, name in sources(workspace, rt, f)[1]:
+                if other != type_name and name and other in workspace.record_types and \
+                        name in confidential_fields(workspace, other, _seen | {type_name}):
+                    out[f.name] = confidential_fields(workspace, other,
+                                                      _seen | {type_name})[name]
     for role in model.roles.values():
         grant = role.grant(type_name)
         if role.admin or "read" not in grant.actions:

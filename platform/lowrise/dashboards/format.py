@@ -77,11 +77,11 @@ def measure_text(rt: RecordType, m: Measure, value: t.Any, locale: str) -> str:
     scale = _scale(f)
     if fn == "avg" or isinstance(value, Decimal):
         value = Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-    if f.type == "currency":
+    if f.kind.value_type(f) == "currency":  # a rollup of a currency too
         return format_currency(value, f.config.get("currency", "CNY"),
                                locale=babel_locale(locale))
     pattern = "#,##0." + "0" * scale if scale else "#,##0"
-    suffix = "%" if f.type == "percent" else ""
+    suffix = "%" if f.kind.value_type(f) == "percent" else ""
     return format_decimal(value, format=pattern, locale=babel_locale(locale)) + suffix
 
 
@@ -102,7 +102,7 @@ def short(rt: RecordType, m: Measure, value: t.Any, locale: str) -> str:
         return full
     fn = (m.spec or "count").partition(":")[0]
     f = _field(rt, m)
-    if f is not None and f.type == "currency" and fn in ("sum", "avg", "min", "max"):
+    if f is not None and f.kind.value_type(f) == "currency" and fn in ("sum", "avg", "min", "max"):
         return format_compact_currency(value, f.config.get("currency", "CNY"),
                                        locale=babel_locale(locale), fraction_digits=1)
     if fn == "count" or (f is not None and filters.flavor(f) == "number"):

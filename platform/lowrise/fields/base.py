@@ -51,6 +51,17 @@ class FieldType:
     sortable: ClassVar[bool] = True
     #: the longest text a value may be unless the field's `max_length` says otherwise
     default_max_length: ClassVar[int | None] = None
+    #: derived from linked records (lookup, rollup, count: lowrise.fields.relational)
+    derived: ClassVar[bool] = False
+
+    def bind(self, field) -> FieldType:
+        """The kind that implements this one field: the type itself, except where a field's
+        values take another type's shape (a lookup of a select behaves as that select)."""
+        return self
+
+    def value_type(self, field) -> str:
+        """The name of the type whose values this field holds (filters compare by it)."""
+        return self.name
 
     def column_type(self, field) -> sa.types.TypeEngine:
         return sa.Text()

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from lowrise import filters
 from lowrise.actor import Actor, utcnow
 from lowrise.errors import NotFound
+from lowrise.storage import derived
 from lowrise.storage.db import write_transaction
 from lowrise.storage.records import AUDIT_LATER, Records
 
@@ -91,6 +92,8 @@ class Worker:
         self.actor = Actor(name="worker", system=True, clock=clock)
         #: set by run_forever: the worker's row of lr_workers, kept fresh while it works
         self.heartbeat: Heartbeat | None = None
+        #: the workspace's day when rollups over a period (this_month) were last recomputed
+        self.period_day: Any = None
 
     @property
     def db(self) -> sa.Engine:
@@ -349,7 +352,24 @@ class Worker:
         self._alive()
         out["messages"] = self.deliver_outbox()
         out["failed_runs"] = self.engine.flush_failed_runs(self.db, self.tables)
+        out["periods"] = self.refresh_periods()
         return out
+
+    def refresh_periods(self) -> int:
+        """Rollups whose filter names a period relative to today (a consultant's deals
+        this month) are recomputed on the worker's first round and whenever the day turns
+        in the workspace's time zone; returns how many were (0 on other rounds)."""
+        schema = self.records.schema
+        if not derived.timed_rollups(schema.workspace):
+            return 0
+        now = self.clock()
+        day = now.astimezone(filters.zone(schema.workspace.config.get("timezone"))).date()
+        if day == self.period_day:
+            return 0
+        with write_transaction(self.db) as conn:
+            n = derived.refresh_periods(conn, schema, now)
+        self.period_day = day
+        return n
 
     def _alive(self) -> None:
         if self.heartbeat is not None:

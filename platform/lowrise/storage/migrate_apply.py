@@ -101,12 +101,30 @@ def apply_plan(engine: sa.Engine, plan: Plan, *, prune: bool = False,
                         else step.describe())
             if progress:
                 progress(step)
+        _guard(steps[-1], _fill_derived, run, steps)
         _guard(steps[-1], _write_meta, run, plan, prune)
         _guard(steps[-1], _write_log, run, steps, done, actor, diff, summary)
     indexed = {step.table for step in steps if isinstance(step, (CreateIndex, CreateTable))}
     if indexed:
         refresh_statistics(engine, indexed)  # a new index is chosen once the planner knows it
     return done
+
+
+def _fill_derived(run: _Run, steps: list[Step]) -> None:
+    """Lookups, rollups, counts and formulas across links added by this plan, computed for
+    the rows there are (storage.derived), in the same transaction."""
+    from lowrise.storage import derived  # it reads records; only a plan adding one needs it
+
+    added: dict[str, set[str]] = {}
+    types = run.schema.workspace.record_types
+    for step in steps:
+        if isinstance(step, AddColumn) and step.table in types:
+            f = types[step.table].fields.get(step.column)
+            if f is not None and derived.computed_across_links(types[step.table], f):
+                added.setdefault(step.table, set()).add(f.name)
+    now = datetime.now(UTC)
+    for table, names in added.items():
+        derived.refill(run.conn, run.schema, table, names, now)
 
 
 def _guard(step: Step, fn: Callable, *args) -> None:

@@ -32,7 +32,7 @@ from lowrise.fields.types import UTCDateTime
 from lowrise.i18n import msg
 from lowrise.workspace.model import RecordType
 
-from . import checks, ondelete
+from . import checks, derived, ondelete
 from .db import write_transaction
 from .files import FileStore
 from .search import batch_index
@@ -366,6 +366,16 @@ class Records:
                            for n in range(last - count + 1, last + 1)]
         return out
 
+    def _compute(self, conn, rt: RecordType, records: list[dict[str, Any]], now) -> None:
+        """Lookups (lowrise.storage.derived) then formulas, on records about to be written."""
+        linked = derived.fills(self.schema.workspace, rt)
+        if linked:
+            derived.fill(conn, self.schema, rt, records)
+        for record in records:
+            compute_formulas(rt, record, now)
+        if linked:
+            derived.strip(records)
+
     def _writer(self, rt: RecordType, dialect) -> _RowWriter:
         key = (rt.name, dialect.name)
         hit = self._writers.get(key)
@@ -516,6 +526,7 @@ class Records:
                           updated_by=actor.user, version=1)
             files = any(f.type == "attachment" for f in rt.user_fields)
             formulas = bool(formula_order(rt))
+            linked = derived.fills(self.schema.workspace, rt)
             memo: dict[Any, Any] = {}
             blank = dict.fromkeys(rt.fields)
             with batch_index(c, rt, len(parsed)) as fill:
@@ -527,8 +538,12 @@ class Records:
                         for name, seq in numbers.items():
                             values[name] = seq[start + j]
                         values.update(stamps)
+                    if linked:  # lookups, and what formulas read across links
+                        derived.fill(c, self.schema, rt, batch)
                     if formulas:
-                        compute_formulas_many(rt, batch, now, memo=memo)
+                        compute_formulas_many(rt, batch, now, memo=None if linked else memo)
+                    if linked:
+                        derived.strip(batch)
                     db_rows = writer.rows(batch)
                     ids = self._insert(c, t, writer.columns, db_rows)
                     if fill is not None:
@@ -539,6 +554,8 @@ class Records:
                         record.update(values)
                         created.append(record)
                     self._audit_created(c, rt, ids, actor, now)
+                    derived.after_write(c, self.schema, rt,
+                                        [(None, r) for r in created[start:]], now)
                     if run_hooks and self.hooks:
                         for record in created[start:]:
                             self._fire(c, Change(rt.name, record["id"], "create", None, record,
@@ -616,7 +633,7 @@ class Records:
             after = dict(before)
             after.update(parsed)
             now = actor.now()
-            compute_formulas(rt, after, now)
+            self._compute(c, rt, [after], now)
             changed = tuple(k for k in rt.fields if after.get(k) != before.get(k))
             if not changed:
                 return before if pol is None else shown
@@ -641,6 +658,7 @@ class Records:
                                  actor=actor.user, actor_name=actor.name, at=now,
                                  version=after["version"],
                                  changes={k: [diff.get(k), new.get(k)] for k in changed})])
+            derived.after_write(c, self.schema, rt, [(before, after)], now)
             self._fire(c, Change(rt.name, record_id, "update", before, after, changed), actor)
             if pol is not None:
                 return pol.finish_stored(c, self.schema, type_name, after)
@@ -702,7 +720,7 @@ class Records:
                 self._store_files(rt, p)
                 after = dict(before)
                 after.update(p)
-                compute_formulas(rt, after, now)
+                self._compute(c, rt, [after], now)
                 changed = tuple(k for k in rt.fields if after.get(k) != before.get(k))
                 if not changed:
                     out.append(before)
@@ -723,6 +741,8 @@ class Records:
             for columns, rows in writes.items():
                 self._write_updates(c, rt, t, columns, rows)
             self._audit(c, audit)
+            derived.after_write(c, self.schema, rt, [(ch.before, ch.after) for ch in changes],
+                                now)
             for change in changes:
                 self._fire(c, change, actor)
             return out
@@ -824,6 +844,7 @@ class Records:
                 entry["cleared"] = cleared
             c.execute(self.schema.trash.insert().values(entry))
             c.execute(t.delete().where(t.c.id == record_id))
+            derived.after_write(c, self.schema, rt, [(before, None)], now)
             self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="delete",
                                  actor=actor.user, actor_name=actor.name, at=now,
                                  version=before["version"], changes=None)])
@@ -882,7 +903,7 @@ class Records:
                 raise ValidationError(errs[0])
             emptied = ondelete.before_restore(self, c, rt, record_id, values)
             now = actor.now()
-            compute_formulas(rt, values, now)
+            self._compute(c, rt, [values], now)
             values["id"] = record_id
             values.update(updated_at=now, updated_by=actor.user,
                           version=int(values.get("version") or 1) + 1)
@@ -892,6 +913,7 @@ class Records:
             self._audit(c, [dict(record_type=rt.name, record_id=record_id, action="restore",
                                  actor=actor.user, actor_name=actor.name, at=now,
                                  version=values["version"], changes=emptied or None)])
+            derived.after_write(c, self.schema, rt, [(None, values)], now, restoring=True)
             after = self.get(type_name, record_id, conn=c)
             self._fire(c, Change(rt.name, record_id, "restore", None, after), actor)
             ondelete.after_restore(self, c, rt, record_id, item.get("cleared"), actor)

@@ -441,7 +441,7 @@ def from_json_values(rt: RecordType, data: Mapping[str, Any]) -> tuple[dict[str,
     errors: dict[str, str] = {}
     for k, v in data.items():
         f = rt.fields.get(k)
-        if f is None or f.type == "formula":
+        if f is None or f.type == "formula" or f.kind.derived:  # recomputed
             continue
         if v is None or f.type in ("autonumber", "id"):
             out[k] = v

@@ -20,6 +20,7 @@ from lowrise.expr import Expression, ExpressionError
 
 from .metaschema import NAME_PATTERN, OPERATORS
 from .model import SYSTEM_FIELDS, Field, RecordType, Workspace
+from .relational_checks import check_cycles, check_derived, link_names
 from .yamlpos import Path, Problem, Source
 
 NUMERIC_RESULTS = ("integer", "decimal")
@@ -76,6 +77,7 @@ def run(ctx: Context) -> None:
     _check_settings(ctx)
     for rt in ctx.workspace.record_types.values():
         _check_record_type(ctx, rt)
+    check_cycles(ctx)  # lookups, rollups and formulas across links
     for view in ctx.workspace.views.values():
         _check_view(ctx, view.loc.file, view.type, view.record_type, view.config)
     for rule in ctx.workspace.rules.values():
@@ -189,6 +191,8 @@ def _check_record_type(ctx: Context, rt: RecordType) -> None:
             _check_default(ctx, file, rt, f)
         if f.type == "formula":
             formulas[f.name] = _check_formula(ctx, file, rt, f)
+        if f.kind.derived:
+            check_derived(ctx, file, rt, f)
         if f.type == "autonumber":
             pattern = f.config.get("pattern")
             if not isinstance(pattern, str):
@@ -286,7 +290,8 @@ def _check_formula(ctx: Context, file: str, rt: RecordType, f: Field) -> set[str
     if not isinstance(source, str):
         return set()
     path = ("fields", f.name, "expression")
-    known = set(rt.fields) | ctx.broken.fields.get(rt.name, set())
+    known = set(rt.fields) | ctx.broken.fields.get(rt.name, set()) | \
+        link_names(rt, ctx.workspace)
     try:
         expr = Expression(source, allowed_names=known)
     except ExpressionError as exc:

@@ -78,10 +78,10 @@ def _check_group(ctx: Context, file: str, rt: RecordType, spec: str, path: Path,
         if "." in name or _flavor(f) not in ("date", "datetime"):
             ctx.report(file, path, f"'{spec}': a bucket (:{bucket}) groups a date or datetime "
                        "field of the record type itself")
-    elif funnel and f.type != "select":
+    elif funnel and f.kind.value_type(f) != "select":
         ctx.report(file, path, f"'{name}' is {_article(f.type)} field; a funnel's steps are the "
                    "options of a select field")
-    elif f.type not in WIDGET_GROUPS:
+    elif f.kind.value_type(f) not in WIDGET_GROUPS:
         ctx.report(file, path, f"'{name}' is {_article(f.type)} field; a widget groups by a "
                    "select, link, user or boolean field, or a date field with :day, :week, "
                    ":month or :year")

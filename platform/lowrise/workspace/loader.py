@@ -25,6 +25,7 @@ from lowrise.errors import LowriseError
 from lowrise.fields import registry
 from lowrise.fields.base import COMMON_OPTIONS
 from lowrise.fields.choice import COLORS
+from lowrise.fields.relational import resolve as resolve_derived
 
 from . import checks
 from .automation_schema import ACTION_HINTS
@@ -437,6 +438,7 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
             rules[item] = Rule(item, _str(raw.get("record_type")), dict(raw), Loc(rel))
         elif kind == "document":
             documents[item] = _document(item, raw, Loc(rel))
+    record_types = resolve_derived(record_types)  # lookups and rollups take their value's shape
     roles = {}
     for role_name, raw in _mapping(settings.get("roles")).items():
         raw = _mapping(raw)

@@ -61,6 +61,9 @@ TYPE_DOCS = {
     "autonumber": "a number given automatically, like CT-{YYYY}-{0000}",
     "formula": "computed from other fields by an expression",
     "attachment": "uploaded files",
+    "lookup": "a field of the linked record (through a link field), kept up to date",
+    "rollup": "count, sum, avg, min or max of the records that link here, kept up to date",
+    "count": "how many records link here (optionally: those matching a filter)",
 }
 
 OPTION_DOCS = {
@@ -94,6 +97,13 @@ OPTION_DOCS = {
     "role": "Only people with this role can be chosen.",
     "expression": "The formula: field names, arithmetic and functions, like `amount * 0.03`.",
     "result": "The type of the formula's value (default decimal).",
+    "through": "The link field of this record type whose record the value is read from.",
+    "field": "The field read: of the linked record (lookup) or of the records that link "
+             "here (rollup).",
+    "from": "The record type whose records link here.",
+    "via": "The link field of `from` that points at this record type.",
+    "aggregate": "count, sum, avg, min or max.",
+    "filter": "Only the linked records that match this filter (the filter language).",
     "max_size": "The largest file allowed, in bytes.",
     "accept": "Allowed extensions (.pdf) or MIME types (image/*).",
     "multiple": "More than one file may be attached.",

@@ -86,7 +86,7 @@ class Field:
         """The FieldType that implements this field (cached: looked up on every value)."""
         from lowrise.fields import registry
 
-        return registry.get(self.type)
+        return registry.get(self.type).bind(self)
 
     @cached_property
     def bounds(self) -> tuple[Any, Any]:
