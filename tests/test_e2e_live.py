@@ -32,7 +32,8 @@ from e2e_support import (  # noqa: F401 (instance ... records: fixtures)
     visitor,
 )
 from lowrise.accounts import Accounts
-from lowrise.actor import SYSTEM
+from lowrise.actor import SYSTEM, Actor
+from lowrise.comments import Comments
 from lowrise.live import latest_id
 from test_browser_flows import browser  # noqa: F401 (a fixture)
 
@@ -159,8 +160,31 @@ def test_two_people_at_once(visitor, records):  # noqa: F811
     # a case made elsewhere (this test's own process) appears on the board
     new = make_case(records, mine, tag)
     board.locator(f"section.column[data-value='lead'] .kcard[data-id='{new['id']}']").wait_for()
+
+    # a mention of the consultant: the inbox badge on their open board counts it
+    mine_name = records.get("staff", mine)["name"]  # as a mention names them
+    badge = board.locator("#inbox-link .badge")
+    before = int(re.sub(r"\D", "", badge.inner_text()) or 0) if badge.count() else 0
+    admin_id, _ = staff_of(records, "admin")
+    Comments(records, Accounts(records.engine)).add(
+        "case", cid, f"@{mine_name} 请跟进", Actor(user=admin_id, name=manager_name,
+                                                    roles=frozenset({"admin"})))
+    board.locator("#inbox-link .badge").filter(
+        has_text=re.compile(rf"^\s*{before + 1}(\D|$)")).wait_for()
     for errors in (errors_b, errors_t, errors_f, errors_m):
         assert errors == []
+
+
+def test_a_dashboard_follows_changes(visitor, records):  # noqa: F811
+    dash, errors = visitor.open("/d/dashboard", role="admin")
+    dash.locator("html[data-live=on]").wait_for()
+    dash.locator("#dash-grid canvas").first.wait_for()
+    dash.evaluate("document.getElementById('dash-grid').dataset.old = '1'")
+    mine, _ = staff_of(records, "consultant")
+    make_case(records, mine, "dash" + uuid.uuid4().hex[:6], amount="12345")
+    dash.locator("#dash-grid:not([data-old])").wait_for()  # redrawn from the server
+    dash.locator("#dash-grid canvas").first.wait_for()  # with its charts drawn again
+    assert errors == []
 
 
 def test_the_raw_stream_of_a_consultant(visitor, records):  # noqa: F811

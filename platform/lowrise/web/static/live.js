@@ -56,9 +56,16 @@
               if (chart) chart.destroy();
             });
           }
+          var checked = Array.prototype.map.call(
+            part.querySelectorAll("input[type=checkbox][name=ids]:checked"), function (i) { return i.value; });
           var node = document.importNode(fresh, true);
           part.replaceWith(node);
           if (window.htmx) htmx.process(node);
+          checked.forEach(function (v) {  // rows chosen for a bulk action stay chosen
+            var box = node.querySelector('input[type=checkbox][name=ids][value="' + CSS.escape(v) + '"]');
+            if (box) box.checked = true;
+          });
+          if (checked.length) node.dispatchEvent(new Event("change", { bubbles: true }));
           node.dispatchEvent(new CustomEvent("htmx:load", { bubbles: true, detail: { elt: node } }));
         });
         Object.keys(flash).forEach(function (rid) {
