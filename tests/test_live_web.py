@@ -122,14 +122,18 @@ def test_bounds_per_person_and_process_and_a_sync_server(world):  # noqa: F811
     assert resp.status_code == 503 and "实时" in resp.get_data(as_text=True)
     app.config["LOWRISE_LIVE"] = False
     assert stream(c)[0].status_code == 404
-    assert 'name="lowrise-live"' not in c.get("/r/case/").get_data(as_text=True)
+    assert 'name="lowrise-live"' not in c.get("/r/case/", environ_overrides=THREADED).text
+    app.config["LOWRISE_LIVE"] = True
+    # a server of one request at a time per process: its pages do not even try
+    assert 'name="lowrise-live"' not in c.get("/r/case/").text
+    assert 'name="lowrise-live"' in c.get("/r/case/", environ_overrides=THREADED).text
     broker.close()
 
 
 def test_the_page_and_the_inbox_link(world):  # noqa: F811
     w = world
     c, _ = w.client("manager")
-    page = c.get(f"/r/case/{w.k_amy['id']}").get_data(as_text=True)
+    page = c.get(f"/r/case/{w.k_amy['id']}", environ_overrides=THREADED).get_data(as_text=True)
     since = int(re.search(r'name="lowrise-live" content="/live/events" data-since="(\d+)"',
                           page).group(1))
     assert since == latest_id(w.run.engine)
