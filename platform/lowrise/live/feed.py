@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +33,8 @@ LOCK_KEY = 7_310_042_016
 #: "many" (pages of that type refresh whole): an import of a million rows logs one row
 MANY = 200
 
-_installed: dict[int, tuple[sa.Engine, float, bool]] = {}
+#: engine -> (when to look again, whether it has the change log); engines are not kept alive
+_installed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 #: called after a process's own commit that logged changes (its broker, to look at once)
 nudges: list[Callable[[sa.Engine], None]] = []
@@ -58,9 +60,9 @@ def note_notices(conn: sa.Connection, users: Iterable[int | None]) -> None:
 def _ready(engine: sa.Engine) -> bool:
     """Whether this database has the change log (checked again every 30 s while it has not),
     with the commit listener installed."""
-    held = _installed.get(id(engine))
-    if held is not None and held[0] is engine and (held[2] or time.monotonic() < held[1]):
-        return held[2]
+    held = _installed.get(engine)
+    if held is not None and (held[1] or time.monotonic() < held[0]):
+        return held[1]
     with _lock:
         try:
             has = sa.inspect(engine).has_table(CHANGES.name)
@@ -69,7 +71,7 @@ def _ready(engine: sa.Engine) -> bool:
         if has and not sa.event.contains(engine, "commit", _on_commit):
             sa.event.listen(engine, "commit", _on_commit)
             sa.event.listen(engine, "rollback", _on_rollback)
-        _installed[id(engine)] = (engine, time.monotonic() + 30, has)
+        _installed[engine] = (time.monotonic() + 30, has)
     return has
 
 
