@@ -27,6 +27,7 @@ from lowrise import access
 from lowrise.accounts import Accounts
 from lowrise.actor import Actor
 from lowrise.errors import FilterError, Forbidden, LowriseError, NotFound
+from lowrise.live import feed as live_feed
 from lowrise.storage import query
 from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Records
@@ -361,7 +362,9 @@ class Comments:
         to_notify = [p for p in readers if p not in already]
         title = (notice(comment) if notice else
                  f"{comment.author_name} mentioned you in a comment")[:255]
+        live_feed.note(conn, comment.record_type, comment.record_id, "comment", actor)
         if to_notify:
+            live_feed.note_notices(conn, to_notify)
             conn.execute(self.notifications.insert(), [
                 dict(user_id=p, rule=None, record_type=comment.record_type,
                      record_id=comment.record_id, title=title, body=comment.body,
@@ -468,6 +471,7 @@ class Comments:
             m = self.mentions_table
             conn.execute(m.delete().where(m.c.comment_id == comment_id))
             conn.execute(self.table.delete().where(self.table.c.id == comment_id))
+            live_feed.note(conn, old.record_type, old.record_id, "comment", actor)
         return old
 
     def _keep(self, conn: sa.Connection, old: Comment, action: str, actor: Actor) -> None:

@@ -17,6 +17,7 @@ from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, ValidationError
 from lowrise.expr import ExpressionError
+from lowrise.live import feed as live_feed
 from lowrise.storage.values import to_json_values
 
 from .context import SHARED, Blocked, Run, insert
@@ -422,6 +423,7 @@ def notify(run: Run, spec: Notify, index: int) -> None:
             texts[reader.key] = (spec.title.render(context)[:255],
                                  spec.body.render(context) if spec.body else "")
         mine[uid] = texts[reader.key]
+    live_feed.note_notices(run.conn, ids)  # their inbox badges, live
     insert(run.conn, run.tables.notifications, [
         dict(user_id=uid, rule=run.rule.name, record_type=run.rt.name, record_id=run.record_id,
              title=mine[uid][0], body=mine[uid][1], created_at=run.now) for uid in ids])
@@ -478,6 +480,7 @@ def comment(run: Run, spec: Comment, index: int) -> None:
     insert(run.conn, run.tables.comments, [dict(
         record_type=run.rt.name, record_id=run.record_id, body=text, author=None,
         author_name=run.writer.name, rule=run.rule.name, created_at=run.now)])
+    live_feed.note(run.conn, run.rt.name, run.record_id, "comment", run.writer)
     run.note("comment", f"commented: {_short(text)}", index)
 
 

@@ -4,7 +4,8 @@ address, processes and threads on the command line).
 
 - gthread workers: each process serves LOWRISE_WEB_THREADS requests at once and keeps idle
   connections open for LOWRISE_KEEPALIVE seconds (gunicorn's sync workers close every
-  connection after one response).
+  connection after one response), plus LOWRISE_LIVE_STREAMS threads for live pages' event
+  streams (a sync worker would be held by one stream; the app refuses streams there).
 - The app is loaded once, in the master, before the processes are forked (`preload_app`):
   the database is migrated once, and each process starts at once. No database connection
   crosses the fork: the master closes its pool once the app is loaded, and each process
@@ -25,7 +26,9 @@ from lowrise.serving import settings
 _settings = settings.server_settings(os.environ)
 
 worker_class = "gthread"
-threads = _settings["LOWRISE_WEB_THREADS"]
+# an open live page holds a thread (lowrise.web.live): those come on top of the request threads
+threads = _settings["LOWRISE_WEB_THREADS"] + (
+    _settings["LOWRISE_LIVE_STREAMS"] if _settings["LOWRISE_LIVE"] else 0)
 workers = _settings["LOWRISE_WEB_PROCESSES"]
 keepalive = _settings["LOWRISE_KEEPALIVE"]
 bind = [f"{_settings['LOWRISE_HOST']}:{_settings['LOWRISE_PORT']}"]

@@ -163,6 +163,22 @@ SETTINGS: tuple[Setting, ...] = (
       "usual lines", _choice("text", "json")),
     S("LOWRISE_WORKER_STALE", 60.0, "/readyz reports the rules worker missing when none has "
       "written its heartbeat for this many seconds", _seconds),
+    # -- live updates (docs/deploy.md#live-updates) -------------------------------------------
+    S("LOWRISE_LIVE", True, "pages update when someone else changes a record (server-sent "
+      "events at /live/events)", _bool),
+    S("LOWRISE_LIVE_STREAMS", 32, "live pages one web process follows at once; each holds "
+      "one of its threads (`lowrise serve --production` adds them to LOWRISE_WEB_THREADS)",
+      _whole),
+    S("LOWRISE_LIVE_PER_USER", 6, "live pages one person may have open on one web process "
+      "(more are refused with 429 and updated on reload)", _whole),
+    S("LOWRISE_LIVE_HEARTBEAT", 15.0, "seconds between two keep-alive lines of a quiet live "
+      "stream (the session is looked at again then)", _seconds),
+    S("LOWRISE_LIVE_STREAM_SECONDS", 300.0, "seconds a live stream lasts before the browser "
+      "reconnects (with Last-Event-ID: nothing is missed)", _seconds),
+    S("LOWRISE_LIVE_POLL", 0.25, "seconds between two looks at the change log (SQLite; on "
+      "PostgreSQL LISTEN/NOTIFY wakes the process at once)", _seconds),
+    S("LOWRISE_LIVE_KEEP", 3600.0, "seconds the change log keeps a change (a page away longer "
+      "reloads whole)", _seconds),
     S("LOWRISE_NULL_POOL", False, "open a database connection per use instead of keeping a "
       "pool (tests)", _bool),
     # -- `lowrise serve --production` -------------------------------------------------------

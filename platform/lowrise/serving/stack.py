@@ -192,6 +192,9 @@ def serve(*, host: str, port: int, processes: int | None, threads: int | None,
     env = environment(os.environ if env is None else env)
     conf = settings.server_settings(env)  # refuses a bad value before anything starts
     logs.configure(conf["LOWRISE_LOG_FORMAT"])
+    # each open live page holds a thread of its process: those threads come on top of the
+    # ones that serve requests (lowrise.web.live)
+    live = conf["LOWRISE_LIVE_STREAMS"] if conf["LOWRISE_LIVE"] else 0
     stack = Stack(host, port, env, processes or conf["LOWRISE_WEB_PROCESSES"],
-                  threads or conf["LOWRISE_WEB_THREADS"], with_worker)
+                  (threads or conf["LOWRISE_WEB_THREADS"]) + live, with_worker)
     return stack.run(announce)

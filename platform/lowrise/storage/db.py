@@ -139,6 +139,9 @@ def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
         conn.execution_options(lowrise_write=True)
         with conn.begin():
             yield conn
+        from lowrise.live.feed import after_commit
+
+        after_commit(conn)  # live updates: this process's pages hear of it at once
 
 
 def refresh_statistics(engine: Engine, tables: Iterable[str] | None = None) -> None:

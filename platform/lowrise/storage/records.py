@@ -30,6 +30,7 @@ from lowrise.fields.computed import autonumber_format, autonumber_period
 from lowrise.fields.file import FileUpload
 from lowrise.fields.types import UTCDateTime
 from lowrise.i18n import msg
+from lowrise.live import feed as live_feed
 from lowrise.workspace.model import RecordType
 
 from . import checks, derived, ondelete
@@ -246,6 +247,9 @@ class Records:
         return self.schema.table(type_name)
 
     def _fire(self, conn, change: Change, actor: Actor) -> None:
+        after = change.after or change.before or {}
+        live_feed.note(conn, change.record_type, change.record_id, change.action, actor,
+                       version=after.get("version"))  # an event for live pages, at commit
         for hook in self.hooks:
             hook(conn, change, actor, self)
 
@@ -556,6 +560,9 @@ class Records:
                     self._audit_created(c, rt, ids, actor, now)
                     derived.after_write(c, self.schema, rt,
                                         [(None, r) for r in created[start:]], now)
+                    if not (run_hooks and self.hooks):  # else _fire notes each one
+                        for rid in ids[:live_feed.MANY + 1]:
+                            live_feed.note(c, rt.name, rid, "create", actor, version=1)
                     if run_hooks and self.hooks:
                         for record in created[start:]:
                             self._fire(c, Change(rt.name, record["id"], "create", None, record,
