@@ -1,0 +1,132 @@
+"""Reads of approvals: an approver's queue (and its count) and a record's rounds with their
+tasks and trail. Every read carries the Actor: a queue shows only the records its approver
+may read, a count counts only those."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from lowrise.actor import Actor
+from lowrise.storage.records import Records
+
+from .model import approvals_of
+
+QUEUE_LIMIT = 50
+
+
+def _mine(tk: sa.Table, actor: Actor) -> sa.ColumnElement[bool]:
+    """Tasks for this person, or for anyone with one of their roles."""
+    conds = []
+    if actor.user is not None:
+        conds.append(tk.c.assignee == actor.user)
+    if actor.roles:
+        conds.append(sa.and_(tk.c.assignee.is_(None), tk.c.role.in_(sorted(actor.roles))))
+    return sa.or_(*conds) if conds else sa.false()
+
+
+def _scoped(records: Records, conn, actor: Actor, rows: list[dict[str, Any]]
+            ) -> list[dict[str, Any]]:
+    """The rows on records the actor may read (and not of their own request)."""
+    pol = records.policy(actor)
+    rows = [r for r in rows if actor.user is None or r["requester"] != actor.user]
+    if pol is None:
+        return rows
+    by_type: dict[str, set[int]] = {}
+    for r in rows:
+        by_type.setdefault(r["record_type"], set()).add(r["record_id"])
+    allowed = {t: (pol.ids_in_scope(conn, records.schema, t, ids) if pol.may("read", t)
+                   else set()) for t, ids in by_type.items()}
+    return [r for r in rows if r["record_id"] in allowed[r["record_type"]]]
+
+
+def _select(records: Records, actor: Actor):
+    sys_ = records.schema.system
+    tk, ap = sys_["lr_approval_tasks"], sys_["lr_approvals"]
+    return tk, ap, (sa.select(tk.c.id.label("task_id"), tk.c.record_type, tk.c.record_id,
+                              tk.c.step, tk.c.role, tk.c.due_at, tk.c.created_at,
+                              tk.c.added_by, tk.c.delegated_from, ap.c.id.label("approval_id"),
+                              ap.c.name, ap.c["round"], ap.c.requester, ap.c.requester_name,
+                              ap.c.started_at)
+                    .join(ap, ap.c.id == tk.c.approval_id)
+                    .where(tk.c.status == "pending", ap.c.status == "running", _mine(tk, actor)))
+
+
+def queue(records: Records, actor: Actor, *, limit: int = QUEUE_LIMIT,
+          before: int | None = None) -> list[dict[str, Any]]:
+    """The tasks waiting for `actor`, newest first; `before` (a task id) pages back."""
+    tk, _, stmt = _select(records, actor)
+    out: list[dict[str, Any]] = []
+    with records.engine.connect() as conn:
+        while len(out) < limit:
+            page = stmt.order_by(tk.c.id.desc()).limit(limit * 2)
+            if before is not None:
+                page = page.where(tk.c.id < before)
+            rows = [dict(r) for r in conn.execute(page).mappings()]
+            if not rows:
+                break
+            out += _scoped(records, conn, actor, rows)
+            before = rows[-1]["task_id"]
+            if len(rows) < limit * 2:
+                break
+    ws = records.schema.workspace
+    known = approvals_of(ws)
+    for r in out[:limit]:
+        ap = known.get(r["name"])
+        r["approval"] = ap
+        r["step_label"] = ap.steps[r["step"]].label if ap and r["step"] < len(ap.steps) else None
+    return out[:limit]
+
+
+def count(records: Records, actor: Actor) -> int:
+    """How many tasks wait for `actor` (on records they may read)."""
+    tk, ap, stmt = _select(records, actor)
+    pol = records.policy(actor)
+    with records.engine.connect() as conn:
+        if pol is None:
+            n = conn.execute(sa.select(sa.func.count()).select_from(stmt.where(
+                ap.c.requester.is_distinct_from(actor.user) if actor.user is not None
+                else sa.true()).subquery())).scalar_one()
+            return int(n)
+        rows = [dict(r) for r in conn.execute(stmt)
+                .mappings()]
+        return len(_scoped(records, conn, actor, rows))
+
+
+def rounds(records: Records, type_name: str, record_id: int) -> list[dict[str, Any]]:
+    """The record's approval rounds, newest first, each with its tasks and trail (callers
+    read the record with their actor first: these are shown only beside it)."""
+    sys_ = records.schema.system
+    ap, tk, tr = sys_["lr_approvals"], sys_["lr_approval_tasks"], sys_["lr_approval_trail"]
+    with records.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(ap).where(
+            ap.c.record_type == type_name, ap.c.record_id == record_id)
+            .order_by(ap.c.id.desc()).limit(20)).mappings()]
+        ids = [r["id"] for r in rows]
+        tasks = [dict(r) for r in conn.execute(sa.select(tk).where(tk.c.approval_id.in_(ids))
+                                               .order_by(tk.c.id)).mappings()] if ids else []
+        trail = [dict(r) for r in conn.execute(sa.select(tr).where(tr.c.approval_id.in_(ids))
+                                               .order_by(tr.c.id)).mappings()] if ids else []
+    known = approvals_of(records.schema.workspace)
+    for r in rows:
+        r["approval"] = known.get(r["name"])
+        r["tasks"] = [t for t in tasks if t["approval_id"] == r["id"]]
+        r["trail"] = [e for e in trail if e["approval_id"] == r["id"]]
+    return rows
+
+
+def changes_since_last_round(rows: list[dict[str, Any]], index: int = 0
+                             ) -> dict[str, tuple[Any, Any]]:
+    """{field: (before, after)} between round `index` (newest first) and the one before it
+    of the same approval."""
+    if index >= len(rows):
+        return {}
+    cur = rows[index]
+    prev = next((r for r in rows[index + 1:] if r["name"] == cur["name"]), None)
+    if prev is None:
+        return {}
+    a, b = prev.get("locked") or {}, cur.get("locked") or {}
+    ap = cur.get("approval")
+    own = set(ap.on_approved.set) | set(ap.on_refused.set) if ap else set()  # its own marks
+    return {k: (a.get(k), b.get(k)) for k in b if a.get(k) != b.get(k) and k not in own}
