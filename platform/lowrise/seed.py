@@ -223,6 +223,10 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
         sampler.ids[rt.name] = [r["id"] for r in created]
         made[rt.name] = len(created)
         _link_within(records, rt, sampler, actor)
+    if ws.approvals:  # rounds in progress for the records that wait for one
+        from lowrise.approvals.seeding import seed_rounds
+
+        seed_rounds(records, now)
     refresh_statistics(records.engine)
     return made
 
