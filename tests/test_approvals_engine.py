@@ -361,3 +361,33 @@ def test_tables_exist_with_the_others(engine):
     names = set(sa.inspect(env.engine).get_table_names())
     assert {"lr_approvals", "lr_approval_tasks", "lr_approval_trail"} <= names
     assert T0 == env.now
+
+
+FIELD_STEP = """
+record_type: deal
+start:
+  button: {en: Ask, zh: 申请}
+  roles: [legal]
+steps:
+  - kind: field
+    field: reviewer
+"""
+
+
+def test_a_field_step_and_who_may_press_the_button(engine):
+    env = make(engine, review=FIELD_STEP.replace("%", "%%"))
+    ann = who(env, "ann")
+    rid = env.records.create("deal", {"title": "F", "reviewer": env.people["lee"]}, ann)["id"]
+    from lowrise.errors import Forbidden
+
+    with pytest.raises(Forbidden):  # start.roles: only legal presses it
+        ap(env).start("review", rid, ann, button=True)
+    ap(env).start("review", rid, who(env, "ann", "agent", "legal"), button=True)
+    (task,) = pending(env, rid)
+    assert task["assignee"] == env.people["lee"]
+
+
+def test_a_disabled_approval_never_starts(engine):
+    env = make(engine, review=REVIEW + "enabled: false\n")
+    rid = submit(env)
+    assert env.rows("lr_approvals", record_id=rid) == []

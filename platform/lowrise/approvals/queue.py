@@ -130,3 +130,30 @@ def changes_since_last_round(rows: list[dict[str, Any]], index: int = 0
     ap = cur.get("approval")
     own = set(ap.on_approved.set) | set(ap.on_refused.set) if ap else set()  # its own marks
     return {k: (a.get(k), b.get(k)) for k in b if a.get(k) != b.get(k) and k not in own}
+
+
+def changes_for(records: Records, rows: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """{approval id: the fields changed since the round before} for queue rows (one query
+    for all of them; a first round has none)."""
+    later = [r for r in rows if r["round"] > 1]
+    if not later:
+        return {}
+    ap = records.schema.system["lr_approvals"]
+    ids = {r["approval_id"] for r in later}
+    keys = {(r["name"], r["record_type"], r["record_id"]) for r in later}
+    with records.engine.connect() as conn:
+        found = [dict(x) for x in conn.execute(sa.select(
+            ap.c.id, ap.c.name, ap.c.record_type, ap.c.record_id, ap.c["round"], ap.c.locked)
+            .where(ap.c.record_id.in_(sorted({k[2] for k in keys})))
+            .order_by(ap.c.id)).mappings()]
+    out: dict[int, list[str]] = {}
+    for aid in ids:
+        cur = next((f for f in found if f["id"] == aid), None)
+        if cur is None:
+            continue
+        prev = [f for f in found if (f["name"], f["record_type"], f["record_id"]) == (
+            cur["name"], cur["record_type"], cur["record_id"]) and f["id"] < aid]
+        if prev:
+            a, b = prev[-1]["locked"] or {}, cur["locked"] or {}
+            out[aid] = [k for k in b if a.get(k) != b.get(k)]
+    return out

@@ -119,6 +119,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import sharing  # public forms, calendar feeds, share links
 
     sharing.init_app(app)
+    from . import approvals  # approval queues, the record page's approval panel
+
+    approvals.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 

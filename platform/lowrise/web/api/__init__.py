@@ -173,7 +173,7 @@ def _unrouted() -> None:
 def init_app(app: Flask) -> None:
     """Register the API, its docs page and the API tokens page."""
     from .. import auth
-    from . import docs, documents, files, pages, records  # noqa: F401  (routes register)
+    from . import approvals, docs, documents, files, pages, records  # noqa: F401  (routes register)
 
     app.register_blueprint(bp)
     app.register_blueprint(pages.bp)
