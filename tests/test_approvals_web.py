@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_access_web import NEVER, ROLES, World
-from test_web_support import build_app, csrf_of
 
 from lowrise.actor import Actor
+from test_access_web import NEVER, ROLES, World
+from test_web_support import build_app, csrf_of
 
 pytest_plugins = ["test_web_support"]
 
@@ -35,7 +35,6 @@ class ReviewWorld(World):
 @pytest.fixture
 def world(tmp_path, db_url):
     from lowrise.workspace import load_workspace
-
     from test_access_web import ROOT
 
     app = build_app(tmp_path, db_url, load_workspace(ROOT))
