@@ -48,10 +48,15 @@ def event_label(event: str) -> str:
 
 
 def _waiting() -> int:
-    me = actor()
-    if me is None or not rt().workspace.approvals:
-        return 0
-    return q.count(rt().records, me)
+    """How many approvals wait for the person (counted once a request: the navigation and
+    the queue page both show it)."""
+    from flask import g
+
+    if "approvals_waiting" not in g:
+        me = actor()
+        g.approvals_waiting = 0 if me is None or not rt().workspace.approvals else q.count(
+            rt().records, me)
+    return g.approvals_waiting
 
 
 def _people(ids: set[int]) -> dict[int, str]:
@@ -89,8 +94,7 @@ def queue_page():
         r["changes"] = [label(rtype.fields[f].label) for f in changed.get(r["approval_id"], ())
                         if f in rtype.fields]
     more = rows[-1]["task_id"] if len(rows) == q.QUEUE_LIMIT else None
-    return render_template("approvals/queue.html", rows=rows, more=more,
-                           waiting=len(rows) if before is None and more is None else _waiting())
+    return render_template("approvals/queue.html", rows=rows, more=more, waiting=_waiting())
 
 
 def _back(default: str) -> str:
