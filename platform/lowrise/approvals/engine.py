@@ -264,7 +264,7 @@ class Approvals:
         people: set[int] = {w.person for w in whos if w.person is not None}
         roles = {w.role for w in whos if w.role}
         if roles:
-            users = self.records.schema.metadata.tables.get("lr_users")
+            users = self._accounts(conn)
             if users is not None:
                 for uid_roles in conn.execute(sa.select(users.c.staff_id, users.c.roles).where(
                         users.c.active.is_(True), users.c.staff_id.is_not(None))):
@@ -277,6 +277,16 @@ class Approvals:
                 user_id=p, rule=None, record_type=row["record_type"],
                 record_id=row["record_id"], title=text, body=None, created_at=now)
                 for p in sorted(people)])
+
+    def _accounts(self, conn) -> sa.Table | None:
+        """The sign-in accounts (lowrise.accounts), to tell a role's holders; None where
+        there are none (an engine used without the app)."""
+        if not hasattr(self, "_users"):
+            from lowrise.accounts import users_table
+
+            self._users = users_table(sa.MetaData()) if sa.inspect(conn).has_table(
+                "lr_users") else None
+        return self._users
 
     # -- ending --------------------------------------------------------------------------------
     def _finish(self, conn, ap: Approval, row, status: str, actor: Actor,

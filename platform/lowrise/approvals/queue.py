@@ -26,72 +26,66 @@ def _mine(tk: sa.Table, actor: Actor) -> sa.ColumnElement[bool]:
     return sa.or_(*conds) if conds else sa.false()
 
 
-def _scoped(records: Records, conn, actor: Actor, rows: list[dict[str, Any]]
-            ) -> list[dict[str, Any]]:
-    """The rows on records the actor may read (and not of their own request)."""
+def _readable(records: Records, actor: Actor, tk: sa.Table) -> sa.ColumnElement[bool]:
+    """Tasks on records the actor may read: per record type with approvals, its row scope
+    as SQL (one statement for the whole queue, its count and its pages)."""
     pol = records.policy(actor)
-    rows = [r for r in rows if actor.user is None or r["requester"] != actor.user]
     if pol is None:
-        return rows
-    by_type: dict[str, set[int]] = {}
-    for r in rows:
-        by_type.setdefault(r["record_type"], set()).add(r["record_id"])
-    allowed = {t: (pol.ids_in_scope(conn, records.schema, t, ids) if pol.may("read", t)
-                   else set()) for t, ids in by_type.items()}
-    return [r for r in rows if r["record_id"] in allowed[r["record_type"]]]
+        return sa.true()
+    ws = records.schema.workspace
+    types = sorted({d.record_type for d in ws.approvals.values() if d.record_type})
+    parts = []
+    for t in types:
+        if t not in ws.record_types or not pol.may("read", t):
+            continue
+        cond = pol.scope_sql(records.schema, t)
+        if cond is None:
+            parts.append(tk.c.record_type == t)
+        else:
+            table = records.schema.table(t)
+            parts.append(sa.and_(tk.c.record_type == t, tk.c.record_id.in_(
+                sa.select(table.c.id).where(cond))))
+    return sa.or_(*parts) if parts else sa.false()
 
 
 def _select(records: Records, actor: Actor):
     sys_ = records.schema.system
     tk, ap = sys_["lr_approval_tasks"], sys_["lr_approvals"]
+    where = [tk.c.status == "pending", ap.c.status == "running", _mine(tk, actor),
+             _readable(records, actor, tk)]
+    if actor.user is not None:  # nobody decides their own request
+        where.append(sa.or_(ap.c.requester.is_(None), ap.c.requester != actor.user))
     return tk, ap, (sa.select(tk.c.id.label("task_id"), tk.c.record_type, tk.c.record_id,
                               tk.c.step, tk.c.role, tk.c.due_at, tk.c.created_at,
                               tk.c.added_by, tk.c.delegated_from, ap.c.id.label("approval_id"),
                               ap.c.name, ap.c["round"], ap.c.requester, ap.c.requester_name,
                               ap.c.started_at)
-                    .join(ap, ap.c.id == tk.c.approval_id)
-                    .where(tk.c.status == "pending", ap.c.status == "running", _mine(tk, actor)))
+                    .join(ap, ap.c.id == tk.c.approval_id).where(*where))
 
 
 def queue(records: Records, actor: Actor, *, limit: int = QUEUE_LIMIT,
           before: int | None = None) -> list[dict[str, Any]]:
     """The tasks waiting for `actor`, newest first; `before` (a task id) pages back."""
     tk, _, stmt = _select(records, actor)
-    out: list[dict[str, Any]] = []
+    stmt = stmt.order_by(tk.c.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(tk.c.id < before)
     with records.engine.connect() as conn:
-        while len(out) < limit:
-            page = stmt.order_by(tk.c.id.desc()).limit(limit * 2)
-            if before is not None:
-                page = page.where(tk.c.id < before)
-            rows = [dict(r) for r in conn.execute(page).mappings()]
-            if not rows:
-                break
-            out += _scoped(records, conn, actor, rows)
-            before = rows[-1]["task_id"]
-            if len(rows) < limit * 2:
-                break
-    ws = records.schema.workspace
-    known = approvals_of(ws)
-    for r in out[:limit]:
+        out = [dict(r) for r in conn.execute(stmt).mappings()]
+    known = approvals_of(records.schema.workspace)
+    for r in out:
         ap = known.get(r["name"])
         r["approval"] = ap
         r["step_label"] = ap.steps[r["step"]].label if ap and r["step"] < len(ap.steps) else None
-    return out[:limit]
+    return out
 
 
 def count(records: Records, actor: Actor) -> int:
     """How many tasks wait for `actor` (on records they may read)."""
-    tk, ap, stmt = _select(records, actor)
-    pol = records.policy(actor)
+    _, _, stmt = _select(records, actor)
     with records.engine.connect() as conn:
-        if pol is None:
-            n = conn.execute(sa.select(sa.func.count()).select_from(stmt.where(
-                ap.c.requester.is_distinct_from(actor.user) if actor.user is not None
-                else sa.true()).subquery())).scalar_one()
-            return int(n)
-        rows = [dict(r) for r in conn.execute(stmt)
-                .mappings()]
-        return len(_scoped(records, conn, actor, rows))
+        return int(conn.execute(sa.select(sa.func.count()).select_from(stmt.subquery()))
+                   .scalar_one())
 
 
 def rounds(records: Records, type_name: str, record_id: int) -> list[dict[str, Any]]:
