@@ -17,7 +17,7 @@ from lowrise.storage.records import Records
 from lowrise.storage.tables import Schema, build_schema
 from lowrise.workspace.model import Workspace
 
-from . import dashboards, load, reads, relational, web, writes
+from . import approvals, dashboards, load, reads, relational, web, writes
 from .data import bench_now
 from .measure import Result, guarded
 
@@ -77,6 +77,7 @@ MEASUREMENTS: list[tuple[str, Callable[[Context], Result | list[Result]]]] = [
     ("aggregate", reads.aggregate_by_stage),
     ("render", web.render_default_views),
     ("dashboards", dashboards.dashboards),
+    ("approval queue", approvals.queue_page),
     ("update", writes.update_one),
     ("bulk insert", writes.bulk_insert),
     ("add field", writes.add_field),

@@ -9,7 +9,7 @@ import time
 
 from .measure import Result, guarded, median_ms, timings
 
-PASSWORD = "benchmark-password"
+PASSWORD = "timing-passphrase-2026"  # not the account's name or e-mail (refused)
 
 
 def _app(ctx):

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's own lowrise and gunicorn
-WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations")
+WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations", "approvals")
 # Lines of a server's stderr that mean something went wrong in it: a traceback, Werkzeug's
 # "Error on request", gunicorn's [ERROR] lines, Flask's "ERROR in <module>", a 5xx answer.
 PROBLEM = re.compile(r'Traceback|Error on request|\[ERROR\]|ERROR in |HTTP/1\.[01]" 5\d\d ')

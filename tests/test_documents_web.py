@@ -19,6 +19,8 @@ from docx import Document as Docx
 from pypdf import PdfReader
 
 from lowrise.actor import Actor
+from lowrise.approvals.engine import install as install_approvals
+from lowrise.approvals.queue import queue as approval_queue
 from test_web_support import PASSWORD, SYSTEM_ACTOR, AuthActions, build_app, csrf_of
 
 pytest_plugins = ["test_web_support"]
@@ -156,10 +158,15 @@ def test_regenerating_after_approval_is_refused(office):
     li = office.browser("li@example.com")
     assert "已生成" in _generate(li, office.cid, "sale_contract_presale").text
     records = office.run.records
-    boss = Actor(user=office.boss, name="文磊", roles=frozenset({"manager"}), locale="zh")
-    records.update("contract", office.cid, {"status": "in_review"}, boss)
-    records.update("contract", office.cid, {"status": "approved"}, boss)
+    # the consultant sends it to review; she has no manager here, so the administrators
+    # decide (approvals/contract_review.yaml), and the approval marks it approved
+    li_actor = Actor(user=office.li, name="李秀英", roles=frozenset({"consultant"}), locale="zh")
+    records.update("contract", office.cid, {"status": "in_review"}, li_actor)
+    admin = Actor(name="管理员", roles=frozenset({"admin"}), locale="zh")
+    (task,) = approval_queue(records, admin)
+    install_approvals(records).act(task["task_id"], admin, "approve")
     before = records.get("contract", office.cid)
+    assert before["status"] == "approved" and before["approved_at"] is not None
 
     page = li.client.get(f"/r/contract/{office.cid}").text
     assert re.search(r'data-document="sale_contract_presale" disabled', page)

@@ -55,7 +55,7 @@ def _active(html: str) -> list[str]:
 def _fill(rule, run, ids):
     values = {"type_name": "deal", "record_id": ids["deal"], "view_name": "board",
               "field": "title", "name": "x", "token_id": 1, "job_id": 1, "user_id": 1,
-              "key": "lead", "token": "A" * 43, "link_id": 1, "feed_id": 1}
+              "key": "lead", "token": "A" * 43, "link_id": 1, "feed_id": 1, "task_id": 1}
     return rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
 
 

@@ -270,8 +270,8 @@ def test_clone_makes_a_workspace_that_loads(tmp_path):
 
 def test_clone_of_the_flagship_takes_only_the_workspace(tmp_path):
     dest = clone("real_estate", tmp_path / "sales")
-    assert sorted(p.name for p in dest.iterdir()) == ["automations", "documents", "schemas",
-                                                      "views", "workspace.yaml"]
+    assert sorted(p.name for p in dest.iterdir()) == ["approvals", "automations", "documents",
+                                                      "schemas", "views", "workspace.yaml"]
     assert load_workspace(dest).record_types.keys() == \
         load_workspace(ROOT).record_types.keys()
     # its document templates come along, the Word files with their YAML

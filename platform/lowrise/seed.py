@@ -238,6 +238,10 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
         _link_within(records, rt, sampler, actor)
     if org is not None:  # people placed by their field values, once they all exist
         org_demo.place_people(records, actor, sampler.ids[org.departments])
+    if ws.approvals:  # rounds in progress for the records that wait for one
+        from lowrise.approvals.seeding import seed_rounds
+
+        seed_rounds(records, now)
     refresh_statistics(records.engine)
     return made
 

@@ -23,7 +23,8 @@ from lowrise.errors import LowriseError
 from lowrise.workspace.model import Label, Workspace
 
 #: what a workspace folder is made of; everything else in a folder (docs, instance/) is not
-WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations", "documents")
+WORKSPACE_PARTS = ("workspace.yaml", "schemas", "views", "automations", "documents",
+                   "approvals")
 FLAGSHIP = "real_estate"
 TEMPLATES_DIR = "templates"
 SCHEMA_HINT = "$schema="

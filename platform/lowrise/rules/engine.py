@@ -329,5 +329,9 @@ def install(records: Records, *, max_depth: int | None = None) -> RuleEngine:
     for hook in records.hooks:
         if isinstance(hook, RuleEngine):
             return hook
-    engine = RuleEngine(records.schema.workspace, max_depth=max_depth)
-    return engine.install(records)
+    engine = RuleEngine(records.schema.workspace, max_depth=max_depth).install(records)
+    if records.schema.workspace.approvals:  # approval chains run beside the rules
+        from lowrise.approvals.engine import install as install_approvals
+
+        install_approvals(records)
+    return engine

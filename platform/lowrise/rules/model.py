@@ -125,10 +125,19 @@ class IncomingWebhook:
     kind: Literal["webhook"] = "webhook"
 
 
+@dataclass(frozen=True)
+class ApprovalEnded:
+    """An approval round on the record ended approved or refused (lowrise.approvals runs it);
+    `approval` names which one (None: any)."""
+
+    kind: Literal["approved", "refused"] = "approved"
+    approval: str | None = None
+
+
 Trigger = (Created | Updated | FieldChanged | Matches | Deleted | TimeTrigger | Schedule
-           | Manual | IncomingWebhook)
+           | Manual | IncomingWebhook | ApprovalEnded)
 EVENT_KINDS = ("created", "updated", "field_changed", "matches", "deleted")
-TRIGGER_KINDS = (*EVENT_KINDS, "time", "schedule", "manual", "webhook")
+TRIGGER_KINDS = (*EVENT_KINDS, "time", "schedule", "manual", "webhook", "approved", "refused")
 
 # -- actions --------------------------------------------------------------------------------
 

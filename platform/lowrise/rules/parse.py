@@ -29,6 +29,7 @@ from .model import (
     ACTION_KINDS,
     TRIGGER_KINDS,
     Action,
+    ApprovalEnded,
     Assign,
     Block,
     CallWebhook,
@@ -279,6 +280,12 @@ class _Parser:
                                 "variable holding its secret) or secret")
             return IncomingWebhook(raw.get("secret_env"), raw.get("secret"),
                                    str(raw.get("record_key", "id")))
+        if kind in ("approved", "refused"):
+            name = raw.get("approval")
+            if name is not None and name not in self.ws.approvals:
+                self.fail(p("approval"), f"'{name}' is not an approval"
+                          f"{filters.did_you_mean(str(name), list(self.ws.approvals))}")
+            return ApprovalEnded(kind, name)
         self.fail(p("kind"), f"{kind!r} is not a trigger; use one of {', '.join(TRIGGER_KINDS)}"
                   f"{filters.did_you_mean(str(kind), TRIGGER_KINDS)}")
         return None

@@ -121,7 +121,8 @@ class Worker:
         try:
             with write_transaction(self.db) as conn:
                 rows = conn.execute(self._claim(
-                    sa.select(t).where(t.c.status == "pending", t.c.due_at <= now)
+                    sa.select(t).where(t.c.status == "pending", t.c.due_at <= now,
+                                       ~t.c.rule.startswith("approval:"))  # approvals' own
                     .order_by(t.c.due_at, t.c.id).limit(size))).mappings().all()
                 fired = self._fire_batch(conn, rows, now) if rows else 0
         except sa.exc.OperationalError as exc:  # deadlock or lock timeout: all of it retries
@@ -347,6 +348,10 @@ class Worker:
     def run_once(self) -> dict[str, int]:
         """One round: timers, schedules, outbox, then the logs of failed runs."""
         out = {"timers": self.fire_due_timers()}
+        if self.records.schema.workspace.approvals:  # approval steps that timed out
+            from lowrise.approvals.engine import install as approvals
+
+            out["approvals"] = approvals(self.records).fire_due(self.clock(), self.actor)
         self._alive()
         out["schedules"] = self.run_schedules()
         self._alive()

@@ -88,13 +88,14 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("field", sa.String(63), nullable=False),
         sa.Index("ix_lr_value_clashes_who", "who", "at"),
     )
+    from lowrise.approvals.tables import approval_tables  # approval rounds, tasks, trail
     from lowrise.live.tables import live_tables  # the change log of live updates
     from lowrise.rules.tables import rules_tables  # timers, outbox, run log, inbox
     from lowrise.sharing.tables import sharing_tables  # public forms, feeds, share links
 
     return {t.name: t for t in (audit, trash, counters, schema_log, clashes,
                                 *rules_tables(metadata), *sharing_tables(metadata),
-                                *live_tables(metadata))}
+                                *live_tables(metadata), *approval_tables(metadata))}
 
 
 def column_for(f: Field) -> sa.Column:

@@ -122,6 +122,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import live  # live updates: the stream of other people's changes
 
     live.init_app(app)
+    from . import approvals  # approval queues, the record page's approval panel
+
+    approvals.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 

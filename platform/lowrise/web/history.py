@@ -44,13 +44,17 @@ class Entry:
 def action_label(action: str) -> str:
     return {"create": _("created"), "update": _("changed"), "delete": _("deleted"),
             "restore": _("restored"), "reveal": _("revealed"),
-            "document": _("generated"),
+            "document": _("generated"), "approval": _("approval"),
             "clash": _("entered a value already registered here")}.get(action, action)
 
 
 def _note(rtype: RecordType, row, locale: str) -> str | None:
     """An entry's note; a reveal's (or a clash's) names the fields, by their labels."""
     note = row.get("note")
+    if note and row.get("action") == "approval":
+        from .approvals import history_note
+
+        return history_note(note, locale)
     if note and row.get("action") == "document":
         from .documents import history_note
 

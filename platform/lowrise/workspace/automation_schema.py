@@ -14,7 +14,7 @@ from typing import Any
 from .metaschema import REF_FILTER, REF_LABEL, REF_NAME, _defs, _doc, _schema
 
 TRIGGER_KINDS = ("created", "updated", "field_changed", "matches", "deleted", "time",
-                 "schedule", "manual", "webhook")
+                 "schedule", "manual", "webhook", "approved", "refused")
 ACTION_KINDS = ("set_fields", "create_record", "update_linked", "assign", "notify", "webhook",
                 "chat", "comment", "block")
 REF_CONDITION = {"$ref": "#/$defs/condition"}
@@ -28,6 +28,7 @@ TRIGGER_SETTINGS: dict[str, tuple[str, ...]] = {
     "time": ("field", "after", "unless", "working_hours"),
     "schedule": ("cron", "limit"), "manual": ("label",),
     "webhook": ("secret_env", "secret", "record_key"),
+    "approved": ("approval",), "refused": ("approval",),
 }
 #: the settings each kind of action takes when it is written as a mapping (set_fields takes
 #: field names, checked against the record type instead)
@@ -127,6 +128,8 @@ def _trigger() -> dict[str, Any]:
         "secret_env": _text("webhook: the environment variable holding the shared secret."),
         "secret": _text("webhook: the shared secret (prefer secret_env)."),
         "record_key": _text("webhook: the payload key naming the record (default id)."),
+        "approval": _text("approved / refused: the approval (approvals/<name>.yaml); "
+                          "default: any of the record's."),
     }
     branches = [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
                  "then": {"properties": {"kind": props["kind"],

@@ -87,6 +87,11 @@ def run(ctx: Context) -> None:
 
         for doc in ctx.workspace.documents.values():
             check_document(ctx, doc)
+    if ctx.workspace.approvals:
+        from lowrise.approvals.checks import check_approval
+
+        for approval in ctx.workspace.approvals.values():
+            check_approval(ctx, approval)
 
 
 def _suggest(word: str, choices: Any) -> str:

@@ -54,9 +54,10 @@ from .model import (
 from .yamlpos import Path, Problem, Source, parse_yaml
 
 FOLDERS = {"schemas": "record_type", "views": "view", "automations": "automation",
-           "documents": "document"}
+           "documents": "document", "approvals": "approval"}
 SUFFIXES = (".yaml", ".yml")
-_ORDER = {"workspace": 0, "record_type": 1, "view": 2, "automation": 3, "document": 4}
+_ORDER = {"workspace": 0, "record_type": 1, "view": 2, "automation": 3, "document": 4,
+          "approval": 5}
 
 SYSTEM_LABELS = {
     "id": ("id", {"en": "ID", "zh": "编号"}),
@@ -251,7 +252,8 @@ def _subject(kind: str, path: Path, instance: Any) -> str:
     if kind == "view":
         return f"a {itype} view" if itype in VIEW_TYPES else "a view"
     return {"workspace": "workspace.yaml", "record_type": "a record type",
-            "automation": "a rule", "document": "a document"}[kind]
+            "automation": "a rule", "document": "a document",
+            "approval": "an approval"}[kind]
 
 
 def _hint(key: str, kind: str, path: Path) -> str:
@@ -420,6 +422,7 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
     views: dict[str, View] = {}
     rules: dict[str, Rule] = {}
     documents: dict[str, Document] = {}
+    approvals: dict[str, Rule] = {}
     for (kind, item), rel in named.items():
         source = sources[rel]
         if not isinstance(source.data, dict) and kind != "workspace":
@@ -438,6 +441,8 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
             rules[item] = Rule(item, _str(raw.get("record_type")), dict(raw), Loc(rel))
         elif kind == "document":
             documents[item] = _document(item, raw, Loc(rel))
+        elif kind == "approval":
+            approvals[item] = Rule(item, _str(raw.get("record_type")), dict(raw), Loc(rel))
     record_types = resolve_derived(record_types)  # lookups and rollups take their value's shape
     roles = {}
     for role_name, raw in _mapping(settings.get("roles")).items():
@@ -450,6 +455,7 @@ def _build(named: dict[tuple[str, str], str], sources: dict[str, Source],
         label=_label(settings.get("label"), _str(settings.get("name")) or name),
         default_locale=default_locale, locales=locales, record_types=record_types,
         views=views, rules=rules, roles=roles, users_type=users, root=root, documents=documents,
+        approvals=approvals,
         config={**settings, "timezone": timezone, "default_locale": default_locale,
                 "locales": list(locales)},
     )

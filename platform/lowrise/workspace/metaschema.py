@@ -21,7 +21,7 @@ from lowrise.fields.base import COMMON_OPTIONS
 from .sharing_schema import FEED, FORM_PATH, PUBLIC_FORM, SHARE
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-KINDS = ("workspace", "record_type", "view", "automation", "document")
+KINDS = ("workspace", "record_type", "view", "automation", "document", "approval")
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
 NAME_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
@@ -637,7 +637,15 @@ def document_schema() -> dict[str, Any]:
 
 
 BUILDERS = {"workspace": workspace_schema, "record_type": record_type_schema,
-            "view": view_schema, "automation": automation_schema, "document": document_schema}
+            "view": view_schema, "automation": automation_schema, "document": document_schema,
+            "approval": lambda: approval_schema()}
+
+
+def approval_schema() -> dict[str, Any]:
+    """The schema of an approval chain (approvals/<name>.yaml): see approval_schema.py."""
+    from .approval_schema import approval_schema as build
+
+    return build()
 
 
 def schema_for(kind: str) -> dict[str, Any]:

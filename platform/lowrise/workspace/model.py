@@ -214,6 +214,8 @@ class Workspace:
     root: str = ""
     config: Mapping[str, Any] = field(default_factory=dict)
     documents: Mapping[str, Document] = field(default_factory=dict)
+    #: approval chains (approvals/<name>.yaml) as written; lowrise.approvals reads them
+    approvals: Mapping[str, Rule] = field(default_factory=dict)
 
     def type(self, name: str) -> RecordType:
         return self.record_types[name]

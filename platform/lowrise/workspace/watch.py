@@ -31,7 +31,8 @@ from lowrise.errors import LowriseError
 from .model import Workspace
 from .yamlpos import Problem
 
-PARTS = ("workspace.yaml", "workspace.yml", "schemas", "views", "automations", "documents")
+PARTS = ("workspace.yaml", "workspace.yml", "schemas", "views", "automations", "documents",
+         "approvals")
 
 
 def stamp(root: str | os.PathLike) -> tuple[tuple[str, int, int], ...]:

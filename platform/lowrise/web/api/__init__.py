@@ -190,7 +190,15 @@ def _unrouted() -> None:
 def init_app(app: Flask) -> None:
     """Register the API, its docs page and the API tokens page."""
     from .. import auth
-    from . import aggregates, docs, documents, files, pages, records  # noqa: F401  (routes register)
+    from . import (  # noqa: F401  (routes register)
+        aggregates,
+        approvals,
+        docs,
+        documents,
+        files,
+        pages,
+        records,
+    )
 
     app.register_blueprint(bp)
     app.register_blueprint(pages.bp)
