@@ -37,7 +37,7 @@ def test_check_move_says_why():
     assert not v and "cannot go from New to Done (from there: Open)" in v.message
     rec["status"] = "open"
     v = rs.check_move("ticket", rec, {"status": "done"}, agent)
-    assert not v.allowed and "only boss may move" in v.message
+    assert not v.allowed and "only Boss may move" in v.message  # the role by its label
     assert v.missing == ("answered_at",)
     assert rs.check_move("ticket", rec, {"status": "done", "answered_at": "2025-03-03"}, boss)
     v = rs.check_move("ticket", rec, {"status": "waiting"}, agent)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from lowrise.actor import Actor
 from lowrise.errors import LowriseError, NotFound, ValidationError
+from lowrise.storage import query
 from lowrise.storage.records import Change, Records
 from lowrise.workspace.model import Workspace
 
@@ -73,15 +74,32 @@ class RuleSet:
                            f"{', '.join(sorted(self.rules)) or 'none'})") from None
 
     def check_move(self, type_name: str, record: Mapping[str, Any] | None,
-                   new_values: Mapping[str, Any], actor: Actor) -> stage_rules.Verdict:
-        """May `actor` write `new_values` to `record` as far as stage rules go? (No I/O.)"""
+                   new_values: Mapping[str, Any], actor: Actor,
+                   linked: stage_rules.LinkedCheck = None) -> stage_rules.Verdict:
+        """May `actor` write `new_values` to `record` as far as stage rules go? (No I/O:
+        `linked` answers for the linked records a stage needs; without it they are not
+        judged here, only on the write.)"""
         rt = self.workspace.type(type_name)
         reasons, missing = [], []
         for sr in self.stages.get(type_name, ()):
-            v = stage_rules.check(sr, rt, record, new_values, actor)
+            v = stage_rules.check(sr, rt, record, new_values, actor, linked)
             reasons += v.reasons
             missing += v.missing
         return stage_rules.Verdict(not reasons, tuple(reasons), tuple(missing))
+
+
+def linked_present(conn: sa.Connection, schema, need, ids) -> set[int]:
+    """Which of the records `ids` have a record that meets a stage's linked need (read as
+    the system: the rule holds whoever moves the record)."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return set()
+    table = schema.table(need.type)
+    col = table.c[need.link]
+    stmt = sa.select(col).distinct().where(col.in_(ids))
+    if need.where is not None:
+        stmt = stmt.where(query.where_clause(schema, need.type, need.where))
+    return {r[0] for r in conn.execute(stmt)}
 
 
 _CACHE: OrderedDict[int, tuple[Workspace, RuleSet]] = OrderedDict()
@@ -156,7 +174,7 @@ class RuleEngine:
         if shared:  # a worker's batch read this record before it changed
             shared.pop((t, change.record_id), None)
         if t in rs.stages and change.action in ("create", "update"):
-            self._enforce_stages(change, actor)
+            self._enforce_stages(change, actor, conn, records)
         events, timed = rs.events.get(t), rs.timed.get(t)
         if not events and not timed:
             return
@@ -200,12 +218,17 @@ class RuleEngine:
             return not conds.holds(rule.conditions, was)
         return conds.holds(rule.conditions, facts)
 
-    def _enforce_stages(self, change: Change, actor: Actor) -> None:
+    def _enforce_stages(self, change: Change, actor: Actor, conn: sa.Connection,
+                        records: Records) -> None:
         rt = self.workspace.type(change.record_type)
         for sr in self.rules.stages[change.record_type]:
             if change.action == "update" and sr.field not in change.changed:
                 continue
-            verdict = stage_rules.check(sr, rt, change.before, change.after or {}, actor)
+            ids = [change.record_id]
+            verdict = stage_rules.check(
+                sr, rt, change.before, change.after or {}, actor,
+                linked=lambda need, ids=ids: bool(linked_present(conn, records.schema, need,
+                                                                  ids)))
             if not verdict:
                 raise ValidationError(stage_rules.errors_of(sr, verdict))
 

@@ -269,6 +269,27 @@ class StageRules:
     transitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # from -> to
     roles: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (from|*, to)
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # to -> fields
+    #: the standard path: each stage may go on to the next one; any other move between them
+    #: (back, or a skip) is an override (only `override_roles`, with a `reason`)
+    path: tuple[str, ...] = ()
+    #: stages that may be entered from any stage (a case lost at any point)
+    exits: tuple[str, ...] = ()
+    override_roles: tuple[str, ...] = ()
+    reason: str | None = None  # the field that must say why, on an override
+    #: to -> records of another type that must link to this one before it enters the stage
+    linked: Mapping[str, tuple[LinkedNeed, ...]] = field(default_factory=dict)
+    role_labels: Mapping[str, Label] = field(default_factory=dict)  # to name roles in reasons
+
+
+@dataclass(frozen=True)
+class LinkedNeed:
+    """A stage needs a record of `type` whose link `link` points here and that matches
+    `where` (filter data), e.g. a signed contract of the case."""
+
+    type: str
+    link: str
+    where: Any = None
+    label: Label | None = None
 
 
 # -- the rule -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from .model import (
     Deleted,
     FieldChanged,
     IncomingWebhook,
+    LinkedNeed,
     Manual,
     Matches,
     Notify,
@@ -574,8 +575,8 @@ class _Parser:
             self.fail(path, "stages needs field: (a select field), and transitions, roles or "
                             "required")
             return None
-        self.settings(raw, ("field", "transitions", "roles", "required"), path,
-                      msg("stage rules"))
+        self.settings(raw, ("field", "transitions", "roles", "required", "path", "exits",
+                            "override", "linked"), path, msg("stage rules"))
         name = self.field(rt, raw.get("field"), (*path, "field"))
         if name is None:
             return None
@@ -622,7 +623,61 @@ class _Parser:
                        if self.field(rt, n, (*path, "required", to, j)))
             if b:
                 required[b] = ok
-        return StageRules(name, transitions, roles, required)
+        seq = [stage(v, (*path, "path", j)) for j, v in enumerate(raw.get("path") or [])]
+        exits = [stage(v, (*path, "exits", j)) for j, v in enumerate(raw.get("exits") or [])]
+        over = raw.get("override") or {}
+        self.settings(over, ("roles", "reason"), (*path, "override"), msg("override"))
+        over_roles = [over.get("roles")] if isinstance(over.get("roles"), str) else \
+            list(over.get("roles") or [])
+        for r in over_roles:
+            if r not in known_roles:
+                self.fail((*path, "override", "roles"), f"'{r}' is not a role of the workspace "
+                          f"({', '.join(sorted(known_roles))})")
+        reason = None
+        if over.get("reason") is not None:
+            reason = self.field(rt, over.get("reason"), (*path, "override", "reason"))
+        if seq and len(set(seq)) != len(seq):
+            self.fail((*path, "path"), "a stage is named twice in path")
+        linked = {}
+        for to, needs in (raw.get("linked") or {}).items():
+            b = stage(to, (*path, "linked", to))
+            got = []
+            for j, need in enumerate([needs] if isinstance(needs, Mapping) else (needs or [])):
+                got.append(self.linked_need(need, rt, (*path, "linked", to, j)))
+            if b and all(got):
+                linked[b] = tuple(got)
+        role_labels = {n: r.label for n, r in self.ws.roles.items()}
+        return StageRules(name, transitions, roles, required,
+                          path=tuple(s for s in seq if s), exits=tuple(s for s in exits if s),
+                          override_roles=tuple(over_roles), reason=reason, linked=linked,
+                          role_labels=role_labels)
+
+    def linked_need(self, raw: Any, rt: RecordType, path: Path) -> LinkedNeed | None:
+        """`{type: contract, link: case, where: <filter>, label: ...}` of a stage rule."""
+        if not isinstance(raw, Mapping):
+            self.fail(path, "a linked need is {type:, link:, where:, label:}")
+            return None
+        self.settings(raw, ("type", "link", "where", "label"), path, msg("a linked need"))
+        other = self.ws.record_types.get(str(raw.get("type")))
+        if other is None:
+            self.fail((*path, "type"), f"'{raw.get('type')}' is not a record type")
+            return None
+        link = self.field(other, raw.get("link"), (*path, "link"))
+        if link is None:
+            return None
+        f = other.fields[link]
+        if f.type != "link" or f.target != rt.name:
+            self.fail((*path, "link"), f"'{link}' of {other.name} is not a link to {rt.name}")
+            return None
+        where = raw.get("where")
+        if where is not None:
+            try:
+                filters.parse(where, other.name, self.ws)
+            except (FilterError, LowriseError) as exc:
+                self.fail((*path, "where"), str(exc))
+                return None
+        return LinkedNeed(other.name, link, where,
+                          Label.of(raw.get("label"), f"a {other.name}"))
 
 
 def _parse(ws: Workspace, config: RuleConfig) -> tuple[Rule | None, list[tuple[Path, str]]]:

@@ -34,7 +34,7 @@ from .sessions import renew
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 #: endpoints reachable without signing in
-PUBLIC = {"auth.login", "static", "locale"}
+PUBLIC = {"auth.login", "static", "locale", "login_alias"}
 
 
 class LoginForm(FlaskForm):
@@ -117,5 +117,11 @@ def actor() -> Actor:
     return g.actor
 
 
+def _login_alias():
+    """`/login` (the address people type or bookmark) is the sign-in page."""
+    return redirect(url_for("auth.login", next=safe_next(request.args.get("next"), "") or None))
+
+
 def init_app(app: Flask) -> None:
     app.before_request(load_user)
+    app.add_url_rule("/login", "login_alias", _login_alias)

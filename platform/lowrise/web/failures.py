@@ -9,7 +9,9 @@ request body over the size limit, and an unexpected error in the API.
   is read (before the CSRF check, which would read the form): a page says the limit in the
   person's language, the API answers `too-large`.
 - Anything else that fails in the API is a problem document (`server-error`), never an HTML
-  page; the traceback goes to the log.
+  page; the traceback goes to the log. On a page it is the app's own 500 page, localised.
+- A page that does not exist (or a record that is gone or out of sight) is the app's own 404
+  page, localised; the API answers `not-found`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Flask, Response, current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -102,7 +104,24 @@ def _server_error(exc: HTTPException):
         return unavailable(original)
     if _is_api():
         return api_error(original) if original is not None else problem_500()
-    return exc
+    # the app's own page, in the person's language, in the bare layout (the signed-in one
+    # reads the database, which may be what failed); the traceback is in the log
+    return _page(500, _("Something went wrong"),
+                 _("The server could not show this page. What you saved before is kept. Try "
+                   "again in a moment; if it goes on, tell whoever runs this server."))
+
+
+def _not_found(exc: HTTPException):
+    """404 on a page: the app's own page in the person's language (the API answers with a
+    problem document, as for every API error)."""
+    if _is_api():
+        from .api import _http_problem
+
+        return _http_problem(exc)
+    return make_response(render_template(
+        "error.html", code=404, heading=_("Page not found"),
+        message=_("This page does not exist, or the record was deleted (see the trash) or is "
+                  "not visible to you.")), 404)
 
 
 def problem_500() -> Response:
@@ -116,4 +135,5 @@ def problem_500() -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(sa.exc.DBAPIError, _on_database_error)
     app.register_error_handler(500, _server_error)
+    app.register_error_handler(404, _not_found)
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_oversized)

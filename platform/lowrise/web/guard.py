@@ -100,7 +100,9 @@ def _forbidden(exc):
         if isinstance(exc, Forbidden):  # raised outside the API's own handlers
             return problem(403, "forbidden", "Not allowed", str(exc))
         return _http_problem(exc)  # a problem document, like every API error
-    return render_template("error.html", code=403, message=str(exc) if isinstance(
+    from .i18n import say
+
+    return render_template("error.html", code=403, message=say(exc) if isinstance(
         exc, Forbidden) else None), 403
 
 

@@ -22,7 +22,7 @@ from jinja2_fragments.flask import render_block
 
 from lowrise import filters
 from lowrise.errors import ConflictError, FilterError, NotFound, ValidationError
-from lowrise.rules.engine import rule_set
+from lowrise.rules.engine import linked_present, rule_set
 from lowrise.storage import query
 
 from . import data
@@ -86,6 +86,8 @@ class Board:
         enforced = current_app.config.get("LOWRISE_RULES", True)
         self.stages = [sr for sr in rule_set(rt().workspace).stages.get(self.rtype.name, ())
                        if sr.field == self.group.name] if enforced else []
+        self._linked: dict = {}  # need -> ids of the cards that have it
+        self._asked: set = set()
 
     def url(self, endpoint: str, after: str | None = None, **values) -> str:
         """A URL of this board (the page, a column, a move) keeping the person's filters."""
@@ -158,10 +160,27 @@ class Board:
                 wanted += list(names)
         wanted = [n for n in dict.fromkeys(wanted) if n in self.rtype.fields and n != "id"]
         with run.engine.connect() as conn:
-            return query.list_records(conn, run.schema, self.rtype.name,
+            page = query.list_records(conn, run.schema, self.rtype.name,
                                       filter=self.column_filter(value),
                                       sort=self.view.sort or ["-updated_at"], limit=limit,
                                       after=after, fields=wanted, ctx=actor(), q=self.q)
+            self._look_up_linked(conn, [r["id"] for r in page.rows])
+        return page
+
+    def _look_up_linked(self, conn, ids) -> None:
+        """Which of these cards have the linked records a stage needs (a signed contract of
+        the case): one query a need, so that the board can say why before the drop."""
+        for sr in self.stages:
+            for needs in sr.linked.values():
+                for need in needs:
+                    have = self._linked.setdefault(id(need), set())
+                    have |= linked_present(conn, rt().schema, need, ids)
+        self._asked.update(ids)
+
+    def _linked_check(self, rec):
+        if rec.get("id") not in self._asked:
+            return None
+        return lambda need: rec["id"] in self._linked.get(id(need), ())
 
     def refused(self, rec) -> dict[str, str]:
         """{column key: why not} for every column this card may not be moved to by this
@@ -179,9 +198,10 @@ class Board:
         rules, who = rule_set(rt().workspace), actor()
         out = {}
         for key in keys:
-            verdict = rules.check_move(self.rtype.name, rec, {self.group.name: key}, who)
+            verdict = rules.check_move(self.rtype.name, rec, {self.group.name: key}, who,
+                                       linked=self._linked_check(rec))
             if not verdict:
-                out[key] = verdict.message
+                out[key] = say(verdict.as_msg())
         return out
 
     def column(self, value, *, totals=None, page=None) -> dict:

@@ -110,10 +110,12 @@ def table(type_name: str, view_name: str | None = None):
         page = data.table_page(rtype, flt, sort=state.sort, limit=limit, after=state.after,
                                q=state.q or None, actor=actor(), show=cols, group=state.group,
                                with_total=not appending)
-    except FilterError as exc:  # a damaged cursor or an unsearchable query
-        problems.append(str(exc))
+    except FilterError as exc:  # a damaged cursor, an unsearchable query, or a filter, sort
+        problems.append(str(exc))  # or group on a field hidden from this person: the view
+        state.sort, state.group = list(view.sort) or ["-updated_at"], None  # as it is made
+        flt = data.combined(rtype, view.filter)
         page = data.table_page(rtype, flt, sort=state.sort, limit=limit, after=None, q=None,
-                               actor=actor(), show=cols, group=state.group)
+                               actor=actor(), show=cols, group=None)
     titles = data.titles_for(cols, page.rows, locale)
     group_field = rtype.fields[state.group] if state.group else None
     group_titles = {}

@@ -241,6 +241,23 @@ def automation_schema() -> dict[str, Any]:
             "required": {"type": "object", "description": "to: fields that must be filled "
                          "before entering.",
                          "additionalProperties": {"type": "array", "items": REF_NAME}},
+            "path": {"type": "array", "items": {"type": "string"}, "description": "The "
+                     "standard path: each stage may go on to the next; going back or skipping "
+                     "is an override."},
+            "exits": {"type": "array", "items": {"type": "string"}, "description": "Stages "
+                      "that may be entered from any stage (e.g. lost)."},
+            "override": {"type": "object", "additionalProperties": False,
+                         "description": "Who may go back or skip a step on the path, and the "
+                         "field that must say why.",
+                         "properties": {"roles": {"type": "array", "items": REF_NAME},
+                                        "reason": REF_NAME}},
+            "linked": {"type": "object", "description": "to: records of another type that "
+                       "must link here before entering ({type, link, where, label}).",
+                       "additionalProperties": {"type": "array", "items": {
+                           "type": "object", "additionalProperties": False,
+                           "required": ["type", "link"],
+                           "properties": {"type": REF_NAME, "link": REF_NAME,
+                                          "where": REF_FILTER, "label": REF_LABEL}}}},
         },
     }
     return _schema("automation", "Lowrise automation rule (automations/<rule>.yaml)",

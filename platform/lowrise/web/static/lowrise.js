@@ -144,8 +144,9 @@
 
   /* ---- kanban: drag a card to another column ----
      A card lists the columns it may not go to, and why (data-refused, from the stage rules
-     and the person's rights): while it is dragged those columns are greyed out, say why, and
-     take no drop. The server still judges every move. */
+     and the person's rights): while it is dragged those columns are greyed out and say why,
+     and take no drop; let go over one, the card stays and a toast says why. The server still
+     judges every move. */
   var dragged = null;
   function refusedOf(card) {
     try { return JSON.parse(card.dataset.refused || "{}"); } catch (err) { return {}; }
@@ -176,11 +177,21 @@
   });
   document.addEventListener("dragend", function () {
     if (dragged) dragged.classList.remove("dragging");
+    /* let go over a column the card may not go to: say why (nothing moved) */
+    var why = over && over.getAttribute("data-reason");
+    if (why) toast(why, true);
+    over = null;
     clearMarks();
     dragged = null;
   });
+  var over = null;  /* the column the dragged card is over */
+  document.addEventListener("dragenter", function (e) {
+    if (!dragged) return;
+    over = (e.target.closest && e.target.closest(".column[data-value]")) || null;
+  });
   document.addEventListener("dragover", function (e) {
     var col = dragged && e.target.closest && e.target.closest(".column[data-value]");
+    over = col || null;
     if (!col || col.classList.contains("drop-no")) return;  /* no drop here */
     e.preventDefault();
     e.dataTransfer.dropEffect = "move";
@@ -194,6 +205,7 @@
     var card = dragged;
     var from = card.closest(".column");
     var why = col.getAttribute("data-reason");
+    over = null;
     clearMarks();
     if (from === col) return;
     if (why) { toast(why, true); return; }
