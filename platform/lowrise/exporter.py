@@ -48,7 +48,7 @@ def title_text(rt: RecordType, record: dict[str, Any], locale: str) -> str:
     """A record's name: its title field as text, else `#id`."""
     f = rt.fields.get(rt.title_field)
     value = record.get(rt.title_field) if f is not None else None
-    if value in (None, "", []) or f.type in ("link", "user"):
+    if value in (None, "", []) or f.kind.links:
         return f"#{record.get('id')}"
     return f.kind.display(f, value, locale)
 
@@ -59,7 +59,7 @@ def _titles(conn, schema: Schema, fields: Sequence[Field], rows: list[dict[str, 
     through the same read as the rows (a record the actor may not see stays `#id`)."""
     wanted: dict[str, set[int]] = {}
     for f in fields:
-        if f.type in ("link", "user") and f.target:
+        if f.kind.links and f.target:
             wanted.setdefault(f.target, set()).update(
                 r[f.name] for r in rows if r.get(f.name) is not None)
     out: dict[tuple[str, int], str] = {}
@@ -85,7 +85,7 @@ def cell(f: Field, value: Any, titles: dict[tuple[str, int], str], locale: str, 
     if value is None or value == "" or value == []:
         return None if style == "typed" else ""
     kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
-    if f.type in ("link", "user") and f.target:
+    if f.kind.links and f.target:
         title = titles.get((f.target, value), f"#{value}")
         return title if style == "typed" else defuse(title)
     if style == "text":

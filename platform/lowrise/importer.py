@@ -52,7 +52,7 @@ __all__ = ["MAX_COLUMNS", "MAX_ROWS", "ImportFileError", "Sheet", "detect_encodi
 def importable(rt: RecordType) -> list[Field]:
     """The fields an import can fill (not system, computed, read-only or file fields)."""
     return [f for f in rt.user_fields
-            if not f.kind.generated and not f.read_only and f.type != "attachment"]
+            if not f.kind.generated and not f.read_only and not f.kind.stores_files]
 
 
 def _norm(text: str) -> str:
@@ -148,7 +148,7 @@ class Titles:
         # (text with a NUL is no record's title, and not text a filter takes)
         wanted = sorted({str(c).strip() for c in cells
                          if c not in (None, "") and "\x00" not in str(c)} - set(known))
-        if title not in target.fields or target.fields[title].type in ("link", "user"):
+        if title not in target.fields or target.fields[title].kind.links:
             return
         with self.records.engine.connect() as conn:
             for start in range(0, len(wanted), query.MAX_LIMIT):
@@ -198,7 +198,7 @@ def prepare(records: Records, type_name: str, sheet: Sheet, mapping: Sequence[st
     cols = [(i, rt.fields[name]) for i, name in enumerate(mapping) if name]
     titles = Titles(records, actor)
     for i, f in cols:
-        if f.type in ("link", "user") and f.target:
+        if f.kind.links and f.target:
             titles.load(f, (row[i] for row in sheet.rows))
     values: list[dict[str, Any]] = []
     errors: dict[int, dict[str, str]] = {}
@@ -209,7 +209,7 @@ def prepare(records: Records, type_name: str, sheet: Sheet, mapping: Sequence[st
             v = _cell_once(f, row[i], seen[f.name])
             if v is None:
                 continue  # an empty cell: no value (the field's default applies)
-            if f.type in ("link", "user") and f.target:
+            if f.kind.links and f.target:
                 v, why = titles.resolve(f, v)
                 if why:
                     errors.setdefault(n, {})[f.name] = why

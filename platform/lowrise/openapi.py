@@ -56,7 +56,7 @@ def writable(f: Field) -> bool:
     """Whether the API accepts a value for this field (not system, computed or a file). A
     `read_only` field is accepted only as sent back unchanged: it is `readOnly` in the
     schemas, and the engine refuses a change of it by anyone but the system."""
-    return not (f.system or f.kind.generated or f.type == "attachment")
+    return not (f.system or f.kind.generated or f.kind.stores_files)
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def value_schema(f: Field, *, writing: bool) -> dict[str, Any]:
 def field_schema(f: Field, *, writing: bool, expandable: bool = False) -> dict[str, Any]:
     """A field's property schema: its value or null, with its label as the title."""
     schema = value_schema(f, writing=writing)
-    if expandable and f.type in ("link", "user") and f.target:
+    if expandable and f.kind.links and f.target:
         schema = {"anyOf": [schema, {"$ref": f"#/components/schemas/{component_name(f.target)}"}],
                   "description": f"the id of a {f.target} record, or the record itself when "
                                  f"expanded (?expand={f.name})"}
@@ -168,7 +168,7 @@ ETAG = {"ETag": {"description": "the record's version, quoted: send it back as I
 def _paths_for(rt: RecordType) -> dict[str, Any]:
     name, comp = rt.name, component_name(rt.name)
     ref = {"$ref": f"#/components/schemas/{comp}"}
-    links = [f.name for f in rt.fields.values() if f.type in ("link", "user") and f.target]
+    links = [f.name for f in rt.fields.values() if f.kind.links and f.target]
     fields_list = ", ".join(rt.fields)
     sortable = [n for n, f in rt.fields.items() if f.kind.sortable]
     def names_pattern(names: list[str], desc: bool = False) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
 
 def file_fields(rt: RecordType) -> list[str]:
     """The attachment fields of a type: their files have operations of their own."""
-    return [f.name for f in rt.user_fields if f.type == "attachment"]
+    return [f.name for f in rt.user_fields if f.kind.stores_files]
 
 
 def _file_paths_for(rt: RecordType) -> dict[str, Any]:
@@ -462,7 +462,7 @@ def check_body(ws: Workspace, type_name: str, body: Any, kind: str) -> dict[str,
                 out["/" + "/".join(map(str, [*path, name]))] = (
                     f"is not a field of {rt.label}" if f is None
                     else f"holds files: upload them to {API_PREFIX}/{rt.name}/<id>/files/{name}"
-                    if f.type == "attachment"
+                    if f.kind.stores_files
                     else "is set by the system and cannot be changed")
             continue
         else:

@@ -32,7 +32,7 @@ def creation_order(ws: Workspace) -> list[RecordType]:
 
     graph = {
         name: {f.target for f in rt.user_fields
-               if f.type in ("link", "user") and f.target and f.target != name}
+               if f.kind.links and f.target and f.target != name}
         for name, rt in ws.record_types.items()
     }
     return [ws.record_types[n] for n in graphlib.TopologicalSorter(graph).static_order()]
@@ -84,7 +84,7 @@ class Sampler:
         hint = f.sample
         rate = hint.get("empty") if isinstance(hint, dict) else None
         if rate is None:
-            rate = 0 if f.required or f.type in ("link", "user") else 0.05
+            rate = 0 if f.required or f.kind.links else 0.05
         return self.rng.random() < float(rate)
 
     def _provider(self, f: Field, name: str, args: dict) -> Any:
@@ -198,7 +198,7 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
 
     for rt in creation_order(ws):
         n = counts[rt.name]
-        fields = [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"]
+        fields = [f for f in rt.user_fields if not f.kind.generated and not f.kind.stores_files]
         # Fields that copy from a linked record come after the link is chosen, and fields
         # timed after another field come after that one.
         fields.sort(key=lambda f: 0 if not isinstance(f.sample, dict)
@@ -234,7 +234,7 @@ def _link_within(records: Records, rt: RecordType, sampler: Sampler, actor: Acto
     form a hierarchy without cycles; the first third of the records lead the rest.
     """
     fields = [f for f in rt.user_fields
-              if f.type in ("link", "user") and f.target == rt.name
+              if f.kind.links and f.target == rt.name
               and not (isinstance(f.sample, dict) and f.sample.get("empty") == 1)]
     ids = sampler.ids[rt.name]
     if not fields or len(ids) < 2:

@@ -163,7 +163,7 @@ class _Parser:
         manager, by = raw.get("manager"), raw.get("field")
         if manager is not None:
             f = users.fields.get(manager)
-            if f is None or f.type not in ("link", "user") or \
+            if f is None or not f.kind.links or \
                     filters.link_target(f, self.ws) != users.name:
                 self.fail(("teams", "manager"), f"'{manager}' is not a field of {users.name} "
                           f"that links to {users.name} (a person's manager)")

@@ -158,7 +158,7 @@ def titles(conn: sa.Connection, schema: Schema, target: str | None, ids: Iterabl
         value = rec.get(rt.title_field)
         if f is None or value in (None, ""):
             out[rid] = f"#{rid}"
-        elif f.type in ("link", "user"):
+        elif f.kind.links:
             out[rid] = f"#{value}"
         else:
             out[rid] = f.kind.display(f, value, locale)

@@ -153,7 +153,7 @@ class RecordData:
         if f is None:
             return StrictUndefined(obj=self, name=name)
         v = None if self._values is None else self._values.get(name)
-        if f.type in ("link", "user") and f.target in self._reader.ws.record_types:
+        if f.kind.links and f.target in self._reader.ws.record_types:
             target = self._reader.ws.record_types[f.target]
             linked = self._reader.get(f.target, v) if isinstance(v, int) else None
             return self._reader.record(target, linked)

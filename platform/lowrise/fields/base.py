@@ -52,6 +52,34 @@ class FieldType:
     #: the longest text a value may be unless the field's `max_length` says otherwise
     default_max_length: ClassVar[int | None] = None
 
+    # What a type is, asked by the rest of the engine instead of comparing type names (a
+    # new type sets these and nothing outside fields/ changes).
+    #: the value is the id of a record of another type (`field.target`): link chips,
+    #: reverse links, `on_delete`, link checks, grouping by the linked record's title
+    links: ClassVar[bool] = False
+    #: the value is a person (a record of the workspace's users type); `me` means the actor
+    person: ClassVar[bool] = False
+    #: the value is one of the field's `options` (or several, when `multiple`)
+    has_options: ClassVar[bool] = False
+    #: the value is a list (multi_select's options, an attachment's files)
+    multiple: ClassVar[bool] = False
+    #: the value is a list of stored files, written through the file operations
+    stores_files: ClassVar[bool] = False
+    #: computed from an `expression` over the record's fields, recomputed on every write
+    has_expression: ClassVar[bool] = False
+    #: numbered by the engine when a record is created (a counter per period)
+    numbered: ClassVar[bool] = False
+    #: the value is a day on the calendar (date, datetime): `today`, `within`, calendars
+    calendar: ClassVar[bool] = False
+    #: the value is an instant (a date and time): `now`, time zones
+    instant: ClassVar[bool] = False
+    #: an index on the column helps (long texts and lists are never looked up by equality)
+    indexable: ClassVar[bool] = True
+    #: the value may group a table, a kanban board or a chart (few distinct values)
+    groupable: ClassVar[bool] = False
+    #: the value is text a person writes on one line (a filter's `contains`, import matching)
+    plain_text: ClassVar[bool] = False
+
     def column_type(self, field) -> sa.types.TypeEngine:
         return sa.Text()
 

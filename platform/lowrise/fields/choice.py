@@ -51,6 +51,7 @@ OPTIONS_SCHEMA = {
 class Boolean(FieldType):
     name = "boolean"
     family = "choice"
+    groupable = True
     operators = ("eq", "ne", "is_empty", "is_not_empty")
     widget = "checkbox"
 
@@ -111,6 +112,8 @@ def _match_option(field, raw: str) -> str:
 class Select(FieldType):
     name = "select"
     family = "choice"
+    has_options = True
+    groupable = True
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "is_empty", "is_not_empty")
     widget = "select"
     options_schema = OPTIONS_SCHEMA
@@ -146,6 +149,9 @@ class MultiSelect(FieldType):
 
     name = "multi_select"
     family = "choice"
+    has_options = True
+    multiple = True
+    indexable = False
     operators = ("contains", "not_contains", "in", "is_empty", "is_not_empty")
     widget = "multi_select"
     options_schema = OPTIONS_SCHEMA

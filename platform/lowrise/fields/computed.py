@@ -53,6 +53,7 @@ def autonumber_format(pattern: str, when: datetime, n: int) -> str:
 class Autonumber(FieldType):
     name = "autonumber"
     family = "computed"
+    numbered = True
     operators = TEXT_OPS
     widget = "readonly"
     generated = True
@@ -78,6 +79,7 @@ FORMULA_RESULTS = ("text", "integer", "decimal", "date", "datetime", "boolean")
 class Formula(FieldType):
     name = "formula"
     family = "computed"
+    has_expression = True
     widget = "readonly"
     generated = True
     options_schema = {

@@ -56,6 +56,9 @@ class Attachment(FieldType):
 
     name = "attachment"
     family = "file"
+    stores_files = True
+    multiple = True
+    indexable = False
     operators = EMPTY_OPS
     widget = "file"
     sortable = False

@@ -21,6 +21,8 @@ ON_DELETE = {
 class Link(FieldType):
     name = "link"
     family = "link"
+    links = True
+    groupable = True
     operators = ("eq", "ne", "in", "not_in", "is_empty", "is_not_empty")
     widget = "link"
     options_schema = {
@@ -69,6 +71,7 @@ class User(Link):
 
     name = "user"
     widget = "user"
+    person = True
     options_schema = {"related_label": {"$ref": "#/$defs/label"},
                       "role": {"type": "string"},
                       "on_delete": ON_DELETE}

@@ -47,6 +47,7 @@ class Text(FieldType):
 class LongText(FieldType):
     name = "long_text"
     widget = "textarea"
+    indexable = False
     operators = ("contains", "not_contains", "starts_with", "is_empty", "is_not_empty")
     options_schema = _LENGTHS
     searchable = True

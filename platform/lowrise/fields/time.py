@@ -56,6 +56,7 @@ def _schema(writing: bool, fmt: str, words: str) -> dict:
 class Date(FieldType):
     name = "date"
     family = "time"
+    calendar = True
     operators = DATE_OPS
     widget = "date"
     options_schema = {"min": {"type": "string"}, "max": {"type": "string"}}
@@ -91,6 +92,8 @@ class Date(FieldType):
 class DateTime(FieldType):
     name = "datetime"
     family = "time"
+    calendar = True
+    instant = True
     operators = DATE_OPS
     widget = "datetime"
     options_schema = {"min": {"type": "string"}, "max": {"type": "string"},

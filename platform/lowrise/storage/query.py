@@ -511,7 +511,7 @@ def _bucket(conn, f: Field, col, bucket: str, tz: str, where) -> sa.ColumnElemen
 
 
 def _sqlite_filtered_link(conn, f: Field, where) -> bool:
-    return (conn.dialect.name == "sqlite" and f.type in ("link", "user")
+    return (conn.dialect.name == "sqlite" and f.kind.links
             and not isinstance(where, sa.sql.elements.True_))
 
 

@@ -340,7 +340,7 @@ class Records:
     def _store_files(self, rt: RecordType, values: dict[str, Any]) -> None:
         for f in rt.user_fields:
             items = values.get(f.name)
-            if f.type != "attachment" or not items:
+            if not f.kind.stores_files or not items:
                 continue
             if any(isinstance(x, FileUpload) for x in items) and self.files is None:
                 raise ValidationError({f.name: msg("file uploads are not configured")})
@@ -514,7 +514,7 @@ class Records:
             writer = self._writer(rt, c.dialect)
             stamps = dict(created_at=now, updated_at=now, created_by=actor.user,
                           updated_by=actor.user, version=1)
-            files = any(f.type == "attachment" for f in rt.user_fields)
+            files = any(f.kind.stores_files for f in rt.user_fields)
             formulas = bool(formula_order(rt))
             memo: dict[Any, Any] = {}
             blank = dict.fromkeys(rt.fields)

@@ -219,17 +219,17 @@ def build_form(rt: RecordType, fields: list[WsField], *, locale: str,
             continue
         wf = form[f.name]
         wf.lr_field = f
-        if f.type == "attachment":
+        if f.kind.stores_files:
             wf.lr_current = value_html(f, (record or {}).get(f.name))
         if f.type == "rating":
             wf.lr_max = int(f.config.get("max", 5))
-        if f.type in ("link", "user") and (rid := _int(wf.data)) is not None:
+        if f.kind.links and (rid := _int(wf.data)) is not None:
             refs.setdefault(f.target, set()).add(rid)
-        if f.type in ("select", "multi_select"):
+        if f.kind.has_options:
             _offer_held_values(f, wf)
     found = data.titles(refs, locale) if refs else {}
     for f in fields:
-        if f.name in form and f.type in ("link", "user"):
+        if f.name in form and f.kind.links:
             wf = form[f.name]
             rid = _int(wf.data)
             if rid is not None:
@@ -257,7 +257,7 @@ def keep_held_values(values: dict[str, Any], record: dict[str, Any] | None,
         return values
     out = dict(values)
     for f in fields:
-        if f.type not in ("select", "multi_select") or f.name not in out:
+        if not f.kind.has_options or f.name not in out:
             continue
         held = record.get(f.name)
         stale = [v for v in (held if isinstance(held, list) else [held])
@@ -281,7 +281,7 @@ def raw_values(form: FlaskForm, fields: list[WsField], *, creating: bool) -> dic
         if f.name not in form:
             continue
         wf = form[f.name]
-        if f.type == "attachment":
+        if f.kind.stores_files:
             ups = [FileUpload(s.filename, s.read(), s.mimetype or "")
                    for s in request.files.getlist(wf.name) if s and s.filename]
             if ups:
@@ -297,7 +297,7 @@ def raw_values(form: FlaskForm, fields: list[WsField], *, creating: bool) -> dic
             out[f.name] = wf.raw_data[-1] if wf.raw_data else False
         elif f.type == "multi_select":
             out[f.name] = list(wf.data or []) or None
-        elif f.type in ("link", "user"):
+        elif f.kind.links:
             out[f.name] = wf.data or None
         else:
             out[f.name] = wf.data if wf.data not in ("", None) else None

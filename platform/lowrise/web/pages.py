@@ -117,7 +117,7 @@ def table(type_name: str, view_name: str | None = None):
     titles = data.titles_for(cols, page.rows, locale)
     group_field = rtype.fields[state.group] if state.group else None
     group_titles = {}
-    if group_field is not None and group_field.type in ("link", "user"):
+    if group_field is not None and group_field.kind.links:
         group_titles = data.titles({group_field.target: set(page.groups)}, locale)
     count_url = url_with(
         url_for(".table_count", type_name=type_name, view_name=view.name) if view.name

@@ -236,7 +236,7 @@ def _is_relative_default(f: Field) -> bool:
 def _check_default(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
     path = ("fields", f.name, "default")
     kind = f.kind
-    if f.type in ("select", "multi_select"):
+    if f.kind.has_options:
         values = f.default if isinstance(f.default, list) else [f.default]
         allowed = [o.value for o in f.options]
         for value in values:
@@ -416,7 +416,7 @@ def _follow(ctx: Context, file: str, rt: RecordType, dotted: str, path: Path) ->
         f = _field_at(ctx, file, rt, path, hop)
         if f is None:
             return None
-        if f.type not in ("link", "user"):
+        if not f.kind.links:
             ctx.report(file, path, f"'{hop}' is {_article(f.type)} field, not a link: only link "
                        "and user fields lead to another record type")
             return None

@@ -151,7 +151,7 @@ def _check_widget_fields(ctx: Context, file: str, rt: RecordType, w: dict, at: P
     show = w.get("show")
     if f is not None and isinstance(show, list):
         target = ctx.workspace.record_types.get(f.target or ctx.workspace.users_type or "")
-        if f.type not in ("link", "user") or target is None:
+        if not f.kind.links or target is None:
             ctx.report(file, (*at, "show"), "show lists fields of the grouped records: "
                        "group_by a link or user field")
             return

@@ -114,7 +114,7 @@ def _check_set(ctx: Context, file: str, rt: RecordType, path: str, value: Any,
         return
     if path in asked:
         ctx.report(file, at, f"'{path}' is asked for and set: keep one", key=True)
-    elif f.system or f.kind.generated or f.type == "attachment":
+    elif f.system or f.kind.generated or f.kind.stores_files:
         ctx.report(file, at, f"'{path}' is {_article(f.type)} field, which a form cannot set",
                    key=True)
     elif f.unique:

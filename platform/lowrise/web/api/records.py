@@ -200,7 +200,7 @@ def _expand_names(rtype: RecordType) -> list[str]:
     names = _names("expand")
     for name in names:
         f = rtype.fields.get(name)
-        if f is None or f.type not in ("link", "user") or not f.target:
+        if f is None or not f.kind.links or not f.target:
             raise FilterError(f"cannot expand '{name}': it is not a link field of {rtype.label}"
                               f"{filters.did_you_mean(name, rtype.fields)}")
     return names
