@@ -17,9 +17,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from decimal import Decimal
 from typing import IO, Any, Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -32,8 +30,6 @@ from lowrise.workspace.model import Field, RecordType
 PAGE = 1000
 Style = Literal["text", "typed"]
 
-#: field types kept as numbers in a spreadsheet (what Excel can add up)
-NUMBERS = {"integer", "decimal", "currency", "percent", "rating", "id"}
 #: how a cell that Excel, LibreOffice or Sheets would read as a formula starts (the full-width
 #: forms too: some spreadsheets read them as their ASCII twins)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
@@ -84,21 +80,14 @@ def cell(f: Field, value: Any, titles: dict[tuple[str, int], str], locale: str, 
     text anyone typed and stays as it is."""
     if value is None or value == "" or value == []:
         return None if style == "typed" else ""
-    kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
+    kind = f.kind.value_type(f)  # a formula's values are its result's
     if f.kind.links and f.target:
         title = titles.get((f.target, value), f"#{value}")
         return title if style == "typed" else defuse(title)
     if style == "text":
         shown = f.kind.display(f, value, locale)
-        return shown if kind in NUMBERS else defuse(shown)
-    if kind in NUMBERS and isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return value
-    if kind == "date" and isinstance(value, date):
-        return value
-    if kind == "datetime" and isinstance(value, datetime):
-        zone = ZoneInfo(f.config.get("timezone") or tz)
-        return value.astimezone(zone).replace(tzinfo=None)  # Excel has no time zones
-    return f.kind.display(f, value, locale)
+        return shown if kind.numeric else defuse(shown)
+    return kind.export_cell(f, value, locale, tz)
 
 
 def rows(engine: sa.Engine, schema: Schema, type_name: str, columns: Sequence[Field], *,

@@ -16,7 +16,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -100,21 +99,7 @@ def _cell(f: Field, value: Any) -> Any:
     """A cell as the field's parser reads it: text as it is (the field types read the ways
     people write dates and lists, as a form and the API do), typed cells as text or as the
     values they stand for."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            return None
-    elif isinstance(value, float) and value.is_integer() and f.type in ("integer", "phone",
-                                                                           "rating", "text"):
-        value = int(value)
-    elif isinstance(value, time) and f.type == "duration":
-        value = f"{value.hour}:{value.minute:02d}:{value.second:02d}"
-    elif isinstance(value, datetime) and f.type == "date":
-        value = value.date()
-    if f.type in ("text", "long_text", "phone", "email", "url") and \
-            isinstance(value, int | float | date) and not isinstance(value, bool):
-        value = str(value)
-    return value
+    return f.kind.from_cell(f, value)
 
 
 _CELL_MEMO = 2000

@@ -453,7 +453,7 @@ class _Loader:
                 f"{k}: {v}" for k, v in errors.items()) + " (the data does not fit the workspace)")
         keep = {k: values[k] for k in STAMPS if values.get(k) is not None}
         keep.update((f.name, values[f.name]) for f in rt.user_fields
-                    if f.type == "autonumber" and values.get(f.name) is not None)
+                    if f.kind.numbered and values.get(f.name) is not None)
         for f in _links(rt):
             if values.get(f.name) is None:
                 continue

@@ -27,14 +27,13 @@ from typing import Any, Literal
 
 from lowrise import filters
 from lowrise.errors import LowriseError
+from lowrise.fields import registry
 from lowrise.workspace.model import RecordType, Workspace
 
 ACTIONS = ("read", "create", "update", "delete", "export", "manage", "reveal")
 #: how a field shows, from most to least: the rank of each
 ACCESS_RANK = {"visible": 0, "read_only": 1, "masked": 2, "hidden": 3}
 SCOPE_WORDS = ("all", "own", "team", "none")
-#: field types whose values can be shown masked (the mask works on text)
-MASKABLE = ("text", "long_text", "phone", "email", "url", "autonumber")
 
 ScopeKind = Literal["all", "own", "team", "none", "filter", "linked_from"]
 
@@ -170,7 +169,7 @@ class _Parser:
                 manager = None
         if by is not None:
             f = users.fields.get(by)
-            if f is None or f.system or f.type in ("multi_select", "attachment", "long_text"):
+            if f is None or f.system or not f.kind.indexable:
                 self.fail(("teams", "field"), f"'{by}' is not a field of {users.name} that "
                           "names a team (a select, text or link field)")
                 by = None
@@ -275,7 +274,7 @@ class _Parser:
                 return Scope("none")
             for i, n in enumerate(names):
                 f = rt.fields.get(n)
-                if f is None or f.type != "user" or n == "updated_by":
+                if f is None or not f.kind.person or f.kind.restamped or n == "updated_by":
                     self.fail((*here, i), f"'{n}' is not a user field of {rt.name}; "
                               f"use {', '.join(owner_fields(rt)) or 'created_by'}")
             return Scope(kind, tuple(str(n) for n in names))
@@ -324,10 +323,10 @@ class _Parser:
             return None
         mask = None
         if access == "masked":
-            kind = f.config.get("result", "") if f.type == "formula" else f.type
-            if kind not in MASKABLE:
+            if not f.kind.value_type(f).maskable:
                 self.fail((*at, "access"), f"{f.name} is a {f.type} field; only text fields "
-                          f"({', '.join(MASKABLE)}) can be masked: make it hidden instead")
+                          f"({', '.join(registry.having('maskable'))}) can be masked: make it "
+                          "hidden instead")
                 return None
             mask = self.mask(raw.get("mask"), (*at, "mask"))
         unless = self.scopes(rt, raw["unless"], (*at, "unless")) if "unless" in raw else ()
@@ -355,7 +354,8 @@ class _Parser:
 
 def owner_fields(rt: RecordType) -> list[str]:
     """The fields that make a row someone's by default: created_by and the user fields."""
-    return ["created_by", *(f.name for f in rt.user_fields if f.type == "user")]
+    return ["created_by", *(f.name for f in rt.user_fields
+                            if f.kind.person and not f.kind.restamped)]
 
 
 def _declares_permissions(ws: Workspace) -> bool:

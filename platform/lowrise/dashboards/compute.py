@@ -289,7 +289,7 @@ def _labels(run: _Run, f: Field, bucket: str | None, keys: Sequence[t.Any]) -> d
     if bucket:
         return {k: (fmt.bucket_label(k, bucket, run.locale), None) for k in keys}
     empty = fmt.word("empty", run.locale)
-    if f.type == "select":
+    if f.kind.has_options and not f.kind.multiple:
         out = {}
         for k in keys:
             o = f.option(k) if k is not None else None
@@ -315,7 +315,7 @@ def _keys_in_order(run: _Run, f: Field, bucket: str | None, found: Sequence[t.An
         days = sorted(k for k in found if k is not None)
         return (buckets_between(days[0], days[-1], bucket) if days else []) + (
             [None] if None in found else [])
-    if f.type == "select":
+    if f.kind.has_options and not f.kind.multiple:
         keys = [o.value for o in f.options]
         return keys + [k for k in found if k not in keys]
     return list(found)

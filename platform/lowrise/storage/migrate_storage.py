@@ -131,7 +131,7 @@ def _renamed(f: Field, value: str) -> str:
     renames = option_renames(f)
     if not renames:
         return value
-    if f.type == "multi_select" or value.startswith("|"):
+    if f.kind.multiple or value.startswith("|"):
         parts = value.strip("|").split("|")
         return "|" + "|".join(renames.get(p, p) for p in parts) + "|"
     return renames.get(value, value)

@@ -352,7 +352,7 @@ class Records:
         c = self.schema.counters
         ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(c)
         for f in rt.user_fields:
-            if f.type != "autonumber":
+            if not f.kind.numbered:
                 continue
             pattern = f.config.get("pattern") or "{0000}"
             period = autonumber_period(pattern, now)

@@ -119,8 +119,7 @@ class TableData:
 
 def numeric(fields: Iterable[Field]) -> list[Field]:
     """Fields whose values add up (the subtotals and column sums)."""
-    return [f for f in fields if filters.flavor(f) == "number" and f.type not in ("rating", "id")
-            and not f.system]
+    return [f for f in fields if f.kind.value_type(f).sums and not f.system]
 
 
 def table_page(rtype: RecordType, flt: filters.Node | None, *, sort: list[str], limit: int,

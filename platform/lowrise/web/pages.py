@@ -259,7 +259,7 @@ def filter_value(f, c: Cond, i: int) -> Markup:
 def inline_editable(f, rtype=None, rec=None) -> bool:
     """Whether a table cell of this field can be edited in place (by this person, on this
     record, when given)."""
-    if not (editable(f) and f.type not in ("attachment", "long_text")):
+    if not editable(f) or f.kind.stores_files or f.kind.form_input(f).control == "textarea":
         return False
     if rtype is None:
         return True

@@ -22,7 +22,6 @@ from .metaschema import NAME_PATTERN, OPERATORS
 from .model import SYSTEM_FIELDS, Field, RecordType, Workspace
 from .yamlpos import Path, Problem, Source
 
-NUMERIC_RESULTS = ("integer", "decimal")
 #: (view type, setting) -> (field types that fit, what the view does with it)
 FIELD_KINDS = {
     ("kanban", "group_by"): (("select",), "a kanban board groups by a select field"),
@@ -177,19 +176,19 @@ def _check_record_type(ctx: Context, rt: RecordType) -> None:
     formulas: dict[str, set[str]] = {}
     for f in rt.user_fields:
         at = ("fields", f.name)
-        if f.type == "link" and f.target and not ctx.type_known(f.target):
+        if f.kind.links and not f.kind.person and f.target and not ctx.type_known(f.target):
             ctx.report(file, (*at, "target"), _not_a_type(ctx, f.target))
-        if f.type == "user" and not ctx.workspace.users_type:
+        if f.kind.person and not ctx.workspace.users_type:
             ctx.report(file, (*at, "type"), "a user field needs `users:` in workspace.yaml "
                        "(the record type whose records are the people)")
         _check_options(ctx, file, f, raw_fields[f.name])
-        if f.type == "datetime":
+        if "timezone" in f.kind.options_schema:
             _check_zone(ctx, file, (*at, "timezone"), raw_fields[f.name].get("timezone"))
         if "default" in raw_fields[f.name] and f.default is not None:
             _check_default(ctx, file, rt, f)
-        if f.type == "formula":
+        if f.kind.has_expression:
             formulas[f.name] = _check_formula(ctx, file, rt, f)
-        if f.type == "autonumber":
+        if f.kind.numbered:
             pattern = f.config.get("pattern")
             if not isinstance(pattern, str):
                 ctx.report(file, at, "an autonumber field needs 'pattern' with a counter, like "
@@ -229,8 +228,7 @@ def _is_relative_default(f: Field) -> bool:
     if not isinstance(f.default, str):
         return False
     word = f.default.strip().lower()
-    return (word == "me" and f.type == "user") or (
-        word in ("now", "today") and f.type in ("date", "datetime"))
+    return (word == "me" and f.kind.person) or (word in ("now", "today") and f.kind.calendar)
 
 
 def _check_default(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
@@ -274,7 +272,7 @@ def _check_formula(ctx: Context, file: str, rt: RecordType, f: Field) -> set[str
             return set()
         for name in sorted(expr.names - known):
             ctx.report(file, path, _not_a_field(ctx, rt, name))
-    return {n for n in expr.names if n in rt.fields and rt.fields[n].type == "formula"}
+    return {n for n in expr.names if n in rt.fields and rt.fields[n].kind.has_expression}
 
 
 def _check_cycles(ctx: Context, file: str, deps: dict[str, set[str]]) -> None:
@@ -343,8 +341,7 @@ def _check_view(ctx: Context, file: str, vtype: str, type_name: str | None,
 
 def _fits(f: Field, types: tuple[str, ...]) -> bool:
     if "number" in types:
-        return f.kind.family == "number" or (
-            f.type == "formula" and f.config.get("result", "decimal") in NUMERIC_RESULTS)
+        return f.kind.value_type(f).family == "number"
     return f.type in types
 
 

@@ -17,7 +17,6 @@ from .checks import (
 from .model import Field, RecordType
 from .yamlpos import Path
 
-WIDGET_GROUPS = ("select", "link", "user", "boolean")
 WIDGET_GROUP_KEYS = ("group_by", "series", "rows", "columns")
 
 
@@ -78,10 +77,10 @@ def _check_group(ctx: Context, file: str, rt: RecordType, spec: str, path: Path,
         if "." in name or _flavor(f) not in ("date", "datetime"):
             ctx.report(file, path, f"'{spec}': a bucket (:{bucket}) groups a date or datetime "
                        "field of the record type itself")
-    elif funnel and f.type != "select":
+    elif funnel and not f.kind.stages:
         ctx.report(file, path, f"'{name}' is {_article(f.type)} field; a funnel's steps are the "
                    "options of a select field")
-    elif f.type not in WIDGET_GROUPS:
+    elif not f.kind.groupable:
         ctx.report(file, path, f"'{name}' is {_article(f.type)} field; a widget groups by a "
                    "select, link, user or boolean field, or a date field with :day, :week, "
                    ":month or :year")
@@ -142,7 +141,7 @@ def _check_widget_fields(ctx: Context, file: str, rt: RecordType, w: dict, at: P
     group = w.get("group_by")
     f = rt.fields.get(group) if isinstance(group, str) else None
     steps = w.get("steps")
-    if f is not None and f.type == "select" and isinstance(steps, list):
+    if f is not None and f.kind.stages and isinstance(steps, list):
         values = [o.value for o in f.options]
         for i, step in enumerate(steps):
             if step not in values:

@@ -169,9 +169,8 @@ def _engine_values(rtype: RecordType, body: Mapping[str, Any]) -> dict[str, Any]
     out = dict(body)
     for name, value in body.items():
         f = rtype.fields.get(name)
-        if f is not None and f.type == "duration" and isinstance(value, int | float) and \
-                not isinstance(value, bool):
-            out[name] = f"{value}s"
+        if f is not None:
+            out[name] = f.kind.from_json(f, value)
     return out
 
 
