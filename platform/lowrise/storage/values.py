@@ -420,14 +420,7 @@ def to_json_values(rt: RecordType, values: Mapping[str, Any]) -> dict[str, Any]:
         f = rt.fields.get(k)
         if f is None:
             continue
-        if f.kind.has_expression:
-            out[k] = f.kind.to_json(f, v)
-        elif hasattr(v, "isoformat"):
-            out[k] = v.isoformat()
-        elif v is not None and f.kind.family == "number" and not isinstance(v, int):
-            out[k] = str(v)
-        else:
-            out[k] = v
+        out[k] = f.kind.to_json(f, v)  # as the API gives it
     return out
 
 

@@ -61,8 +61,8 @@ SYSTEM_LABELS = {
     "id": ("id", {"en": "ID", "zh": "编号"}),
     "created_at": ("datetime", {"en": "Created at", "zh": "创建时间"}),
     "updated_at": ("datetime", {"en": "Updated at", "zh": "更新时间"}),
-    "created_by": ("user", {"en": "Created by", "zh": "创建人"}),
-    "updated_by": ("user", {"en": "Updated by", "zh": "更新人"}),
+    "created_by": ("created_by", {"en": "Created by", "zh": "创建人"}),
+    "updated_by": ("updated_by", {"en": "Updated by", "zh": "更新人"}),
     "version": ("integer", {"en": "Version", "zh": "版本"}),
 }
 
