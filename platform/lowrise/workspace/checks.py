@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -23,16 +23,22 @@ from .model import SYSTEM_FIELDS, Field, RecordType, Workspace
 from .yamlpos import Path, Problem, Source
 
 #: (view type, setting) -> (field types that fit, what the view does with it)
-FIELD_KINDS = {
-    ("kanban", "group_by"): (("select",), "a kanban board groups by a select field"),
-    ("table", "group_by"): (("select", "link", "user"),
+#: what a view's setting needs of its field: asked of the field's type
+FIELD_KINDS: dict[tuple[str, str], tuple[Callable[[Field], bool], str]] = {
+    ("kanban", "group_by"): (lambda f: f.kind.stages, "a kanban board groups by a select field"),
+    ("table", "group_by"): (lambda f: f.kind.stages or f.kind.links,
                             "a table groups by a select, link or user field"),
-    ("calendar", "date_field"): (("date", "datetime"),
+    ("calendar", "date_field"): (lambda f: f.kind.calendar,
                                  "a calendar places records by a date or datetime field"),
-    ("calendar", "end_field"): (("date", "datetime"),
+    ("calendar", "end_field"): (lambda f: f.kind.calendar,
                                 "a calendar ends entries at a date or datetime field"),
-    ("kanban", "sum"): (("number",), "a kanban board sums a number field"),
+    ("kanban", "sum"): (lambda f: _numeric(f), "a kanban board sums a number field"),
 }
+
+
+def _numeric(f: Field) -> bool:
+    """Whether the field's values are numbers (a formula's by its result)."""
+    return f.kind.value_type(f).family == "number"
 FIELD_LISTS = ("columns", "card_fields", "sort")
 FIELD_SETTINGS = ("group_by", "sum", "date_field", "end_field", "title_field")
 
@@ -326,9 +332,9 @@ def _check_view(ctx: Context, file: str, vtype: str, type_name: str | None,
             continue
         f = _field_at(ctx, file, rt, (setting,), name)
         fits, what = FIELD_KINDS.get((vtype, setting), (None, ""))
-        if f is None or fits is None or _fits(f, fits):
+        if f is None or fits is None or fits(f):
             continue
-        good = ", ".join(g.name for g in rt.fields.values() if _fits(g, fits))
+        good = ", ".join(g.name for g in rt.fields.values() if fits(g))
         ctx.report(file, (setting,), f"'{name}' is {_article(f.type)} field; {what} "
                    f"({f'fields that fit: {good}' if good else f'{rt.name} has none'})")
     _check_filter(ctx, file, rt, config.get("filter"), ("filter",))
@@ -337,12 +343,6 @@ def _check_view(ctx: Context, file: str, vtype: str, type_name: str | None,
 
         check_public_form(ctx, file, rt, config.get("public"))
         check_feed(ctx, file, rt, config.get("feed"))
-
-
-def _fits(f: Field, types: tuple[str, ...]) -> bool:
-    if "number" in types:
-        return f.kind.value_type(f).family == "number"
-    return f.type in types
 
 
 def _field_at(ctx: Context, file: str, rt: RecordType, path: Path, name: str) -> Field | None:

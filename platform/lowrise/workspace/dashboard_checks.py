@@ -9,9 +9,9 @@ from .checks import (
     _article,
     _check_filter,
     _field_at,
-    _fits,
     _follow,
     _not_a_type,
+    _numeric,
     _suggest,
 )
 from .model import Field, RecordType
@@ -106,10 +106,10 @@ def _check_measures(ctx: Context, file: str, rt: RecordType, w: dict, at: Path) 
         f = _field_at(ctx, file, rt, path, name)
         if f is None:
             continue
-        if fn in ("sum", "avg") and not _fits(f, ("number",)):
+        if fn in ("sum", "avg") and not _numeric(f):
             ctx.report(file, path, f"'{name}' is {_article(f.type)} field; {fn} needs a number "
                        "field")
-        elif fn in ("min", "max") and not (_fits(f, ("number",)) or
+        elif fn in ("min", "max") and not (_numeric(f) or
                                            _flavor(f) in ("date", "datetime")):
             ctx.report(file, path, f"'{name}' is {_article(f.type)} field; {fn} needs a number "
                        "or a date")
