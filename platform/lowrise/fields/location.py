@@ -31,6 +31,11 @@ def _coordinate(raw, top: int):
     return float(round(value, 6))
 
 
+def _shown(number: float) -> str:
+    text = repr(float(number))
+    return text[:-2] if text.endswith(".0") else text
+
+
 @registry.register
 class Location(FieldType):
     """An address, with latitude and longitude when known."""
@@ -107,7 +112,9 @@ class Location(FieldType):
         return None if not value else json.loads(value)
 
     def _coords(self, value) -> str:
-        return f"{value['lat']:g}, {value['lng']:g}" if value.get("lat") is not None else ""
+        if value.get("lat") is None:
+            return ""
+        return f"{_shown(value['lat'])}, {_shown(value['lng'])}"
 
     def display(self, field, value, locale="en"):
         if not value:
