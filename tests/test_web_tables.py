@@ -209,26 +209,40 @@ def test_count_comes_after_the_page(client, signed_in, deals):
 
 
 def test_table_text_is_what_the_field_type_displays(app):
-    """Tables write dates, times and numbers with Babel's patterns parsed once a process:
-    the same text as each field type's own display()."""
+    """Field types write dates, times and numbers with Babel's patterns parsed once a
+    process (a table shows thousands): the same text as Babel's own format functions."""
     from datetime import UTC, datetime, timedelta
     from decimal import Decimal
+    from zoneinfo import ZoneInfo
 
-    from lowrise.web.display import number_text, time_text
+    from babel.dates import format_date, format_datetime
+    from babel.numbers import format_currency, format_decimal
 
     fields = app.extensions["lowrise"].workspace.type("client").fields
     when, day = fields["next_call"], fields["born_on"]
-    for locale in ("en", "zh"):
+    zone = ZoneInfo(when.config.get("timezone") or "UTC")
+    for locale, babel in (("en", "en_US"), ("zh", "zh_CN")):
         for i in range(40):
             v = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i * 13, minutes=7 * i)
-            assert time_text(when, v, locale) == when.kind.display(when, v, locale)
-            assert time_text(day, v.date(), locale) == day.kind.display(day, v.date(), locale)
+            assert when.kind.display(when, v, locale) == format_datetime(
+                v.astimezone(zone), "short", locale=babel)
+            assert day.kind.display(day, v.date(), locale) == format_date(
+                v.date(), "medium", locale=babel)
         for name in ("budget", "visits", "share", "area"):
             f = fields[name]
             for v in (0, 7, 1234567, Decimal("1234.5"), Decimal("-0.05"), Decimal("0.125"),
                       Decimal("99999999.999")):
                 v = int(v) if name == "visits" else v
-                assert number_text(f, v, locale) == f.kind.display(f, v, locale), (name, v)
+                if f.type == "currency":
+                    want = format_currency(v, f.config.get("currency", "CNY"), locale=babel)
+                elif f.type == "integer":
+                    want = format_decimal(v, locale=babel)
+                else:
+                    scale = f.kind.scale(f)
+                    want = format_decimal(v, format="#,##0." + "0" * scale if scale
+                                          else "#,##0", locale=babel)
+                    want += "%" if f.type == "percent" else ""
+                assert f.kind.display(f, v, locale) == want, (name, v)
 
 
 def bulk_ids(*recs):

@@ -181,7 +181,7 @@ def test_system_fields_are_appended_to_every_type():
     assert list(case.fields)[-len(SYSTEM_FIELDS):] == list(SYSTEM_FIELDS)
     types = {n: case.field(n).type for n in SYSTEM_FIELDS}
     assert types == {"id": "id", "created_at": "datetime", "updated_at": "datetime",
-                     "created_by": "user", "updated_by": "user", "version": "integer"}
+                     "created_by": "created_by", "updated_by": "updated_by", "version": "integer"}
     for n in SYSTEM_FIELDS:
         f = case.field(n)
         assert f.system and f.read_only

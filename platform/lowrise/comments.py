@@ -220,7 +220,7 @@ class Comments:
 
     def _email_field(self) -> str | None:
         rt = self.ws.type(self.ws.users_type)
-        return next((f.name for f in rt.fields.values() if f.type == "email"), None)
+        return next((f.name for f in rt.fields.values() if f.kind.email_address), None)
 
     def _by_email(self, address: str, actor: Actor | None) -> Person | None:
         """The person with this e-mail (their record's, or their account's), if the actor

@@ -40,7 +40,7 @@ def _role_field(ws) -> str | None:
         return None
     roles = set(ws.roles)
     for f in users.user_fields:
-        if f.type == "select" and roles & {o.value for o in f.options}:
+        if f.kind.has_options and not f.kind.multiple and roles & {o.value for o in f.options}:
             return f.name
     return None
 

@@ -20,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any, Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -33,8 +32,6 @@ from lowrise.workspace.model import Field, RecordType
 PAGE = 1000
 Style = Literal["text", "typed"]
 
-#: field types kept as numbers in a spreadsheet (what Excel can add up)
-NUMBERS = {"integer", "decimal", "currency", "percent", "rating", "id"}
 #: how a cell that Excel, LibreOffice or Sheets would read as a formula starts (the full-width
 #: forms too: some spreadsheets read them as their ASCII twins)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
@@ -49,7 +46,7 @@ def title_text(rt: RecordType, record: dict[str, Any], locale: str) -> str:
     """A record's name: its title field as text, else `#id`."""
     f = rt.fields.get(rt.title_field)
     value = record.get(rt.title_field) if f is not None else None
-    if value in (None, "", []) or f.type in ("link", "user"):
+    if value in (None, "", []) or f.kind.links:
         return f"#{record.get('id')}"
     return f.kind.display(f, value, locale)
 
@@ -60,7 +57,7 @@ def _titles(conn, schema: Schema, fields: Sequence[Field], rows: list[dict[str, 
     through the same read as the rows (a record the actor may not see stays `#id`)."""
     wanted: dict[str, set[int]] = {}
     for f in fields:
-        if f.type in ("link", "user") and f.target:
+        if f.kind.links and f.target:
             wanted.setdefault(f.target, set()).update(
                 r[f.name] for r in rows if r.get(f.name) is not None)
     out: dict[tuple[str, int], str] = {}
@@ -85,21 +82,14 @@ def cell(f: Field, value: Any, titles: dict[tuple[str, int], str], locale: str, 
     text anyone typed and stays as it is."""
     if value is None or value == "" or value == []:
         return None if style == "typed" else ""
-    kind = f.config.get("result", "decimal") if f.type == "formula" else f.kind.value_type(f)
-    if f.type in ("link", "user") and f.target:
+    kind = f.kind.value_type(f)  # a formula's values are its result's
+    if f.kind.links and f.target:
         title = titles.get((f.target, value), f"#{value}")
         return title if style == "typed" else defuse(title)
     if style == "text":
         shown = f.kind.display(f, value, locale)
-        return shown if kind in NUMBERS else defuse(shown)
-    if kind in NUMBERS and isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return value
-    if kind == "date" and isinstance(value, date):
-        return value
-    if kind == "datetime" and isinstance(value, datetime):
-        zone = ZoneInfo(f.config.get("timezone") or tz)
-        return value.astimezone(zone).replace(tzinfo=None)  # Excel has no time zones
-    return f.kind.display(f, value, locale)
+        return shown if kind.numeric else defuse(shown)
+    return kind.export_cell(f, value, locale, tz)
 
 
 def rows(engine: sa.Engine, schema: Schema, type_name: str, columns: Sequence[Field], *,
@@ -145,33 +135,15 @@ def csv_text(lines: Iterator[list[Any]], *, bom: bool = True) -> Iterator[str]:
 
 #: rows read ahead to size the columns (a write-only sheet declares its widths first)
 WIDTH_SAMPLE = 200
-CURRENCY_SIGNS = {"CNY": "¥", "JPY": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£"}
 
 
 def number_format(f: Field | None) -> str | None:
-    """The Excel number format of a field's cells: money with its sign and two decimals,
-    percent values as written (12.5 shows 12.50%: the cell keeps 12.5, as imports read it
-    back), decimals with their places, whole numbers with thousands separators, dates."""
+    """The Excel number format of a field's cells, as its value type says: money with its
+    sign, percent values as written, decimals with their places, whole numbers with
+    thousands separators, dates (a formula's and a rollup's as their result's)."""
     if f is None:
         return None
-    kind = f.config.get("result", "decimal") if f.type == "formula" else f.type
-    scale = int(f.config.get("scale", 2)) if kind in ("decimal", "currency", "percent") else 0
-    places = "0." + "0" * scale if scale else "0"
-    if kind == "currency":
-        code = str(f.config.get("currency") or "CNY")
-        sign = CURRENCY_SIGNS.get(code)
-        return f'"{sign}"#,##{places}' if sign else f'#,##{places} "{code}"'
-    if kind == "percent":
-        return f'{places}"%"'
-    if kind == "decimal":
-        return f"#,##{places}"
-    if kind == "integer":
-        return "#,##0"
-    if kind == "date":
-        return "yyyy-mm-dd"
-    if kind == "datetime":
-        return "yyyy-mm-dd hh:mm"
-    return None
+    return f.kind.value_type(f).excel_format(f)
 
 
 def _width(value: Any) -> int:

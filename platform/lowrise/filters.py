@@ -178,49 +178,34 @@ class FilterContext:
 
 # -- fields --------------------------------------------------------------------------------
 
-_FLAVORS = {"text": "text", "long_text": "text", "email": "text", "phone": "text", "url": "text",
-            "autonumber": "text", "multi_select": "multi", "select": "select", "boolean": "bool",
-            "date": "date", "datetime": "datetime", "link": "link", "user": "link",
-            "attachment": "file"}
-_FAMILY_FLAVORS = {"text": "text", "link": "link", "file": "file", "choice": "select"}
 _STRINGY = ("text", "multi", "file")
 _SPANNED = ("number", "date", "datetime")
 
 
 def flavor(f: Field) -> str:
-    """How a field's values compare: text multi select bool number date datetime link file."""
-    name = f.config.get("result", "decimal") if f.type == "formula" else f.kind.value_type(f)
-    if name in _FLAVORS:
-        return _FLAVORS[name]
-    if name in registry and registry.get(name).family in _FAMILY_FLAVORS:
-        return _FAMILY_FLAVORS[registry.get(name).family]
-    return "number"
+    """How a field's values compare: text multi select bool number date datetime link file
+    (the flavor of the type whose values it holds: a formula's result's)."""
+    return _value_kind(f).flavor
 
 
 def _value_kind(f: Field):
     """The field type that parses filter values (formulas by their result; autonumbers as text)."""
-    if f.type == "formula":
-        return registry.get(f.config.get("result", "decimal"))
-    if f.type == "autonumber":
-        return registry.get("text")
-    if f.kind.derived:  # a lookup or rollup: as the type of its values
-        return registry.get(f.kind.value_type(f))
-    return f.kind
+    return f.kind.value_type(f)
 
 
 def operators_for(f: Field) -> tuple[str, ...]:
-    """The operators a field supports."""
+    """The operators a field supports (those of its type its values' type has too)."""
     ops = tuple(f.kind.operators)
-    if f.type == "formula":
+    if f.kind.value_type(f) is not f.kind:
         ops = tuple(o for o in ops if o in _value_kind(f).operators)
     return ops
 
 
 def link_target(f: Field, ws: Workspace) -> str | None:
     """The record type a link or user field points at."""
-    if f.type == "user":
+    if f.kind.person:
         return f.target or ws.users_type
-    return f.target if f.type == "link" else None
+    return f.target if f.kind.links else None
 
 
 def fold(text: str) -> str:

@@ -16,7 +16,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -53,7 +52,7 @@ __all__ = ["MAX_COLUMNS", "MAX_ROWS", "ImportFileError", "Sheet", "detect_encodi
 def importable(rt: RecordType) -> list[Field]:
     """The fields an import can fill (not system, computed, read-only or file fields)."""
     return [f for f in rt.user_fields
-            if not f.kind.generated and not f.read_only and f.type != "attachment"]
+            if not f.kind.generated and not f.read_only and not f.kind.stores_files]
 
 
 def _norm(text: str) -> str:
@@ -119,21 +118,7 @@ def _cell(f: Field, value: Any) -> Any:
     """A cell as the field's parser reads it: text as it is (the field types read the ways
     people write dates and lists, as a form and the API do), typed cells as text or as the
     values they stand for."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            return None
-    elif isinstance(value, float) and value.is_integer() and f.type in ("integer", "phone",
-                                                                           "rating", "text"):
-        value = int(value)
-    elif isinstance(value, time) and f.type == "duration":
-        value = f"{value.hour}:{value.minute:02d}:{value.second:02d}"
-    elif isinstance(value, datetime) and f.type == "date":
-        value = value.date()
-    if f.type in ("text", "long_text", "phone", "email", "url") and \
-            isinstance(value, int | float | date) and not isinstance(value, bool):
-        value = str(value)
-    return f.kind.import_cell(f, value)
+    return f.kind.import_cell(f, f.kind.from_cell(f, value))
 
 
 _CELL_MEMO = 2000
@@ -172,7 +157,7 @@ class Titles:
         # (text with a NUL is no record's title, and not text a filter takes)
         wanted = sorted({str(c).strip() for c in cells
                          if c not in (None, "") and "\x00" not in str(c)} - set(known))
-        if title not in target.fields or target.fields[title].type in ("link", "user"):
+        if title not in target.fields or target.fields[title].kind.links:
             return
         with self.records.engine.connect() as conn:
             for start in range(0, len(wanted), query.MAX_LIMIT):
@@ -222,7 +207,7 @@ def prepare(records: Records, type_name: str, sheet: Sheet, mapping: Sequence[st
     cols = [(i, rt.fields[name]) for i, name in enumerate(mapping) if name]
     titles = Titles(records, actor)
     for i, f in cols:
-        if f.type in ("link", "user") and f.target:
+        if f.kind.links and f.target:
             titles.load(f, (row[i] for row in sheet.rows))
     values: list[dict[str, Any]] = []
     errors: dict[int, dict[str, str]] = {}
@@ -236,7 +221,7 @@ def prepare(records: Records, type_name: str, sheet: Sheet, mapping: Sequence[st
             v = _cell_once(f, row[i], seen[f.name])
             if v is None:
                 continue  # an empty cell: no value (the field's default applies)
-            if f.type in ("link", "user") and f.target:
+            if f.kind.links and f.target:
                 v, why = titles.resolve(f, v)
                 if why:
                     errors.setdefault(n, {})[f.name] = why

@@ -73,7 +73,7 @@ def _option_ref(f: Field, schema: dict[str, Any], owner: str | None) -> dict[str
     """A select field's options as a reference to the one shared enum of that field (the
     record, input, patch and bulk schemas all point at it, so that a generated client has
     one enum per field, named after the type and the field)."""
-    if owner is None or f.type not in ("select", "multi_select"):
+    if owner is None or not f.kind.has_options or f.kind.derived:
         return schema
     ref = {"$ref": f"#/components/schemas/{enum_name(owner, f)}"}
 
@@ -92,7 +92,7 @@ def writable(f: Field) -> bool:
     """Whether the API accepts a value for this field (not system, computed or a file). A
     `read_only` field is accepted only as sent back unchanged: it is `readOnly` in the
     schemas, and the engine refuses a change of it by anyone but the system."""
-    return not (f.system or f.kind.generated or f.type == "attachment")
+    return not (f.system or f.kind.generated or f.kind.stores_files)
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def field_schema(f: Field, *, writing: bool, expandable: bool = False,
     title would name a generated client's classes after a label, which changes with the
     language); the options of a select field of `owner` (a record type) as a reference."""
     schema = _option_ref(f, value_schema(f, writing=writing), owner)
-    if expandable and f.type in ("link", "user") and f.target:
+    if expandable and f.kind.links and f.target:
         schema = {"anyOf": [schema, {"$ref": f"#/components/schemas/{record_name(f.target)}"}],
                   "description": f"the id of a {f.target} record, or the record itself when "
                                  f"expanded (?expand={f.name})"}
@@ -209,7 +209,7 @@ ETAG = {"ETag": {"description": "the record's version, quoted: send it back as I
 def _paths_for(rt: RecordType) -> dict[str, Any]:
     name, comp = rt.name, component_name(rt.name)
     ref = {"$ref": f"#/components/schemas/{record_name(rt.name)}"}
-    links = [f.name for f in rt.fields.values() if f.type in ("link", "user") and f.target]
+    links = [f.name for f in rt.fields.values() if f.kind.links and f.target]
     fields_list = ", ".join(rt.fields)
     sortable = [n for n, f in rt.fields.items() if f.kind.sortable]
     def names_pattern(names: list[str], desc: bool = False) -> dict[str, Any]:
@@ -314,7 +314,7 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
 
 def file_fields(rt: RecordType) -> list[str]:
     """The attachment fields of a type: their files have operations of their own."""
-    return [f.name for f in rt.user_fields if f.type == "attachment"]
+    return [f.name for f in rt.user_fields if f.kind.stores_files]
 
 
 def _file_paths_for(rt: RecordType) -> dict[str, Any]:
@@ -389,7 +389,8 @@ def _components_for(rt: RecordType) -> dict[str, Any]:
     enums = {enum_name(rt.name, f): {"type": "string", "enum": [o.value for o in f.options],
                                      "description": ", ".join(f"{o.value}: {o.label}"
                                                               for o in f.options)}
-             for f in rt.fields.values() if f.type in ("select", "multi_select") and f.options}
+             for f in rt.fields.values()
+             if f.kind.has_options and not f.kind.derived and f.options}
     return {
         **enums,
         record_name(rt.name): record_schema(rt),
@@ -549,7 +550,7 @@ def check_body(ws: Workspace, type_name: str, body: Any, kind: str) -> dict[str,
                 out["/" + "/".join(map(str, [*path, name]))] = (
                     f"is not a field of {rt.label}" if f is None
                     else f"holds files: upload them to {API_PREFIX}/{rt.name}/<id>/files/{name}"
-                    if f.type == "attachment"
+                    if f.kind.stores_files
                     else "is set by the system and cannot be changed")
             continue
         else:

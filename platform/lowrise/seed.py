@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +36,7 @@ def creation_order(ws: Workspace) -> list[RecordType]:
     later = {(org.departments, org.head)} if org is not None else set()
     graph = {
         name: {f.target for f in rt.user_fields
-               if f.type in ("link", "user") and f.target and f.target != name
+               if f.kind.links and f.target and f.target != name
                and (name, f.name) not in later}
         for name, rt in ws.record_types.items()
     }
@@ -90,7 +89,7 @@ class Sampler:
         hint = f.sample
         rate = hint.get("empty") if isinstance(hint, dict) else None
         if rate is None:
-            rate = 0 if f.required or f.type in ("link", "user") else 0.05
+            rate = 0 if f.required or f.kind.links else 0.05
         return self.rng.random() < float(rate)
 
     def _provider(self, f: Field, name: str, args: dict) -> Any:
@@ -102,21 +101,10 @@ class Sampler:
 
     def _fit(self, f: Field, value: Any) -> Any:
         """Fit a provider's value to the field's type (a datetime for a date field, say)."""
-        if f.type == "date" and isinstance(value, datetime):
-            return value.date()
-        if f.type == "datetime":
-            if isinstance(value, date) and not isinstance(value, datetime):
-                value = datetime.combine(value, time(self.rng.randint(9, 18),
-                                                     self.rng.choice([0, 15, 30, 45])))
-            if isinstance(value, datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-        if f.type in ("text",) and isinstance(value, str):
-            return value[: int(f.config.get("max_length", 255))]
-        return value
+        return f.kind.fit_sample(f, value, self.rng)
 
     def _moment(self, f: Field, days: float) -> Any:
-        when = self.now + timedelta(days=days)
-        return when.date() if f.type == "date" else when
+        return f.kind.moment(f, self.now + timedelta(days=days))
 
     def _after(self, f: Field, base: Any, hint: dict) -> Any:
         """Some hours or days after another field of the same record (None when it is empty)."""
@@ -124,57 +112,17 @@ class Sampler:
             return None
         unit = "days" if "days" in hint else "hours"
         lo, hi = (list(hint.get(unit) or [0, 24]) + [0, 24])[:2]
-        if not isinstance(base, datetime) and f.type == "datetime":
+        if not isinstance(base, datetime) and f.kind.instant:
             base = datetime.combine(base, time(9), tzinfo=UTC)
         when = base + timedelta(**{unit: self.rng.uniform(float(lo), float(hi))})
-        if f.type == "date" and isinstance(when, datetime):
-            return when.date()
-        return when
+        return f.kind.moment(f, when)
 
     def _number(self, f: Field, lo, hi) -> Any:
-        if f.type in ("integer", "rating", "duration"):
-            return self.rng.randint(int(lo), int(hi))
-        scale = int(f.config.get("scale", 2))
-        raw = self.rng.uniform(float(lo), float(hi))
-        if f.type == "currency" and float(hi) - float(lo) > 10000:
-            raw = round(raw, -3)
-        return Decimal(str(round(raw, scale)))
+        return f.kind.sample_number(f, self.rng, lo, hi)
 
     def by_type(self, f: Field) -> Any:
-        t = f.type
-        rng = self.rng
-        if t in ("select",):
-            return rng.choice(f.options).value
-        if t == "multi_select":
-            return rng.sample([o.value for o in f.options], k=rng.randint(1, min(3, len(f.options))))
-        if t in ("link", "user"):
-            pool = self.ids.get(f.target or "", [])
-            return rng.choice(pool) if pool else None
-        if t == "text":
-            return self.fake.sentence(nb_words=3).rstrip(".")[:60]
-        if t == "long_text":
-            return self.fake.paragraph()
-        if t == "email":
-            return self.fake.unique.email()
-        if t == "phone":
-            return self.fake.unique.msisdn()  # digits only: valid in every locale
-        if t == "url":
-            return self.fake.url()
-        if t == "boolean":
-            return rng.random() < 0.5
-        if t == "integer":
-            return self._number(f, f.config.get("min", 0), f.config.get("max", 100))
-        if t in ("decimal", "currency", "percent"):
-            return self._number(f, f.config.get("min", 0), f.config.get("max", 10000))
-        if t == "rating":
-            return rng.randint(1, int(f.config.get("max", 5)))
-        if t == "date":
-            return self._moment(f, -rng.uniform(0, 365))
-        if t == "datetime":
-            return self._moment(f, -rng.uniform(0, 90))
-        if t == "duration":
-            return timedelta(minutes=30 * rng.randint(1, 48))
-        return None
+        """A value the field's type makes up (None when it makes none)."""
+        return f.kind.sample(f, self)
 
 
 def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Actor | None = None,
@@ -210,7 +158,7 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
             sampler.ids[rt.name] = org_demo.make_departments(records, actor)
             made[rt.name] = len(sampler.ids[rt.name])
             continue
-        fields = [f for f in rt.user_fields if not f.kind.generated and f.type != "attachment"
+        fields = [f for f in rt.user_fields if not f.kind.generated and not f.kind.stores_files
                   and not (org is not None and rt.name == org.users and f.name in org.members)]
         # Fields that copy from a linked record come after the link is chosen, and fields
         # timed after another field come after that one.
@@ -253,7 +201,7 @@ def _link_within(records: Records, rt: RecordType, sampler: Sampler, actor: Acto
     form a hierarchy without cycles; the first third of the records lead the rest.
     """
     fields = [f for f in rt.user_fields
-              if f.type in ("link", "user") and f.target == rt.name
+              if f.kind.links and f.target == rt.name
               and not (isinstance(f.sample, dict) and f.sample.get("empty") == 1)]
     ids = sampler.ids[rt.name]
     if not fields or len(ids) < 2:

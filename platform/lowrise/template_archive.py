@@ -106,7 +106,7 @@ def _lowrise_version() -> str:
 
 def load_order(ws: Workspace) -> list[RecordType]:
     """Record types with link targets first; types in a cycle of links come in name order."""
-    graph = {name: {f.target for f in rt.user_fields if f.type in ("link", "user")
+    graph = {name: {f.target for f in rt.user_fields if f.kind.links
                     and f.target and f.target != name and f.target in ws.record_types}
              for name, rt in sorted(ws.record_types.items())}
     try:
@@ -169,7 +169,7 @@ def _export_data(zf: zipfile.ZipFile, ws: Workspace, records: Records,
             with zf.open(f"{DATA_DIR}{rt.name}.jsonl", "w") as fh:
                 for record in _rows(conn, records, rt):
                     for f in rt.user_fields:
-                        if f.type == "attachment":
+                        if f.kind.stores_files:
                             keys.update(item["key"] for item in record.get(f.name) or ())
                     links.add(rt, record)
                     line = json.dumps(to_json_values(rt, record), ensure_ascii=False)
@@ -453,7 +453,7 @@ class _Loader:
                 f"{k}: {v}" for k, v in errors.items()) + " (the data does not fit the workspace)")
         keep = {k: values[k] for k in STAMPS if values.get(k) is not None}
         keep.update((f.name, values[f.name]) for f in rt.user_fields
-                    if f.type == "autonumber" and values.get(f.name) is not None)
+                    if f.kind.numbered and values.get(f.name) is not None)
         for f in _links(rt):
             if values.get(f.name) is None:
                 continue
@@ -481,7 +481,7 @@ class _Loader:
         table = self.records.schema.table(rt.name)
         for (old_id, _, keep), record in zip(batch, created, strict=True):
             self.ids[rt.name][old_id] = record["id"]
-            links = {k: v for k, v in keep.items() if rt.fields[k].type in ("link", "user")}
+            links = {k: v for k, v in keep.items() if rt.fields[k].kind.links}
             if links:
                 self.later.append((rt, old_id, links))
             stamps = {k: v for k, v in keep.items() if k not in links}
@@ -500,7 +500,7 @@ class _Loader:
 
 
 def _links(rt: RecordType) -> list[Field]:
-    return [f for f in rt.fields.values() if f.type in ("link", "user") and f.target]
+    return [f for f in rt.fields.values() if f.kind.links and f.target]
 
 
 def _load_files(zf: zipfile.ZipFile, records: Records) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from lowrise import filters
 from lowrise.errors import LowriseError
+from lowrise.fields import registry
 from lowrise.org import org_of
 from lowrise.workspace.model import RecordType, Workspace
 
@@ -36,8 +37,6 @@ ACCESS_RANK = {"visible": 0, "read_only": 1, "masked": 2, "hidden": 3}
 SCOPE_WORDS = ("all", "own", "team", "department", "department_and_below", "none")
 #: scopes by the org chart (lowrise.org): my departments, and with every one below them
 DEPARTMENT_SCOPES = ("department", "department_and_below")
-#: field types whose values can be shown masked (the mask works on text)
-MASKABLE = ("text", "long_text", "phone", "email", "url", "autonumber")
 
 ScopeKind = Literal["all", "own", "team", "department", "department_and_below", "none",
                     "filter", "linked_from"]
@@ -168,14 +167,14 @@ class _Parser:
         manager, by = raw.get("manager"), raw.get("field")
         if manager is not None:
             f = users.fields.get(manager)
-            if f is None or f.type not in ("link", "user") or \
+            if f is None or not f.kind.links or \
                     filters.link_target(f, self.ws) != users.name:
                 self.fail(("teams", "manager"), f"'{manager}' is not a field of {users.name} "
                           f"that links to {users.name} (a person's manager)")
                 manager = None
         if by is not None:
             f = users.fields.get(by)
-            if f is None or f.system or f.type in ("multi_select", "attachment", "long_text"):
+            if f is None or f.system or not f.kind.indexable:
                 self.fail(("teams", "field"), f"'{by}' is not a field of {users.name} that "
                           "names a team (a select, text or link field)")
                 by = None
@@ -284,7 +283,7 @@ class _Parser:
                 return Scope("none")
             for i, n in enumerate(names):
                 f = rt.fields.get(n)
-                if f is None or f.type != "user" or n == "updated_by":
+                if f is None or not f.kind.person or f.kind.restamped or n == "updated_by":
                     self.fail((*here, i), f"'{n}' is not a user field of {rt.name}; "
                               f"use {', '.join(owner_fields(rt)) or 'created_by'}")
             return Scope(kind, tuple(str(n) for n in names))
@@ -328,8 +327,8 @@ class _Parser:
             return Scope("none")
         for i, n in enumerate(names):
             f = rt.fields.get(n)
-            person = f is not None and f.type == "user" and n != "updated_by"
-            dept = f is not None and org is not None and f.type == "link" and \
+            person = f is not None and f.kind.person and not f.kind.restamped
+            dept = f is not None and org is not None and f.kind.links and \
                 filters.link_target(f, self.ws) == org.departments
             if not (person or dept):
                 self.fail((*here, i), f"'{n}' is not a user field of {rt.name} nor a link to "
@@ -360,10 +359,10 @@ class _Parser:
             return None
         mask = None
         if access == "masked":
-            kind = f.config.get("result", "") if f.type == "formula" else f.type
-            if kind not in MASKABLE:
+            if not f.kind.value_type(f).maskable:
                 self.fail((*at, "access"), f"{f.name} is a {f.type} field; only text fields "
-                          f"({', '.join(MASKABLE)}) can be masked: make it hidden instead")
+                          f"({', '.join(registry.having('maskable'))}) can be masked: make it "
+                          "hidden instead")
                 return None
             mask = self.mask(raw.get("mask"), (*at, "mask"))
         unless = self.scopes(rt, raw["unless"], (*at, "unless")) if "unless" in raw else ()
@@ -391,7 +390,8 @@ class _Parser:
 
 def owner_fields(rt: RecordType) -> list[str]:
     """The fields that make a row someone's by default: created_by and the user fields."""
-    return ["created_by", *(f.name for f in rt.user_fields if f.type == "user")]
+    return ["created_by", *(f.name for f in rt.user_fields
+                            if f.kind.person and not f.kind.restamped)]
 
 
 def _declares_permissions(ws: Workspace) -> bool:

@@ -375,7 +375,7 @@ class Policy:
         for type_name in self.readable_types():
             rt, plan = self.ws.type(type_name), self._plan(type_name)
             for f in rt.user_fields:
-                if f.type != "attachment":
+                if not f.kind.stores_files:
                     continue
                 alts = plan.alts.get(f.name)
                 cond = [schema.table(type_name).c[f.name].like(needle, escape="\\")]

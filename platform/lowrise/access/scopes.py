@@ -194,7 +194,7 @@ def department_node(ws: Workspace, rt: RecordType, scope: Scope, names: list[str
         f = rt.fields.get(n)
         if f is None:  # reported by the loader
             continue
-        what = "department" if f.type == "link" and \
+        what = "department" if f.kind.links and \
             filters.link_target(f, ws) == org.departments else "person"
         items.append(InDepartment(rt.name, n, org, below_too, what))
     if not scope.fields and rt.name == org.users:

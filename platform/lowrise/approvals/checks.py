@@ -49,8 +49,8 @@ def _check_approver(ctx: Context, file: str, rt: RecordType, raw: Any, path: tup
                       or f" (roles: {', '.join(ctx.workspace.roles) or 'none'})"))
     elif kind == "field" and isinstance(value, str):
         f = _follow(ctx, file, rt, value, (*path, "field"))
-        if f is not None and f.type != "user" and not (
-                f.type == "link" and f.target == ctx.workspace.users_type):
+        if f is not None and not f.kind.person and not (
+                f.kind.links and f.target == ctx.workspace.users_type):
             ctx.report(file, (*path, "field"), f"'{value}' is {f.type}, not a person: name a "
                        "user field (or a link to the users type)")
     elif kind in ("manager", "person") and not ctx.workspace.users_type:

@@ -55,7 +55,7 @@ def snapshot(ap: Approval, record: Mapping[str, Any] | None, ws) -> dict[str, An
     """The record's own values as JSON (to tell what changed between rounds)."""
     rt = ws.type(ap.record_type)
     return {f.name: _jsonable((record or {}).get(f.name)) for f in rt.user_fields
-            if f.type not in ("attachment", "formula")}
+            if not (f.kind.stores_files or f.kind.has_expression)}
 
 
 class Approvals:

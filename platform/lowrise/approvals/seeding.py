@@ -23,12 +23,12 @@ def _requester_path(records: Records, type_name: str) -> str | None:
     ws = records.schema.workspace
     rt = ws.type(type_name)
     for name, f in rt.fields.items():
-        if f.type == "user" and name in ("consultant", "owner"):
+        if f.kind.person and name in ("consultant", "owner"):
             return name
     for name, f in rt.fields.items():
-        if f.type == "link" and f.target:
+        if f.kind.links and not f.kind.person and f.target:
             for inner, g in ws.type(f.target).fields.items():
-                if g.type == "user" and inner in ("consultant", "owner"):
+                if g.kind.person and inner in ("consultant", "owner"):
                     return f"{name}.{inner}"
     return None
 

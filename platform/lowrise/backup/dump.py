@@ -116,7 +116,7 @@ def _workspace(root: Path) -> tuple[Workspace | None, list[str]]:
 
 def _attachment_columns(ws: Workspace | None, table: str) -> list[str]:
     rt = ws.record_types.get(table) if ws is not None else None
-    return [f.name for f in rt.user_fields if f.type == "attachment"] if rt else []
+    return [f.name for f in rt.user_fields if f.kind.stores_files] if rt else []
 
 
 def _dump_table(conn: sa.Connection, writer: ArchiveWriter, spec: TableSpec,

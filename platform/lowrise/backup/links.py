@@ -21,7 +21,7 @@ def dangling_links(conn: sa.Connection, ws: Workspace) -> list[str]:
         if rt.name not in live:
             continue
         for f in rt.fields.values():
-            if f.type not in ("link", "user") or f.target not in ws.record_types or \
+            if not f.kind.links or f.target not in ws.record_types or \
                     f.target not in live:
                 continue
             src = sa.table(rt.name, sa.column("id"), sa.column(f.name)).alias("src")

@@ -289,14 +289,14 @@ def _labels(run: _Run, f: Field, bucket: str | None, keys: Sequence[t.Any]) -> d
     if bucket:
         return {k: (fmt.bucket_label(k, bucket, run.locale), None) for k in keys}
     empty = fmt.word("empty", run.locale)
-    if f.kind.value_type(f) == "select":  # a lookup of a select too
+    if f.kind.has_options and not f.kind.multiple:
         out = {}
         for k in keys:
             o = f.option(k) if k is not None else None
             out[k] = (fmt.text(o.label, run.locale) if o else (k or empty),
                       o.color if o else "gray")
         return out
-    if f.type in ("link", "user"):
+    if f.kind.links:
         target = filters.link_target(f, run.ws)
         titles = fmt.titles(run.conn, run.schema, target, [k for k in keys if k is not None],
                             run.locale, run.actor)
@@ -315,7 +315,7 @@ def _keys_in_order(run: _Run, f: Field, bucket: str | None, found: Sequence[t.An
         days = sorted(k for k in found if k is not None)
         return (buckets_between(days[0], days[-1], bucket) if days else []) + (
             [None] if None in found else [])
-    if f.kind.value_type(f) == "select":
+    if f.kind.has_options and not f.kind.multiple:
         keys = [o.value for o in f.options]
         return keys + [k for k in found if k not in keys]
     return list(found)
@@ -353,7 +353,7 @@ def _grouped(run: _Run, data: WidgetData) -> None:
                 p.values[name], p.texts[name] = value, run.text(m, value)
                 p.drills[name] = run.drill(*extra, m.filter if m.spec else _ratio_filter(w, m))
         data.points.append(p)
-    if w.kind == "leaderboard" and w.config.get("show") and f.type in ("link", "user"):
+    if w.kind == "leaderboard" and w.config.get("show") and f.kind.links:
         _show_target_fields(run, f, data)
     data.drill = run.drill()
 
@@ -362,7 +362,7 @@ def _ordered(run: _Run, f: Field, bucket: str | None, keys: list, table: dict) -
     """Groups in the widget's `sort` (a measure, or the group itself; `-` for descending),
     cut to `limit`. Leaderboards and groups of records rank by the first measure."""
     w = run.widget
-    ranked = w.kind == "leaderboard" or (f.type in ("link", "user") and not bucket)
+    ranked = w.kind == "leaderboard" or (f.kind.links and not bucket)
     sort = w.config.get("sort") or (f"-{w.measures[0].name}" if ranked else None)
     if sort:
         name, desc = sort.lstrip("-"), sort.startswith("-")

@@ -10,12 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from babel.dates import format_skeleton
-from babel.numbers import (
-    format_compact_currency,
-    format_compact_decimal,
-    format_currency,
-    format_decimal,
-)
+from babel.numbers import format_compact_decimal, format_decimal
 
 from lowrise import filters
 from lowrise.actor import Actor
@@ -77,22 +72,13 @@ def measure_text(rt: RecordType, m: Measure, value: t.Any, locale: str) -> str:
     scale = _scale(f)
     if fn == "avg" or isinstance(value, Decimal):
         value = Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-    if f.kind.value_type(f) == "currency":  # a rollup of a currency too
-        return format_currency(value, f.config.get("currency", "CNY"),
-                               locale=babel_locale(locale))
-    pattern = "#,##0." + "0" * scale if scale else "#,##0"
-    suffix = "%" if f.kind.value_type(f) == "percent" else ""
-    return format_decimal(value, format=pattern, locale=babel_locale(locale)) + suffix
+    return f.kind.value_type(f).amount_text(f, value, scale, babel_locale(locale))
 
 
 def _scale(f) -> int:
     """Digits after the point: the field's scale, one for averages of whole numbers."""
-    scale = getattr(f.kind, "scale", None)
-    if callable(scale) and f.type != "formula":
-        return scale(f)
-    if f.type == "formula" and f.config.get("result", "decimal") == "decimal":
-        return int(f.config.get("scale", 2))
-    return 1
+    scale = getattr(f.kind.value_type(f), "scale", None)
+    return scale(f) if callable(scale) else 1
 
 
 def short(rt: RecordType, m: Measure, value: t.Any, locale: str) -> str:
@@ -102,9 +88,10 @@ def short(rt: RecordType, m: Measure, value: t.Any, locale: str) -> str:
         return full
     fn = (m.spec or "count").partition(":")[0]
     f = _field(rt, m)
-    if f is not None and f.kind.value_type(f) == "currency" and fn in ("sum", "avg", "min", "max"):
-        return format_compact_currency(value, f.config.get("currency", "CNY"),
-                                       locale=babel_locale(locale), fraction_digits=1)
+    compact = f.kind.value_type(f).compact_amount(f, value, babel_locale(locale)) \
+        if f is not None and fn in ("sum", "avg", "min", "max") else None
+    if compact is not None:
+        return compact
     if fn == "count" or (f is not None and filters.flavor(f) == "number"):
         return format_compact_decimal(value, locale=babel_locale(locale), fraction_digits=1)
     return full
@@ -158,7 +145,7 @@ def titles(conn: sa.Connection, schema: Schema, target: str | None, ids: Iterabl
         value = rec.get(rt.title_field)
         if f is None or value in (None, ""):
             out[rid] = f"#{rid}"
-        elif f.type in ("link", "user"):
+        elif f.kind.links:
             out[rid] = f"#{value}"
         else:
             out[rid] = f.kind.display(f, value, locale)

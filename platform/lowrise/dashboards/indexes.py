@@ -24,7 +24,7 @@ def _columns(rt: RecordType, names) -> list[str]:
         n = str(n).partition(":")[0].partition(".")[0]
         f = rt.fields.get(n)
         if f is not None and f.kind.sortable and n not in out and n != "id" and \
-                f.type not in ("long_text", "multi_select", "attachment"):
+                f.kind.indexable:
             out.append(n)
     return out
 
@@ -61,7 +61,7 @@ def widget_indexes(ws: Workspace, rt: RecordType) -> list[tuple[tuple[str, ...],
                 continue
             first = w.group_by[0] if w.group_by else ""
             if w.date_field and not eq and first in rt.fields and \
-                    rt.fields[first].type in ("select", "boolean"):
+                    rt.fields[first].kind.few_values:
                 # A few groups over a long range (a funnel over this year): with the group
                 # first, SQLite reads each group's range of days in turn (a skip-scan) and
                 # never sorts the rows of the range to group them.

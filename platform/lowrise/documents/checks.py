@@ -164,7 +164,7 @@ class _Walker:
 
     def _of(self, what: Any) -> Any:
         if isinstance(what, Field):
-            if what.type in ("link", "user") and what.target in self.ws.record_types:
+            if what.kind.links and what.target in self.ws.record_types:
                 return self.ws.record_types[what.target]
             return what
         if isinstance(what, (RecordType, tuple)):

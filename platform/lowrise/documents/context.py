@@ -153,11 +153,11 @@ class RecordData:
         if f is None:
             return StrictUndefined(obj=self, name=name)
         v = None if self._values is None else self._values.get(name)
-        if f.type in ("link", "user") and f.target in self._reader.ws.record_types:
+        if f.kind.links and f.target in self._reader.ws.record_types:
             target = self._reader.ws.record_types[f.target]
             linked = self._reader.get(f.target, v) if isinstance(v, int) else None
             return self._reader.record(target, linked)
-        if f.type == "datetime" and isinstance(v, datetime):
+        if f.kind.instant and isinstance(v, datetime):
             zone = f.config.get("timezone") or self._reader.ws.config.get("timezone") or "UTC"
             v = v.astimezone(ZoneInfo(zone))
         return Value(f, v, self._reader.locale)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from markupsafe import Markup, escape
 
 from lowrise.errors import FieldError
 from lowrise.i18n import Lazy, msg
@@ -34,6 +37,19 @@ COMMON_OPTIONS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Input:
+    """How a form asks for a field's value: a `control` the web draws, and its HTML
+    attributes (`type`, `step`, `placeholder`, `accept`...).
+
+    Controls: text (an <input>, of `attrs["type"]`, text by default), textarea, checkbox,
+    select (one option), checkboxes (several options), stars (`attrs["max"]`), file
+    (`attrs["multiple"]`), picker (a record, searched by its title)."""
+
+    control: str = "text"
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
 class FieldType:
     """One field type. Subclasses override what differs; instances are stateless singletons."""
 
@@ -59,9 +75,63 @@ class FieldType:
         values take another type's shape (a lookup of a select behaves as that select)."""
         return self
 
-    def value_type(self, field) -> str:
-        """The name of the type whose values this field holds (filters compare by it)."""
-        return self.name
+    # What a type is, asked by the rest of the engine instead of comparing type names (a
+    # new type sets these and nothing outside fields/ changes).
+    #: the value is the id of a record of another type (`field.target`): link chips,
+    #: reverse links, `on_delete`, link checks, grouping by the linked record's title
+    links: ClassVar[bool] = False
+    #: the value is a person (a record of the workspace's users type); `me` means the actor
+    person: ClassVar[bool] = False
+    #: the value is one of the field's `options` (or several, when `multiple`)
+    has_options: ClassVar[bool] = False
+    #: the value is one of options in a set order: a stage's, a funnel's steps, a kanban's
+    stages: ClassVar[bool] = False
+    #: the value is a list (multi_select's options, an attachment's files)
+    multiple: ClassVar[bool] = False
+    #: the value is a list of stored files, written through the file operations
+    stores_files: ClassVar[bool] = False
+    #: computed from an `expression` over the record's fields, recomputed on every write
+    has_expression: ClassVar[bool] = False
+    #: numbered by the engine when a record is created (a counter per period)
+    numbered: ClassVar[bool] = False
+    #: the value is a day on the calendar (date, datetime): `today`, `within`, calendars
+    calendar: ClassVar[bool] = False
+    #: the value is an instant (a date and time): `now`, time zones
+    instant: ClassVar[bool] = False
+    #: an index on the column helps (long texts and lists are never looked up by equality)
+    indexable: ClassVar[bool] = True
+    #: the field holds a handful of distinct values (a select's options, yes and no)
+    few_values: ClassVar[bool] = False
+    #: the value may group a table, a kanban board or a chart (few distinct values)
+    groupable: ClassVar[bool] = False
+    #: the value is text a person writes on one line (a filter's `contains`, import matching)
+    plain_text: ClassVar[bool] = False
+    #: how values compare in filters: text multi select bool number date datetime link file
+    flavor: ClassVar[str] = "text"
+    #: only the engine's own system fields have this type: a workspace may not declare it
+    declarable: ClassVar[bool] = True
+    #: the value is an e-mail address (where messages to a person go)
+    email_address: ClassVar[bool] = False
+    #: values add up (a table's subtotals and column sums; not ratings or ids)
+    sums: ClassVar[bool] = False
+    #: the value is a number (exported as one; its own formatting is never a formula)
+    numeric: ClassVar[bool] = False
+    #: the value is text that can be shown masked (a phone number as 138****5678)
+    maskable: ClassVar[bool] = False
+    #: set by the engine on every write (updated_by): never a record's owner
+    restamped: ClassVar[bool] = False
+    #: a record's title when its type names none (the first declared field that titles)
+    titles: ClassVar[bool] = False
+
+    def zoned(self, config: Mapping[str, Any]) -> bool:
+        """Whether a field of this type with these options holds instants, and so is given
+        the workspace's time zone unless it names its own."""
+        return self.instant
+
+    def value_type(self, field) -> FieldType:
+        """The type whose values this field holds: itself, or what it computes (a formula's
+        result); filters parse and compare values as that type does."""
+        return self
 
     def column_type(self, field) -> sa.types.TypeEngine:
         return sa.Text()
@@ -83,6 +153,29 @@ class FieldType:
         `parse` reads it: what Excel and WPS write that a form would not (`300万`,
         `2026年12月11日 下午3点`). The cell as it is by default; `parse` stays the judge."""
         return value
+
+
+    def from_json(self, field, value: Any) -> Any:
+        """A JSON value of the REST API as `parse` reads it (the API may mean something
+        else by a bare number than a form does: seconds for a duration)."""
+        return value
+
+    def from_cell(self, field, value: Any) -> Any:
+        """A spreadsheet cell (text, or a number, date, time or boolean as Excel typed it) as
+        `parse` reads it: text stripped (empty is None), typed cells as the values they
+        stand for. An import calls this, then `parse`."""
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    def form_input(self, field) -> Input:
+        """The control a form shows for the field (see Input)."""
+        top = field.config.get("max_length") or self.default_max_length
+        return Input("text", {"maxlength": top} if top else {})
+
+    def form_value(self, field, value: Any) -> Any:
+        """A stored, non-empty value as its form control shows it (what `parse` reads back)."""
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
     def json_schema(self, field, writing: bool) -> dict[str, Any]:
         """The JSON Schema of the field's values in the REST API, without null: as the API
@@ -136,6 +229,53 @@ class FieldType:
         """The value as a person reads it (no markup)."""
         return "" if value is None else str(value)
 
+    def html(self, field, value: Any, page) -> Markup:
+        """A non-empty value as HTML on a page (`fields.html.Page`): the text `display`
+        gives, escaped, unless the type adds markup (chips, links, stars)."""
+        return escape(self.display(field, value, page.locale))
+
+    # Demo data (lowrise.seed): `sampler` has `rng` (random.Random), `fake` (Faker in the
+    # workspace's language), `now`, `ids` (record ids made so far, by type) and `moment`.
+
+    def sample(self, field, sampler) -> Any:
+        """A made-up value for demo data, or None to leave the field empty."""
+        return None
+
+    def sample_number(self, field, rng, lo, hi) -> Any:
+        """A value between `lo` and `hi` (a `sample: {min, max}` hint)."""
+        return rng.randint(int(lo), int(hi))
+
+    def moment(self, field, when) -> Any:
+        """A moment (an aware datetime) as this type's value: its day for a date."""
+        return when
+
+    def fit_sample(self, field, value: Any, rng) -> Any:
+        """A Faker provider's value fitted to the type (a date for a date field, say)."""
+        return value
+
+    def excel_format(self, field) -> str | None:
+        """The Excel number format of the field's cells in an XLSX export (None: general)."""
+        return None
+
+    def export_cell(self, field, value: Any, locale: str, zone: str) -> Any:
+        """A non-empty value as a typed spreadsheet cell (XLSX): a number or a date where it
+        is one, else the text `display` gives. `zone`: the workspace's time zone."""
+        if self.numeric and isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return value
+        return self.display(field, value, locale)
+
+    def amount_text(self, field, value: Any, scale: int, babel_locale: str) -> str:
+        """A sum, an average or another amount of this field's values, with `scale` digits
+        after the point, in a Babel locale (zh_CN): a dashboard's number."""
+        from babel.numbers import format_decimal
+
+        pattern = "#,##0." + "0" * scale if scale else "#,##0"
+        return format_decimal(value, format=pattern, locale=babel_locale)
+
+    def compact_amount(self, field, value: Any, babel_locale: str) -> str | None:
+        """The amount in short (¥1.2亿) when the type has a short form of its own."""
+        return None
+
     def __repr__(self) -> str:
         return f"<FieldType {self.name}>"
 
@@ -158,6 +298,11 @@ class Registry:
 
     def names(self) -> list[str]:
         return list(self._types)
+
+    def having(self, capability: str) -> list[str]:
+        """The names of the declarable types that have a capability (`maskable`...), for
+        messages that list them."""
+        return [n for n, t in self._types.items() if t.declarable and getattr(t, capability)]
 
     def items(self) -> Mapping[str, FieldType]:
         return dict(self._types)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
+from markupsafe import Markup, escape
 
 from lowrise.errors import FieldError
 from lowrise.i18n import msg
 
-from .base import FieldType, registry
+from .base import FieldType, Input, registry
+from .html import chip
 
 COLORS = ["gray", "red", "orange", "yellow", "green", "teal", "blue", "indigo", "purple", "pink",
           "brown"]
@@ -51,6 +53,9 @@ OPTIONS_SCHEMA = {
 class Boolean(FieldType):
     name = "boolean"
     family = "choice"
+    groupable = True
+    few_values = True
+    flavor = "bool"
     operators = ("eq", "ne", "is_empty", "is_not_empty")
     widget = "checkbox"
 
@@ -75,12 +80,26 @@ class Boolean(FieldType):
             return False
         raise FieldError(msg("'%(value)s' is not yes or no (write true or false)", value=raw))
 
+    def sample(self, field, sampler):
+        return sampler.rng.random() < 0.5
+
+    def form_input(self, field):
+        return Input("checkbox")
+
+    def form_value(self, field, value):
+        return value
+
     def display(self, field, value, locale="en"):
         if value is None:
             return ""
         if locale.startswith("zh"):
             return "是" if value else "否"
         return "Yes" if value else "No"
+
+    def html(self, field, value, page):
+        mark = "✓" if value else "✗"
+        return Markup(f'<span class="bool bool-{"yes" if value else "no"}" '  # nosec B704 - every value in it is escaped
+                      f'title="{escape(self.display(field, value, page.locale))}">{mark}</span>')
 
 
 def option_schema(field, writing: bool) -> dict:
@@ -92,6 +111,12 @@ def option_schema(field, writing: bool) -> dict:
         return values
     return {"anyOf": [values, {"type": "string",
                                "description": "an option's label, in any language"}]}
+
+
+def option_chip(field, value: str, locale: str) -> Markup:
+    """An option as a chip of its colour (a value no longer an option: grey, as stored)."""
+    opt = field.option(value)
+    return chip(opt.label.get(locale) if opt else value, opt.color if opt else "gray")
 
 
 def _match_option(field, raw: str) -> str:
@@ -111,6 +136,11 @@ def _match_option(field, raw: str) -> str:
 class Select(FieldType):
     name = "select"
     family = "choice"
+    has_options = True
+    groupable = True
+    stages = True
+    few_values = True
+    flavor = "select"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "is_empty", "is_not_empty")
     widget = "select"
     options_schema = OPTIONS_SCHEMA
@@ -129,6 +159,12 @@ class Select(FieldType):
             raise FieldError(msg("expected one option, got %(value)s", value=repr(raw)))
         return _match_option(field, raw)
 
+    def sample(self, field, sampler):
+        return sampler.rng.choice(field.options).value
+
+    def form_input(self, field):
+        return Input("select")
+
     def rank(self, field, value) -> int:
         """The option's position: a stage's order through its select field."""
         return next((i for i, o in enumerate(field.options) if o.value == value), -1)
@@ -139,6 +175,9 @@ class Select(FieldType):
         opt = field.option(value)
         return opt.label.get(locale) if opt else value
 
+    def html(self, field, value, page):
+        return option_chip(field, value, page.locale)
+
 
 @registry.register
 class MultiSelect(FieldType):
@@ -146,6 +185,10 @@ class MultiSelect(FieldType):
 
     name = "multi_select"
     family = "choice"
+    has_options = True
+    multiple = True
+    indexable = False
+    flavor = "multi"
     operators = ("contains", "not_contains", "in", "is_empty", "is_not_empty")
     widget = "multi_select"
     options_schema = OPTIONS_SCHEMA
@@ -175,6 +218,16 @@ class MultiSelect(FieldType):
         order = [o.value for o in field.options]
         return sorted(values, key=order.index) or None
 
+    def form_input(self, field):
+        return Input("checkboxes")
+
+    def form_value(self, field, value):
+        return value
+
+    def sample(self, field, sampler):
+        values = [o.value for o in field.options]
+        return sampler.rng.sample(values, k=sampler.rng.randint(1, min(3, len(values))))
+
     def to_db(self, field, value):
         return None if not value else "|" + "|".join(value) + "|"
 
@@ -185,3 +238,6 @@ class MultiSelect(FieldType):
         if not value:
             return ""
         return ", ".join(Select.display(self, field, v, locale) for v in value)
+
+    def html(self, field, value, page):
+        return Markup(" ").join(option_chip(field, v, page.locale) for v in value)

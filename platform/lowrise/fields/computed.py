@@ -53,6 +53,8 @@ def autonumber_format(pattern: str, when: datetime, n: int) -> str:
 class Autonumber(FieldType):
     name = "autonumber"
     family = "computed"
+    numbered = True
+    maskable = True
     operators = TEXT_OPS
     widget = "readonly"
     generated = True
@@ -66,6 +68,9 @@ class Autonumber(FieldType):
     def parse(self, field, raw):
         raise FieldError(msg("is numbered automatically and cannot be set"))
 
+    def value_type(self, field):
+        return registry.get("text")  # filtered and compared as the text it is
+
 
 def _finite(value: Decimal | float) -> bool:
     return value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
@@ -78,6 +83,7 @@ FORMULA_RESULTS = ("text", "integer", "decimal", "date", "datetime", "boolean")
 class Formula(FieldType):
     name = "formula"
     family = "computed"
+    has_expression = True
     widget = "readonly"
     generated = True
     options_schema = {
@@ -93,6 +99,12 @@ class Formula(FieldType):
 
     def result(self, field) -> str:
         return field.config.get("result", "decimal")
+
+    def value_type(self, field):
+        return registry.get(self.result(field))
+
+    def zoned(self, config):
+        return registry.get(config.get("result", "decimal")).instant
 
     def json_schema(self, field, writing):
         kind = self.result(field)
@@ -154,6 +166,9 @@ class Formula(FieldType):
         if hasattr(value, "isoformat"):
             return value.isoformat()
         return value
+
+    def html(self, field, value, page):
+        return self.value_type(field).html(field, value, page)
 
     def display(self, field, value, locale="en"):
         kind = self.result(field)

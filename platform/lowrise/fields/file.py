@@ -6,10 +6,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from markupsafe import Markup
+
 from lowrise.errors import FieldError
 from lowrise.i18n import msg
 
-from .base import EMPTY_OPS, FieldType, registry
+from .base import EMPTY_OPS, FieldType, Input, registry
 from .sniff import content_types, matches
 
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
@@ -56,6 +58,10 @@ class Attachment(FieldType):
 
     name = "attachment"
     family = "file"
+    stores_files = True
+    multiple = True
+    indexable = False
+    flavor = "file"
     operators = EMPTY_OPS
     widget = "file"
     sortable = False
@@ -105,5 +111,19 @@ class Attachment(FieldType):
     def from_db(self, field, value):
         return None if not value else json.loads(value)
 
+    def form_input(self, field):
+        accept = ",".join(field.config.get("accept") or [])
+        return Input("file", {"multiple": bool(field.config.get("multiple")),
+                              **({"accept": accept} if accept else {})})
+
+    def form_value(self, field, value):
+        return value
+
     def display(self, field, value, locale="en"):
         return ", ".join(f["name"] for f in value or [])
+
+    def html(self, field, value, page):
+        return Markup(", ").join(
+            Markup('<a class="file" href="{}">{}</a>').format(
+                page.file_url(f["key"], f["name"]), f["name"])
+            for f in value if isinstance(f, dict) and "key" in f)

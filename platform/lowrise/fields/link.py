@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from markupsafe import Markup, escape
 
 from lowrise.errors import FieldError
 from lowrise.i18n import msg
 
-from .base import FieldType, registry
+from .base import FieldType, Input, registry
+from .html import chip
 
 ON_DELETE = {
     "enum": ["keep", "clear", "refuse"],
@@ -21,6 +23,9 @@ ON_DELETE = {
 class Link(FieldType):
     name = "link"
     family = "link"
+    links = True
+    groupable = True
+    flavor = "link"
     operators = ("eq", "ne", "in", "not_in", "is_empty", "is_not_empty")
     widget = "link"
     options_schema = {
@@ -59,8 +64,23 @@ class Link(FieldType):
             raise FieldError(msg("'%(value)s' is not a record id", value=raw))
         return value
 
+    def form_input(self, field):
+        return Input("picker")
+
+    def sample(self, field, sampler):
+        pool = sampler.ids.get(field.target or "", [])
+        return sampler.rng.choice(pool) if pool else None
+
     def display(self, field, value, locale="en"):
         return "" if value is None else f"#{value}"
+
+    def html(self, field, value, page):
+        if not field.target:
+            return escape(self.display(field, value, page.locale))
+        title = page.titles.get((field.target, value)) or f"#{value}"
+        if getattr(title, "in_trash", False):  # its page is gone: a chip that links nowhere
+            return Markup(f'<span class="chip c-link chip-trashed">{escape(title)}</span>')  # nosec B704 - every value in it is escaped
+        return chip(title, "link", href=page.record_url(field.target, value))
 
 
 @registry.register
@@ -69,6 +89,7 @@ class User(Link):
 
     name = "user"
     widget = "user"
+    person = True
     options_schema = {"related_label": {"$ref": "#/$defs/label"},
                       "role": {"type": "string"},
                       "on_delete": ON_DELETE}

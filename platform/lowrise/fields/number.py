@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from babel.numbers import format_currency, format_decimal
+from babel import Locale
+from babel.numbers import format_compact_currency, format_currency, parse_pattern
+from markupsafe import Markup, escape
 
 from lowrise.errors import FieldError
 from lowrise.i18n import msg
 
-from .base import ORDER_OPS, FieldType, registry
+from .base import ORDER_OPS, FieldType, Input, registry
+from .html import number
 from .types import ExactDecimal
 
 _BOUNDS = {"min": {"type": "number"}, "max": {"type": "number"}}
@@ -45,13 +49,56 @@ def _babel_locale(locale: str) -> str:
     return {"zh": "zh_CN", "en": "en_US"}.get(locale, locale or "en_US")
 
 
+@lru_cache(maxsize=16)
+def babel_locale(locale: str) -> Locale:
+    """Babel's Locale for one of ours, parsed once (a table shows thousands of numbers)."""
+    return Locale.parse(_babel_locale(locale))
+
+
+@lru_cache(maxsize=64)
+def number_pattern(fmt: str):
+    """A number pattern (#,##0.00), parsed once."""
+    return parse_pattern(fmt)
+
+
+#: the sign an XLSX export writes before an amount in each currency
+CURRENCY_SIGNS = {"CNY": "¥", "JPY": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£"}
+
+
+class Number(FieldType):
+    """What the number types share: aligned as numbers in HTML."""
+
+    def html(self, field, value, page):
+        return number(self.display(field, value, page.locale))
+
+    def step(self, field) -> Any:
+        """The step of the number input: 1, 0.01, or any (more than six decimal places)."""
+        return 1
+
+    def form_input(self, field):
+        attrs = {"type": "number", "step": self.step(field), "inputmode": "decimal"}
+        for key in ("min", "max"):
+            if field.config.get(key) is not None:
+                attrs[key] = field.config[key]
+        return Input("text", attrs)
+
+    def form_value(self, field, value):
+        return str(value)
+
+
 @registry.register
-class Integer(FieldType):
+class Integer(Number):
     name = "integer"
     family = "number"
+    flavor = "number"
+    numeric = True
+    sums = True
     operators = ORDER_OPS
     widget = "number"
     options_schema = _BOUNDS
+
+    def excel_format(self, field):
+        return "#,##0"
 
     def column_type(self, field):
         return sa.BigInteger()
@@ -88,13 +135,28 @@ class Integer(FieldType):
         return value
 
     def display(self, field, value, locale="en"):
-        return "" if value is None else format_decimal(value, locale=_babel_locale(locale))
+        if value is None:
+            return ""
+        loc = babel_locale(locale)
+        return loc.decimal_formats[None].apply(value, loc)
+
+    def sample(self, field, sampler):
+        return self.sample_number(field, sampler.rng, field.config.get("min", 0),
+                                  field.config.get("max", 100))
+
+    def from_cell(self, field, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # Excel keeps every number as a float
+        return super().from_cell(field, value)
 
 
 @registry.register
-class DecimalField(FieldType):
+class DecimalField(Number):
     name = "decimal"
     family = "number"
+    flavor = "number"
+    numeric = True
+    sums = True
     operators = ORDER_OPS
     widget = "number"
     options_schema = {
@@ -103,9 +165,19 @@ class DecimalField(FieldType):
         "scale": {"type": "integer", "minimum": 0, "maximum": 12},
     }
     default_scale = 2
+    #: demo amounts over a wide range are round thousands
+    round_samples = False
+
+    def excel_format(self, field):
+        scale = int(field.config.get("scale", 2))
+        return "#,##" + ("0." + "0" * scale if scale else "0")
 
     def scale(self, field) -> int:
         return int(field.config.get("scale", self.default_scale))
+
+    def step(self, field):
+        scale = self.scale(field)
+        return "any" if scale > 6 else format(Decimal(1).scaleb(-scale), "f")
 
     def precision(self, field) -> int:
         return int(field.config.get("precision", 18))
@@ -167,24 +239,50 @@ class DecimalField(FieldType):
         number = Decimal(m["n"]) * _CHINESE_UNITS.get(m["unit"], Decimal(1))
         return format(number.normalize() if number == number.to_integral() else number, "f")
 
+    def sample(self, field, sampler):
+        return self.sample_number(field, sampler.rng, field.config.get("min", 0),
+                                  field.config.get("max", 10000))
+
+    def sample_number(self, field, rng, lo, hi):
+        raw = rng.uniform(float(lo), float(hi))
+        if self.round_samples and float(hi) - float(lo) > 10000:
+            raw = round(raw, -3)  # amounts in round thousands, as prices are
+        return Decimal(str(round(raw, self.scale(field))))
+
     def display(self, field, value, locale="en"):
         if value is None:
             return ""
-        fmt = "#,##0." + "0" * self.scale(field) if self.scale(field) else "#,##0"
-        return format_decimal(value, format=fmt, locale=_babel_locale(locale))
+        scale = self.scale(field)
+        return number_pattern("#,##0." + "0" * scale if scale else "#,##0").apply(
+            value, babel_locale(locale))
 
 
 @registry.register
 class Currency(DecimalField):
     name = "currency"
+    round_samples = True
     options_schema = {**DecimalField.options_schema,
                       "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}
+
+    def excel_format(self, field):
+        places = super().excel_format(field).removeprefix("#,##")
+        code = str(field.config.get("currency") or "CNY")
+        sign = CURRENCY_SIGNS.get(code)
+        return f'"{sign}"#,##{places}' if sign else f'#,##{places} "{code}"'
 
     def display(self, field, value, locale="en"):
         if value is None:
             return ""
-        return format_currency(value, field.config.get("currency", "CNY"),
-                               locale=_babel_locale(locale))
+        loc = babel_locale(locale)
+        return loc.currency_formats["standard"].apply(
+            value, loc, currency=field.config.get("currency", "CNY"), currency_digits=True)
+
+    def amount_text(self, field, value, scale, babel_locale):
+        return format_currency(value, field.config.get("currency", "CNY"), locale=babel_locale)
+
+    def compact_amount(self, field, value, babel_locale):
+        return format_compact_currency(value, field.config.get("currency", "CNY"),
+                                       locale=babel_locale, fraction_digits=1)
 
 
 @registry.register
@@ -194,12 +292,23 @@ class Percent(DecimalField):
     def display(self, field, value, locale="en"):
         return "" if value is None else f"{super().display(field, value, locale)}%"
 
+    def excel_format(self, field):
+        # 12.5 shows 12.50%: the cell keeps 12.5, as imports read it back
+        return super().excel_format(field).removeprefix("#,##") + '"%"'
+
+    def amount_text(self, field, value, scale, babel_locale):
+        return super().amount_text(field, value, scale, babel_locale) + "%"
+
 
 @registry.register
 class Rating(Integer):
     name = "rating"
+    sums = False
     widget = "rating"
     options_schema = {"max": {"type": "integer", "minimum": 1, "maximum": 10}}
+
+    def excel_format(self, field):
+        return None  # stars, not an amount
 
     def column_type(self, field):
         return sa.SmallInteger()
@@ -207,6 +316,12 @@ class Rating(Integer):
     def json_schema(self, field, writing):
         number = {"type": "integer", "minimum": 0, "maximum": int(field.config.get("max", 5))}
         return _or_text(number, "the number of stars, as text") if writing else number
+
+    def sample(self, field, sampler):
+        return sampler.rng.randint(1, int(field.config.get("max", 5)))
+
+    def form_input(self, field):
+        return Input("stars", {"max": int(field.config.get("max", 5))})
 
     def check(self, field, value: Any) -> None:
         top = int(field.config.get("max", 5))
@@ -217,3 +332,8 @@ class Rating(Integer):
         if value is None:
             return ""
         return "★" * value + "☆" * (int(field.config.get("max", 5)) - value)
+
+    def html(self, field, value, page):
+        top = int(field.config.get("max", 5))
+        return Markup(f'<span class="rating" aria-label="{escape(value)} / {top}">'  # nosec B704 - every value in it is escaped
+                      f'{escape(self.display(field, value, page.locale))}</span>')

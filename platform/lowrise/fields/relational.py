@@ -30,6 +30,10 @@ AGGREGATES_OF = {"number": AGGREGATES, "time": ("count", "min", "max")}
 VALUE_TYPE = "value_type"
 SOURCE = "source"
 
+#: capabilities a derived field takes from its value type (the rest stay False)
+SHAPE = ("has_options", "multiple", "calendar", "instant", "indexable", "few_values",
+         "groupable", "plain_text", "flavor", "email_address", "sums", "numeric", "maskable")
+
 _NAME = {"$ref": "#/$defs/name"}
 _FILTER = {"description": "Which linked records count, in the filter language (like a "
                           "view's filter); relative periods such as this_month are "
@@ -72,9 +76,14 @@ class Derived(FieldType):
         self.sortable = base.sortable
         self.options_schema = outer.options_schema
         self.required_options = outer.required_options
+        # what the value is, as its value type says (a lookup of a select has options and
+        # groups a board; of a currency, sums); never what only a person's own field of
+        # that type does (a link's on_delete and reverse links, a file's storage, a number)
+        for flag in SHAPE:
+            setattr(self, flag, getattr(base, flag))
 
-    def value_type(self, field) -> str:
-        return field.config.get(VALUE_TYPE) or "text"
+    def value_type(self, field) -> FieldType:
+        return self.base
 
     def parse(self, field, raw):
         return self.outer.parse(field, raw)

@@ -11,6 +11,9 @@ from .base import ORDER_OPS, FieldType, registry
 class RecordId(FieldType):
     name = "id"
     family = "system"
+    flavor = "number"
+    numeric = True
+    declarable = False
     operators = ORDER_OPS
     widget = "readonly"
     generated = True

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from babel.dates import format_date, format_datetime
+from babel.dates import get_date_format, get_datetime_format, get_time_format, parse_pattern
 
 from lowrise.errors import FieldError
 from lowrise.i18n import msg
 
-from .base import ORDER_OPS, FieldType, registry
-from .number import _babel_locale
+from .base import ORDER_OPS, FieldType, Input, registry
+from .html import moment, number
+from .number import babel_locale
 from .types import UTCDateTime
 
 
@@ -22,6 +24,17 @@ from .types import UTCDateTime
 def zone_info(name: str) -> ZoneInfo:
     """A time zone by name (made once)."""
     return ZoneInfo(name)
+
+
+@lru_cache(maxsize=16)
+def _patterns(locale: str):
+    """Babel's patterns for dates (medium) and date-times (short) in a locale, parsed once
+    (a table of date-times spent a fifth of its time looking them up)."""
+    loc = babel_locale(locale)
+    return (loc, parse_pattern(get_date_format("medium", loc)),
+            get_datetime_format("short", loc).replace("'", ""),
+            parse_pattern(get_date_format("short", loc)),
+            parse_pattern(get_time_format("short", loc)))
 
 
 def _zone(field) -> ZoneInfo:
@@ -90,9 +103,14 @@ def _schema(writing: bool, fmt: str, words: str) -> dict:
 class Date(FieldType):
     name = "date"
     family = "time"
+    calendar = True
+    flavor = "date"
     operators = DATE_OPS
     widget = "date"
     options_schema = {"min": {"type": "string"}, "max": {"type": "string"}}
+
+    def excel_format(self, field):
+        return "yyyy-mm-dd"
 
     def column_type(self, field):
         return sa.Date()
@@ -126,17 +144,51 @@ class Date(FieldType):
         return value
 
     def display(self, field, value, locale="en"):
-        return "" if value is None else format_date(value, "medium", locale=_babel_locale(locale))
+        if value is None:
+            return ""
+        loc, medium, *_ = _patterns(locale)
+        return medium.apply(value, loc)
+
+    def html(self, field, value, page):
+        if not isinstance(value, date):
+            return super().html(field, value, page)
+        return moment(value, self.display(field, value, page.locale))
+
+    def export_cell(self, field, value, locale, zone):
+        return value if isinstance(value, date) else self.display(field, value, locale)
+
+    def sample(self, field, sampler):
+        return self.moment(field, sampler.now - timedelta(days=sampler.rng.uniform(0, 365)))
+
+    def form_input(self, field):
+        return Input("text", {"type": "date"})
+
+    def moment(self, field, when):
+        return when.date() if isinstance(when, datetime) else when
+
+    def fit_sample(self, field, value, rng):
+        return value.date() if isinstance(value, datetime) else value
+
+    def from_cell(self, field, value):
+        if isinstance(value, datetime):  # Excel has no date without a time
+            value = value.date()
+        return super().from_cell(field, value)
 
 
 @registry.register
 class DateTime(FieldType):
     name = "datetime"
     family = "time"
+    calendar = True
+    instant = True
+    flavor = "datetime"
     operators = DATE_OPS
     widget = "datetime"
     options_schema = {"min": {"type": "string"}, "max": {"type": "string"},
                       "timezone": {"type": "string"}}
+
+    def excel_format(self, field):
+        return "yyyy-mm-dd hh:mm"
 
     def column_type(self, field):
         return UTCDateTime()
@@ -183,8 +235,39 @@ class DateTime(FieldType):
     def display(self, field, value, locale="en"):
         if value is None:
             return ""
-        return format_datetime(value.astimezone(_zone(field)), "short",
-                               locale=_babel_locale(locale))
+        loc, _, joined, short_date, short_time = _patterns(locale)
+        at = value.astimezone(_zone(field))
+        return joined.replace("{0}", short_time.apply(at, loc)).replace(
+            "{1}", short_date.apply(at.date(), loc))
+
+    def html(self, field, value, page):
+        if not isinstance(value, datetime):
+            return super().html(field, value, page)
+        return moment(value, self.display(field, value, page.locale))
+
+    def sample(self, field, sampler):
+        return sampler.now - timedelta(days=sampler.rng.uniform(0, 90))
+
+    def form_input(self, field):
+        return Input("text", {"type": "datetime-local", "step": 60})
+
+    def form_value(self, field, value):
+        if isinstance(value, datetime):
+            return value.astimezone(_zone(field)).strftime("%Y-%m-%dT%H:%M")
+        return super().form_value(field, value)
+
+    def fit_sample(self, field, value, rng):
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime.combine(value, dtime(rng.randint(9, 18), rng.choice([0, 15, 30, 45])))
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def export_cell(self, field, value, locale, zone):
+        if not isinstance(value, datetime):
+            return self.display(field, value, locale)
+        where = zone_info(field.config.get("timezone") or zone)
+        return value.astimezone(where).replace(tzinfo=None)  # Excel has no time zones
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s|天|小时|分钟|分|秒)", re.I)
@@ -209,6 +292,8 @@ def _seconds(amount: float, raw) -> int:
 class Duration(FieldType):
     name = "duration"
     family = "time"
+    flavor = "number"
+    sums = True
     operators = ORDER_OPS
     widget = "duration"
     options_schema = {"unit": {"enum": ["seconds", "minutes", "hours", "days"]},
@@ -247,6 +332,25 @@ class Duration(FieldType):
             raise FieldError(msg("'%(value)s' is not a duration (write it like 1h30m, 2d or 45m)", value=raw))
         return _seconds(sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in parts), raw)
 
+    def sample(self, field, sampler):
+        return timedelta(minutes=30 * sampler.rng.randint(1, 48))
+
+    def form_input(self, field):
+        return Input("text", {"placeholder": "1h30m"})
+
+    def form_value(self, field, value):
+        return self.display(field, value)
+
+    def from_json(self, field, value):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{value}s"  # the API's durations are seconds, whatever the field's unit
+        return value
+
+    def from_cell(self, field, value):
+        if isinstance(value, dtime):  # a cell formatted [h]:mm
+            value = f"{value.hour}:{value.minute:02d}:{value.second:02d}"
+        return super().from_cell(field, value)
+
     def display(self, field, value, locale="en"):
         if value is None:
             return ""
@@ -256,3 +360,6 @@ class Duration(FieldType):
             if n:
                 out.append(f"{n}{unit}")
         return " ".join(out) or "0m"
+
+    def html(self, field, value, page):
+        return number(self.display(field, value, page.locale))

@@ -66,14 +66,14 @@ def _parse(ws: Workspace) -> tuple[Org | None, list[tuple[tuple, str]]]:
     parent, head = raw.get("parent"), raw.get("head")
     if parent is not None:
         f = dept.fields.get(parent) if isinstance(parent, str) else None
-        if f is None or f.type != "link" or filters.link_target(f, ws) != dept.name:
+        if f is None or not f.kind.links or filters.link_target(f, ws) != dept.name:
             out.append((("org", "parent"), f"'{parent}' is not a field of {dept.name} that "
                         f"links to {dept.name} (the department above)"
                         f"{filters.did_you_mean(str(parent), dept.fields)}"))
             parent = None
     if head is not None:
         f = dept.fields.get(head) if isinstance(head, str) else None
-        if f is None or f.type not in ("user", "link") or \
+        if f is None or not f.kind.links or \
                 filters.link_target(f, ws) != users.name:
             out.append((("org", "head"), f"'{head}' is not a field of {dept.name} that names "
                         f"a person of {users.name} (the head)"
@@ -88,7 +88,7 @@ def _parse(ws: Workspace) -> tuple[Org | None, list[tuple[tuple, str]]]:
         items = []
     for i, m in enumerate(items):
         f = users.fields.get(m) if isinstance(m, str) else None
-        if f is None or f.type != "link" or filters.link_target(f, ws) != dept.name:
+        if f is None or not f.kind.links or filters.link_target(f, ws) != dept.name:
             out.append((("org", "members", i) if isinstance(raw_members, list)
                         else ("org", "members"),
                         f"'{m}' is not a field of {users.name} that links to {dept.name}"

@@ -375,7 +375,7 @@ def _emails(run: Run, ids: list[int]) -> dict[int, str]:
     """Addresses of users: the users type's first e-mail field, else their sign-in account."""
     ws = run.records.schema.workspace
     rt = ws.record_types[ws.users_type]
-    field = next((f.name for f in rt.user_fields if f.type == "email"), None)
+    field = next((f.name for f in rt.user_fields if f.kind.email_address), None)
     found: dict[int, str] = {}
     if field:
         t = run.records.schema.table(rt.name)

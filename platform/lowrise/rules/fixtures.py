@@ -35,7 +35,6 @@ import yaml
 
 from lowrise.actor import Actor
 from lowrise.errors import LowriseError
-from lowrise.fields.base import registry
 from lowrise.storage.db import create_engine
 from lowrise.storage.records import Records
 from lowrise.storage.tables import build_schema
@@ -199,9 +198,8 @@ class _Runner:
         if want is None or f.system:
             return want
         try:
-            if f.type == "formula":
-                result = registry.get(f.kind.result(f))
-                return f.kind.coerce(f, result.parse(f, want))
+            if f.kind.has_expression:
+                return f.kind.coerce(f, f.kind.value_type(f).parse(f, want))
             return f.kind.parse(f, want)
         except (LowriseError, ValueError, TypeError, ArithmeticError) as exc:
             raise _Failed(f"{where}: the expected value {want!r} does not fit the field: "

@@ -295,9 +295,7 @@ class _Parser:
         frm = raw.get("field")
         if frm is not None:
             frm = self.field(rt, frm, (*path, "field"))
-            if frm and rt.fields[frm].type not in ("date", "datetime") and not (
-                    rt.fields[frm].type == "formula"
-                    and rt.fields[frm].config.get("result") in ("date", "datetime")):
+            if frm and not rt.fields[frm].kind.value_type(rt.fields[frm]).calendar:
                 self.fail((*path, "field"), f"'{frm}' is {rt.fields[frm].type}; a time trigger "
                           "counts from a date or datetime field")
                 frm = None
@@ -581,7 +579,7 @@ class _Parser:
         if name is None:
             return None
         f = rt.fields[name]
-        if f.type != "select":
+        if not f.kind.stages:
             self.fail((*path, "field"), f"'{name}' is {f.type}; stage rules apply to a select field")
             return None
         options = {o.value for o in f.options}
@@ -666,7 +664,7 @@ class _Parser:
         if link is None:
             return None
         f = other.fields[link]
-        if f.type != "link" or f.target != rt.name:
+        if not f.kind.links or f.kind.person or f.target != rt.name:
             self.fail((*path, "link"), f"'{link}' of {other.name} is not a link to {rt.name}")
             return None
         where = raw.get("where")

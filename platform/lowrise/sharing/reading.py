@@ -33,9 +33,9 @@ def display(f: Field, value: Any, titles: Titles, locale: str) -> str:
         return ""
     if isinstance(value, access.Masked):
         return str(value)
-    if f.type in ("link", "user") and f.target:
+    if f.kind.links and f.target:
         return titles.get((f.target, value)) or f"#{value}"
-    if f.type == "attachment":
+    if f.kind.stores_files:
         return ", ".join(str(v.get("name", "")) for v in value if isinstance(v, dict))
     return f.kind.display(f, value, locale)
 
@@ -44,7 +44,7 @@ def title_text(rt: RecordType, record: Mapping[str, Any], locale: str) -> str:
     """A record's name: its title field as text, else `#id`."""
     f = rt.fields.get(rt.title_field)
     value = record.get(rt.title_field) if f is not None else None
-    if value in (None, "", []) or f.type in ("link", "user"):
+    if value in (None, "", []) or f.kind.links:
         return f"#{record.get('id')}"
     return display(f, value, {}, locale)
 
@@ -55,7 +55,7 @@ def titles_of(conn: sa.Connection, schema: Schema, fields: Iterable[Field],
     (one query a target type; a record the actor may not read stays `#id`)."""
     refs: dict[str, set[int]] = {}
     for f in fields:
-        if f.type in ("link", "user") and f.target:
+        if f.kind.links and f.target:
             refs.setdefault(f.target, set()).update(
                 r[f.name] for r in rows if isinstance(r.get(f.name), int))
     out: dict[tuple[str, int], str] = {}

@@ -131,7 +131,7 @@ def _field_of(ws: Workspace, type_name: str, path: str) -> tuple[Field | None, s
     f = ws.type(type_name).fields.get(first)
     if f is None or not rest:
         return f, None
-    if f.type != "link" or f.target not in ws.record_types:
+    if not f.kind.links or f.kind.person or f.target not in ws.record_types:
         return None, None
     return ws.type(f.target).fields.get(rest), first
 

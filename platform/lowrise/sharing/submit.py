@@ -77,7 +77,7 @@ def split(form: PublicForm, raw: Mapping[str, Any]) -> tuple[dict, dict[str, dic
     nested: dict[str, dict[str, Any]] = {link: {} for link in form.links}
     for ff in form.fields:
         value = _clean(raw.get(ff.path))
-        if value is None and ff.field.type != "boolean":
+        if value is None and ff.field.kind.widget != "checkbox":  # unticked: sent as nothing
             continue
         (nested[ff.link] if ff.link else own)[ff.name] = value
     for link, values in form.fixed_links.items():

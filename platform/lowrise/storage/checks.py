@@ -31,7 +31,7 @@ def check_links(records, conn: sa.Connection, rt: RecordType,
     field); with a restricted `actor`, one it may read (others read as missing)."""
     pol = records.policy(actor)
     for f in rt.user_fields:
-        if f.type not in ("link", "user") or not f.target:
+        if not f.kind.links or not f.target:
             continue
         wanted = {r[f.name] for r in rows if r.get(f.name) is not None}
         if not wanted:

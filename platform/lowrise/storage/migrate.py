@@ -233,7 +233,7 @@ def _plan_table(conn, schema: Schema, rt: RecordType, meta: dict[str, Any], sear
         if not needs_change(old, sig):
             was = known["type"] if known else f.type
             storage[f.name] = {"storage": old, "type": was}
-            if f.type in ("select", "multi_select"):
+            if f.kind.has_options:
                 # the values held must be options, whether the options or the type changed
                 out.steps += plan_options(conn, t, src, f, was if was != f.type else None)
                 storage[f.name] = {"storage": old, "type": f.type}

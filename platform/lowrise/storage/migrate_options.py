@@ -53,7 +53,7 @@ class MapOptions(Step):
 
 def _same_set(f: Field, stored: Any, new: Any) -> bool:
     """A multi-select's options in another order are the same value (options reordered)."""
-    return f.type == "multi_select" and isinstance(stored, str) and isinstance(new, str) \
+    return f.kind.has_options and f.kind.multiple and isinstance(stored, str) and isinstance(new, str) \
         and set(stored.strip("|").split("|")) == set(new.strip("|").split("|"))
 
 

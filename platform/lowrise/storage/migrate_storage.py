@@ -131,7 +131,7 @@ def _renamed(f: Field, value: str) -> str:
     renames = option_renames(f)
     if not renames:
         return value
-    if f.type == "multi_select" or value.startswith("|"):
+    if f.kind.multiple or value.startswith("|"):
         parts = value.strip("|").split("|")
         return "|" + "|".join(renames.get(p, p) for p in parts) + "|"
     return renames.get(value, value)
@@ -140,7 +140,7 @@ def _renamed(f: Field, value: str) -> str:
 def convert_value(f: Field, value: Any) -> Any:
     """A stored value converted to what field `f` stores, or FieldError. A choice field's
     values its options were `renamed_from` read as those options."""
-    if f.type in ("select", "multi_select") and isinstance(value, str):
+    if f.kind.has_options and isinstance(value, str):
         value = _renamed(f, value)
     if isinstance(value, datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # stored datetimes are UTC

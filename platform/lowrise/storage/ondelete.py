@@ -64,7 +64,7 @@ def inbound(ws: Workspace, type_name: str) -> Iterator[Inbound]:
     """Every declared link or user field, of any record type, that points at `type_name`."""
     for rt in ws.record_types.values():
         for f in rt.user_fields:
-            if f.type in ("link", "user") and f.target == type_name:
+            if f.kind.links and f.target == type_name:
                 yield Inbound(rt, f)
 
 
@@ -211,7 +211,7 @@ def before_restore(records: Records, conn, rt: RecordType, record_id: int,
     emptied: dict[str, Any] = {}
     for f in rt.user_fields:
         value = values.get(f.name)
-        if f.type not in ("link", "user") or not f.target or value is None or \
+        if not f.kind.links or not f.target or value is None or \
                 (f.target == rt.name and value == record_id):
             continue
         link = Inbound(rt, f)
@@ -247,7 +247,7 @@ def after_restore(records: Records, conn, rt: RecordType, record_id: int,
     for entry in cleared or []:
         src = ws.record_types.get(entry.get("type"))
         f = src.fields.get(entry.get("field")) if src else None
-        if f is None or f.type not in ("link", "user") or f.target != rt.name:
+        if f is None or not f.kind.links or f.target != rt.name:
             continue  # the field is gone or points elsewhere now
         t = records.schema.table(src.name)
         wanted = [int(i) for i in entry.get("ids") or []]

@@ -439,7 +439,7 @@ def _group_spec(rt: RecordType, spec: str) -> tuple[Field, str | None]:
             raise FilterError(f"cannot group by '{spec}': use {name}:{' or :'.join(BUCKETS)}")
         if fl not in ("date", "datetime"):
             raise FilterError(f"cannot group by '{spec}': {name} is not a date")
-    elif fl in ("multi", "file") or f.type == "long_text":
+    elif fl in ("multi", "file") or not f.kind.sortable:
         raise FilterError(f"cannot group by '{name}': {f.type} fields do not group")
     return f, bucket or None
 
@@ -511,7 +511,7 @@ def _bucket(conn, f: Field, col, bucket: str, tz: str, where) -> sa.ColumnElemen
 
 
 def _sqlite_filtered_link(conn, f: Field, where) -> bool:
-    return (conn.dialect.name == "sqlite" and f.type in ("link", "user")
+    return (conn.dialect.name == "sqlite" and f.kind.links
             and not isinstance(where, sa.sql.elements.True_))
 
 

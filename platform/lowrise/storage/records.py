@@ -344,7 +344,7 @@ class Records:
     def _store_files(self, rt: RecordType, values: dict[str, Any]) -> None:
         for f in rt.user_fields:
             items = values.get(f.name)
-            if f.type != "attachment" or not items:
+            if not f.kind.stores_files or not items:
                 continue
             if any(isinstance(x, FileUpload) for x in items) and self.files is None:
                 raise ValidationError({f.name: msg("file uploads are not configured")})
@@ -356,7 +356,7 @@ class Records:
         c = self.schema.counters
         ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(c)
         for f in rt.user_fields:
-            if f.type != "autonumber":
+            if not f.kind.numbered:
                 continue
             pattern = f.config.get("pattern") or "{0000}"
             period = autonumber_period(pattern, now)
@@ -528,7 +528,7 @@ class Records:
             writer = self._writer(rt, c.dialect)
             stamps = dict(created_at=now, updated_at=now, created_by=actor.user,
                           updated_by=actor.user, version=1)
-            files = any(f.type == "attachment" for f in rt.user_fields)
+            files = any(f.kind.stores_files for f in rt.user_fields)
             formulas = bool(formula_order(rt))
             linked = derived.fills(self.schema.workspace, rt)
             memo: dict[Any, Any] = {}

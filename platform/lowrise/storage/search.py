@@ -50,7 +50,7 @@ def search_columns(rt: RecordType) -> list[str]:
     out = []
     for name in names:
         f = rt.fields.get(name)
-        if f is None or f.type == "attachment":
+        if f is None or f.kind.stores_files:
             continue
         try:
             if f.kind.column_type(f).python_type is str:

@@ -175,7 +175,7 @@ def wanted_indexes(ws: Workspace, rt: RecordType) -> list[IndexSpec]:
             continue
         if f.unique:
             specs.append(IndexSpec(rt.name, (f.name,), unique=True, why=f"{f.name} is unique"))
-        elif f.type in ("link", "user"):
+        elif f.kind.links:
             specs.append(IndexSpec(rt.name, (f.name,), why=f"{f.name} links to {f.target}"))
         elif f.indexed:
             specs.append(IndexSpec(rt.name, (f.name,), why=f"{f.name} is indexed"))

@@ -316,11 +316,11 @@ def resolve_special(f: Field, value: Any, actor: Actor, zone: str) -> Any:
     midnight there."""
     if isinstance(value, str):
         low = value.strip().lower()
-        if low == "me" and f.type == "user":
+        if low == "me" and f.kind.person:
             return actor.user
-        if low in ("now", "today") and f.type in ("datetime", "date"):
+        if low in ("now", "today") and f.kind.calendar:
             now = actor.now()
-            if low == "now" and f.type == "datetime":
+            if low == "now" and f.kind.instant:
                 return now
             return now.astimezone(zone_info(zone)).date()
     return value
@@ -334,7 +334,7 @@ def formula_order(rt: RecordType) -> list[Field]:
     hit = _ORDER_CACHE.get(id(rt))
     if hit is not None and hit[0] is rt:
         return hit[1]
-    formulas = {f.name: f for f in rt.fields.values() if f.type == "formula"}
+    formulas = {f.name: f for f in rt.fields.values() if f.kind.has_expression}
     graph = {}
     for name, f in formulas.items():
         deps = compiled(f.config["expression"]).names
@@ -420,14 +420,7 @@ def to_json_values(rt: RecordType, values: Mapping[str, Any]) -> dict[str, Any]:
         f = rt.fields.get(k)
         if f is None:
             continue
-        if f.type in ("formula",):
-            out[k] = f.kind.to_json(f, v)
-        elif hasattr(v, "isoformat"):
-            out[k] = v.isoformat()
-        elif v is not None and f.kind.family == "number" and not isinstance(v, int):
-            out[k] = str(v)
-        else:
-            out[k] = v
+        out[k] = f.kind.to_json(f, v)  # as the API gives it
     return out
 
 
@@ -441,9 +434,9 @@ def from_json_values(rt: RecordType, data: Mapping[str, Any]) -> tuple[dict[str,
     errors: dict[str, str] = {}
     for k, v in data.items():
         f = rt.fields.get(k)
-        if f is None or f.type == "formula" or f.kind.derived:  # recomputed
+        if f is None or f.kind.has_expression or f.kind.derived:  # recomputed
             continue
-        if v is None or f.type in ("autonumber", "id"):
+        if v is None or f.kind.numbered or not f.kind.declarable:
             out[k] = v
             continue
         try:

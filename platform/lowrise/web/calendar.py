@@ -77,7 +77,7 @@ def month(type_name: str, view_name: str):
             day, time = at.date(), f"{at.hour:02d}:{at.minute:02d}"
         else:
             day, time = v, ""
-        if tf is not None and tf.type in ("link", "user") and rec.get(tf.name) is not None:
+        if tf is not None and tf.kind.links and rec.get(tf.name) is not None:
             name = titles.get((tf.target, rec[tf.name])) or f"#{rec[tf.name]}"
         elif tf is not None and rec.get(tf.name) not in (None, ""):
             name = tf.kind.display(tf, rec[tf.name], locale)

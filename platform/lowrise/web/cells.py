@@ -89,7 +89,7 @@ class RowKit:
         f, v, rid = col.field, rec.get(col.name), rec["id"]
         if not first:
             inner = value_html(f, v, titles=titles, locale=self.locale)
-        elif f.type in ("link", "user", "select", "multi_select"):
+        elif f.kind.links or f.kind.has_options:  # a chip or a link of its own
             inner = Markup(f'{value_html(f, v, titles=titles, locale=self.locale)} '  # nosec B704 - every value in it is escaped
                            f'<a class="row-link" href="{escape(self.show_url(rec))}">#{rid}</a>')
         else:

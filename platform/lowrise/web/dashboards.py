@@ -154,10 +154,10 @@ def control_choices(board: dash.Dashboard, locale: str) -> dict[str, list[tuple[
             with run.engine.connect() as conn:
                 page = query.list_records(conn, run.schema, target, fields=shown,
                                           sort=shown or ["id"], limit=500, ctx=actor())
-            me = [("me", _("Me"))] if f.type == "user" else []
+            me = [("me", _("Me"))] if f.kind.person else []
             out[c.name] = me + [(str(r["id"]), str(r.get(trt.title_field) or f"#{r['id']}"))
                                 for r in page.rows]
-        elif f.type == "boolean":
+        elif f.kind.flavor == "bool":
             out[c.name] = [("true", _("Yes")), ("false", _("No"))]
         else:
             out[c.name] = []

@@ -25,14 +25,14 @@ def title_of(rtype: RecordType, record: Mapping[str, Any], locale: str = "en") -
     f = rtype.fields.get(rtype.title_field)
     value = record.get(rtype.title_field) if f is not None else None
     if value not in (None, "", []):
-        if f.type in ("link", "user"):
+        if f.kind.links:
             return f"#{value}"
         return f.kind.display(f, value, locale)
     return f"#{record.get('id')}"
 
 
 def link_fields(fields: Iterable[Field]) -> list[Field]:
-    return [f for f in fields if f.type in ("link", "user") and f.target]
+    return [f for f in fields if f.kind.links and f.target]
 
 
 class Trashed(str):
@@ -119,8 +119,7 @@ class TableData:
 
 def numeric(fields: Iterable[Field]) -> list[Field]:
     """Fields whose values add up (the subtotals and column sums)."""
-    return [f for f in fields if filters.flavor(f) == "number" and f.type not in ("rating", "id")
-            and not f.system]
+    return [f for f in fields if f.kind.value_type(f).sums and not f.system]
 
 
 def table_page(rtype: RecordType, flt: filters.Node | None, *, sort: list[str], limit: int,

@@ -6,10 +6,7 @@ and its per-field errors are put back on the form, so validation lives in one pl
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import request, url_for
 from flask_babel import gettext as _
@@ -17,7 +14,6 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
-    EmailField,
     Field,
     FileField,
     MultipleFileField,
@@ -25,18 +21,9 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
-    TelField,
     TextAreaField,
-    URLField,
 )
-from wtforms.widgets import (
-    CheckboxInput,
-    DateInput,
-    DateTimeLocalInput,
-    ListWidget,
-    NumberInput,
-    TextInput,
-)
+from wtforms.widgets import CheckboxInput, Input, ListWidget, TextInput
 
 from lowrise.fields.file import FileUpload
 from lowrise.i18n import tr
@@ -88,15 +75,25 @@ class PickerField(StringField):
     widget = PickerWidget()
 
 
+class TypedInput(Input):
+    """An <input> of the type a field type asks for (number, date, email, time...)."""
+
+    validation_attrs = ["required", "disabled", "readonly", "maxlength", "minlength",
+                        "pattern", "max", "min", "step"]
+
+
 class RatingWidget:
     """Stars as radio buttons; 'none' clears the rating."""
+
+    def __init__(self, top: int = 5):
+        self.top = top
 
     def __call__(self, field: Field, **kw) -> Markup:
         parts = [Markup('<fieldset class="rating-input" id="{}"><legend class="sr-only">{}'
                         '</legend>').format(field.id, field.label.text)]
         current = str(field.data or "")
         for value, text in [("", _("none"))] + [(str(i), "★" * i) for i in
-                                                   range(1, field.lr_max + 1)]:
+                                                   range(1, self.top + 1)]:
             rid = f"{field.id}-{value or 'none'}"
             parts.append(Markup(
                 '<input type="radio" id="{rid}" name="{name}" value="{v}"{chk}>'
@@ -120,83 +117,46 @@ def editable(f: WsField) -> bool:
     return not (f.system or f.read_only or f.kind.generated)
 
 
-def _number_widget(f: WsField) -> NumberInput:
-    if f.type == "integer":
-        step: Any = 1
-    else:
-        scale = int(f.config.get("scale", 2))
-        step = "any" if scale > 6 else format(Decimal(1).scaleb(-scale), "f")
-    return NumberInput(step=step, min=f.config.get("min"), max=f.config.get("max"))
-
-
 def make_field(f: WsField, locale: str) -> Field:
-    """The WTForms field for one workspace field."""
+    """The WTForms field for one workspace field: the control its type asks for."""
     lab = label(f.label, locale)
     desc = label(f.help, locale) if f.help else ""
     kw: dict[str, Any] = {"label": lab, "description": desc}
+    asked = f.kind.form_input(f)
+    attrs = dict(asked.attrs)
     rk: dict[str, Any] = {}
     if f.required:
         rk["required"] = True
         rk["aria_required"] = "true"
-    t = f.type
-    if t in ("text", "long_text") and (top := f.config.get("max_length")
-                                       or f.kind.default_max_length):
-        rk["maxlength"] = top
-    if t in ("text", "autonumber"):
-        field: Field = StringField(**kw, render_kw=rk)
-    elif t == "long_text":
-        field = TextAreaField(**kw, render_kw={**rk, "rows": 4})
-    elif t in ("integer", "decimal", "currency", "percent"):
-        field = StringField(**kw, widget=_number_widget(f), render_kw={**rk, "inputmode": "decimal"})
-    elif t == "boolean":
-        field = BooleanField(**kw, false_values=("false", "", "0", "off"))
-    elif t == "date":
-        field = StringField(**kw, widget=DateInput(), render_kw=rk)
-    elif t == "datetime":
-        field = StringField(**kw, widget=DateTimeLocalInput(), render_kw={**rk, "step": 60})
-    elif t == "duration":
-        field = StringField(**kw, widget=TextInput(), render_kw={**rk, "placeholder": "1h30m"})
-    elif t == "select":
+    control = asked.control
+    if control == "textarea":
+        return TextAreaField(**kw, render_kw={**rk, **attrs})
+    if control == "checkbox":
+        return BooleanField(**kw, false_values=("false", "", "0", "off"))
+    if control == "select":
         choices = [SelectChoice("", "—")] + [SelectChoice(o.value, o.label.get(locale))
                                              for o in f.options]
-        field = SelectField(**kw, choices=choices, validate_choice=False, render_kw=rk)
-    elif t == "multi_select":
+        return SelectField(**kw, choices=choices, validate_choice=False, render_kw=rk)
+    if control == "checkboxes":
         choices = [SelectChoice(o.value, o.label.get(locale)) for o in f.options]
-        field = MultiCheckboxField(**kw, choices=choices, validate_choice=False)
-    elif t == "email":
-        field = EmailField(**kw, render_kw={**rk, "autocomplete": "email"})
-    elif t == "phone":
-        field = TelField(**kw, render_kw={**rk, "autocomplete": "tel"})
-    elif t == "url":
-        field = URLField(**kw, render_kw={**rk, "placeholder": "https://"})
-    elif t == "rating":
-        field = RadioField(**kw, choices=[], validate_choice=False, widget=RatingWidget())
-    elif t == "attachment":
-        accept = ",".join(f.config.get("accept") or [])
-        rk = {"accept": accept} if accept else {}
-        cls = MultipleFileField if f.config.get("multiple") else FileField
-        field = cls(**kw, render_kw=rk)
-    elif t in ("link", "user"):
-        field = PickerField(**kw, render_kw=rk)
-    else:  # a type a plugin added without a widget: plain text
-        field = StringField(**kw, render_kw=rk)
-    return field
+        return MultiCheckboxField(**kw, choices=choices, validate_choice=False)
+    if control == "stars":
+        return RadioField(**kw, choices=[], validate_choice=False,
+                          widget=RatingWidget(int(attrs.get("max", 5))))
+    if control == "file":
+        cls = MultipleFileField if attrs.pop("multiple", False) else FileField
+        return cls(**kw, render_kw=attrs)
+    if control == "picker":
+        return PickerField(**kw, render_kw=rk)
+    # text, and a control a plugin's type names that the web does not draw: an input
+    input_type = attrs.pop("type", "text")
+    return StringField(**kw, widget=TextInput() if input_type == "text" else TypedInput(input_type),
+                       render_kw={**rk, **attrs})
 
 
 def form_value(f: WsField, value: Any) -> Any:
     """A stored value as the form shows it (the inverse of what parse accepts)."""
-    if value is None:
-        return None
-    if f.type == "datetime" and isinstance(value, datetime):
-        zone = ZoneInfo(f.config.get("timezone") or "UTC")
-        return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    if f.type == "duration":
-        return f.kind.display(f, value)
-    if f.type in ("boolean", "multi_select", "attachment"):
-        return value
-    return str(value)
+    return None if value is None else f.kind.form_value(f, value)
 
 
 def build_form(rt: RecordType, fields: list[WsField], *, locale: str,
@@ -219,17 +179,15 @@ def build_form(rt: RecordType, fields: list[WsField], *, locale: str,
             continue
         wf = form[f.name]
         wf.lr_field = f
-        if f.type == "attachment":
+        if f.kind.stores_files:
             wf.lr_current = value_html(f, (record or {}).get(f.name))
-        if f.type == "rating":
-            wf.lr_max = int(f.config.get("max", 5))
-        if f.type in ("link", "user") and (rid := _int(wf.data)) is not None:
+        if f.kind.links and (rid := _int(wf.data)) is not None:
             refs.setdefault(f.target, set()).add(rid)
-        if f.type in ("select", "multi_select"):
+        if f.kind.has_options:
             _offer_held_values(f, wf)
     found = data.titles(refs, locale) if refs else {}
     for f in fields:
-        if f.name in form and f.type in ("link", "user"):
+        if f.name in form and f.kind.links:
             wf = form[f.name]
             rid = _int(wf.data)
             if rid is not None:
@@ -257,7 +215,7 @@ def keep_held_values(values: dict[str, Any], record: dict[str, Any] | None,
         return values
     out = dict(values)
     for f in fields:
-        if f.type not in ("select", "multi_select") or f.name not in out:
+        if not f.kind.has_options or f.name not in out:
             continue
         held = record.get(f.name)
         stale = [v for v in (held if isinstance(held, list) else [held])
@@ -281,7 +239,7 @@ def raw_values(form: FlaskForm, fields: list[WsField], *, creating: bool) -> dic
         if f.name not in form:
             continue
         wf = form[f.name]
-        if f.type == "attachment":
+        if f.kind.stores_files:
             ups = [FileUpload(s.filename, s.read(), s.mimetype or "")
                    for s in request.files.getlist(wf.name) if s and s.filename]
             if ups:
@@ -291,13 +249,14 @@ def raw_values(form: FlaskForm, fields: list[WsField], *, creating: bool) -> dic
             elif creating:
                 out[f.name] = None
             continue
-        if f.type == "boolean":
+        control = f.kind.form_input(f).control
+        if control == "checkbox":
             # what was posted, for the field type to read as the API's and an import's
             # values are read (a checkbox posts "y" when ticked, nothing when not)
             out[f.name] = wf.raw_data[-1] if wf.raw_data else False
-        elif f.type == "multi_select":
+        elif control == "checkboxes":
             out[f.name] = list(wf.data or []) or None
-        elif f.type in ("link", "user"):
+        elif f.kind.links:
             out[f.name] = wf.data or None
         else:
             out[f.name] = wf.data if wf.data not in ("", None) else None

@@ -84,7 +84,7 @@ def entries(rtype: RecordType, record_id: int, locale: str, *, limit: int = 200)
             if f is None or not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 continue
             before, after = from_json(f, pair[0]), from_json(f, pair[1])
-            if f.type in ("link", "user") and f.target:
+            if f.kind.links and f.target:
                 refs.setdefault(f.target, set()).update(
                     v for v in (before, after) if isinstance(v, int))
             changes.append((f, before, after))

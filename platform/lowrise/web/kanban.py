@@ -51,7 +51,7 @@ def _setup(type_name: str, view_name: str):
     require("read", type_name)
     view = view_or_404(ws, type_name, view_name, "kanban")
     group = rtype.fields.get(view.config.get("group_by") or "")
-    if group is None or group.type != "select":
+    if group is None or not group.kind.stages:
         abort(404)
     return rtype, view, group
 

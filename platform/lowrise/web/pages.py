@@ -119,7 +119,7 @@ def table(type_name: str, view_name: str | None = None):
     titles = data.titles_for(cols, page.rows, locale)
     group_field = rtype.fields[state.group] if state.group else None
     group_titles = {}
-    if group_field is not None and group_field.type in ("link", "user"):
+    if group_field is not None and group_field.kind.links:
         group_titles = data.titles({group_field.target: set(page.groups)}, locale)
     count_url = url_with(
         url_for(".table_count", type_name=type_name, view_name=view.name) if view.name
@@ -261,7 +261,7 @@ def filter_value(f, c: Cond, i: int) -> Markup:
 def inline_editable(f, rtype=None, rec=None) -> bool:
     """Whether a table cell of this field can be edited in place (by this person, on this
     record, when given)."""
-    if not (editable(f) and f.type not in ("attachment", "long_text")):
+    if not editable(f) or f.kind.stores_files or f.kind.form_input(f).control == "textarea":
         return False
     if rtype is None:
         return True

@@ -91,8 +91,6 @@ def _wtform(form: PublicForm, locale: str) -> FlaskForm:
     wtf = type("PublicForm", (FlaskForm,), attrs)()
     for name, f in shown.items():
         wtf[name].lr_field = f
-        if f.type == "rating":
-            wtf[name].lr_max = int(f.config.get("max", 5))
     return wtf
 
 

@@ -118,7 +118,7 @@ def _form_page(rtype, record: dict | None):
         # prefill from the query string: /r/case/new?client=12
         for f in fields:
             if f.name in request.args and editable(f):
-                initial[f.name] = (request.args.getlist(f.name) if f.type == "multi_select"
+                initial[f.name] = (request.args.getlist(f.name) if f.kind.multiple
                                    else request.args[f.name])
     form = build_form(rtype, fields, locale=locale, record=initial)
     problems: list[str] = []

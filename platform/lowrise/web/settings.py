@@ -36,9 +36,11 @@ bp = Blueprint("settings", __name__)
 
 NAME = re.compile(NAME_PATTERN)
 #: field types offered when adding a field (computed and system types need more than a form)
-ADDABLE = ("text", "long_text", "email", "phone", "url", "integer", "decimal", "currency",
-           "percent", "rating", "boolean", "date", "datetime", "duration", "select",
-           "multi_select", "link", "user", "attachment")
+#: the types a field can be added as here: those a person types values of, whose required
+#: options this page asks for (options, the linked type)
+ADDABLE = tuple(n for n, t in registry.items().items()
+                if t.declarable and not t.generated
+                and set(t.required_options) <= {"options", "target"})
 LOG_PAGE = 100
 
 
@@ -348,13 +350,13 @@ def _add_field(ws: Workspace, rtype: RecordType, form) -> list:
         definition["label"] = label
     if form.get("required"):
         definition["required"] = True
-    if ftype in ("select", "multi_select"):
+    if registry.get(ftype).has_options:
         options = _options(form)
         if not options:
             raise FormProblem({"options": _("A %(type)s field needs at least one option, one "
                                             "a line.", type=ftype)})
         definition["options"] = options
-    if ftype == "link":
+    if "target" in registry.get(ftype).required_options:
         target = form.get("target", "")
         if target not in ws.record_types:
             raise FormProblem({"target": _("Choose the record type it links to.")})

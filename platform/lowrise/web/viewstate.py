@@ -99,7 +99,7 @@ def condition_path(name: str, rt: RecordType, ws: Workspace) -> tuple[Field, ...
 
 
 def sortable(f: Field) -> bool:
-    return bool(f.kind.sortable) and f.type not in ("attachment", "multi_select", "long_text")
+    return bool(f.kind.sortable)
 
 
 def parse_state(args: MultiDict, ws: Workspace, rt: RecordType, view: View) -> TableState:
@@ -136,7 +136,8 @@ def parse_state(args: MultiDict, ws: Workspace, rt: RecordType, view: View) -> T
             and sortable(rt.fields[s.lstrip("-")])] or list(view.sort) or ["-updated_at"]
     group = args.get("group", view.config.get("group_by"))
     if group is not None and (group not in rt.fields
-                              or rt.fields[group].type not in ("select", "link", "user")):
+                              or not (rt.fields[group].kind.stages
+                                      or rt.fields[group].kind.links)):
         group = None
     return TableState(conds, sort, (args.get("q") or "").strip(), group or None,
                       args.get("after") or None, problems)

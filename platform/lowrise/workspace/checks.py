@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -23,18 +23,23 @@ from .model import SYSTEM_FIELDS, Field, RecordType, Workspace
 from .relational_checks import check_cycles, check_derived, link_names
 from .yamlpos import Path, Problem, Source
 
-NUMERIC_RESULTS = ("integer", "decimal")
 #: (view type, setting) -> (field types that fit, what the view does with it)
-FIELD_KINDS = {
-    ("kanban", "group_by"): (("select",), "a kanban board groups by a select field"),
-    ("table", "group_by"): (("select", "link", "user"),
+#: what a view's setting needs of its field: asked of the field's type
+FIELD_KINDS: dict[tuple[str, str], tuple[Callable[[Field], bool], str]] = {
+    ("kanban", "group_by"): (lambda f: f.kind.stages, "a kanban board groups by a select field"),
+    ("table", "group_by"): (lambda f: f.kind.stages or f.kind.links,
                             "a table groups by a select, link or user field"),
-    ("calendar", "date_field"): (("date", "datetime"),
+    ("calendar", "date_field"): (lambda f: f.kind.calendar,
                                  "a calendar places records by a date or datetime field"),
-    ("calendar", "end_field"): (("date", "datetime"),
+    ("calendar", "end_field"): (lambda f: f.kind.calendar,
                                 "a calendar ends entries at a date or datetime field"),
-    ("kanban", "sum"): (("number",), "a kanban board sums a number field"),
+    ("kanban", "sum"): (lambda f: _numeric(f), "a kanban board sums a number field"),
 }
+
+
+def _numeric(f: Field) -> bool:
+    """Whether the field's values are numbers (a formula's by its result)."""
+    return f.kind.value_type(f).family == "number"
 FIELD_LISTS = ("columns", "card_fields", "sort")
 FIELD_SETTINGS = ("group_by", "sum", "date_field", "end_field", "title_field")
 
@@ -184,21 +189,21 @@ def _check_record_type(ctx: Context, rt: RecordType) -> None:
     formulas: dict[str, set[str]] = {}
     for f in rt.user_fields:
         at = ("fields", f.name)
-        if f.type == "link" and f.target and not ctx.type_known(f.target):
+        if f.kind.links and not f.kind.person and f.target and not ctx.type_known(f.target):
             ctx.report(file, (*at, "target"), _not_a_type(ctx, f.target))
-        if f.type == "user" and not ctx.workspace.users_type:
+        if f.kind.person and not ctx.workspace.users_type:
             ctx.report(file, (*at, "type"), "a user field needs `users:` in workspace.yaml "
                        "(the record type whose records are the people)")
         _check_options(ctx, file, f, raw_fields[f.name])
-        if f.type == "datetime":
+        if "timezone" in f.kind.options_schema:
             _check_zone(ctx, file, (*at, "timezone"), raw_fields[f.name].get("timezone"))
         if "default" in raw_fields[f.name] and f.default is not None:
             _check_default(ctx, file, rt, f)
-        if f.type == "formula":
+        if f.kind.has_expression:
             formulas[f.name] = _check_formula(ctx, file, rt, f)
         if f.kind.derived:
             check_derived(ctx, file, rt, f)
-        if f.type == "autonumber":
+        if f.kind.numbered:
             pattern = f.config.get("pattern")
             if not isinstance(pattern, str):
                 ctx.report(file, at, "an autonumber field needs 'pattern' with a counter, like "
@@ -261,14 +266,13 @@ def _is_relative_default(f: Field) -> bool:
     if not isinstance(f.default, str):
         return False
     word = f.default.strip().lower()
-    return (word == "me" and f.type == "user") or (
-        word in ("now", "today") and f.type in ("date", "datetime"))
+    return (word == "me" and f.kind.person) or (word in ("now", "today") and f.kind.calendar)
 
 
 def _check_default(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
     path = ("fields", f.name, "default")
     kind = f.kind
-    if f.type in ("select", "multi_select"):
+    if f.kind.has_options:
         values = f.default if isinstance(f.default, list) else [f.default]
         allowed = [o.value for o in f.options]
         for value in values:
@@ -307,7 +311,7 @@ def _check_formula(ctx: Context, file: str, rt: RecordType, f: Field) -> set[str
             return set()
         for name in sorted(expr.names - known):
             ctx.report(file, path, _not_a_field(ctx, rt, name))
-    return {n for n in expr.names if n in rt.fields and rt.fields[n].type == "formula"}
+    return {n for n in expr.names if n in rt.fields and rt.fields[n].kind.has_expression}
 
 
 def _check_cycles(ctx: Context, file: str, deps: dict[str, set[str]]) -> None:
@@ -361,9 +365,9 @@ def _check_view(ctx: Context, file: str, vtype: str, type_name: str | None,
             continue
         f = _field_at(ctx, file, rt, (setting,), name)
         fits, what = FIELD_KINDS.get((vtype, setting), (None, ""))
-        if f is None or fits is None or _fits(f, fits):
+        if f is None or fits is None or fits(f):
             continue
-        good = ", ".join(g.name for g in rt.fields.values() if _fits(g, fits))
+        good = ", ".join(g.name for g in rt.fields.values() if fits(g))
         ctx.report(file, (setting,), f"'{name}' is {_article(f.type)} field; {what} "
                    f"({f'fields that fit: {good}' if good else f'{rt.name} has none'})")
     _check_filter(ctx, file, rt, config.get("filter"), ("filter",))
@@ -372,13 +376,6 @@ def _check_view(ctx: Context, file: str, vtype: str, type_name: str | None,
 
         check_public_form(ctx, file, rt, config.get("public"))
         check_feed(ctx, file, rt, config.get("feed"))
-
-
-def _fits(f: Field, types: tuple[str, ...]) -> bool:
-    if "number" in types:
-        return f.kind.family == "number" or (
-            f.type == "formula" and f.config.get("result", "decimal") in NUMERIC_RESULTS)
-    return f.type in types
 
 
 def _field_at(ctx: Context, file: str, rt: RecordType, path: Path, name: str) -> Field | None:
@@ -449,7 +446,7 @@ def _follow(ctx: Context, file: str, rt: RecordType, dotted: str, path: Path) ->
         f = _field_at(ctx, file, rt, path, hop)
         if f is None:
             return None
-        if f.type not in ("link", "user"):
+        if not f.kind.links:
             ctx.report(file, path, f"'{hop}' is {_article(f.type)} field, not a link: only link "
                        "and user fields lead to another record type")
             return None

@@ -9,15 +9,14 @@ from .checks import (
     _article,
     _check_filter,
     _field_at,
-    _fits,
     _follow,
     _not_a_type,
+    _numeric,
     _suggest,
 )
 from .model import Field, RecordType
 from .yamlpos import Path
 
-WIDGET_GROUPS = ("select", "link", "user", "boolean")
 WIDGET_GROUP_KEYS = ("group_by", "series", "rows", "columns")
 
 
@@ -78,10 +77,10 @@ def _check_group(ctx: Context, file: str, rt: RecordType, spec: str, path: Path,
         if "." in name or _flavor(f) not in ("date", "datetime"):
             ctx.report(file, path, f"'{spec}': a bucket (:{bucket}) groups a date or datetime "
                        "field of the record type itself")
-    elif funnel and f.kind.value_type(f) != "select":
+    elif funnel and not f.kind.value_type(f).stages:
         ctx.report(file, path, f"'{name}' is {_article(f.type)} field; a funnel's steps are the "
                    "options of a select field")
-    elif f.kind.value_type(f) not in WIDGET_GROUPS:
+    elif not f.kind.groupable:
         ctx.report(file, path, f"'{name}' is {_article(f.type)} field; a widget groups by a "
                    "select, link, user or boolean field, or a date field with :day, :week, "
                    ":month or :year")
@@ -107,10 +106,10 @@ def _check_measures(ctx: Context, file: str, rt: RecordType, w: dict, at: Path) 
         f = _field_at(ctx, file, rt, path, name)
         if f is None:
             continue
-        if fn in ("sum", "avg") and not _fits(f, ("number",)):
+        if fn in ("sum", "avg") and not _numeric(f):
             ctx.report(file, path, f"'{name}' is {_article(f.type)} field; {fn} needs a number "
                        "field")
-        elif fn in ("min", "max") and not (_fits(f, ("number",)) or
+        elif fn in ("min", "max") and not (_numeric(f) or
                                            _flavor(f) in ("date", "datetime")):
             ctx.report(file, path, f"'{name}' is {_article(f.type)} field; {fn} needs a number "
                        "or a date")
@@ -142,7 +141,7 @@ def _check_widget_fields(ctx: Context, file: str, rt: RecordType, w: dict, at: P
     group = w.get("group_by")
     f = rt.fields.get(group) if isinstance(group, str) else None
     steps = w.get("steps")
-    if f is not None and f.type == "select" and isinstance(steps, list):
+    if f is not None and f.kind.stages and isinstance(steps, list):
         values = [o.value for o in f.options]
         for i, step in enumerate(steps):
             if step not in values:
@@ -151,7 +150,7 @@ def _check_widget_fields(ctx: Context, file: str, rt: RecordType, w: dict, at: P
     show = w.get("show")
     if f is not None and isinstance(show, list):
         target = ctx.workspace.record_types.get(f.target or ctx.workspace.users_type or "")
-        if f.type not in ("link", "user") or target is None:
+        if not f.kind.links or target is None:
             ctx.report(file, (*at, "show"), "show lists fields of the grouped records: "
                        "group_by a link or user field")
             return

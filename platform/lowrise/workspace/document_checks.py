@@ -53,8 +53,8 @@ def check_document(ctx: Context, doc: Document) -> None:
         return
     if doc.attach_to:
         f = _field_at(ctx, file, rt, ("attach_to",), doc.attach_to)
-        if f is not None and f.type != "attachment":
-            good = ", ".join(g.name for g in rt.user_fields if g.type == "attachment")
+        if f is not None and not f.kind.stores_files:
+            good = ", ".join(g.name for g in rt.user_fields if g.kind.stores_files)
             ctx.report(file, ("attach_to",), f"'{f.name}' is {'an' if f.type[0] in 'aeio' else 'a'}"
                        f" {f.type} field; documents are stored in an attachment field "
                        f"({f'fields that fit: {good}' if good else f'{rt.name} has none'})")
@@ -88,9 +88,9 @@ def _check_related(ctx: Context, doc: Document, key: str, rel) -> None:
         return
     if rel.link:
         f = _field_at(ctx, file, other, (*at, "link"), rel.link)
-        if f is not None and (f.type not in ("link", "user") or f.target != doc.record_type):
+        if f is not None and (not f.kind.links or f.target != doc.record_type):
             good = [g.name for g in other.user_fields
-                    if g.type in ("link", "user") and g.target == doc.record_type]
+                    if g.kind.links and g.target == doc.record_type]
             ctx.report(file, (*at, "link"), f"'{rel.link}' does not link {rel.record_type} to "
                        f"{doc.record_type}" + (f" (links that do: {', '.join(good)})" if good
                                                else f" ({rel.record_type} has no such link)"))

@@ -63,8 +63,8 @@ SYSTEM_LABELS = {
     "id": ("id", {"en": "ID", "zh": "编号"}),
     "created_at": ("datetime", {"en": "Created at", "zh": "创建时间"}),
     "updated_at": ("datetime", {"en": "Updated at", "zh": "更新时间"}),
-    "created_by": ("user", {"en": "Created by", "zh": "创建人"}),
-    "updated_by": ("user", {"en": "Updated by", "zh": "更新人"}),
+    "created_by": ("created_by", {"en": "Created by", "zh": "创建人"}),
+    "updated_by": ("updated_by", {"en": "Updated by", "zh": "更新人"}),
     "version": ("integer", {"en": "Version", "zh": "版本"}),
 }
 
@@ -496,22 +496,18 @@ def _record_type(name: str, source: Source, bad: set[tuple], timezone: str,
     fields: dict[str, Field] = {}
     for fname, fdef in _mapping(raw.get("fields")).items():
         ftype = fdef.get("type") if isinstance(fdef, dict) else None
-        usable = (isinstance(ftype, str) and ftype in registry and ftype != "id"
+        usable = (isinstance(ftype, str) and ftype in registry and registry.get(ftype).declarable
                   and not any(p[:2] == ("fields", fname) for p in bad))
         if not usable:
             broken.fields.setdefault(name, set()).add(fname)
             continue
         fields[fname] = _field(fname, fdef, source, timezone, users)
     for sname, (stype, texts) in SYSTEM_LABELS.items():
-        config: dict[str, Any] = {}
-        if stype == "datetime":
-            config["timezone"] = timezone
-        elif stype == "user":
-            config["target"] = users
+        config: dict[str, Any] = _implied_config(registry.get(stype), {}, timezone, users)
         fields[sname] = Field(sname, stype, Label(texts), read_only=True, system=True,
                               config=config, loc=Loc(source.file))
     declared = [f for f in fields.values() if not f.system]
-    title = _str(raw.get("title")) or next((f.name for f in declared if f.type == "text"), "id")
+    title = _str(raw.get("title")) or next((f.name for f in declared if f.kind.titles), "id")
     search = _strings(raw.get("search")) if isinstance(raw.get("search"), list) else tuple(
         f.name for f in declared if f.kind.searchable)
     label = _label(raw.get("label"), name)
@@ -527,14 +523,22 @@ def _record_type(name: str, source: Source, bad: set[tuple], timezone: str,
     )
 
 
+def _implied_config(kind, config: dict[str, Any], timezone: str,
+                    users: str | None) -> dict[str, Any]:
+    """What the workspace gives a field of this kind: its time zone (values that are
+    instants: a datetime, a formula giving one) and, for a person, the users type."""
+    if kind.zoned(config):
+        config.setdefault("timezone", timezone)
+    if kind.person:
+        config["target"] = users
+    return config
+
+
 def _field(name: str, fdef: dict[str, Any], source: Source, timezone: str,
            users: str | None) -> Field:
     ftype = fdef["type"]
     config = {k: v for k, v in fdef.items() if k not in COMMON_OPTIONS and k != "options"}
-    if ftype == "datetime" or (ftype == "formula" and config.get("result") == "datetime"):
-        config.setdefault("timezone", timezone)
-    if ftype == "user":
-        config["target"] = users
+    config = _implied_config(registry.get(ftype), config, timezone, users)
     options = []
     for i, raw in enumerate(fdef.get("options") or []):
         raw = {"value": raw} if isinstance(raw, str) else raw

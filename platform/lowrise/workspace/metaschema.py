@@ -339,7 +339,7 @@ def workspace_schema() -> dict[str, Any]:
 
 def _field_defs() -> dict[str, Any]:
     """`field` (any field) and one `field_<type>` per field type, from the registry."""
-    types = [t for t in registry.names() if t != "id"]
+    types = [t for t in registry.names() if registry.get(t).declarable]
     defs: dict[str, Any] = {}
     branches = []
     for t in types:

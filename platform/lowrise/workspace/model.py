@@ -232,5 +232,5 @@ class Workspace:
             (rt, f)
             for rt in self.record_types.values()
             for f in rt.fields.values()
-            if f.type in ("link", "user") and f.target == type_name
+            if f.kind.links and f.target == type_name
         ]

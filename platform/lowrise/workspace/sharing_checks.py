@@ -72,7 +72,8 @@ def check_public_form(ctx: Context, file: str, rt: RecordType, public: Any) -> N
     _check_required(ctx, file, rt, "", set(asked) | set(given), links)
     for link in sorted(links):
         f = rt.fields.get(link)
-        if f is not None and f.type == "link" and f.target in ctx.workspace.record_types:
+        if f is not None and f.kind.links and not f.kind.person \
+                and f.target in ctx.workspace.record_types:
             _check_required(ctx, file, ctx.workspace.record_types[f.target], link + ".",
                             set(asked) | set(given), set())
     roles = public.get("managed_by")
@@ -99,7 +100,7 @@ def _resolve(ctx: Context, file: str, rt: RecordType, path: str, at: tuple) -> F
     f = _field_at(ctx, file, rt, at, first)
     if f is None or not rest:
         return f
-    if f.type != "link" or f.target not in ctx.workspace.record_types:
+    if not f.kind.links or f.kind.person or f.target not in ctx.workspace.record_types:
         ctx.report(file, at, f"'{first}' is {_article(f.type)} field; a public form reaches "
                    "another record through a link field")
         return None
@@ -114,14 +115,14 @@ def _check_set(ctx: Context, file: str, rt: RecordType, path: str, value: Any,
         return
     if path in asked:
         ctx.report(file, at, f"'{path}' is asked for and set: keep one", key=True)
-    elif f.system or f.kind.generated or f.type == "attachment":
+    elif f.system or f.kind.generated or f.kind.stores_files:
         ctx.report(file, at, f"'{path}' is {_article(f.type)} field, which a form cannot set",
                    key=True)
     elif f.unique:
         ctx.report(file, at, f"'{path}' must be unique: one value set on every submission "
                    "would refuse all but the first", key=True)
     elif not (isinstance(value, str) and value.strip().lower() in ("now", "today")
-              and f.type in ("date", "datetime")):
+              and f.kind.calendar):
         try:
             parsed = f.kind.parse(f, value)
             if parsed is not None:

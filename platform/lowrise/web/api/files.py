@@ -30,7 +30,7 @@ def _target(type_name: str, record_id: int, field: str) -> tuple[RecordType, Fie
     """The type, the attachment field and the record as the caller sees it (404 otherwise)."""
     rtype = _type(type_name)
     f = rtype.fields.get(field)
-    if f is None or f.type != "attachment":
+    if f is None or not f.kind.stores_files:
         raise NotFound(f"{rtype.label} has no attachment field '{field}'")
     with rt().engine.connect() as conn:
         record = _read_one(conn, rtype, record_id)

@@ -171,9 +171,8 @@ def _engine_values(rtype: RecordType, body: Mapping[str, Any]) -> dict[str, Any]
     out = dict(body)
     for name, value in body.items():
         f = rtype.fields.get(name)
-        if f is not None and f.type == "duration" and isinstance(value, int | float) and \
-                not isinstance(value, bool):
-            out[name] = f"{value}s"
+        if f is not None:
+            out[name] = f.kind.from_json(f, value)
     return out
 
 
@@ -202,7 +201,7 @@ def _expand_names(rtype: RecordType) -> list[str]:
     names = _names("expand")
     for name in names:
         f = rtype.fields.get(name)
-        if f is None or f.type not in ("link", "user") or not f.target:
+        if f is None or not f.kind.links or not f.target:
             raise FilterError(f"cannot expand '{name}': it is not a link field of {rtype.label}"
                               f"{filters.did_you_mean(name, rtype.fields)}")
     return names
