@@ -282,3 +282,13 @@ def test_department_in_write_rows_and_unless(world):
     assert rows[w.deals["bob"]]["subject"] == "bob deal"
     assert isinstance(rows[w.deals["big"]]["subject"], access.Masked)
     assert rows[w.deals["big"]]["subject"] != "big deal"
+
+
+def test_a_department_scope_takes_the_creator_but_not_the_last_editor():
+    """created_by and updated_by have types of their own: the creator is a person a scope
+    may name (as any user field), the last editor changes on every write and is refused."""
+    ws = load_workspace_from_texts(dict(FILES, **{"workspace.yaml": WORKSPACE.replace(
+        "rows: department}", "rows: {department: [created_by]}}")}))
+    assert ws.type("deal").fields["created_by"].kind.person
+    text = _problems(WORKSPACE.replace("rows: department}", "rows: {department: [updated_by]}}"))
+    assert "'updated_by' is not a user field of deal nor a link to departments" in text

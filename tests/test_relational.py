@@ -565,3 +565,24 @@ def test_indexed_lookups_and_rollups_get_an_index_and_avg_takes_a_scale(engine):
     for amount in ("1.00", "2.00", "2.00"):
         r.create("case", {"title": "t", "client": z["id"], "amount": amount}, ADMIN)
     assert _get(r, "client", z["id"])["avg_amount"] == Decimal("1.667")
+
+
+def test_a_derived_field_answers_what_its_values_are_and_not_what_a_field_of_that_type_does():
+    """A lookup of a select has the select's options (dashboards label and order by them, a
+    table's filters compare as options) but is no stage a board could move; a rollup of a
+    currency sums and exports in the currency's Excel format; a count is a whole number."""
+    from lowrise.exporter import number_format
+
+    ws = load_workspace_from_texts(FILES)
+    case = ws.record_types["case"].fields
+    client = ws.record_types["client"].fields
+    source = case["client_source"]
+    assert source.kind.has_options and not source.kind.multiple and source.kind.groupable
+    assert source.kind.flavor == "select"
+    assert not (source.kind.stages or source.kind.links or source.kind.person)
+    won = client["won_amount"]
+    assert won.kind.sums and won.kind.numeric and not won.kind.has_options
+    assert number_format(won) == number_format(case["amount"]) == '"¥"#,##0.00'
+    assert number_format(client["cases"]) == "#,##0"
+    assert number_format(client["first_won"]) == "yyyy-mm-dd"
+    assert number_format(source) is None
