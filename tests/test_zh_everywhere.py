@@ -142,10 +142,6 @@ def _english_labels(ws) -> list[str]:
     return out
 
 
-# Known to fail until the pages and the engine say everything through the catalogue; strict, so
-# that the day it passes the mark must go.
-@pytest.mark.xfail(strict=True, reason="settings, API reference, rules pages, conflicts and "
-                   "other engine words are not all translated yet")
 @pytest.mark.parametrize("role", ["admin", "manager", "consultant", "legal"])
 def test_every_page_reads_in_chinese(office, role):
     ws = office.extensions["lowrise"].workspace

@@ -20,7 +20,7 @@ SAME_IN_BOTH = {
     "token", "bearer", "markdown", "iso", "gb", "mb", "kb", "js", "css", "svg", "png", "jpg",
     "jpeg", "gif", "webp", "zip", "doc", "ics", "ical", "wechat", "qq", "curl", "get", "post",
     "patch", "put", "delete", "head", "problem", "if-match", "schemathesis", "python",
-    "wecom", "dingtalk", "feishu", "bom", "utc", "gmt", "cst", "zh", "en",
+    "wecom", "dingtalk", "feishu", "bom", "utc", "gmt", "cst", "zh", "en", "rfc",
 }
 
 READ_ATTRS = ("title", "aria-label", "placeholder", "alt", "aria-description")
@@ -30,8 +30,9 @@ CODE = re.compile(
     r"|\b\d+[A-Za-z]+\b|\$[\w.]+|\{[^}]*\}|`[^`]*`")
 
 
-#: elements whose content is not interface words: code, and text marked as another language
-#: (the language switch names each language in itself: "English")
+#: elements whose content is not interface words: code, text marked as another language
+#: (the language switch names each language in itself: "English"), and text marked
+#: translate="no" (a name from the YAML files, like a record type's `client`)
 _QUIET = ("script", "style", "template", "code", "pre", "kbd", "samp")
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
          "track", "wbr"}
@@ -50,7 +51,8 @@ class _Words(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         lang = a.get("lang")
-        quiet = self.skip or tag in _QUIET or (lang is not None and not lang.startswith("zh"))
+        quiet = (self.skip or tag in _QUIET or (lang is not None and not lang.startswith("zh"))
+                 or a.get("translate") == "no")  # a code, marked as not to be translated
         if tag not in _VOID:
             self.stack.append(quiet)
         if quiet:
