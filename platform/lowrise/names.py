@@ -1,5 +1,5 @@
 """Words for the platform's own codes, as messages: field types, colours, kinds of view, rule
-triggers and actions, schema steps.
+triggers and actions, how a rule's run or message ended.
 
 The codes are what the YAML files say (`type: currency`, `color: blue`); a person reading a
 page in Chinese reads 金额 and 蓝色. `name_of(kind, code)` gives the message, or the code as
@@ -47,8 +47,22 @@ ACTIONS = {
     "block": msg("refuse the change"),
 }
 
+RUN_STATUSES = {
+    "ok": msg("done"), "failed": msg("failed"), "blocked": msg("refused the change"),
+    "skipped": msg("skipped"), "depth_limit": msg("stopped: rules triggering rules too deep"),
+    "fired": msg("fired"), "cancelled": msg("cancelled"),
+}
+
+MESSAGE_KINDS = {"email": msg("e-mail"), "webhook": msg("web address call")}
+
+MESSAGE_STATUSES = {
+    "pending": msg("waiting"), "sending": msg("sending"), "delivered": msg("delivered"),
+    "failed": msg("failed"), "cancelled": msg("cancelled"),
+}
+
 KINDS = {"field_type": FIELD_TYPES, "color": COLORS, "view_type": VIEW_TYPES,
-         "trigger": TRIGGERS, "action": ACTIONS}
+         "trigger": TRIGGERS, "action": ACTIONS, "run_status": RUN_STATUSES,
+         "message_kind": MESSAGE_KINDS, "message_status": MESSAGE_STATUSES}
 
 
 def name_of(kind: str, code: str | None) -> Msg | str:
