@@ -124,8 +124,8 @@ def test_a_column_the_rules_forbid_is_marked_while_dragging(served, browser, db_
     page.mouse.move(box["x"] + 40, box["y"] + 30, steps=4)
     page.mouse.move(to["x"] + to["width"] / 2, to["y"] + 120, steps=8)
     page.locator("section.column.drop-no[data-value='won']").wait_for()
-    # the labels are Chinese; the sentence around them is the engine's, still English
-    assert "only manager may move 阶段 to 赢单" in won.get_attribute("data-reason")
+    # the engine's reason, put into the reader's language with its labels
+    assert "只有 manager 可以把阶段改为“赢单”" in won.get_attribute("data-reason")
     assert "drop-no" not in (lost.get_attribute("class") or "")  # A1 has its closing date
     shot(page, "kanban-forbidden-column", backend_of(db_url))
     page.mouse.up()  # dropped on the forbidden column: it stays where it was

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lowrise.actor import Actor
+from lowrise.i18n import Lazy, msg, tr
 from lowrise.workspace.model import RecordType
 
 from .model import StageRules
@@ -28,7 +29,10 @@ class Verdict:
 
     @property
     def message(self) -> str:
-        return "; ".join(self.reasons)
+        said = self.reasons[0] if self.reasons else ""
+        for reason in self.reasons[1:]:  # one message, each reason put into words when shown
+            said = msg("%(done)s; %(why)s", done=said, why=reason)
+        return said
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,11 @@ class StageMove:
     verdict: Verdict = field(default_factory=lambda: Verdict(True))
 
 
-def _label(rt: RecordType, name: str, value: Any, locale: str) -> str:
+def _label(rt: RecordType, name: str, value: Any, locale: str) -> Any:
+    """An option's label (a Label, put into words where the message is shown)."""
     f = rt.fields[name]
     opt = f.option(str(value)) if value is not None else None
-    return opt.label.get(locale) if opt else str(value)
+    return opt.label if opt else str(value)
 
 
 def check(rules: StageRules, rt: RecordType, record: Mapping[str, Any] | None,
@@ -55,26 +60,30 @@ def check(rules: StageRules, rt: RecordType, record: Mapping[str, Any] | None,
         return Verdict(True)
     merged = {**(record or {}), **new_values}
     loc = actor.locale
-    field_label = rt.fields[name].label.get(loc)
+    field_label = rt.fields[name].label
     reasons, missing = [], []
     if record is not None and old is not None and old in rules.transitions and \
             new not in rules.transitions[old]:
         allowed = rules.transitions[old]
-        where = ", ".join(_label(rt, name, v, loc) for v in allowed) or "nowhere"
-        reasons.append(f"{field_label} cannot go from {_label(rt, name, old, loc)} to "
-                       f"{_label(rt, name, new, loc)} (from there: {where})")
+        where = Lazy(lambda locale: tr(msg(", "), locale).join(
+            tr(_label(rt, name, v, loc), locale) for v in allowed)) if allowed else msg("nowhere")
+        reasons.append(msg("%(field)s cannot go from %(old)s to %(new)s (from there: %(where)s)",
+                           field=field_label, old=_label(rt, name, old, loc),
+                           new=_label(rt, name, new, loc), where=where))
     if not actor.system:
         wanted = rules.roles.get((str(old), str(new))) or rules.roles.get(("*", str(new)))
         if wanted and not set(wanted) & set(actor.roles):
-            reasons.append(f"only {', '.join(wanted)} may move {field_label} to "
-                           f"{_label(rt, name, new, loc)}")
+            reasons.append(msg("only %(roles)s may move %(field)s to %(new)s",
+                               roles=", ".join(wanted), field=field_label,
+                               new=_label(rt, name, new, loc)))
     for need in rules.required.get(str(new), ()):
         if merged.get(need) in (None, "", []):
             missing.append(need)
     if missing:
-        labels = ", ".join(rt.fields[m].label.get(loc) for m in missing)
-        reasons.append(f"fill in {labels} before moving {field_label} to "
-                       f"{_label(rt, name, new, loc)}")
+        labels = Lazy(lambda locale: tr(msg(", "), locale).join(
+            rt.fields[m].label.get(locale) for m in missing))
+        reasons.append(msg("fill in %(fields)s before moving %(field)s to %(new)s",
+                           fields=labels, field=field_label, new=_label(rt, name, new, loc)))
     return Verdict(not reasons, tuple(reasons), tuple(missing))
 
 
@@ -82,5 +91,5 @@ def errors_of(rules: StageRules, verdict: Verdict) -> dict[str, str]:
     """A ValidationError's errors for a refused move: on the stage field and the missing ones."""
     out = {rules.field: verdict.message}
     for m in verdict.missing:
-        out.setdefault(m, "is required for this stage")
+        out.setdefault(m, msg("is required for this stage"))
     return out

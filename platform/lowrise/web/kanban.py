@@ -181,7 +181,7 @@ class Board:
         for key in keys:
             verdict = rules.check_move(self.rtype.name, rec, {self.group.name: key}, who)
             if not verdict:
-                out[key] = verdict.message
+                out[key] = say(verdict.message)
         return out
 
     def column(self, value, *, totals=None, page=None) -> dict:
