@@ -20,7 +20,8 @@ SAME_IN_BOTH = {
     "token", "bearer", "markdown", "iso", "gb", "mb", "kb", "js", "css", "svg", "png", "jpg",
     "jpeg", "gif", "webp", "zip", "doc", "ics", "ical", "wechat", "qq", "curl", "get", "post",
     "patch", "put", "delete", "head", "problem", "if-match", "schemathesis", "python",
-    "wecom", "dingtalk", "feishu", "bom", "utc", "gmt", "cst", "zh", "en", "rfc",
+    "wecom", "dingtalk", "feishu", "bom", "utc", "gmt", "cst", "zh", "en", "rfc", "ods",
+    "opendocument", "libreoffice",
 }
 
 READ_ATTRS = ("title", "aria-label", "placeholder", "alt", "aria-description")

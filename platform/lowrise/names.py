@@ -19,6 +19,10 @@ FIELD_TYPES = {
     "select": msg("single choice"), "multi_select": msg("multiple choice"),
     "link": msg("link to a record"), "user": msg("person"), "attachment": msg("attachment"),
     "autonumber": msg("automatic number"), "formula": msg("formula"), "id": msg("record number"),
+    "lookup": msg("value from a linked record"), "rollup": msg("summary of linked records"),
+    "count": msg("count of linked records"), "time": msg("time of day"),
+    "rich_text": msg("rich text"), "location": msg("location"), "barcode": msg("barcode"),
+    "created_by": msg("created by"), "updated_by": msg("updated by"),
 }
 
 COLORS = {
@@ -38,13 +42,14 @@ TRIGGERS = {
     "deleted": msg("when a record is deleted"), "time": msg("at a time set by a field"),
     "schedule": msg("on a schedule"), "manual": msg("by hand"),
     "webhook": msg("when called from outside"), "stages": msg("stage rules"),
+    "approved": msg("when approved"), "refused": msg("when refused"),
 }
 
 ACTIONS = {
     "set_fields": msg("set fields"), "create_record": msg("create a record"),
     "update_linked": msg("change linked records"), "assign": msg("assign"),
     "notify": msg("notify"), "webhook": msg("call a web address"), "comment": msg("comment"),
-    "block": msg("refuse the change"),
+    "block": msg("refuse the change"), "chat": msg("post to a group chat"),
 }
 
 RUN_STATUSES = {
@@ -53,7 +58,8 @@ RUN_STATUSES = {
     "fired": msg("fired"), "cancelled": msg("cancelled"),
 }
 
-MESSAGE_KINDS = {"email": msg("e-mail"), "webhook": msg("web address call")}
+MESSAGE_KINDS = {"email": msg("e-mail"), "webhook": msg("web address call"),
+                 "chat": msg("group chat robot")}
 
 MESSAGE_STATUSES = {
     "pending": msg("waiting"), "sending": msg("sending"), "delivered": msg("delivered"),

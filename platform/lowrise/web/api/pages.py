@@ -49,6 +49,7 @@ OPERATIONS = {
     "replace": msg("Replace the files of a %(type)s's field by the upload"),
     "download": msg("Download a file of a %(type)s"),
     "remove": msg("Remove a file from a %(type)s"),
+    "aggregate": msg("Count, sum, average, minimum and maximum of %(types)s per group"),
 }
 
 
