@@ -59,7 +59,8 @@ class World:
         self.k_amy2 = mk("case", client=self.c_shared["id"], consultant=self.amy["id"],
                          opened_on=today, stage="lead", amount="200")
         self.k_ben = mk("case", client=self.c_ben["id"], consultant=self.ben["id"],
-                        opened_on=today, stage="deposit", amount="400")
+                        opened_on=today, stage="deposit", amount="400",
+                        deposit_amount="20", deposit_paid_on=today)
         self.contract = mk("contract", kind=_first_option(run, "contract", "kind"),
                            case=self.k_ben["id"], client=self.c_ben["id"],
                            unit=self.unit["id"], amount="400",

@@ -74,3 +74,20 @@ def test_form_errors_read_in_chinese_and_in_english(client, signed_in):
     client.get("/locale/en?next=/")
     resp = signed_in.post("/r/client/new", data={"name": ""})
     assert re.search(r'id="name-err"[^>]*>Name is required', resp.text)
+
+
+def test_a_message_kept_in_a_text_column_reads_in_each_readers_locale():
+    from lowrise.i18n import from_text, msg, to_text
+
+    class Label:  # as a workspace label is: words per locale
+        texts = {"en": "Contract review", "zh": "合同审批"}
+
+        def get(self, locale):
+            return self.texts.get(locale, self.texts["en"])
+
+    kept = to_text(msg("Waiting for your approval: %(approval)s", approval=Label()))
+    assert len(kept) < 255 and "Waiting" in kept
+    assert from_text(kept, "en") == "Waiting for your approval: Contract review"
+    assert from_text(kept, "zh") == "待您审批：合同审批"
+    assert from_text("typed words", "zh") == "typed words" and from_text(None, "zh") is None
+    assert to_text("plain words") == "plain words"

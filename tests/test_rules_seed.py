@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from lowrise import seed as seeding
+from lowrise.i18n import from_text
 from lowrise.rules.worker import Worker
 from lowrise.storage import migrate as mig
 from lowrise.storage.records import Records
@@ -51,7 +52,7 @@ def test_seeded_records_get_their_timers_and_the_worker_fires_the_due_ones(engin
     assert _rows(engine, schema.system["lr_rule_runs"]) == []
     # the only notices are those of the demo contract reviews, waiting for their approvers
     notices = _rows(engine, schema.system["lr_notifications"])
-    assert {(n["rule"], n["record_type"], n["title"]) for n in notices} <= {
+    assert {(n["rule"], n["record_type"], from_text(n["title"], "zh")) for n in notices} <= {
         (None, "contract", "待您审批：合同审批")}
     seen = len(notices)
     # the worker fires what is already due, and leaves the future ones pending

@@ -72,7 +72,7 @@ def test_each_persons_feed_holds_their_viewings(tmp_path, db_url):
     mk("case", client=c_amy["id"], consultant=office.amy["id"],
        viewing_arranged_at=at(400), **case)  # beyond the year ahead
     mk("case", client=c_amy["id"], consultant=office.amy["id"],
-       viewing_arranged_at=at(3), **{**case, "stage": "lost"})  # not in the view
+       viewing_arranged_at=at(3), **{**case, "stage": "lost", "lost_reason": "price"})  # not in the view
     k_ben = mk("case", client=c_ben["id"], consultant=office.ben["id"],
                viewing_arranged_at=at(3), **case)
     c, _ = office.client("consultant")

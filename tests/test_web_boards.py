@@ -237,7 +237,7 @@ def test_moves_the_rules_forbid_are_marked_on_each_card(flow_app):
 
     # admin is not manager: lead -> won is the manager's; lost needs the closing date
     assert set(refused(dated["id"])) == {"won"}
-    assert "only manager may move Stage to Won" in refused(dated["id"])["won"]
+    assert "only Manager may move Stage to Won" in refused(dated["id"])["won"]
     assert set(refused(undated["id"])) == {"won", "lost"}
     assert "fill in Closes on" in refused(undated["id"])["lost"]
     done = refused(won["id"])  # nowhere to go from Won
@@ -250,7 +250,7 @@ def test_moves_the_rules_forbid_are_marked_on_each_card(flow_app):
     resp = auth.post("/r/deal/kanban/board/move",
                      data={"id": dated["id"], "version": "1", "to": "won"},
                      headers={"Accept": "application/json"})
-    assert resp.status_code == 422 and "only manager" in resp.get_json()["message"]
+    assert resp.status_code == 422 and "only Manager" in resp.get_json()["message"]
     assert run.records.get("deal", dated["id"])["stage"] == "lead"
     ok = auth.post("/r/deal/kanban/board/move",
                    data={"id": dated["id"], "version": "1", "to": "lost"},

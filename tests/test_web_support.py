@@ -136,7 +136,7 @@ sections:
 }
 
 PASSWORD = "correct horse battery"
-SYSTEM_ACTOR = Actor(name="test setup", system=True)  # set-up writes are the engine's own
+SYSTEM_ACTOR = Actor(name="system", system=True)  # set-up writes are the engine's own
 
 
 def make_workspace(files=None):

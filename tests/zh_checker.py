@@ -20,7 +20,8 @@ SAME_IN_BOTH = {
     "token", "bearer", "markdown", "iso", "gb", "mb", "kb", "js", "css", "svg", "png", "jpg",
     "jpeg", "gif", "webp", "zip", "doc", "ics", "ical", "wechat", "qq", "curl", "get", "post",
     "patch", "put", "delete", "head", "problem", "if-match", "schemathesis", "python",
-    "wecom", "dingtalk", "feishu", "bom", "utc", "gmt", "cst", "zh", "en",
+    "wecom", "dingtalk", "feishu", "bom", "utc", "gmt", "cst", "zh", "en", "rfc", "ods",
+    "opendocument", "libreoffice",
 }
 
 READ_ATTRS = ("title", "aria-label", "placeholder", "alt", "aria-description")
@@ -30,16 +31,18 @@ CODE = re.compile(
     r"|\b\d+[A-Za-z]+\b|\$[\w.]+|\{[^}]*\}|`[^`]*`")
 
 
-#: elements whose content is not interface words: code, and text marked as another language
-#: (the language switch names each language in itself: "English")
+#: elements whose content is not interface words: code, text marked as another language
+#: (the language switch names each language in itself: "English"), and text marked
+#: translate="no" (a name from the YAML files, like a record type's `client`)
 _QUIET = ("script", "style", "template", "code", "pre", "kbd", "samp")
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
          "track", "wbr"}
 
 
 class _Words(HTMLParser):
-    def __init__(self):
+    def __init__(self, reading: str = "zh"):
         super().__init__(convert_charrefs=True)
+        self.reading = reading  # the page's language: text marked as another is quiet
         self.stack: list[bool] = []  # per open element: is its content quiet
         self.parts: list[str] = []
 
@@ -50,7 +53,9 @@ class _Words(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         lang = a.get("lang")
-        quiet = self.skip or tag in _QUIET or (lang is not None and not lang.startswith("zh"))
+        quiet = (self.skip or tag in _QUIET
+                 or (lang is not None and not lang.startswith(self.reading))
+                 or a.get("translate") == "no")  # a code, marked as not to be translated
         if tag not in _VOID:
             self.stack.append(quiet)
         if quiet:
@@ -96,3 +101,29 @@ def english_words(html: str, values: set[str]) -> list[str]:
     """The English words on a page, given the words of the values it may show."""
     return [w for w in page_words(html)
             if w.lower() not in SAME_IN_BOTH and w.lower() not in values]
+
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
+
+
+def page_texts(html: str, reading: str) -> list[str]:
+    """The texts a person reads on a page in the `reading` language (codes left in)."""
+    p = _Words(reading)
+    p.feed(html)
+    return [t for t in p.parts if t.strip()]
+
+
+def chinese_runs(html: str, values: list[str]) -> list[str]:
+    """The runs of Chinese on a page meant to be in English, once every text that is a value
+    (a record's, a label or message the workspace's YAML writes) is taken out."""
+    out = []
+    for text in page_texts(html, "en"):
+        if not CJK.search(text):
+            continue
+        for v in values:
+            if v in text:
+                text = text.replace(v, " ")
+                if not CJK.search(text):
+                    break
+        out += CJK.findall(text)
+    return out

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from lowrise.i18n import msg
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -30,4 +32,4 @@ class Actor:
         return self.clock()
 
 
-SYSTEM = Actor(name="system", system=True)
+SYSTEM = Actor(name=msg("system"), system=True)

@@ -12,6 +12,7 @@ from lowrise.actor import Actor
 from lowrise.backup import cli as backup_cli
 from lowrise.cli_import import import_command
 from lowrise.cli_tokens import token as token_group
+from lowrise.i18n import msg
 from lowrise.rules import cli as rules_cli
 
 
@@ -214,7 +215,7 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
 
     try:
         made = seeding.seed(records, scale=scale, seed_value=seed_value, progress=progress,
-                            actor=Actor(name="demo data", system=True))
+                            actor=Actor(name=msg("demo data"), system=True))
     except BulkValidationError as exc:
         for row, errors in list(exc.rows.items())[:10]:
             for name, message in errors.items():

@@ -157,6 +157,33 @@ def dump(text: Any, locales: Any = (SOURCE_LOCALE,)) -> Any:
     return str(text)
 
 
+#: starts a text column's value that holds a message rather than words (`to_text`)
+STORED = "\x1emsg:"
+
+
+def to_text(text: Any, locales: Any = (SOURCE_LOCALE,)) -> str:
+    """A message kept in a text column (a notification's title) so that each reader reads it
+    in their own locale: its `dump` as JSON behind a marker no typed text starts with. Plain
+    words stay as they are."""
+    if not isinstance(text, (Msg, Lazy)):
+        return "" if text is None else str(text)
+    import json
+
+    return STORED + json.dumps(dump(text, locales), ensure_ascii=False, separators=(",", ":"))
+
+
+def from_text(value: str | None, locale: str | None) -> str | None:
+    """What `to_text` kept, in `locale`; anything else as it is."""
+    if not isinstance(value, str) or not value.startswith(STORED):
+        return value
+    import json
+
+    try:
+        return tr(load(json.loads(value[len(STORED):])), locale)
+    except ValueError:
+        return value
+
+
 def load(data: Any) -> Any:
     """What `dump` stored, as a Msg again (anything else as it was)."""
     if isinstance(data, dict) and "$msg" in data:

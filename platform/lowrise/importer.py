@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError
-from lowrise.i18n import Lazy, about, language, msg, msg_n, tr
+from lowrise.i18n import Lazy, about, msg, msg_n, tr
 from lowrise.sheets import (
     MAX_COLUMNS,
     MAX_ROWS,
@@ -104,8 +104,7 @@ def check_mapping(rt: RecordType, mapping: Sequence[str | None], *, key: str | N
     missing = [f for f in importable(rt) if f.required and f.default is None
                and f.name not in out]
     if missing:
-        names = Lazy(lambda locale: _list([f"{f.label.get(locale)} ({f.name})" for f in missing],
-                                          locale))
+        names = Lazy(lambda locale: _list([f.label.get(locale) for f in missing], locale))
         raise ImportFileError(msg_n("a required field has no column: %(fields)s",
                                     "required fields have no column: %(fields)s",
                                     len(missing), fields=names))
@@ -393,13 +392,12 @@ def describe(errs: Mapping[str, Any], rt: RecordType, locale: str = "en") -> str
     for name, problem in errs.items():
         f = rt.fields.get(name) if name else None
         parts.append(tr(about(f.label, problem) if f else problem, locale))
-    return _list(parts, locale, sep=("; ", "；"))
+    return _list(parts, locale, sep=msg("; "))
 
 
-def _list(items: Sequence[str], locale: str | None, *, sep: tuple[str, str] = (", ", "、")
-          ) -> str:
+def _list(items: Sequence[str], locale: str | None, *, sep: str = msg(", ")) -> str:
     """Items joined as the locale writes a list (Chinese with its own marks)."""
-    return (sep[1] if language(locale) == "zh" else sep[0]).join(items)
+    return tr(sep, locale).join(items)
 
 
 def error_rows_csv(sheet: Sheet, errors: Mapping[int, Mapping[str, str]], rt: RecordType,

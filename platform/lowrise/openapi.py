@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from lowrise.actor import SYSTEM
 from lowrise.fields.file import DEFAULT_MAX_SIZE
+from lowrise.i18n import msg
 from lowrise.storage.values import parse_values
 from lowrise.workspace.model import Field, RecordType, Workspace
 
@@ -28,20 +29,22 @@ DEFAULT_LIMIT = 50
 PROBLEM = "application/problem+json"
 
 #: problem types: the `type` of every problem document is API_PREFIX + "/problems#" + key
-PROBLEM_TYPES = {
-    "bad-request": "The request is malformed (a query parameter, the JSON body).",
-    "unauthorized": "No valid API token (Authorization: Bearer ...) and no signed-in session.",
-    "forbidden": "The token's user may not do this.",
-    "not-found": "No such record type or record (it may be in the trash).",
-    "validation": "Some values were refused; `errors` lists each field with the reason.",
-    "bulk-validation": "Some records of a bulk call were refused; nothing was written; "
-                       "`errors` lists each record (`index`) and field.",
-    "conflict": "The record changed since it was read (If-Match did not match its version); "
-                "`current_version` is the version now stored.",
-    "too-large": "The request is larger than the server accepts (an upload over its limit).",
-    "unavailable": "The database is unavailable or busy right now; try again after the "
-                   "seconds in Retry-After.",
-    "server-error": "The server failed to answer (the error is in its log).",
+PROBLEM_TYPES = {  # messages: the reference page shows them in the reader's language
+    "bad-request": msg("The request is malformed (a query parameter, the JSON body)."),
+    "unauthorized": msg("No valid API token (`Authorization: Bearer ...`) and no signed-in "
+                        "session."),
+    "forbidden": msg("The token's user may not do this."),
+    "not-found": msg("No such record type or record (it may be in the trash)."),
+    "validation": msg("Some values were refused; `errors` lists each field with the reason."),
+    "bulk-validation": msg("Some records of a bulk call were refused; nothing was written; "
+                           "`errors` lists each record (`index`) and field."),
+    "conflict": msg("The record changed since it was read (`If-Match` did not match its "
+                    "version); `current_version` is the version now stored."),
+    "too-large": msg("The request is larger than the server accepts (an upload over its "
+                     "limit)."),
+    "unavailable": msg("The database is unavailable or busy right now; try again after the "
+                       "seconds in `Retry-After`."),
+    "server-error": msg("The server failed to answer (the error is in its log)."),
 }
 
 _NULL = {"type": "null"}

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from faker import Faker
 
 from lowrise.actor import Actor
+from lowrise.i18n import msg
 from lowrise.storage.db import refresh_statistics
 from lowrise.storage.records import Records
 from lowrise.workspace.model import Field, RecordType, Workspace
@@ -136,7 +137,7 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
     records = timers_only(records)
     ws = records.schema.workspace
     now = datetime.now(UTC).replace(microsecond=0)
-    actor = actor or Actor(name="demo data", clock=lambda: now, system=True)
+    actor = actor or Actor(name=msg("demo data"), clock=lambda: now, system=True)
     sampler = Sampler(ws, seed_value, now)
     counts = demo_counts(ws, scale)
     cache: dict[tuple[str, int], dict] = {}

@@ -350,7 +350,7 @@ def import_template(archive_path: str | os.PathLike, dest: str | os.PathLike, *,
 
 
 def _importer() -> Actor:
-    return Actor(name="template import", system=True)
+    return Actor(name=msg("template import"), system=True)
 
 
 def _check_database_empty(url: str, schema) -> None:

@@ -25,7 +25,12 @@ from .model import ACCESS_RANK, AccessModel, Mask, TypeGrant, model_of
 from .scopes import NOTHING, scope_node, union
 
 WORDS = {0: "visible", 1: "read_only", 2: "masked", 3: "hidden"}
-SAYS = {"read_only": "read-only", "masked": "masked", "hidden": "hidden"}
+SAYS = {"read_only": msg("read-only"), "masked": msg("masked"), "hidden": msg("hidden")}
+#: what a role may not do, and what it may not sort, group or add up by, as words
+ACTIONS = {"read": msg("read"), "create": msg("create"), "update": msg("update"),
+           "delete": msg("delete"), "export": msg("export"), "manage": msg("manage"),
+           "reveal": msg("reveal")}
+PURPOSES = {"sort by": msg("sort by"), "group by": msg("group by"), "add up": msg("add up")}
 FLAG = "lr_flag_"
 #: why a field may not be set, by how it shows (fragments that follow the field's name)
 READ_ONLY = msg("you may not set this field: it is read-only for you")
@@ -111,7 +116,8 @@ class Policy:
         if not self.may(action, type_name):
             rt = self.ws.record_types.get(type_name)
             what = rt.label_plural if rt is not None else type_name
-            raise Forbidden(f"your role may not {action} {what}")
+            raise Forbidden(msg("your role may not %(action)s %(what)s",
+                                action=ACTIONS.get(action, action), what=what))
 
     def readable_types(self) -> list[str]:
         return [n for n in self.ws.record_types if self.may("read", n)]
@@ -318,8 +324,9 @@ class Policy:
             if rank >= 2:
                 f = self.ws.type(type_name).fields.get(name)
                 shown = f.label if f is not None else name
-                raise FilterError(f"cannot {purpose} '{shown}': it is {SAYS[WORDS[rank]]} "
-                                  "for you")
+                raise FilterError(msg("cannot %(purpose)s '%(field)s': it is %(state)s for you",
+                                      purpose=PURPOSES.get(purpose, purpose), field=shown,
+                                      state=SAYS[WORDS[rank]]))
 
     def guard_filter(self, type_name: str, node: filters.Node | None) -> filters.Node | None:
         """The filter with every condition on a field the actor does not see in full made
@@ -343,8 +350,8 @@ class Policy:
             open_rows = [self._plan(tn).flags[a.flag] for a in alts if a.flag is not None]
             if i > 0 or not open_rows:
                 rank = min(a.rank for a in alts)
-                raise FilterError(f"cannot filter by '{f.label}': it is {SAYS[WORDS[rank]]} "
-                                  "for you")
+                raise FilterError(msg("cannot filter by '%(field)s': it is %(state)s for you",
+                                      field=f.label, state=SAYS[WORDS[rank]]))
             guards.append(union(open_rows))
         if not guards:
             return node

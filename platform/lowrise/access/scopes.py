@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lowrise import filters
+from lowrise.i18n import msg, tr
 from lowrise.org import Org, below, my_departments, org_of, people_in
 from lowrise.workspace.model import RecordType, Workspace
 
@@ -45,8 +46,7 @@ class TeamMembers(filters.Extension):
     def describe(self, ws: Workspace, locale: str) -> str:
         f = ws.type(self.record_type).fields[self.field]
         name = f.label.get(locale, ws.default_locale)
-        return f"{name} 是我团队的成员" if locale.startswith("zh") else \
-            f"{name} is in my team"
+        return tr(msg("%(field)s is in my team", field=name), locale)
 
 
 def members(schema, users_type: str, teams: Teams, me: int) -> sa.Select:
@@ -127,8 +127,7 @@ class LinkedFrom(filters.Extension):
 
     def describe(self, ws: Workspace, locale: str) -> str:
         label = ws.type(self.other).label_plural.get(locale, ws.default_locale)
-        return f"被我可见的{label}关联" if locale.startswith("zh") else \
-            f"linked from {label} I can see"
+        return tr(msg("linked from %(types)s I can see", types=label), locale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +146,7 @@ class IsUser(filters.Extension):
         return ctx.user is not None and record.get("id") == ctx.user
 
     def describe(self, ws: Workspace, locale: str) -> str:
-        return "是我本人" if locale.startswith("zh") else "is me"
+        return tr(msg("is me"), locale)
 
 
 def scope_node(ws: Workspace, rt: RecordType, scope: Scope, teams: Teams,

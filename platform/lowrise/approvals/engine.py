@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from lowrise import filters
 from lowrise.actor import Actor
 from lowrise.errors import Forbidden, NotFound, ValidationError
-from lowrise.i18n import msg, tr
+from lowrise.i18n import msg, to_text, tr
 from lowrise.storage.db import write_transaction
 from lowrise.storage.records import Change, Records
 
@@ -257,8 +257,7 @@ class Approvals:
                 record_id=row["record_id"], due_at=due, since=now, status="pending",
                 created_at=now, attempts=0))
         self._notify(conn, ap, row, whos, now, msg(
-            "Waiting for your approval: %(approval)s", approval=ap.label.get(
-                self.ws.default_locale)))
+            "Waiting for your approval: %(approval)s", approval=ap.label))
 
     def _notify(self, conn, ap: Approval, row, whos, now, title) -> None:
         people: set[int] = {w.person for w in whos if w.person is not None}
@@ -271,7 +270,9 @@ class Approvals:
                     if roles & set(uid_roles.roles or ()):
                         people.add(uid_roles.staff_id)
         people.discard(row["requester"])
-        text = tr(title, self.ws.default_locale)[:255]
+        text = to_text(title, self.ws.locales)  # read in each reader's own locale
+        if len(text) > 255:
+            text = tr(title, self.ws.default_locale)[:255]
         if people:
             conn.execute(self.notes.insert(), [dict(
                 user_id=p, rule=None, record_type=row["record_type"],
@@ -298,7 +299,7 @@ class Approvals:
         if outcome is not None:
             self._apply(conn, ap, row, outcome, writer)
         if status in ("approved", "refused"):
-            label = ap.label.get(self.ws.default_locale)
+            label = ap.label
             self._react(conn, ap, row, status, writer)
             if row.get("requester") is not None:
                 self._notify(conn, ap, {**row, "requester": None},
@@ -406,8 +407,7 @@ class Approvals:
                     if row.get("requester") is not None:
                         self._notify(conn, ap, {**row, "requester": None},
                                      [resolve.Who(person=row["requester"])], now, msg(
-                                         "Sent back to you: %(approval)s",
-                                         approval=ap.label.get(self.ws.default_locale)))
+                                         "Sent back to you: %(approval)s", approval=ap.label))
                 else:
                     if to_step >= row["step"]:
                         raise ApprovalError(msg("a round is sent back to an earlier step "

@@ -128,8 +128,8 @@ class _Run:
                     self.control_conds.append({"field": fname, "op": "eq",
                                                "value": sel.values[c.name]})
                 else:
-                    self.notes.append(fmt.word("not_filtered", locale).format(
-                        fmt.text(c.label, locale)))
+                    self.notes.append(fmt.word("not_filtered", locale,
+                                               field=fmt.text(c.label, locale)))
         # The drill-down opens `view` (None: the table a type without declared ones gets),
         # which applies its own filter: the URL adds the rest.
         own = flat(widget.filter)

@@ -14,6 +14,7 @@ from babel.numbers import format_compact_decimal, format_decimal
 
 from lowrise import filters
 from lowrise.actor import Actor
+from lowrise.i18n import msg, tr
 from lowrise.storage import query
 from lowrise.storage.tables import Schema
 from lowrise.workspace.model import Label, RecordType
@@ -21,16 +22,15 @@ from lowrise.workspace.model import Label, RecordType
 if t.TYPE_CHECKING:
     from lowrise.dashboards.model import Measure
 
-#: how a measure's default label reads, per function and language ({} is the field's label)
+#: how a measure's default label reads, per function (a sum reads as the field's label)
 MEASURE_WORDS = {
-    "sum": {"en": "{}", "zh": "{}"},
-    "avg": {"en": "Average {}", "zh": "平均{}"},
-    "min": {"en": "Lowest {}", "zh": "最低{}"},
-    "max": {"en": "Highest {}", "zh": "最高{}"},
+    "avg": msg("Average %(field)s"),
+    "min": msg("Lowest %(field)s"),
+    "max": msg("Highest %(field)s"),
 }
 WORDS = {
-    "empty": {"en": "(empty)", "zh": "（空）"},
-    "not_filtered": {"en": "Not narrowed by {}", "zh": "未按{}筛选"},
+    "empty": msg("(empty)"),
+    "not_filtered": msg("Not narrowed by %(field)s"),
 }
 BUCKET_SKELETONS = {"day": "MMMd", "week": "MMMd", "month": "yMMM", "year": "y"}
 
@@ -45,9 +45,9 @@ def text(label: Label | str | None, locale: str = "en") -> str:
     return label if isinstance(label, str) else label.get(locale)
 
 
-def word(key: str, locale: str) -> str:
-    words = WORDS[key]
-    return words.get(locale[:2], words["en"])
+def word(key: str, locale: str, **params: t.Any) -> str:
+    """One of WORDS in `locale`, with its parameters."""
+    return tr(msg(WORDS[key].id, **params), locale)
 
 
 def _field(rt: RecordType, m: Measure):

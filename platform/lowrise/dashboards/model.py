@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from lowrise import filters
+from lowrise.i18n import msg, tr
 from lowrise.workspace.model import Field, Label, Loc, View, Workspace
 
 from . import format as fmt
@@ -106,9 +107,10 @@ def _measure_label(spec: str | None, rt_label: Label, ws: Workspace, type_name: 
     rt = ws.record_types.get(type_name)
     f = rt.fields.get(name) if rt else None
     base = f.label if f else Label.of(None, name)
-    words = fmt.MEASURE_WORDS.get(fn, {})
-    return Label({loc: words.get(loc[:2], words.get("en", "{}")).format(text)
-                  for loc, text in base.texts.items()})
+    words = fmt.MEASURE_WORDS.get(fn)
+    if words is None:  # a sum reads as the field's label
+        return base
+    return Label({loc: tr(msg(words.id, field=text), loc) for loc, text in base.texts.items()})
 
 
 def load(view: View, ws: Workspace) -> Dashboard:

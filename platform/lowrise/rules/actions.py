@@ -17,6 +17,7 @@ from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, ValidationError
 from lowrise.expr import ExpressionError
+from lowrise.i18n import msg
 from lowrise.live import feed as live_feed
 from lowrise.storage.values import to_json_values
 
@@ -82,6 +83,10 @@ def compute(run: Run, values: Values) -> dict[str, Any]:
 
 def _shown(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} = {_short(v)}" for k, v in values.items())
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
 
 
 def _short(v: Any) -> str:
@@ -243,7 +248,7 @@ def _has_accounts(conn: sa.Connection) -> bool:
 def set_fields(run: Run, spec: SetFields, index: int) -> None:
     values = compute(run, spec.values)
     _refresh(run, _update_own(run, values))
-    run.note("set_fields", f"set {_shown(values)}", index)
+    run.note("set_fields", msg("set %(values)s", values=_shown(values)), index)
 
 
 def _update_own(run: Run, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -273,7 +278,8 @@ def _refresh(run: Run, after: Mapping[str, Any]) -> None:
 def create_record(run: Run, spec: CreateRecord, index: int) -> None:
     values = compute(run, spec.values)
     made = run.records.create(spec.type, values, run.writer, conn=run.conn)
-    run.note("create_record", f"created {spec.type} #{made['id']} ({_shown(values)})", index)
+    run.note("create_record", msg("created %(type)s #%(id)s (%(values)s)", type=spec.type,
+                                  id=made["id"], values=_shown(values)), index)
 
 
 def update_linked(run: Run, spec: UpdateLinked, index: int) -> None:
@@ -283,10 +289,12 @@ def update_linked(run: Run, spec: UpdateLinked, index: int) -> None:
         target = filters.link_target(run.rt.fields[spec.link], ws)
         rid = (run.record or {}).get(spec.link)
         if rid is None:
-            run.note("update_linked", f"{spec.link} is empty; nothing to update", index)
+            run.note("update_linked", msg("%(link)s is empty; nothing to update", link=spec.link),
+                     index)
             return
         run.records.update(target, rid, values, run.writer, conn=run.conn)
-        run.note("update_linked", f"{target} #{rid}: set {_shown(values)}", index)
+        run.note("update_linked", msg("%(type)s #%(id)s: set %(values)s", type=target, id=rid,
+                                      values=_shown(values)), index)
         return
     t = run.records.schema.table(spec.related_type)
     cond = t.c[spec.related_field] == run.record_id
@@ -295,8 +303,8 @@ def update_linked(run: Run, spec: UpdateLinked, index: int) -> None:
     ids = list(run.conn.execute(sa.select(t.c.id).where(cond).order_by(t.c.id)).scalars())
     for rid in ids:
         run.records.update(spec.related_type, rid, values, run.writer, conn=run.conn)
-    run.note("update_linked", f"{spec.related_type} {', '.join(f'#{i}' for i in ids) or 'none'}"
-             f": set {_shown(values)}", index)
+    run.note("update_linked", msg("%(type)s %(ids)s: set %(values)s", type=spec.related_type,
+                                  ids=_ids(ids) or msg("none"), values=_shown(values)), index)
 
 
 def _state_row(run: Run, key: str) -> Any:
@@ -321,7 +329,8 @@ def _set_state(run: Run, key: str, value: Any) -> None:
 def assign(run: Run, spec: Assign, index: int) -> None:
     record = run.record or {}
     if record.get(spec.field) is not None and not spec.overwrite:
-        run.note("assign", f"{spec.field} is already set (#{record[spec.field]})", index)
+        run.note("assign", msg("%(field)s is already set (#%(id)s)", field=spec.field,
+                               id=record[spec.field]), index)
         return
     schema = run.records.schema
     users = schema.table(schema.workspace.users_type)
@@ -329,7 +338,7 @@ def assign(run: Run, spec: Assign, index: int) -> None:
     candidates = list(run.conn.execute(sa.select(users.c.id).where(cond)
                                        .order_by(users.c.id)).scalars())
     if not candidates:
-        run.note("assign", "nobody matches; left unassigned", index)
+        run.note("assign", msg("nobody matches; left unassigned"), index)
         return
     key = f"assign:{run.rule.name}:{index}"
     last = _state_row(run, key)
@@ -344,13 +353,14 @@ def assign(run: Run, spec: Assign, index: int) -> None:
         fewest = min(counts.get(c, 0) for c in candidates)
         tied = [c for c in candidates if counts.get(c, 0) == fewest]
         chosen = next((c for c in tied if last is None or c > last), tied[0])
-        why = f"least loaded ({fewest} open)"
+        why = msg("least loaded (%(n)s open)", n=fewest)
     else:
         chosen = next((c for c in candidates if last is None or c > last), candidates[0])
-        why = f"round robin among {len(candidates)}"
+        why = msg("round robin among %(n)s", n=len(candidates))
     _set_state(run, key, chosen)
     _refresh(run, _update_own(run, {spec.field: chosen}))
-    run.note("assign", f"{spec.field} = #{chosen} ({why})", index)
+    run.note("assign", msg("%(field)s = #%(id)s (%(why)s)", field=spec.field, id=chosen, why=why),
+             index)
 
 
 def recipients(run: Run, spec: Notify) -> list[int]:
@@ -404,15 +414,15 @@ def queue(run: Run, kind: str, target: str, payload: dict[str, Any], *,
 def notify(run: Run, spec: Notify, index: int) -> None:
     ids = recipients(run, spec)
     if not ids:
-        run.note("notify", "nobody to notify (the recipient fields are empty)", index)
+        run.note("notify", msg("nobody to notify (the recipient fields are empty)"), index)
         return
     allowed = readers(run, ids)
     left_out = [i for i in ids if i not in allowed]
     ids = [i for i in ids if i in allowed]
-    unread = (f"not notified, as they may not read this record: "
-              f"{', '.join(f'#{i}' for i in left_out)}") if left_out else ""
+    unread = msg("not notified, as they may not read this record: %(ids)s",
+                 ids=_ids(left_out)) if left_out else ""
     if not ids:
-        run.note("notify", f"nobody to notify; {unread}", index)
+        run.note("notify", msg("nobody to notify; %(why)s", why=unread), index)
         return
     # each recipient's text masks what their roles see masked: rendered once per way of seeing
     texts: dict[Any, tuple[str, str]] = {}
@@ -427,15 +437,17 @@ def notify(run: Run, spec: Notify, index: int) -> None:
     insert(run.conn, run.tables.notifications, [
         dict(user_id=uid, rule=run.rule.name, record_type=run.rt.name, record_id=run.record_id,
              title=mine[uid][0], body=mine[uid][1], created_at=run.now) for uid in ids])
-    text = f"notified {', '.join(f'#{i}' for i in ids)}: {mine[ids[0]][0]}"
+    text = msg("notified %(ids)s: %(title)s", ids=_ids(ids), title=mine[ids[0]][0])
     if spec.email:
         addresses = _emails(run, ids)
         for uid in ids:
             if uid in addresses:
                 queue(run, "email", addresses[uid], {"subject": mine[uid][0],
                                                      "body": mine[uid][1], "user_id": uid})
-        text += f"; e-mail queued to {', '.join(addresses.values()) or 'nobody (no address)'}"
-    run.note("notify", f"{text}; {unread}" if unread else text, index)
+        text = msg("%(done)s; e-mail queued to %(to)s", done=text, to=", ".join(
+            addresses.values()) or msg("nobody (no address)"))
+    run.note("notify", msg("%(done)s; %(why)s", done=text, why=unread) if unread else text,
+             index)
 
 
 def webhook(run: Run, spec: CallWebhook, index: int) -> None:
@@ -458,7 +470,8 @@ def webhook(run: Run, spec: CallWebhook, index: int) -> None:
     key = queue(run, "webhook", spec.url, {"body": body, "secret_env": spec.secret_env,
                                            "timeout": spec.timeout},
                 max_attempts=spec.retries + 1)
-    run.note("webhook", f"queued POST {spec.url} (key {key[:8]})", index)
+    run.note("webhook", msg("queued POST %(url)s (key %(key)s)", url=spec.url, key=key[:8]),
+             index)
 
 
 def chat(run: Run, spec: ChatBot, index: int) -> None:
@@ -481,12 +494,12 @@ def comment(run: Run, spec: Comment, index: int) -> None:
         record_type=run.rt.name, record_id=run.record_id, body=text, author=None,
         author_name=run.writer.name, rule=run.rule.name, created_at=run.now)])
     live_feed.note(run.conn, run.rt.name, run.record_id, "comment", run.writer)
-    run.note("comment", f"commented: {_short(text)}", index)
+    run.note("comment", msg("commented: %(text)s", text=_short(text)), index)
 
 
 def block(run: Run, spec: Block, index: int) -> None:
     message = render(run, spec.message)
-    run.note("block", f"refused: {message}", index)
+    run.note("block", msg("refused: %(message)s", message=message), index)
     raise Blocked({spec.field: message}, rule=run.rule.name)
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from lowrise import filters
 from lowrise.actor import Actor
 from lowrise.errors import NotFound, ValidationError
+from lowrise.i18n import dump
 from lowrise.storage.records import Change, Records
 from lowrise.workspace.model import RecordType
 
@@ -108,7 +109,10 @@ class Run:
                                      resolver=self.resolver)
 
     def note(self, action: str, result: str, index: int) -> None:
-        self.results.append({"action": action, "index": index, "result": result})
+        """What an action did: `result` in English words, and as a message (`i18n.dump`) that
+        the rule's page puts into its reader's language."""
+        self.results.append({"action": action, "index": index, "result": str(result),
+                             "message": dump(result)})
 
     def log_row(self, *, status: str, conditions: bool | None, error: str | None = None
                 ) -> dict[str, Any]:

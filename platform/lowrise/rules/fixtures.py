@@ -35,6 +35,7 @@ import yaml
 
 from lowrise.actor import Actor
 from lowrise.errors import LowriseError
+from lowrise.i18n import from_text
 from lowrise.storage.db import create_engine
 from lowrise.storage.records import Records
 from lowrise.storage.tables import build_schema
@@ -161,8 +162,10 @@ class _Runner:
                     self.problems.append(f"{where}: {ref}.{name} is {record.get(name)!r}, "
                                          f"expected {want!r}")
         with self.engine.connect() as conn:
-            notes = [dict(r) for r in conn.execute(sa.select(self.tables.notifications))
-                     .mappings()]
+            # a title kept as a message reads as the workspace's people read it by default
+            locale = self.ws.default_locale
+            notes = [{**r, "title": from_text(r["title"], locale) or ""} for r in
+                     conn.execute(sa.select(self.tables.notifications)).mappings()]
             messages = [dict(r) for r in conn.execute(sa.select(self.tables.outbox)).mappings()]
             comments = [r.body for r in conn.execute(sa.select(self.tables.comments))]
             timers = [dict(r) for r in conn.execute(sa.select(self.tables.timers)).mappings()]

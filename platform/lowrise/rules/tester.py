@@ -75,7 +75,7 @@ def dry_run(records: Records, name: str, record_id: int, *, at: datetime | None 
     engine = install(records)
     rule = engine.rules.get(name)
     at = at or utcnow()
-    actor = actor or Actor(name="rules test", system=True, clock=lambda: at)
+    actor = actor or Actor(name=msg("rules test"), system=True, clock=lambda: at)
     report = RuleTest(name, record_id, at)
     tables = RuleTables(records.schema.system)
     with records.engine.connect() as conn:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from lowrise import filters
 from lowrise.actor import Actor, utcnow
 from lowrise.errors import NotFound
+from lowrise.i18n import msg
 from lowrise.storage import derived
 from lowrise.storage.db import write_transaction
 from lowrise.storage.records import AUDIT_LATER, Records
@@ -89,7 +90,7 @@ class Worker:
         self.claim_size = max(1, min(batch, int(self.lease.total_seconds()
                                                 // self.longest_send)))
         self.backoff_base = backoff_base
-        self.actor = Actor(name="worker", system=True, clock=clock)
+        self.actor = Actor(name=msg("worker"), system=True, clock=clock)
         #: set by run_forever: the worker's row of lr_workers, kept fresh while it works
         self.heartbeat: Heartbeat | None = None
         #: the workspace's day when rollups over a period (this_month) were last recomputed

@@ -8,14 +8,30 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from lowrise.i18n import Lazy, Msg, msg, tr
+from lowrise.i18n import Lazy, Msg, msg, msg_n, tr
 
-PRUNE_HINT = "`lowrise migrate --prune` drops it"
+PRUNE_HINT = msg("%(command)s drops it", command="`lowrise migrate --prune`")
 SHOW_ROWS = 20
 
 
 def _n(count: int, one: str) -> str:
     return f"{count:,} {one if count == 1 else one + 's'}"
+
+
+def _values(count: int) -> Msg:
+    return msg_n("%(count)s value", "%(count)s values", count, count=f"{count:,}")
+
+
+#: what each kind of step does, in a word (the schema log counts them)
+KIND_NAMES = {
+    "create_system_table": msg("create system table"), "drop_index": msg("drop index"),
+    "rename_column": msg("rename column"), "change_column_type": msg("change column type"),
+    "create_table": msg("create table"), "add_column": msg("add column"),
+    "create_index": msg("create index"), "ensure_search": msg("set up quick search"),
+    "drop_column": msg("drop column"), "drop_table": msg("drop table"),
+    "unused_column": msg("keep column"), "unused_table": msg("keep table"),
+    "refusal": msg("refusal"),
+}
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -43,7 +59,7 @@ class CreateSystemTable(Step):
     table: str
 
     def describe(self) -> str:
-        return f"create system table {self.table}"
+        return msg("create system table %(table)s", table=self.table)
 
 
 @dataclass(frozen=True)
@@ -55,8 +71,8 @@ class DropIndex(Step):
     columns: tuple[str, ...]
 
     def describe(self) -> str:
-        return (f"drop index {self.name} on {self.table} ({', '.join(self.columns)}): "
-                "no field or view needs it any more")
+        return msg("drop index %(name)s on %(table)s (%(columns)s): no field or view needs it "
+                   "any more", name=self.name, table=self.table, columns=", ".join(self.columns))
 
 
 @dataclass(frozen=True)
@@ -69,8 +85,8 @@ class RenameColumn(Step):
     values: int = 0
 
     def describe(self) -> str:
-        return (f"rename column {self.table}.{self.old} → {self.table}.{self.new} "
-                f"(keeps {_n(self.values, 'value')})")
+        return msg("rename column %(table)s.%(old)s → %(table)s.%(new)s (keeps %(values)s)",
+                   table=self.table, old=self.old, new=self.new, values=_values(self.values))
 
 
 @dataclass(frozen=True)
@@ -86,8 +102,9 @@ class ChangeColumnType(Step):
     values: int = 0
 
     def describe(self) -> str:
-        return (f"change column {self.table}.{self.column} from {self.old_type} to "
-                f"{self.new_type} (converts {_n(self.values, 'value')})")
+        return msg("change column %(table)s.%(column)s from %(old)s to %(new)s (converts "
+                   "%(values)s)", table=self.table, column=self.column, old=self.old_type,
+                   new=self.new_type, values=_values(self.values))
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,9 @@ class CreateTable(Step):
     fields: int
 
     def describe(self) -> str:
-        return f"create table {self.table} ({_n(self.fields, 'field')})"
+        return msg_n("create table %(table)s (%(count)s field)",
+                     "create table %(table)s (%(count)s fields)", self.fields,
+                     table=self.table, count=f"{self.fields:,}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +129,8 @@ class AddColumn(Step):
     type: str
 
     def describe(self) -> str:
-        return f"add column {self.table}.{self.column} ({self.type})"
+        return msg("add column %(table)s.%(column)s (%(type)s)", table=self.table,
+                   column=self.column, type=self.type)
 
 
 @dataclass(frozen=True)
@@ -125,10 +145,11 @@ class CreateIndex(Step):
     desc: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        what = "unique index" if self.unique else "index"
-        why = f": {self.why}" if self.why else ""
+        what = msg("unique index") if self.unique else msg("index")
         cols = ", ".join(c + " descending" if c in self.desc else c for c in self.columns)
-        return f"add {what} {self.name} on {self.table} ({cols}){why}"
+        said = msg("add %(what)s %(name)s on %(table)s (%(columns)s)", what=what, name=self.name,
+                   table=self.table, columns=cols)
+        return msg("%(step)s: %(why)s", step=said, why=self.why) if self.why else said
 
 
 @dataclass(frozen=True)
@@ -143,9 +164,12 @@ class EnsureSearch(Step):
 
     def describe(self) -> str:
         if self.action == "remove":
-            return f"remove quick search from {self.table}"
-        verb = "set up" if self.action == "install" else "rebuild"
-        return f"{verb} quick search on {self.table} ({', '.join(self.fields)})"
+            return msg("remove quick search from %(table)s", table=self.table)
+        if self.action == "install":
+            return msg("set up quick search on %(table)s (%(fields)s)", table=self.table,
+                       fields=", ".join(self.fields))
+        return msg("rebuild quick search on %(table)s (%(fields)s)", table=self.table,
+                   fields=", ".join(self.fields))
 
 
 @dataclass(frozen=True)
@@ -160,11 +184,13 @@ class UnusedColumn(Step):
     values: int = 0
 
     def describe(self) -> str:
-        return (f"keep column {self.table}.{self.column}: no field declares it any more "
-                f"({_n(self.values, 'value')}); {PRUNE_HINT}")
+        return msg("keep column %(table)s.%(column)s: no field declares it any more "
+                   "(%(values)s); %(hint)s", table=self.table, column=self.column,
+                   values=_values(self.values), hint=PRUNE_HINT)
 
     def describe_drop(self) -> str:
-        return f"drop column {self.table}.{self.column} ({_n(self.values, 'value')})"
+        return msg("drop column %(table)s.%(column)s (%(values)s)", table=self.table,
+                   column=self.column, values=_values(self.values))
 
 
 @dataclass(frozen=True)
@@ -178,11 +204,14 @@ class UnusedTable(Step):
     rows: int = 0
 
     def describe(self) -> str:
-        return (f"keep table {self.table}: no record type declares it any more "
-                f"({_n(self.rows, 'row')}); {PRUNE_HINT}")
+        return msg_n("keep table %(table)s: no record type declares it any more (%(count)s "
+                     "row); %(hint)s", "keep table %(table)s: no record type declares it any "
+                     "more (%(count)s rows); %(hint)s", self.rows, table=self.table,
+                     count=f"{self.rows:,}", hint=PRUNE_HINT)
 
     def describe_drop(self) -> str:
-        return f"drop table {self.table} ({_n(self.rows, 'row')})"
+        return msg_n("drop table %(table)s (%(count)s row)", "drop table %(table)s (%(count)s "
+                     "rows)", self.rows, table=self.table, count=f"{self.rows:,}")
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,7 @@ def use(name: str):
             ws = gallery_engine.cached_workspace(t)  # a template with problems is not copied
             dest = gallery_engine.clone(name, target(folder))
         except WorkspaceError as exc:
-            error, status = _("This template has problems (lowrise check):") + " " + "; ".join(
+            error, status = _("This template has problems (`lowrise check`):") + " " + "; ".join(
                 str(p) for p in exc.problems[:5]), 422
         except TemplateError as exc:
             error, status = failure(exc), 422

@@ -16,6 +16,7 @@ from lowrise.access import Policy
 from lowrise.errors import Forbidden
 from lowrise.workspace.model import Field, RecordType
 
+from .i18n import say
 from .runtime import rt
 
 
@@ -100,8 +101,6 @@ def _forbidden(exc):
         if isinstance(exc, Forbidden):  # raised outside the API's own handlers
             return problem(403, "forbidden", "Not allowed", str(exc))
         return _http_problem(exc)  # a problem document, like every API error
-    from .i18n import say
-
     return render_template("error.html", code=403, message=say(exc) if isinstance(
         exc, Forbidden) else None), 403
 

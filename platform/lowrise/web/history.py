@@ -15,6 +15,7 @@ from flask import g
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from lowrise.i18n import Msg, tr
 from lowrise.workspace.model import RecordType
 
 from . import data
@@ -66,6 +67,15 @@ def _note(rtype: RecordType, row, locale: str) -> str | None:
     return note
 
 
+def _who(row, locale: str) -> str:
+    """Who wrote an entry: a person's name as it is; the platform's own writers (demo data, the
+    rules' worker, a template import: no user) in the reader's language where they have words."""
+    name = row.get("actor_name")
+    if not name:
+        return _("system")
+    return tr(Msg(name), locale) if row.get("actor") is None else name
+
+
 def _babel(locale: str) -> str:
     return {"zh": "zh_CN", "en": "en_US"}.get(locale, locale)
 
@@ -94,7 +104,7 @@ def entries(rtype: RecordType, record_id: int, locale: str, *, limit: int = 200)
     for row, changes in parsed:
         at = row["at"]
         out.append(Entry(
-            action=row["action"], who=row.get("actor_name") or _("system"), at=at,
+            action=row["action"], who=_who(row, locale), at=at,
             when=format_datetime(at.astimezone(zone), "medium", locale=_babel(locale)),
             version=row.get("version"), note=_note(rtype, row, locale),
             changes=[Change(label(f.label, locale),

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 from flask import Flask, g, redirect, request, session
 from flask_babel import Babel
 
-from lowrise.i18n import CATALOGUE, about, tr, tr_all
+from lowrise.i18n import CATALOGUE, about, load, tr, tr_all
+from lowrise.names import name_of
 
 from .runtime import rt
 
@@ -97,3 +98,8 @@ def init_app(app: Flask) -> None:
                                  current_locale=current_locale)
     app.jinja_env.filters["say"] = say
     app.jinja_env.globals["say_about"] = say_about
+    # a code of the platform (a field type, a colour, a rule's trigger) in words: {{ f.type|named("field_type") }}
+    app.jinja_env.filters["named"] = lambda code, kind: say(name_of(kind, code))
+    # a message stored as data (i18n.dump), or `fallback` where none was stored
+    app.jinja_env.filters["say_stored"] = lambda data, fallback="": (
+        say(load(data)) if data is not None else fallback)

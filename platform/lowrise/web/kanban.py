@@ -76,7 +76,7 @@ class Board:
         try:
             self.base = data.combined(self.rtype, self.view.filter, self.state.user_filter())
         except FilterError as exc:
-            self.problems.append(str(exc))
+            self.problems.append(say(exc))
             self.base = data.combined(self.rtype, self.view.filter)
         self.q = self.state.q or None
         self.sum_field = _sum_field(self.rtype, self.view)

@@ -21,7 +21,7 @@ from .auth import actor
 from .cells import RowKit, bulk_context
 from .forms import editable, picker
 from .guard import may, policy, require
-from .i18n import current_locale, label
+from .i18n import current_locale, label, say
 from .render import is_htmx, render
 from .runtime import rt
 from .viewdefs import columns, record_type_or_404, sidebar, view_or_404
@@ -91,7 +91,7 @@ def _table_query(type_name: str, view_name: str | None):
     try:
         flt = data.combined(rtype, view.filter, state.user_filter())
     except FilterError as exc:  # the view's own filter is checked by the loader; a backstop
-        problems.append(str(exc))
+        problems.append(say(exc))
         flt = data.combined(rtype, view.filter)
     return rtype, view, state, flt, problems
 
@@ -111,7 +111,7 @@ def table(type_name: str, view_name: str | None = None):
                                q=state.q or None, actor=actor(), show=cols, group=state.group,
                                with_total=not appending)
     except FilterError as exc:  # a damaged cursor, an unsearchable query, or a filter, sort
-        problems.append(str(exc))  # or group on a field hidden from this person: the view
+        problems.append(say(exc))  # or group on a field hidden from this person: the view
         state.sort, state.group = list(view.sort) or ["-updated_at"], None  # as it is made
         flt = data.combined(rtype, view.filter)
         page = data.table_page(rtype, flt, sort=state.sort, limit=limit, after=None, q=None,

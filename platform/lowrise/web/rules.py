@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, abort, flash, g, jsonify, redirect, request,
 from flask_babel import gettext as _
 
 from lowrise.errors import NotFound, ValidationError
+from lowrise.i18n import from_text
 from lowrise.rules import history
 from lowrise.rules.engine import RuleEngine, install
 from lowrise.rules.inbox import Inbox
@@ -29,7 +30,7 @@ from lowrise.rules.tester import (
 
 from .auth import PUBLIC, actor
 from .guard import can_change, policy, require_admin
-from .i18n import safe_next, say, say_all
+from .i18n import current_locale, safe_next, say, say_all
 from .render import render
 from .runtime import rt
 from .viewdefs import record_type_or_404
@@ -137,7 +138,9 @@ def press(name: str, type_name: str, record_id: int):
 def inbox():
     user = actor().user
     box = rules_rt().inbox
-    items = box.as_seen(box.list(user, limit=100), rt().schema, policy())
+    locale = current_locale()
+    items = [{**n, "title": from_text(n["title"], locale)}  # a message: in the reader's words
+             for n in box.as_seen(box.list(user, limit=100), rt().schema, policy())]
     return render("rules/inbox.html", "inbox", items=items, unread=box.unread_count(user))
 
 

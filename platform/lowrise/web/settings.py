@@ -23,11 +23,14 @@ from flask_babel import gettext as _
 from lowrise.access.manage import managed_types
 from lowrise.fields import registry
 from lowrise.fields.choice import COLORS
+from lowrise.i18n import msg, tr
+from lowrise.storage.migrate_steps import KIND_NAMES
 from lowrise.workspace import edit
 from lowrise.workspace.metaschema import NAME_PATTERN
 from lowrise.workspace.model import Field, Label, RecordType, View, Workspace
 
 from .guard import policy
+from .i18n import current_locale
 from .render import render
 from .runtime import live, repin, rt
 from .viewdefs import record_type_or_404
@@ -75,7 +78,7 @@ def _type_page(type_name: str, errors: Mapping[str, str] | None = None, status: 
     rtype = ws.type(type_name)
     return render("settings/type.html", rtype=rtype, fields=rtype.user_fields,
                   views=ws.views_of(type_name), addable=[t for t in ADDABLE if t in registry],
-                  colors=COLORS, targets=sorted(ws.record_types), errors=errors or {},
+                  colors=COLORS, targets=sorted(ws.record_types), ws=ws, errors=errors or {},
                   form=request.form, **_common(), status=status)
 
 
@@ -118,7 +121,24 @@ def log():
             entries = conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(LOG_PAGE)).all()
         else:  # pragma: no cover - the table is made by the first migration
             entries = []
+    locale = current_locale()
+    entries = [{**e._mapping, "summary": _summary(e.summary, locale)} for e in entries]
     return render("settings/log.html", entries=entries, **_common())
+
+
+#: a logged migration of many steps is summed up as "create table ×9, create index ×84"
+_COUNTED = re.compile(r"([a-z ]+) ×(\d+)")
+
+
+def _summary(text: str | None, locale: str) -> str:
+    """A schema log entry's summary in `locale`: the engine's counts of steps by kind (kept in
+    English in the log) put into words; any other summary as it was written."""
+    named = {kind.replace("_", " "): name for kind, name in KIND_NAMES.items()}
+    found = [_COUNTED.fullmatch(p.strip()) for p in (text or "").split(",")]
+    if not text or not all(m and m[1] in named for m in found):
+        return text or ""
+    return tr(msg(", "), locale).join(
+        tr(msg("%(what)s ×%(n)s", what=named[m[1]], n=int(m[2])), locale) for m in found)
 
 
 def _common() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from lowrise.accounts import AccountError
+from lowrise.i18n import msg
 from lowrise.openapi import (
     API_PREFIX,
     MAX_BULK,
@@ -20,7 +21,7 @@ from lowrise.openapi import (
     writable,
 )
 
-from ..i18n import current_locale
+from ..i18n import current_locale, say
 from ..runtime import rt
 
 bp = Blueprint("api_pages", __name__)
@@ -33,8 +34,31 @@ def docs():
     return render_template("api/docs.html", doc=doc, types=list(ws.record_types.values()),
                            prefix=API_PREFIX, problems=PROBLEM_TYPES, max_bulk=MAX_BULK,
                            max_limit=MAX_LIMIT, component_name=component_name,
-                           writable=writable, locale=current_locale(),
+                           writable=writable, locale=current_locale(), op_summary=op_summary,
                            title=_("API reference"))
+
+
+#: what each operation of a record type does, by the start of its operationId
+OPERATIONS = {
+    "list": msg("List %(types)s"), "create": msg("Create a %(type)s"),
+    "get": msg("A %(type)s"), "update": msg("Change some fields of a %(type)s"),
+    "delete": msg("Move a %(type)s to the trash"),
+    "bulk": msg("Create, update or upsert up to %(n)s %(types)s at once, all or nothing"),
+    "add": msg("Upload a file to a %(type)s (added to the field's files; a field of one "
+               "file: in place of it)"),
+    "replace": msg("Replace the files of a %(type)s's field by the upload"),
+    "download": msg("Download a file of a %(type)s"),
+    "remove": msg("Remove a file from a %(type)s"),
+    "aggregate": msg("Count, sum, average, minimum and maximum of %(types)s per group"),
+}
+
+
+def op_summary(op: dict, rtype) -> str:
+    """An operation's summary in the reader's language (the OpenAPI document's is English)."""
+    said = OPERATIONS.get((op.get("operationId") or "").split("_", 1)[0])
+    if said is None:
+        return op.get("summary") or ""
+    return say(msg(said.id, type=rtype.label, types=rtype.label_plural, n=MAX_BULK))
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
@@ -45,7 +69,7 @@ def tokens():
         try:
             new_token, _info = accounts.create_token(g.user.id, request.form.get("name", ""))
         except AccountError as exc:
-            flash(str(exc), "error")
+            flash(say(exc), "error")
     return render_template("api/tokens.html", tokens=accounts.list_tokens(g.user.id),
                            new_token=new_token, title=_("API tokens"))
 
@@ -56,5 +80,5 @@ def revoke(token_id: int):
         rt().accounts.revoke_token(token_id, user_id=g.user.id)
         flash(_("The token is revoked: programs using it are refused from now on."), "info")
     except AccountError as exc:
-        flash(str(exc), "error")
+        flash(say(exc), "error")
     return redirect(url_for(".tokens"))
