@@ -107,7 +107,8 @@ def test_ids_counters_and_timers_go_on_after_a_restore(db_url, other_url, tmp_pa
         # the pending timers were kept: they fire when they come due
         later = max(t["due_at"] for t in pending) + timedelta(days=30)
         worker = Worker(copy.records, clock=lambda: later)
-        assert worker.fire_due_timers() >= len(pending)
+        done = worker.run_once()  # rules' timers, and approval steps that timed out
+        assert done["timers"] + done.get("approvals", 0) >= len(pending)
         fired = {t["id"] for t in rows(copy.engine, "lr_timers", status="fired")}
         assert {t["id"] for t in pending} <= fired
     finally:
