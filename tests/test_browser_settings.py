@@ -63,7 +63,7 @@ def test_an_admin_adds_a_field_and_sees_it_at_once(server, browser, db_url):  # 
     page.click("#add-field button[type=submit]")
     page.wait_for_url(re.compile(r"/settings/preview$"))
     assert "+  car_plate:" in page.inner_text("#diff")
-    assert "add column client.car_plate" in page.inner_text("#plan")
+    assert "添加列 client.car_plate" in page.inner_text("#plan")  # the plan in the reader's words
     shot(page, "settings-preview", tag)
     page.click("#apply button[type=submit]")
     page.wait_for_url(re.compile(r"/r/client/settings$"))

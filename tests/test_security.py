@@ -396,8 +396,15 @@ ESCAPES = [
     "open('/etc/passwd')", "eval('1')", "exec('1')", "getattr(x, '__class__')", "globals()",
     "[c for c in ()]", "lambda: 1", "x[0]", "f'{x}'", "9 ** 9 ** 9", "'a' * 100000000",
     "_secret", "__builtins__", "breakpoint()", "compile('1', 'f', 'eval')", "vars()",
-    "(yield)", "x.y", "{1: 2}", "[1, 2]", "-" * 1990 + "1",
+    "(yield)", "'a'.upper", "(1).real", "{1: 2}", "[1, 2]", "-" * 1990 + "1",
 ]
+
+
+def test_a_dotted_name_reads_a_linked_records_field_and_nothing_of_python():
+    # `client.budget` reads a linked record's field (filled in by the engine); on any
+    # other value a dotted name reads nothing
+    for source in ("x.y", "x.upper", "x.startswith"):
+        assert Expression(source).evaluate({"x": "text"}) is None
 
 
 @pytest.mark.parametrize("source", ESCAPES)
