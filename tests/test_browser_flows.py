@@ -171,7 +171,7 @@ def test_sales_flow(server, browser, module_db):
     page.goto(f"{base}/r/case/?f0=client&o0=eq&v0={client_id}")
     before = run.records.get("case", case_id)["version"]  # rules may have written already
     row = page.locator(f"tr#row-{case_id}")
-    cell = row.locator("td.t-text").first
+    cell = row.locator("td.cell:has(a.cell-edit[hx-get*='/cell/next_action?'])")
     cell.hover()
     cell.locator("a.cell-edit").click()
     editor = row.locator("input[name=next_action]")
@@ -183,18 +183,19 @@ def test_sales_flow(server, browser, module_db):
     assert run.records.get("case", case_id)["next_action"] == "Visit on Saturday"
     shot(page, "inline-edit", tag)
 
-    # 5. drag the case across the kanban board; the move survives a reload
+    # 5. drag the case to the next stage of the standard path (lead → reception); the move
+    # survives a reload
     page.goto(f"{base}/r/case/kanban/cases_board?q=Visit on Saturday")
     card = page.locator(f".kcard[data-id='{case_id}']")
     card.wait_for()
     before = run.records.get("case", case_id)["version"]
-    target = page.locator("section.column[data-value='viewing']")
+    target = page.locator("section.column[data-value='reception']")
     card.drag_to(target.locator(".cards"))
-    page.locator(f"section.column[data-value='viewing'] .kcard[data-id='{case_id}']"
+    page.locator(f"section.column[data-value='reception'] .kcard[data-id='{case_id}']"
                  f":not([data-version='{before}'])").wait_for()
-    assert run.records.get("case", case_id)["stage"] == "viewing"
+    assert run.records.get("case", case_id)["stage"] == "reception"
     page.reload()
-    assert page.locator(f"section.column[data-value='viewing'] .kcard[data-id='{case_id}']"
+    assert page.locator(f"section.column[data-value='reception'] .kcard[data-id='{case_id}']"
                         ).count() == 1
     page.goto(f"{base}/r/case/kanban/cases_board")
     shot(page, "kanban", tag)
@@ -210,14 +211,14 @@ def test_sales_flow(server, browser, module_db):
     card.drag_to(page.locator("section.column[data-value='presentation'] .cards"))
     page.locator("#toast.error").wait_for()
     assert "已被他人修改" in page.inner_text("#toast")
-    assert page.locator(f"section.column[data-value='viewing'] .kcard[data-id='{case_id}']"
+    assert page.locator(f"section.column[data-value='reception'] .kcard[data-id='{case_id}']"
                         ).count() == 1
-    assert run.records.get("case", case_id)["stage"] == "viewing"
+    assert run.records.get("case", case_id)["stage"] == "reception"
 
     # 6. the change is in the record's history
     page.goto(f"{base}/r/case/{case_id}")
     history = page.inner_text(".timeline")
-    assert "阶段" in history and "线索" in history and "带看" in history
+    assert "阶段" in history and "线索" in history and "接待" in history
     assert "下一步行动" in history and "Visit on Saturday" in history
     shot(page, "case-record", tag)
 

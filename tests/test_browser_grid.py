@@ -11,15 +11,17 @@ import re
 
 import pytest
 
-from test_browser_flows import backend_of, browser, server, shot, sign_in  # noqa: F401 (fixtures)
+from lowrise.workspace import load_workspace
+from test_browser_flows import ROOT, backend_of, browser, server, shot, sign_in  # noqa: F401 (fixtures)
 from test_web_support import SYSTEM_ACTOR
 
 pytest_plugins = ["test_web_support"]
 pytestmark = pytest.mark.browser
 
-# the cases table's columns (views/cases.yaml): case_no, client, unit, consultant, stage,
-# stage_entered_at, priority, amount, next_action, next_action_at
-PRIORITY, AMOUNT, NEXT_ACTION, NEXT_AT = 6, 7, 8, 9
+# the cases table's columns, as views/cases.yaml lists them (the admin sees them all)
+COLUMNS = list(load_workspace(ROOT).views["cases"].config["columns"])
+PRIORITY, AMOUNT, NEXT_ACTION, NEXT_AT = (COLUMNS.index(n) for n in (
+    "priority", "amount", "next_action", "next_action_at"))
 
 
 def focused(page) -> dict:

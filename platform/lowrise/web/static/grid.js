@@ -178,13 +178,23 @@
     if (form) form.dataset.sending = "1";
   });
 
+  /* an editor's first values, taken as it arrives (before anyone can type into it): what
+     "changed" is measured against when the editor is left */
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var t = e.target;
+    var form = t.querySelector && t.querySelector(".cell-form");
+    if (form && grid(form) && form.dataset.before === undefined) {
+      form.dataset.before = snapshot(form);
+    }
+  });
+
   document.addEventListener("htmx:afterSettle", function (e) {
     var target = e.target;
     prepare(target.parentNode || document);
     /* an editor opened in a cell: focus it, with the letter that opened it */
     var form = target.querySelector && target.querySelector(".cell-form");
     if (form && grid(form)) {
-      form.dataset.before = snapshot(form);
+      if (form.dataset.before === undefined) form.dataset.before = snapshot(form);
       var input = form.querySelector("input:not([type=hidden]), select, textarea");
       if (input) {
         input.focus();

@@ -26,11 +26,19 @@
   function busy(part) {
     var active = document.activeElement;
     if (active && active !== document.body && part.contains(active)) return true;
+    /* an editor open in a cell, or an answer on its way into the part: wait for it */
+    if (part.querySelector(".cell-form, .htmx-request")) return true;
     return !!document.querySelector(".kcard.dragging, [data-live-hold]");
   }
 
+  /* the page's own requests (a save, an editor opening): a redraw fetched before one of them
+     answered may be older than what it put on the page, so it is fetched again */
+  var own = 0;
+  document.addEventListener("htmx:beforeRequest", function () { own++; });
+
   function redraw() {
     timer = null;
+    var seen = own;
     var ids = Object.keys(pending);
     if (!ids.length) return;
     var held = {};
@@ -46,10 +54,20 @@
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (html === null) return;
+        if (own !== seen) {  // the person changed something meanwhile: fetch afresh
+          now.forEach(function (id) { pending[id] = true; });
+          schedule(300);
+          return;
+        }
         var doc = new DOMParser().parseFromString(html, "text/html");
         now.forEach(function (id) {
           var part = document.getElementById(id), fresh = doc.getElementById(id);
           if (!part || !fresh) return;
+          if (busy(part)) {  // the person started working in it meanwhile: later
+            pending[id] = true;
+            schedule(1000);
+            return;
+          }
           if (window.Chart) {  // a dashboard's charts: let go of the old canvases
             part.querySelectorAll("canvas").forEach(function (c) {
               var chart = window.Chart.getChart(c);
