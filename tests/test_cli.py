@@ -41,6 +41,19 @@ def ws(tmp_path):
     return write(tmp_path / "ws", SMALL)
 
 
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """`lowrise serve` hands its settings to the app through the environment (a server is
+    the process's last act); here the process goes on to other tests, which must not read a
+    folder or database a serve test named."""
+    import os
+
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
 def run(ws: Path, db_url: str, *args: str, input: str | None = None):
     result = CliRunner().invoke(
         main, ["-w", str(ws), "--database", db_url, "--instance", str(ws / "instance"), *args],
