@@ -167,7 +167,7 @@ def copied(rtype, fields, raw_id: str) -> tuple[dict, dict]:
     values = {}
     for f in fields:
         if not editable(f) or f.unique or f.name not in source or source[f.name] is None \
-                or f.kind.family == "file" \
+                or f.kind.stores_files \
                 or pol.field_access(rtype.name, f.name, source) in ("masked", "hidden"):
             continue
         values[f.name] = source[f.name]
