@@ -17,6 +17,7 @@ locale's text, anything else as `str()`. Values a person typed stay as they are.
 from __future__ import annotations
 
 import gettext
+import json
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -167,8 +168,6 @@ def to_text(text: Any, locales: Any = (SOURCE_LOCALE,)) -> str:
     words stay as they are."""
     if not isinstance(text, (Msg, Lazy)):
         return "" if text is None else str(text)
-    import json
-
     return STORED + json.dumps(dump(text, locales), ensure_ascii=False, separators=(",", ":"))
 
 
@@ -176,8 +175,6 @@ def from_text(value: str | None, locale: str | None) -> str | None:
     """What `to_text` kept, in `locale`; anything else as it is."""
     if not isinstance(value, str) or not value.startswith(STORED):
         return value
-    import json
-
     try:
         return tr(load(json.loads(value[len(STORED):])), locale)
     except ValueError:
