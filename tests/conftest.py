@@ -20,6 +20,10 @@ import sqlalchemy as sa
 # and three passes a hash (a quarter of a second each on this machine). Set before lowrise is
 # imported; test_web_auth checks the real default.
 os.environ.setdefault("LOWRISE_PASSWORD_HASHING", "test-only-cheapest")
+# Where a shell that runs `make run` points Lowrise is no test's business: each test names its
+# workspace, instance and database itself.
+for _name in ("LOWRISE_WORKSPACE", "LOWRISE_INSTANCE", "DATABASE_URL"):
+    os.environ.pop(_name, None)
 
 PG_ADMIN_URL = os.environ.get(
     "LOWRISE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -237,8 +237,10 @@ class Visitor:
         assert page.locator(f"html[lang={locale}]").count() == 1
 
     def open(self, path: str = "/", *, role: str = "admin", locale: str = "zh",
-             width: int = 1366):
-        """A new tab signed in as `role`, in `locale`, at `path`; (page, its JS errors)."""
+             width: int = 1366, live: bool = True):
+        """A new tab signed in as `role`, in `locale`, at `path`; (page, its JS errors).
+        `live=False`: the tab hears nothing of others' changes (its live stream is refused),
+        as a page that has not yet heard of one."""
         state = self.states.get((role, locale))
         ctx = self.browser.new_context(viewport={"width": width, "height": 900},
                                        storage_state=state, accept_downloads=True)
@@ -246,6 +248,8 @@ class Visitor:
         page.set_default_timeout(20000)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        if not live:
+            ctx.route("**/live/events*", lambda route: route.abort())
         if state is None:
             self.sign_in(page, role, locale)
             self.states[(role, locale)] = ctx.storage_state()

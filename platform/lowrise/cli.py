@@ -256,9 +256,13 @@ def seed(ctx: Context, scale: float, seed_value: int, if_empty: bool):
 def serve(ctx: Context, host: str, port: int, debug: bool, with_worker: bool | None,
           watch: bool, production: bool, processes: int | None, threads: int | None):
     """Run the web application (the development server; --production for real use)."""
-    from lowrise.serving.settings import SettingError
+    from lowrise.serving.settings import SettingError, from_environment
     from lowrise.web import create_app
 
+    try:  # a bad setting is refused before anything of this process is changed
+        from_environment()
+    except SettingError as exc:
+        raise click.ClickException(str(exc)) from None
     os.environ["LOWRISE_WORKSPACE"] = str(ctx.workspace_dir.resolve())
     os.environ["LOWRISE_INSTANCE"] = str(ctx.instance.resolve())
     if ctx.database:
