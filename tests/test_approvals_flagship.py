@@ -102,6 +102,31 @@ def test_standard_text_is_approved_by_the_consultants_manager(office):
                           office.li_)
 
 
+def test_without_a_manager_the_department_head_approves_and_the_one_above_after(office):
+    """直属上级 first, else 部门负责人: a consultant of 案场一组 with no manager of her own goes
+    to 一组's head; the director step ({manager: 2}) to the head of 销售中心 above it, as
+    the head of 一组 has no manager of his own either."""
+    centre = office.mk("department", name="销售中心", head=office.director)["id"]
+    one = office.mk("department", name="案场一组", parent=centre, head=office.boss)["id"]
+    office.records.update("staff", office.boss, {"manager": None, "department": one}, SYSTEM)
+    office.records.update("staff", office.li, {"manager": None, "department": one}, SYSTEM)
+    rid = office.contract(discount=8)
+    office.submit(rid)
+    assert [r["step"] for r in q.queue(office.records, office.boss_)] == [0]
+    office.decide(office.boss_)
+    director = office.person(office.director, "赵总", "manager")
+    assert [r["step"] for r in q.queue(office.records, director)] == [2]
+    office.decide(director)
+    assert office.get("contract", rid)["status"] == "approved"
+    # an explicit manager (直属上级) comes before the department's head
+    lead = office.mk("staff", name="组长", role="manager")["id"]
+    office.records.update("staff", office.li, {"manager": lead}, SYSTEM)
+    rid = office.contract()
+    office.submit(rid)
+    assert q.count(office.records, office.boss_) == 0
+    assert q.count(office.records, office.person(lead, "组长", "manager")) == 1
+
+
 def test_a_consultant_cannot_mark_a_contract_approved_by_hand(office):
     rid = office.contract()
     office.submit(rid)
