@@ -4,6 +4,7 @@ the URLs of record pages and files, the titles of linked records)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -86,6 +87,14 @@ def from_json(field: Field, raw: Any) -> Any:
         return raw
 
 
+@functools.lru_cache(maxsize=64)
+def _babel_locale(code: str):
+    """Babel's Locale of a locale code, parsed once (parsing it costs more than formatting)."""
+    from babel import Locale
+
+    return Locale.parse({"zh": "zh_CN", "en": "en_US"}.get(code, code))
+
+
 def when(at: datetime | None, fmt: str = "medium") -> str:
     """A moment in the workspace's time zone, in the current locale."""
     if at is None:
@@ -97,8 +106,7 @@ def when(at: datetime | None, fmt: str = "medium") -> str:
     from .runtime import rt
 
     zone = ZoneInfo(rt().workspace.config.get("timezone") or "UTC")
-    loc = {"zh": "zh_CN", "en": "en_US"}.get(current_locale(), current_locale())
-    return format_datetime(at.astimezone(zone), fmt, locale=loc)
+    return format_datetime(at.astimezone(zone), fmt, locale=_babel_locale(current_locale()))
 
 
 def init_app(app: Flask) -> None:
