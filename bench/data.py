@@ -144,8 +144,8 @@ class TableData:
     def input_rows(self, n: int, *, first_unique: int = 10**9) -> list[dict[str, Any]]:
         """`n` new records as an import would give them to `Records.bulk_create`."""
         rng = self.rng
-        fields = [f for f in self.rt.user_fields
-                  if not f.kind.generated and f.type != "attachment"]
+        fields = [f for f in self.rt.user_fields  # read-only fields: nobody imports them
+                  if not f.kind.generated and f.type != "attachment" and not f.read_only]
         out = []
         for i in range(n):
             row: dict[str, Any] = {}
