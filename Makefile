@@ -3,7 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode is written (every test server and `lowrise` command a test runs would otherwise
+# compile the package again) but kept out of the tree, under .venv.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-sqlite test-pg lint security bench clean install browser-deps
 
