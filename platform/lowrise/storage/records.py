@@ -33,7 +33,7 @@ from lowrise.i18n import msg
 from lowrise.live import feed as live_feed
 from lowrise.workspace.model import RecordType
 
-from . import checks, derived, ondelete
+from . import checks, derived, locks, ondelete
 from .db import write_transaction
 from .files import FileStore
 from .search import batch_index
@@ -632,6 +632,8 @@ class Records:
             errors = {0: errs} if errs else {}
             # only what changes is checked: a value the record keeps is its own
             changes = {k: v for k, v in parsed.items() if before.get(k) != v}
+            if refused := locks.refused(self.schema.workspace, rt, before, changes, actor):
+                raise ValidationError(refused)
             self._check_links(c, rt, [changes], errors, actor=actor)
             self._check_unique(c, rt, [changes], errors, exclude_ids=[record_id], actor=actor)
             if errors:
@@ -711,6 +713,10 @@ class Records:
                     errors.setdefault(i, {}).update(refused)
             changes = [{k: v for k, v in p.items() if (befores.get(rid) or {}).get(k) != v}
                        for (rid, _), p in zip(updates, parsed, strict=True)]
+            for i, ((rid, _), ch) in enumerate(zip(updates, changes, strict=True)):
+                if refused := locks.refused(self.schema.workspace, rt, befores.get(rid), ch,
+                                            actor):
+                    errors.setdefault(i, {}).update(refused)
             self._check_links(c, rt, changes, errors)
             self._check_unique(c, rt, changes, errors,
                                exclude_ids=[rid for rid, _ in updates], actor=actor)
@@ -835,6 +841,8 @@ class Records:
         with self.transaction(conn) as c:
             before = self.get(type_name, record_id, conn=c, for_update=True)
             self._in_scope(c, pol, rt, record_id, "delete")
+            if why := locks.refused_delete(self.schema.workspace, rt, before, actor):
+                raise ValidationError({"": why})
             if expected_version is not None and expected_version != before["version"]:
                 raise ConflictError(msg("%(type)s #%(id)s was changed by someone else; reload "
                                         "before deleting", type=rt.label, id=record_id),
