@@ -10,7 +10,6 @@ import hashlib
 
 import pytest
 import sqlalchemy as sa
-from test_approvals_flagship import SYSTEM, Office
 
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, ValidationError
@@ -19,6 +18,7 @@ from lowrise.i18n import tr
 from lowrise.storage.files import FileStore
 from lowrise.storage.upsert import bulk_write
 from lowrise.workspace import load_workspace
+from test_approvals_flagship import SYSTEM, Office
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -130,12 +130,11 @@ def test_an_archived_contract_changes_only_by_an_admin_audited_and_never_its_fil
     assert office.get("contract", rid)["signed_file_sha256"] == hashlib.sha256(PDF).hexdigest()
 
 
-def test_check_refuses_a_lock_on_what_the_type_does_not_have(tmp_path):
+def test_check_refuses_a_lock_or_a_same_as_on_what_the_type_does_not_have(tmp_path):
     from shutil import copytree
 
-    from test_approvals_flagship import ROOT
-
     from lowrise.workspace.loader import WorkspaceError
+    from test_approvals_flagship import ROOT
 
     ws = tmp_path / "ws"
     copytree(ROOT, ws, ignore=lambda d, names: [n for n in names if n in (
@@ -144,9 +143,13 @@ def test_check_refuses_a_lock_on_what_the_type_does_not_have(tmp_path):
     text = path.read_text("utf-8").replace("      open: [status, registration_no",
                                            "      open: [statuss, registration_no")
     text = text.replace("    archived:\n      sealed", "    archivd:\n      sealed")
+    text = text.replace("same_as: case.client", "same_as: case.consultant")
+    text = text.replace("same_as: case.unit", "same_as: kind.unit")
     path.write_text(text.replace("  by: [admin]", "  by: [boss]"), "utf-8")
     with pytest.raises(WorkspaceError) as exc:
         load_workspace(ws)
     said = str(exc.value)
     assert "statuss" in said and "'archivd' is not an option of status" in said
     assert "'boss' is not a role" in said
+    assert "'consultant' of case is not a link to client" in said
+    assert "'kind' is not another link field of contract" in said

@@ -54,6 +54,45 @@ def check_links(records, conn: sa.Connection, rt: RecordType,
                                                        type=target_label, id=v)
 
 
+def check_same_as(conn: sa.Connection, schema, rt: RecordType,
+                  rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, str]],
+                  befores: Sequence[Mapping[str, Any] | None] | None = None) -> None:
+    """Link fields declared `same_as: link.field` must name the record that `link`'s record
+    names in `field` (a contract's buyer is its case's client); one query a field. `rows`
+    are the values written (on an update, only the changes, `befores` the records as they
+    were). A record whose `link` names no such record yet may name any. The refusal names
+    the fields, never a record."""
+    for f in rt.user_fields:
+        spec = f.config.get("same_as") if f.kind.links else None
+        if not isinstance(spec, str):
+            continue
+        link, _, other = spec.partition(".")
+        via = rt.fields[link]
+        pairs = {}
+        for i, r in enumerate(rows):
+            if f.name not in r and link not in r:
+                continue
+            was = (befores[i] if befores else None) or {}
+            mine, theirs = r.get(f.name, was.get(f.name)), r.get(link, was.get(link))
+            if mine is not None and theirs is not None:
+                pairs[i] = (mine, theirs)
+        if not pairs:
+            continue
+        t = schema.table(via.target)
+        ids = sorted({p[1] for p in pairs.values()})
+        named = {}
+        for j in range(0, len(ids), 900):
+            named.update(conn.execute(sa.select(t.c.id, t.c[other]).where(
+                t.c.id.in_(ids[j:j + 900]))).all())
+        target = schema.workspace.record_types[via.target]
+        for i, (mine, theirs) in pairs.items():
+            expected = named.get(theirs)
+            if expected is not None and expected != mine:
+                errors.setdefault(i, {}).setdefault(f.name, msg(
+                    "%(field)s must be the %(other)s of the %(link)s it belongs to",
+                    field=f.label, other=target.fields[other].label, link=via.label))
+
+
 def check_unique(records, conn: sa.Connection, rt: RecordType,
                  rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, str]], *,
                  exclude_ids: Sequence[int | None], actor: Actor | None = None) -> None:

@@ -486,6 +486,7 @@ class Records:
         """The database checks of new rows (links as the actor sees them, unique values):
         one piece, so that an import preview refuses exactly what the write refuses."""
         self._check_links(conn, rt, parsed, errors, actor=actor)
+        checks.check_same_as(conn, self.schema, rt, parsed, errors)
         self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed),
                            actor=actor)
 
@@ -635,6 +636,7 @@ class Records:
             if refused := locks.refused(self.schema.workspace, rt, before, changes, actor):
                 raise ValidationError(refused)
             self._check_links(c, rt, [changes], errors, actor=actor)
+            checks.check_same_as(c, self.schema, rt, [changes], errors, [before])
             self._check_unique(c, rt, [changes], errors, exclude_ids=[record_id], actor=actor)
             if errors:
                 raise ValidationError(errors[0])
@@ -718,6 +720,8 @@ class Records:
                                             actor):
                     errors.setdefault(i, {}).update(refused)
             self._check_links(c, rt, changes, errors)
+            checks.check_same_as(c, self.schema, rt, changes, errors,
+                                 [befores.get(rid) for rid, _ in updates])
             self._check_unique(c, rt, changes, errors,
                                exclude_ids=[rid for rid, _ in updates], actor=actor)
             if errors:

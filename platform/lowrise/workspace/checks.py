@@ -197,6 +197,8 @@ def _check_record_type(ctx: Context, rt: RecordType) -> None:
         _check_options(ctx, file, f, raw_fields[f.name])
         if "timezone" in f.kind.options_schema:
             _check_zone(ctx, file, (*at, "timezone"), raw_fields[f.name].get("timezone"))
+        if isinstance(f.config.get("same_as"), str):
+            _check_same_as(ctx, file, rt, f)
         if "default" in raw_fields[f.name] and f.default is not None:
             _check_default(ctx, file, rt, f)
         if f.kind.has_expression:
@@ -279,6 +281,23 @@ def _check_indexes(ctx: Context, file: str, rt: RecordType, raw: Any) -> None:
         if key in seen:
             ctx.report(file, ("indexes", i), "is declared twice")
         seen.add(key)
+
+
+def _check_same_as(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
+    """`same_as: case.client`: a link of this type, and a field of its target that links to
+    what this field links to."""
+    link, _, other = f.config["same_as"].partition(".")
+    path = ("fields", f.name, "same_as")
+    via = rt.fields.get(link)
+    if via is None or via.system or not via.kind.links or via.kind.person or via.name == f.name:
+        ctx.report(file, path, f"'{link}' is not another link field of {rt.name}")
+        return
+    target = ctx.workspace.record_types.get(via.target or "")
+    if target is None:
+        return
+    theirs = target.fields.get(other)
+    if theirs is None or not theirs.kind.links or theirs.target != f.target:
+        ctx.report(file, path, f"'{other}' of {target.name} is not a link to {f.target}")
 
 
 def _check_options(ctx: Context, file: str, f: Field, raw: dict[str, Any]) -> None:
