@@ -2,7 +2,9 @@
 flagship's default), on SQLite and PostgreSQL: a consultant's contract in review waits in her
 manager's queue (我的审批, with its count); the manager approves it there in one click with a
 comment, on a desktop and on a phone; the record page shows the trail; the contract is
-approved and the server wrote no error."""
+approved and the server wrote no error. Approved terms changed come back to the manager with
+what changed; a signed contract is refused to legal as locked; a contract naming another
+buyer than its case is refused; the case page and board show the stage's time limit."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from e2e_support import (  # noqa: F401 (instance ... visitor: fixtures)
+    Http,
     instance,
     records,
     server,
@@ -54,6 +57,20 @@ def _contract_in_review(recs) -> dict:
     return contract
 
 
+def _approved(recs) -> tuple[dict, Actor]:
+    """A contract approved by the demo manager; (the contract, its consultant)."""
+    from lowrise.approvals import queue as q
+    from lowrise.approvals.engine import install
+
+    contract = _contract_in_review(recs)
+    staff = recs.get("staff", contract["created_by"])
+    li = Actor(user=staff["id"], name=staff["name"], roles=frozenset({"consultant"}))
+    boss = Actor(user=staff["manager"], name="经理", roles=frozenset({"manager"}))
+    task = next(t for t in q.queue(recs, boss) if t["record_id"] == contract["id"])
+    install(recs).act(task["task_id"], boss, "approve")
+    return recs.get("contract", contract["id"]), li
+
+
 @pytest.mark.parametrize("width", [1366, 390])
 def test_a_manager_approves_from_the_queue_in_chinese(visitor, records, width):  # noqa: F811
     contract = _contract_in_review(records)
@@ -76,3 +93,58 @@ def test_a_manager_approves_from_the_queue_in_chinese(visitor, records, width): 
     assert "同意，价格在权限内" in panel.inner_text()
     assert "合同审批：同意（同意，价格在权限内）" in page.locator(".timeline:not(.approval-trail):not(.runs)").inner_text()
     assert errors == []
+
+
+def test_changed_terms_come_back_to_the_manager_with_what_changed(server, records):  # noqa: F811
+    contract, li = _approved(records)
+    records.update("contract", contract["id"], {"amount": "2800000", "discount": 3}, li)
+    manager = Http(server, role="manager", locale="zh")
+    queue = manager.send("GET", "/approvals", htmx=False).body
+    assert "与上一轮相比有变更：合同总价、折扣优惠" in queue
+    panel = manager.send("GET", f"/r/contract/{contract['id']}", htmx=False).body
+    assert "2,900,000" in panel and "2,800,000" in panel and "审批人" not in panel.split(
+        "tl-changes")[1].split("</ul>")[0]
+
+
+def test_a_signed_contract_is_locked_and_a_buyer_must_be_the_cases(visitor, records):  # noqa: F811
+    contract, li = _approved(records)
+    records.update("contract", contract["id"], {"status": "signed", "signed_on": "2026-12-07"},
+                   li)
+    page, errors = visitor.open(f"/r/contract/{contract['id']}/edit", role="legal")
+    page.fill("input[name=amount]", "1")
+    page.click("form button[type=submit].btn-primary")
+    page.get_by_text("合同已签约，已锁定：合同总价不能修改；只有系统管理员可以修改已锁定的记录"
+                     ).first.wait_for()
+    assert records.get("contract", contract["id"])["amount"] == 2900000
+    # the case page's new contract takes the case's client and unit
+    case = records.get("case", contract["case"])
+    page.goto(f"{visitor.server.base}/r/case/{case['id']}")
+    new = page.locator("a[href*='/r/contract/new?']").first.get_attribute("href")
+    assert f"client={case['client']}" in new and f"unit={case['unit']}" in new
+    other = next(c["id"] for c in _clients(records)
+                 if c["id"] != case["client"])
+    page.goto(f"{visitor.server.base}/r/contract/new?case={case['id']}&client={other}"
+              f"&unit={case['unit']}")
+    page.fill("input[name=amount]", "2900000")
+    page.select_option("select[name=payment_method]", "full")
+    page.click("form button[type=submit].btn-primary")
+    page.get_by_text("买受人必须是所属销售案件的客户").first.wait_for()
+    assert errors == []
+
+
+def _clients(recs) -> list[dict]:
+    t = recs.schema.table("client")
+    with recs.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(t.c.id).limit(3)).mappings()]
+
+
+def test_the_case_and_its_card_show_the_stages_time_limit(server, records):  # noqa: F811
+    contract = _contract_in_review(records)
+    case = records.get("case", contract["case"])
+    admin = Http(server, role="admin", locale="zh")
+    page = admin.send("GET", f"/r/case/{case['id']}", htmx=False).body
+    assert "阶段时限：" in page and "前到期" in page
+    board = admin.send("GET", f"/r/case/kanban/cases_board?q={case['case_no']}",
+                       htmx=False).body
+    card = board.split(f'data-id="{case["id"]}"')[1].split("</li>")[0]
+    assert "阶段时限：" in card and "前到期" in card
