@@ -110,12 +110,22 @@ def test_a_signed_contract_is_locked_and_a_buyer_must_be_the_cases(visitor, reco
     contract, li = _approved(records)
     records.update("contract", contract["id"], {"status": "signed", "signed_on": "2026-12-07"},
                    li)
+    # legal's form offers only what archiving adds; the terms show as values
     page, errors = visitor.open(f"/r/contract/{contract['id']}/edit", role="legal")
-    page.fill("input[name=amount]", "1")
-    page.click("form button[type=submit].btn-primary")
-    page.get_by_text("合同已签约，已锁定：合同总价不能修改；只有系统管理员可以修改已锁定的记录"
-                     ).first.wait_for()
+    page.locator("input[name=registration_no]").wait_for()
+    assert page.locator("input[name=amount]").count() == 0
+    assert "2,900,000" in page.locator("main").inner_text()
+    # a change sent anyway (the table's cell editor) is refused, in Chinese
+    legal = Http(visitor.server, role="legal", locale="zh")
+    answer = legal.send("POST", f"/r/contract/{contract['id']}/cell/amount",
+                        {"amount": "1", "_version": str(records.get(
+                            "contract", contract["id"])["version"])})
+    assert answer.status == 422
+    assert "合同已签约，已锁定：合同总价不能修改；只有系统管理员可以修改已锁定的记录" in answer.body
     assert records.get("contract", contract["id"])["amount"] == 2900000
+    shown = legal.send("GET", f"/r/contract/{contract['id']}", htmx=False).body
+    assert "合同已签约，已锁定：只有系统管理员可以修改" in shown
+    assert "签字版 SHA-256 校验值" in shown
     # the case page's new contract takes the case's client and unit
     case = records.get("case", contract["case"])
     page.goto(f"{visitor.server.base}/r/case/{case['id']}")

@@ -82,3 +82,16 @@ def refused_delete(ws: Workspace, rt: RecordType, before: Mapping[str, Any] | No
                    stage=_value_label(rt, value))
     return msg("%(type)s is %(stage)s and locked: only %(roles)s may delete it",
                type=rt.label, stage=_value_label(rt, value), roles=_roles(ws, rt))
+
+
+def note(ws: Workspace, rt: RecordType, record: Mapping[str, Any] | None, actor: Actor
+         ) -> Msg | None:
+    """What the record page says of a locked record (None: it is not locked)."""
+    value, stage = _stage(rt, record)
+    if stage is None:
+        return None
+    if _may_unlock(rt, actor):
+        return msg("%(type)s is %(stage)s and locked: you may still correct it; the history "
+                   "keeps who changed what", type=rt.label, stage=_value_label(rt, value))
+    return msg("%(type)s is %(stage)s and locked: only %(roles)s may change it",
+               type=rt.label, stage=_value_label(rt, value), roles=_roles(ws, rt))

@@ -121,8 +121,22 @@ def deadlines(type_name: str, record: Mapping[str, Any]) -> list[dict[str, Any]]
     return out
 
 
+def lock_note(rtype, record: Mapping[str, Any]) -> str:
+    """What the record page says of a locked record (its `locked:`), or ""."""
+    from lowrise.i18n import tr
+    from lowrise.storage import locks
+
+    from .auth import actor
+    from .runtime import rt
+
+    if rtype.locked is None:
+        return ""
+    return tr(locks.note(rt().workspace, rtype, record, actor()), current_locale())
+
+
 def init_app(app: Flask) -> None:
     from .history import action_label
 
     app.jinja_env.globals.update(value_html=value_html, value_text=text, format_when=when,
-                                 action_label=action_label, deadlines=deadlines)
+                                 action_label=action_label, deadlines=deadlines,
+                                 lock_note=lock_note)
