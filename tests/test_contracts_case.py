@@ -1,4 +1,5 @@
-"""A contract takes its case's client and unit (`same_as: case.client`, `case.unit`): a
+"""A contract takes its case's client and unit (`same_as: case.client`, `case.unit`): given
+only its case, it takes them (one by one and in bulk); a
 contract naming another buyer or unit than its case is refused on create, on update and in
 bulk, in the reader's words and without naming any record; the case page's "+ New" contract
 fills them. Both databases."""
@@ -9,7 +10,7 @@ import pytest
 
 from lowrise.errors import BulkValidationError, ValidationError
 from lowrise.i18n import tr
-from test_approvals_flagship import Office
+from test_approvals_flagship import SYSTEM, Office
 
 
 @pytest.fixture
@@ -55,3 +56,23 @@ def test_a_case_without_a_unit_yet_takes_any(office):
     case = office.mk("case", client=office.client, consultant=office.li, stage="lead",
                      opened_on="2026-11-01")["id"]
     office.contract(case=case, unit=unit)
+
+
+def test_a_contract_given_only_its_case_takes_the_cases_client_and_unit(office):
+    made = office.records.create("contract", {
+        "kind": "sale", "case": office.case, "amount": "3250000",
+        "payment_method": "mortgage"}, office.li_)
+    assert (made["client"], made["unit"]) == (office.client, office.unit)
+    # a case without a unit: the unit is still required
+    case = office.mk("case", client=office.client, consultant=office.li, stage="lead",
+                     opened_on="2026-11-01")["id"]
+    with pytest.raises(ValidationError) as exc:
+        office.records.create("contract", {"kind": "sale", "case": case, "amount": "1",
+                                           "payment_method": "full"}, office.li_)
+    assert set(exc.value.errors) == {"unit"}
+    # in bulk (an import) each row takes its own case's
+    rows = office.records.bulk_create("contract", [
+        {"kind": "sale", "case": office.case, "amount": "1", "payment_method": "full"},
+        {"kind": "sale", "case": case, "unit": office.unit, "amount": "1",
+         "payment_method": "full"}], SYSTEM)
+    assert [r["client"] for r in rows] == [office.client, office.client]

@@ -54,6 +54,45 @@ def check_links(records, conn: sa.Connection, rt: RecordType,
                                                        type=target_label, id=v)
 
 
+def _same_as_fields(rt: RecordType):
+    for f in rt.user_fields:
+        spec = f.config.get("same_as") if f.kind.links else None
+        if isinstance(spec, str):
+            link, _, other = spec.partition(".")
+            yield f, rt.fields[link], other
+
+
+def _named(conn: sa.Connection, schema, via, other: str, ids) -> dict[int, Any]:
+    """{id: its `other`} of the records of `via`'s target among `ids`."""
+    t, ids, out = schema.table(via.target), sorted(set(ids)), {}
+    for j in range(0, len(ids), 900):
+        out.update(conn.execute(sa.select(t.c.id, t.c[other]).where(
+            t.c.id.in_(ids[j:j + 900]))).all())
+    return out
+
+
+def fill_same_as(conn: sa.Connection, schema, rt: RecordType, rows: list[dict[str, Any]],
+                 errors: dict[int, dict[str, str]],
+                 given: Sequence[Mapping[str, Any]]) -> None:
+    """New rows that do not give a `same_as` field take it from their link's record (a
+    contract made with its case takes the case's client): its "is required" is answered."""
+    for f, via, other in _same_as_fields(rt):
+        wanted = {i: r[via.name] for i, r in enumerate(rows)
+                  if r.get(f.name) is None and r.get(via.name) is not None
+                  and given[i].get(f.name) in (None, "", [])
+                  and via.name not in errors.get(i, {})}
+        if not wanted:
+            continue
+        named = _named(conn, schema, via, other, wanted.values())
+        for i, rid in wanted.items():
+            if named.get(rid) is not None:
+                rows[i][f.name] = named[rid]
+                if i in errors:
+                    errors[i].pop(f.name, None)
+                    if not errors[i]:
+                        del errors[i]
+
+
 def check_same_as(conn: sa.Connection, schema, rt: RecordType,
                   rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, str]],
                   befores: Sequence[Mapping[str, Any] | None] | None = None) -> None:
@@ -62,12 +101,8 @@ def check_same_as(conn: sa.Connection, schema, rt: RecordType,
     are the values written (on an update, only the changes, `befores` the records as they
     were). A record whose `link` names no such record yet may name any. The refusal names
     the fields, never a record."""
-    for f in rt.user_fields:
-        spec = f.config.get("same_as") if f.kind.links else None
-        if not isinstance(spec, str):
-            continue
-        link, _, other = spec.partition(".")
-        via = rt.fields[link]
+    for f, via, other in _same_as_fields(rt):
+        link = via.name
         pairs = {}
         for i, r in enumerate(rows):
             if f.name not in r and link not in r:
@@ -78,12 +113,7 @@ def check_same_as(conn: sa.Connection, schema, rt: RecordType,
                 pairs[i] = (mine, theirs)
         if not pairs:
             continue
-        t = schema.table(via.target)
-        ids = sorted({p[1] for p in pairs.values()})
-        named = {}
-        for j in range(0, len(ids), 900):
-            named.update(conn.execute(sa.select(t.c.id, t.c[other]).where(
-                t.c.id.in_(ids[j:j + 900]))).all())
+        named = _named(conn, schema, via, other, (p[1] for p in pairs.values()))
         target = schema.workspace.record_types[via.target]
         for i, (mine, theirs) in pairs.items():
             expected = named.get(theirs)

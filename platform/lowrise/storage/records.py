@@ -473,19 +473,22 @@ class Records:
         if conn is None:
             try:
                 with self.engine.connect() as c:
-                    self._check_new(c, rt, parsed, errors, actor)
+                    self._check_new(c, rt, parsed, errors, actor, rows)
             except Undisclosed as exc:
                 self._note(exc)
                 raise
         else:
-            self._check_new(conn, rt, parsed, errors, actor)
+            self._check_new(conn, rt, parsed, errors, actor, rows)
         return parsed, errors
 
     def _check_new(self, conn, rt: RecordType, parsed: list[dict[str, Any]],
-                   errors: dict[int, dict[str, str]], actor: Actor) -> None:
+                   errors: dict[int, dict[str, str]], actor: Actor,
+                   given: Sequence[Mapping[str, Any]]) -> None:
         """The database checks of new rows (links as the actor sees them, unique values):
-        one piece, so that an import preview refuses exactly what the write refuses."""
+        one piece, so that an import preview refuses exactly what the write refuses. A
+        `same_as` field the row does not give takes its value from the link's record."""
         self._check_links(conn, rt, parsed, errors, actor=actor)
+        checks.fill_same_as(conn, self.schema, rt, parsed, errors, given)
         checks.check_same_as(conn, self.schema, rt, parsed, errors)
         self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed),
                            actor=actor)
@@ -514,7 +517,7 @@ class Records:
                 if refused := pol.write_errors(type_name, raw, creating=True):
                     errors.setdefault(i, {}).update(refused)
         with self.transaction(conn) as c:
-            self._check_new(c, rt, parsed, errors, actor)
+            self._check_new(c, rt, parsed, errors, actor, rows)
             if errors:
                 if _single:
                     raise ValidationError(errors[0])
