@@ -126,6 +126,13 @@ def test_a_signed_contract_is_locked_and_a_buyer_must_be_the_cases(visitor, reco
     shown = legal.send("GET", f"/r/contract/{contract['id']}", htmx=False).body
     assert "合同已签约，已锁定：只有系统管理员可以修改" in shown
     assert "签字版 SHA-256 校验值" in shown
+    # an administrator corrects it: the history says who changed what
+    admin = Actor(name="管理员甲", roles=frozenset({"admin"}))
+    records.update("contract", contract["id"], {"loan_bank": "招商银行"}, admin)
+    history = legal.send("GET", f"/r/contract/{contract['id']}", htmx=False).body.split(
+        '<ol class="timeline">')[1].split("</ol>")[0]
+    first = history.split("</li>")[0]
+    assert "管理员甲" in first and "按揭银行" in first and "招商银行" in first
     # the case page's new contract takes the case's client and unit
     case = records.get("case", contract["case"])
     page.goto(f"{visitor.server.base}/r/case/{case['id']}")
