@@ -171,6 +171,36 @@ def test_terms_locked_in_review_and_a_change_after_approval_reviews_again(office
     assert q.changes_since_last_round(rounds)["amount"] == ("3250000.00", "3100000.00")
 
 
+@pytest.mark.parametrize("terms", [
+    {"amount": "3100000"}, {"discount": 2}, {"payment_method": "full"},
+    {"custom_clauses": "赠送车位一个"}, {"down_payment": "1000000"}])
+def test_each_approved_term_changed_sends_it_back_with_only_that_diff(office, terms):
+    rid = office.contract()
+    office.submit(rid)
+    office.decide(office.boss_)
+    office.records.update("contract", rid, terms, office.li_)
+    assert office.get("contract", rid)["status"] == "in_review"
+    rounds = q.rounds(office.records, "contract", rid)
+    # the reviewer sees what changed in the terms, not who approved last time or when
+    assert set(q.changes_since_last_round(rounds)) == set(terms)
+    waiting = q.queue(office.records, office.boss_)
+    assert q.changes_for(office.records, waiting) == {waiting[0]["approval_id"]: list(terms)}
+
+
+def test_the_buyer_or_unit_of_an_approved_contract_changes_only_with_its_case(office):
+    rid = office.contract()
+    office.submit(rid)
+    office.decide(office.boss_)
+    unit = office.mk("property", project="锦绣花园", building="3栋", unit_no="1902",
+                     list_price="3400000", status="available", layout="3br",
+                     gross_area="125.00")["id"]
+    office.records.update("case", office.case, {"unit": unit}, office.boss_)
+    office.records.update("contract", rid, {"unit": unit}, office.li_)
+    rounds = q.rounds(office.records, "contract", rid)
+    assert rounds[0]["status"] == "running"
+    assert set(q.changes_since_last_round(rounds)) == {"unit"}
+
+
 def test_sent_back_to_the_consultant_goes_back_to_draft_and_unlocks(office):
     rid = office.contract()
     office.submit(rid)

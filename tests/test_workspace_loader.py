@@ -307,7 +307,7 @@ def test_unknown_option_points_at_the_key():
     assert thing_problems("lable: Thing\nfields:\n  a: {type: text}\n") == [
         "schemas/thing.yaml:1:1: lable: 'lable' is not a setting of a record type; did you "
         "mean 'label'? (settings: label, label_plural, description, icon, title, search, indexes, "
-        "fields)"]
+        "fields, locked)"]
 
 
 def test_missing_required_option_points_at_the_parent():

@@ -144,9 +144,21 @@ def changes_since_last_round(rows: list[dict[str, Any]], index: int = 0
     if prev is None:
         return {}
     a, b = prev.get("locked") or {}, cur.get("locked") or {}
-    ap = cur.get("approval")
-    own = set(ap.on_approved.set) | set(ap.on_refused.set) if ap else set()  # its own marks
-    return {k: (a.get(k), b.get(k)) for k in b if a.get(k) != b.get(k) and k not in own}
+    keep = _compared(cur.get("approval"), prev.get("status"))
+    return {k: (a.get(k), b.get(k)) for k in b if a.get(k) != b.get(k) and keep(k)}
+
+
+def _compared(ap, prev_status: str | None):
+    """Which fields a round's changes name: after approved terms changed (the round before
+    was restarted), the terms the approval locks, since the rules that react to an approval
+    fill others (who approved, when); else every field but the approval's own marks."""
+    if ap is None:
+        return lambda k: True
+    if prev_status == "restarted" and ap.lock:
+        return set(ap.lock).__contains__
+    own = set(ap.on_approved.set) | set(ap.on_refused.set) | set(ap.on_returned.set) | \
+        set(ap.on_restarted.set)
+    return lambda k: k not in own
 
 
 def changes_for(records: Records, rows: list[dict[str, Any]]) -> dict[int, list[str]]:
@@ -160,9 +172,11 @@ def changes_for(records: Records, rows: list[dict[str, Any]]) -> dict[int, list[
     keys = {(r["name"], r["record_type"], r["record_id"]) for r in later}
     with records.engine.connect() as conn:
         found = [dict(x) for x in conn.execute(sa.select(
-            ap.c.id, ap.c.name, ap.c.record_type, ap.c.record_id, ap.c["round"], ap.c.locked)
+            ap.c.id, ap.c.name, ap.c.record_type, ap.c.record_id, ap.c["round"], ap.c.locked,
+            ap.c.status)
             .where(ap.c.record_id.in_(sorted({k[2] for k in keys})))
             .order_by(ap.c.id)).mappings()]
+    known = approvals_of(records.schema.workspace)
     out: dict[int, list[str]] = {}
     for aid in ids:
         cur = next((f for f in found if f["id"] == aid), None)
@@ -172,5 +186,6 @@ def changes_for(records: Records, rows: list[dict[str, Any]]) -> dict[int, list[
             cur["name"], cur["record_type"], cur["record_id"]) and f["id"] < aid]
         if prev:
             a, b = prev[-1]["locked"] or {}, cur["locked"] or {}
-            out[aid] = [k for k in b if a.get(k) != b.get(k)]
+            keep = _compared(known.get(cur["name"]), prev[-1]["status"])
+            out[aid] = [k for k in b if a.get(k) != b.get(k) and keep(k)]
     return out

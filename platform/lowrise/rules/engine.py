@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lowrise import filters
 from lowrise.actor import Actor
 from lowrise.errors import LowriseError, NotFound, ValidationError
 from lowrise.storage import query
@@ -65,6 +66,26 @@ class RuleSet:
                 events[r.record_type].append(r)
         reads = {r.name: frozenset(conds.fields_of(r.conditions)) for r in rules.values()}
         return cls(ws, rules, dict(events), dict(timed), dict(stages), reads)
+
+    def deadline_rules(self, type_name: str) -> list[Rule]:
+        """The enabled time rules of the type whose limit is shown (`deadline:`)."""
+        return [r for r, _ in self.timed.get(type_name, ()) if r.deadline is not None]
+
+    def deadline_fields(self, type_name: str) -> list[str]:
+        """The fields a record must be read with to tell its deadlines."""
+        return sorted({n for r, names in self.timed.get(type_name, ()) if r.deadline is not None
+                       for n in names})
+
+    def deadlines(self, type_name: str, record: Mapping[str, Any], actor: Actor
+                  ) -> list[timers.Deadline]:
+        """The record's time limits (due or overdue), the soonest first (no I/O: a condition
+        that reads a linked record is not known here and holds)."""
+        rt = self.workspace.type(type_name)
+        ctx = filters.FilterContext(user=actor.user, clock=actor.clock)
+        tz = self.workspace.config.get("timezone") or "UTC"
+        found = [d for r in self.deadline_rules(type_name)
+                 if (d := timers.deadline(r, rt, record, ctx, tz)) is not None]
+        return sorted(found, key=lambda d: d.due)
 
     def get(self, name: str) -> Rule:
         try:

@@ -308,6 +308,8 @@ class Rule:
     stages: StageRules | None = None
     enabled: bool = True
     loc: Loc = Loc("")
+    #: a time trigger's limit shown on the record and the board as due or overdue, by name
+    deadline: Label | None = None
 
     @property
     def is_stage_rule(self) -> bool:

@@ -64,7 +64,7 @@ from .timing import DAY_NAMES, TimingError, check_cron, parse_duration
 EXTRA_NAMES = {"actor", "record_id"}
 #: what a rule file holds
 RULE_SETTINGS = ("record_type", "label", "description", "enabled", "trigger", "conditions",
-                 "actions", "stages")
+                 "actions", "stages", "deadline")
 Path = tuple[Any, ...]
 
 
@@ -709,8 +709,15 @@ def _parse(ws: Workspace, config: RuleConfig) -> tuple[Rule | None, list[tuple[P
         p.fail(("actions",), "a deleted record cannot be changed; use notify, webhook, "
                              "create_record or update_linked")
         return None, p.problems
+    deadline = None
+    if raw.get("deadline") not in (None, False):
+        if trigger.kind != "time" or not trigger.from_field:
+            p.fail(("deadline",), "a deadline is the time limit of a time trigger that counts "
+                                  "from a field (trigger: {kind: time, field: ..., after: ...})")
+            return None, p.problems
+        deadline = label if raw["deadline"] is True else Label.of(raw["deadline"], config.name)
     return Rule(config.name, rt.name, label, trigger, cond, actions, enabled=enabled,
-                loc=config.loc), p.problems
+                loc=config.loc, deadline=deadline), p.problems
 
 
 def rule_problems(ws: Workspace, config: RuleConfig) -> list[tuple[Path, str]]:

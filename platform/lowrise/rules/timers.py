@@ -95,6 +95,37 @@ def due_at(rule: Rule, since: datetime, seconds: float, tz: str) -> datetime:
     return since + timedelta(seconds=seconds)
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """A rule's time limit on one record: its name, when it is due, whether that is past."""
+
+    label: Any
+    due: datetime
+    overdue: bool
+
+
+def own_marks(rule: Rule) -> frozenset[str]:
+    """The fields the rule's own actions set (a stale flag): what it does when the limit
+    passes must not hide the limit."""
+    return frozenset(name for a in rule.actions if a.kind == "set_fields"
+                     for name in a.spec.values)
+
+
+def deadline(rule: Rule, rt, record: Mapping[str, Any], ctx: filters.FilterContext,
+             tz: str) -> Deadline | None:
+    """The time limit a `deadline:` rule sets on `record` (None: none runs): its timer as
+    the record's values give it, read as if the rule had not acted on it yet."""
+    if rule.deadline is None:
+        return None
+    as_before = {**record, **{n: rt.fields[n].default for n in own_marks(rule)
+                              if n in rt.fields}}
+    want = desired(rule, None, as_before, ctx, tz)
+    if not isinstance(want, Want) or want.since is None:
+        return None
+    due = due_at(rule, want.since, want.seconds, tz)
+    return Deadline(rule.deadline, due, ctx.now() >= due)
+
+
 def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
          want: Want | None | object, now: datetime, tz: str, *, new: bool = False
          ) -> str | None:

@@ -109,8 +109,42 @@ def when(at: datetime | None, fmt: str = "medium") -> str:
     return format_datetime(at.astimezone(zone), fmt, locale=_babel_locale(current_locale()))
 
 
+def deadlines(type_name: str, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The record's time limits (a rule's `deadline:`) as the page and the board's cards
+    show them: due, or overdue, with the moment in the reader's locale and time zone."""
+    from flask_babel import gettext as _
+
+    from lowrise.i18n import tr
+    from lowrise.rules.engine import rule_set
+
+    from .auth import actor
+    from .runtime import rt
+
+    out = []
+    for d in rule_set(rt().workspace).deadlines(type_name, record, actor()):
+        name, at = tr(d.label, current_locale()), when(d.due, "short")
+        out.append({"overdue": d.overdue, "due": d.due,
+                    "text": _("%(limit)s: overdue since %(when)s", limit=name, when=at)
+                    if d.overdue else _("%(limit)s: due %(when)s", limit=name, when=at)})
+    return out
+
+
+def lock_note(rtype, record: Mapping[str, Any]) -> str:
+    """What the record page says of a locked record (its `locked:`), or ""."""
+    from lowrise.i18n import tr
+    from lowrise.storage import locks
+
+    from .auth import actor
+    from .runtime import rt
+
+    if rtype.locked is None:
+        return ""
+    return tr(locks.note(rt().workspace, rtype, record, actor()), current_locale())
+
+
 def init_app(app: Flask) -> None:
     from .history import action_label
 
     app.jinja_env.globals.update(value_html=value_html, value_text=text, format_when=when,
-                                 action_label=action_label)
+                                 action_label=action_label, deadlines=deadlines,
+                                 lock_note=lock_note)

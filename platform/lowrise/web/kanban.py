@@ -158,6 +158,7 @@ class Board:
         for sr in self.stages:  # what the stage rules look at to judge a move
             for names in sr.required.values():
                 wanted += list(names)
+        wanted += rule_set(rt().workspace).deadline_fields(self.rtype.name)  # the cards' limits
         wanted = [n for n in dict.fromkeys(wanted) if n in self.rtype.fields and n != "id"]
         with run.engine.connect() as conn:
             page = query.list_records(conn, run.schema, self.rtype.name,

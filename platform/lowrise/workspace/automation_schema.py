@@ -276,6 +276,11 @@ def automation_schema() -> dict[str, Any]:
             "actions": {"type": "array", "items": action, "minItems": 1,
                         "description": "What the rule does, in order."},
             "stages": stages,
+            "deadline": {
+                "anyOf": [{"const": True}, dict(REF_LABEL)],
+                "description": "A time trigger's time limit shows on the record page and the "
+                               "board's cards, due or overdue (true: named by the rule's "
+                               "label, or a label of its own)."},
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["trigger", "actions"]}, {"required": ["stages"]}],
