@@ -174,6 +174,12 @@ class _Parser:
             self.fail(path, str(exc))
             return None
 
+    def per_locale(self, raw: Any, settings: tuple[str, ...]) -> bool:
+        """Whether an action written as a mapping is its message per locale (a comment's
+        {en: ..., zh: ...}) rather than its settings."""
+        return isinstance(raw, Mapping) and not any(k in settings for k in raw) and \
+            any(k in self.ws.locales for k in raw)
+
     def localized(self, raw: Any, path: Path) -> Localized | None:
         """A message template, or one per locale ({en: ..., zh: ...}) as labels are."""
         texts = raw if isinstance(raw, Mapping) else {"": raw}
@@ -384,7 +390,7 @@ class _Parser:
                       f"{wrong}){filters.did_you_mean(str(wrong), ACTION_KINDS)}")
             return None
         kind = kinds[0]
-        if kind in ACTION_SETTINGS:
+        if kind in ACTION_SETTINGS and not self.per_locale(raw[kind], ACTION_SETTINGS[kind]):
             self.settings(raw[kind], ACTION_SETTINGS[kind], (*path, kind),
                           msg("the %(kind)s action", kind=kind))
         spec = getattr(self, f"act_{kind}")(raw[kind], rt, (*path, kind))
