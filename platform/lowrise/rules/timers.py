@@ -96,10 +96,11 @@ def due_at(rule: Rule, since: datetime, seconds: float, tz: str) -> datetime:
 
 
 def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
-         want: Want | None | object, now: datetime, tz: str, *, new: bool = False
-         ) -> str | None:
+         want: Want | None | object, now: datetime, tz: str, *, new: bool = False,
+         skip_past: bool = False) -> str | None:
     """Make the stored timer match `want`; returns what changed ("set ...", "cancelled").
-    `new`: the record was just created, so it has no timer yet (nothing to read)."""
+    `new`: the record was just created, so it has no timer yet (nothing to read).
+    `skip_past`: a moment at or before `now` gets no timer (demo data's past)."""
     if want is KEEP or (new and want is None):
         return None
     t = tables.timers
@@ -123,6 +124,8 @@ def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
                 return None
             since = last.since
         due = due_at(rule, since, want.seconds, tz)
+        if skip_past and due <= now:
+            due = None
     if last is not None and due is not None and last.due_at == due and \
             last.status in ("pending", "fired", "failed"):
         return None  # this moment has its timer already: it fires once
