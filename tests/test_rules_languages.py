@@ -101,7 +101,7 @@ def test_comment_in_the_workspace_language_refusal_in_the_changers(engine):
 record_type: ticket
 trigger: {kind: created}
 actions:
-  - comment: {en: "Opened at {{ shown.priority }}", zh: "已创建，优先级{{ shown.priority }}"}
+  - comment: {text: {en: "Opened at {{ shown.priority }}", zh: "已创建，优先级{{ shown.priority }}"}}
 """, "guard": """
 record_type: ticket
 trigger: {kind: field_changed, field: status, to: done}

@@ -174,12 +174,6 @@ class _Parser:
             self.fail(path, str(exc))
             return None
 
-    def per_locale(self, raw: Any, settings: tuple[str, ...]) -> bool:
-        """Whether an action written as a mapping is its message per locale (a comment's
-        {en: ..., zh: ...}) rather than its settings."""
-        return isinstance(raw, Mapping) and not any(k in settings for k in raw) and \
-            any(k in self.ws.locales for k in raw)
-
     def localized(self, raw: Any, path: Path) -> Localized | None:
         """A message template, or one per locale ({en: ..., zh: ...}) as labels are."""
         texts = raw if isinstance(raw, Mapping) else {"": raw}
@@ -390,7 +384,7 @@ class _Parser:
                       f"{wrong}){filters.did_you_mean(str(wrong), ACTION_KINDS)}")
             return None
         kind = kinds[0]
-        if kind in ACTION_SETTINGS and not self.per_locale(raw[kind], ACTION_SETTINGS[kind]):
+        if kind in ACTION_SETTINGS:
             self.settings(raw[kind], ACTION_SETTINGS[kind], (*path, kind),
                           msg("the %(kind)s action", kind=kind))
         spec = getattr(self, f"act_{kind}")(raw[kind], rt, (*path, kind))
@@ -569,15 +563,15 @@ class _Parser:
                        int(raw.get("retries", 5)))
 
     def act_comment(self, raw, rt, path):
-        # {text: ...} or the text itself, a plain string or one per locale
-        text = raw["text"] if isinstance(raw, Mapping) and "text" in raw else raw
-        t = self.localized(text, path)
+        # the text itself, or {text: ...}: a plain string or one per locale
+        text = raw.get("text") if isinstance(raw, Mapping) else raw
+        t = self.localized(text, (*path, "text") if isinstance(raw, Mapping) else path)
         return Comment(t) if t else None
 
     def act_block(self, raw, rt, path):
-        text = raw["message"] if isinstance(raw, Mapping) and "message" in raw else raw
-        t = self.localized(text, path)
-        field = raw.get("field", "") if isinstance(raw, Mapping) and "message" in raw else ""
+        text = raw.get("message") if isinstance(raw, Mapping) else raw
+        t = self.localized(text, (*path, "message") if isinstance(raw, Mapping) else path)
+        field = raw.get("field", "") if isinstance(raw, Mapping) else ""
         if field and self.field(rt, field, (*path, "field")) is None:
             return None
         return Block(t, field) if t else None

@@ -211,12 +211,14 @@ def _actions() -> dict[str, dict[str, Any]]:
                         "description": "Attempts after the first (default 5)."}},
             "A message to a group chat through its robot.", ["bot", "text"]),
         "comment": {"description": "A comment on the record (a template).",
-                    "anyOf": [_per_locale("The comment, in the workspace's locale."),
-                              _object({"text": _per_locale("The comment.")}, "A comment.",
+                    "anyOf": [_text("The comment."),
+                              _object({"text": _per_locale("The comment, in the workspace's "
+                                                           "locale.")}, "A comment.",
                                       ["text"])]},
         "block": {"description": "Refuse the change with a message (a template).",
-                  "anyOf": [_per_locale("The message, in the changer's locale."),
-                            _object({"message": _per_locale("The message."),
+                  "anyOf": [_text("The message."),
+                            _object({"message": _per_locale("The message, in the locale of "
+                                                            "whoever made the change."),
                                      "field": _doc(dict(REF_NAME), "The field it is about.")},
                                     "A refusal.", ["message"])]},
     }
