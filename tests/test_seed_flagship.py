@@ -114,6 +114,11 @@ def test_prices_dates_and_viewings_are_believable(office):
     days = [(c["contracted_on"] - c["opened_on"]).days for c in done]
     assert all(0 <= d <= 120 for d in days) and 20 <= sum(days) / len(days) <= 75
     assert all(c["contracted_on"] is None for c in cases if c not in done)
+    for stage, most in (("lead", 8), ("reception", 31), ("deposit", 76)):
+        # the earlier the stage, the more recently the case came in
+        assert all((today - c["opened_on"]).days <= most for c in cases if c["stage"] == stage)
+    assert not [c for c in cases if c["stale"] and c["stage"] in ("contracted", "handover",
+                                                                   "lost")]
     for c in cases:  # nothing has happened in the future, and in order
         for name in ("opened_on", "deposit_paid_on", "contracted_on", "handover_on"):
             assert c[name] is None or c[name] <= today
@@ -144,6 +149,9 @@ fields:
   floor: {type: currency, currency: CNY, sample: {of: price, times: [0.5, 0.5]}}
   started: {type: date, sample: {past_days: 3}}
   ended: {type: date, sample: {after: started, days: [30, 40], past: true, when: {kind: c}}}
+  note:
+    type: text
+    sample: [{when: {kind: a}, choices: [first], empty: 0}, {choices: [later], empty: 0}]
 """,
 }
 
@@ -162,3 +170,5 @@ def test_sample_hints_cycle_share_when_and_past(engine):
         elif r["started"] is not None:
             assert r["ended"] == today  # 30 days after a day 3 days back: not past today
     assert isinstance(rows[0]["started"], date)
+    # a list of hints: the first whose `when` holds
+    assert [r["note"] for r in rows] == ["first", "later", "later"] * 2

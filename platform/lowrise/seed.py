@@ -66,7 +66,7 @@ class Sampler:
     def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict],
               index: int = 0) -> Any:
         """The value of field `f` for the `index`-th record made of its type."""
-        hint = f.sample
+        hint = self.hint(f, record)
         if isinstance(hint, dict):
             if not self.applies(hint, record):
                 return None
@@ -117,8 +117,16 @@ class Sampler:
         return f.kind.sample_number(f, self.rng, float(base) * float(lo),
                                     float(base) * float(hi))
 
-    def maybe_empty(self, f: Field) -> bool:
+    def hint(self, f: Field, record: dict[str, Any]) -> Any:
+        """The field's sample hint for this record: a list of hints gives the first whose
+        `when` holds (a lead opened days ago, a contracted case months ago)."""
         hint = f.sample
+        if isinstance(hint, list) and all(isinstance(h, dict) for h in hint):
+            return next((h for h in hint if self.applies(h, record)), None)
+        return hint
+
+    def maybe_empty(self, f: Field, record: dict[str, Any] | None = None) -> bool:
+        hint = self.hint(f, record or {})
         rate = hint.get("empty") if isinstance(hint, dict) else None
         if rate is None:  # a list in turn is filled in full: its values go together
             rate = 0 if f.required or f.kind.links or (
@@ -199,14 +207,12 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
                   and not (org is not None and rt.name == org.users and f.name in org.members)]
         # Fields that copy from a linked record come after the link is chosen, and fields
         # timed after another field come after that one.
-        fields.sort(key=lambda f: 0 if not isinstance(f.sample, dict)
-                    else 2 if "after" in f.sample
-                    else 1 if "from" in f.sample or "of" in f.sample else 0)
+        fields.sort(key=_order)
         rows = []
         for i in range(n):
             row: dict[str, Any] = {}
             for f in fields:
-                if sampler.maybe_empty(f) and not f.required:
+                if sampler.maybe_empty(f, row) and not f.required:
                     continue
                 value = sampler.value(f, row, linked_for(rt), i)
                 if value is None and f.required:  # copied from an empty linked field
@@ -234,6 +240,14 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
         seed_rounds(records, now)
     refresh_statistics(records.engine)
     return made
+
+
+def _order(f: Field) -> int:
+    """When a field's value is made: plain ones first, then those copied from a link or a
+    share of another field, then those timed after another field."""
+    hints = f.sample if isinstance(f.sample, list) else [f.sample]
+    keys = {k for h in hints if isinstance(h, dict) for k in h}
+    return 2 if "after" in keys else 1 if keys & {"from", "of"} else 0
 
 
 def _link_within(records: Records, rt: RecordType, sampler: Sampler, actor: Actor) -> None:
