@@ -573,9 +573,10 @@ def notify(run: Run, spec: Notify, index: int) -> None:
 def webhook(run: Run, spec: CallWebhook, index: int) -> None:
     reader = None
     if spec.as_role:  # configured: the receiver sees what this role sees
-        reader = Reader(run, access.policy(run.records.schema.workspace, Actor(
+        pol = access.policy(run.records.schema.workspace, Actor(
             name=f"webhook as {spec.as_role}", roles=frozenset([spec.as_role]),
-            locale=run.actor.locale, clock=run.actor.clock)))
+            locale=run.actor.locale, clock=run.actor.clock))
+        reader = Reader(run, pol, scope=pol)
     if spec.body is not None:
         body = render(run, spec.body, reader)
         json.loads(body)  # a body template must render JSON; fails the run otherwise
