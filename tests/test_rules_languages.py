@@ -141,8 +141,8 @@ def test_a_long_title_fits_its_column_in_every_locale():
 
 def test_the_chosen_language_is_kept_and_the_inbox_reads_in_it(tmp_path, db_url):
     """Choosing a language while signed in keeps it on the account (the e-mails follow it);
-    signing in again brings it back; the inbox shows each notice in the language of the page
-    and names its record."""
+    signing in again brings it back; the inbox shows each notice (a rule's, a mention) in the
+    language of the page and names its record."""
     from lowrise.actor import SYSTEM
     from test_web_support import AuthActions, build_app
 
@@ -155,16 +155,25 @@ def test_the_chosen_language_is_kept_and_the_inbox_reads_in_it(tmp_path, db_url)
                                    staff_id=ann["id"], roles=["agent"])
         t = run.records.create("ticket", {"title": "Leak", "owner": ann["id"],
                                           "priority": "high"}, SYSTEM)
+        boss = run.records.create("person", {"name": "Boss Li", "role": "boss"}, SYSTEM)
+        run.accounts.add("boss@example.com", PASSWORD, name="Boss Li", staff_id=boss["id"],
+                         roles=["boss"])
+        boss_auth = AuthActions(app.test_client())
+        assert boss_auth.login(email="boss@example.com", password=PASSWORD).status_code == 302
+        boss_auth.post(f"/r/ticket/{t['id']}/comments", data={"body": "@Ann Wang 请回电"})
         client = app.test_client()
         auth = AuthActions(client)
         assert auth.login(email="ann@example.com", password=PASSWORD).status_code == 302
         assert run.accounts.get(account.id).locale is None
         page = client.get("/inbox").text
         assert "Leak 交给 Ann Wang（高）" in page and "High" not in page
+        assert "Boss Li 在Ticket Leak 的评论中提到了你" in page  # a mention, in her words too
         assert f'href="/r/ticket/{t["id"]}">Leak</a>' in page  # the record by its name
         client.get("/locale/en")
         assert run.accounts.get(account.id).locale == "en"
-        assert "Leak for Ann Wang (High)" in client.get("/inbox").text
+        page = client.get("/inbox").text
+        assert "Leak for Ann Wang (High)" in page and "Boss Li mentioned you on Ticket Leak" \
+            in page
         auth.logout()
         fresh = app.test_client()
         assert AuthActions(fresh).login(email="ann@example.com",
