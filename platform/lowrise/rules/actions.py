@@ -180,13 +180,26 @@ def template_context(run: Run, reader: Reader | None = None,
     they may read them), or, without a reader, with every field some role sees masked or
     hidden masked and linked records as #id (comments and webhook bodies cannot tell who
     will read them)."""
+    return in_locale(run, seen(run, reader), reader, locale)
+
+
+def seen(run: Run, reader: Reader | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record and its state before the change as `reader` sees them (see
+    template_context): worked out once for a reader, whatever the locales."""
     ws = run.records.schema.workspace
     rt = run.rt
-    locale = locale or run.actor.locale
     view = reader.view if reader is not None else (
         lambda r: access.mask_record(ws, rt.name, r))
-    record = view(run.record)
-    before = view(run.change.before) if run.change and run.change.before else {}
+    return view(run.record), (view(run.change.before) if run.change and run.change.before
+                              else {})
+
+
+def in_locale(run: Run, records: tuple[dict[str, Any], dict[str, Any]],
+              reader: Reader | None, locale: str | None) -> dict[str, Any]:
+    """The template context of a record as seen (`seen`), in `locale`."""
+    rt = run.rt
+    locale = locale or run.actor.locale
+    record, before = records
     shown = _Shown(run, record, locale, reader.names if reader is not None else None)
     title = (shown[rt.title_field] if rt.title_field in rt.fields else "") or \
         f"#{record.get('id')}"
@@ -541,11 +554,15 @@ def notify(run: Run, spec: Notify, index: int) -> None:
     texts: dict[Any, tuple[dict[str, str], dict[str, str]]] = {}
     mine: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
     for uid, reader in allowed.items():
-        template_context(run, reader)  # (sets the reader's key)
+        # a reader whose key depends on what they see gets it from seeing the record
+        looked = seen(run, reader) if reader.key is None else None
         if reader.key not in texts:
+            looked = looked or seen(run, reader)
+            contexts = {loc: in_locale(run, looked, reader, loc) for loc in locales}
             texts[reader.key] = (
-                {loc: render(run, spec.title, reader, loc)[:255] for loc in locales},
-                {loc: render(run, spec.body, reader, loc) for loc in locales})
+                {loc: spec.title.pick(loc).render(c)[:255] for loc, c in contexts.items()},
+                {loc: spec.body.pick(loc).render(c) if spec.body else ""
+                 for loc, c in contexts.items()})
         mine[uid] = texts[reader.key]
     default = ws.default_locale
     live_feed.note_notices(run.conn, ids)  # their inbox badges, live
