@@ -127,10 +127,11 @@ def deadline(rule: Rule, rt, record: Mapping[str, Any], ctx: filters.FilterConte
 
 
 def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
-         want: Want | None | object, now: datetime, tz: str, *, new: bool = False
-         ) -> str | None:
+         want: Want | None | object, now: datetime, tz: str, *, new: bool = False,
+         skip_past: bool = False) -> str | None:
     """Make the stored timer match `want`; returns what changed ("set ...", "cancelled").
-    `new`: the record was just created, so it has no timer yet (nothing to read)."""
+    `new`: the record was just created, so it has no timer yet (nothing to read).
+    `skip_past`: a moment at or before `now` gets no timer (demo data's past)."""
     if want is KEEP or (new and want is None):
         return None
     t = tables.timers
@@ -154,6 +155,8 @@ def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
                 return None
             since = last.since
         due = due_at(rule, since, want.seconds, tz)
+        if skip_past and due <= now:
+            due = None
     if last is not None and due is not None and last.due_at == due and \
             last.status in ("pending", "fired", "failed"):
         return None  # this moment has its timer already: it fires once
