@@ -98,6 +98,17 @@ def sign_in(page, base: str, next_path: str = "/", locale: str = "zh") -> None:
     page.wait_for_url(lambda url: "/auth/login" not in url)
 
 
+def open_page(browser, base: str, path: str, width: int = 1366):
+    """A new tab signed in (in Chinese) on `path`, and the list its page errors go to."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, base, path)
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    return page, errors
+
+
 def backend_of(db_url: str) -> str:
     return "pg" if db_url.startswith("postgresql") else "sqlite"
 
@@ -254,11 +265,7 @@ def test_a_card_moves_by_keyboard_with_its_move_menu(server, browser, module_db)
     run = app.extensions["lowrise"]
     tag = "kb" + uuid.uuid4().hex[:8]
     case_id = _lead_case(run, tag)
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.set_default_timeout(15000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, base, f"/r/case/kanban/cases_board?q={tag}")
+    page, errors = open_page(browser, base, f"/r/case/kanban/cases_board?q={tag}")
     card = page.locator(f".kcard[data-id='{case_id}']")
     assert card.locator(".kcard-title").inner_text() == f"客户{tag}"  # card_title: client
     card.locator(".kcard-move").focus()
