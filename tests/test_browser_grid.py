@@ -172,3 +172,24 @@ def test_a_form_takes_amounts_as_typed_and_leads_to_its_errors(server, browser, 
     assert page.input_value("#amount") == "3,250,000.00"  # shown back grouped
     assert errors == []
     page.close()
+
+
+def test_a_slow_request_shows_the_one_loading_indicator(server, browser, module_db):  # noqa: F811
+    """A request still unanswered after 150 ms shows the bar along the top, says 正在加载…
+    (role=status) and marks what it loads aria-busy; the answer takes all three away."""
+    _app, base = server
+    page, errors = open_page(browser, base, "/r/case/")
+    held = []
+    searched = re.compile(r"/r/case/.*[?&]q=%E6")
+    # the search's first answer waits until the test lets it go; any later one goes at once
+    page.route(searched, lambda route: route.continue_() if held else held.append(route))
+    page.fill("#q", "无此记录")
+    page.locator("#busy.on").wait_for()
+    assert page.locator("#busy[role=status]").inner_text() == "正在加载…"
+    assert page.locator("#table-view").get_attribute("aria-busy") == "true"
+    held[0].continue_()
+    page.locator("#busy:not(.on)").wait_for(state="attached")
+    assert page.locator("#busy").inner_text() == ""
+    assert page.locator("[aria-busy]").count() == 0
+    assert errors == []
+    page.close()

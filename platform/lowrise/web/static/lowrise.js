@@ -32,6 +32,39 @@
     var text = t && t.dataset[key];
     toast(text ? text.replace("{status}", status) : "HTTP " + status, true);
   }
+  /* One loading indicator for every request (htmx's, a board's moves): after 150 ms it shows
+     a bar along the top, says "Loading…" to screen readers (role=status) and marks what is
+     being loaded aria-busy; a quicker answer shows nothing. */
+  var pending = 0, busyTimer = null, busyOn = [];
+  function busy(target) {
+    pending += 1;
+    if (target && target.setAttribute && busyOn.indexOf(target) < 0) busyOn.push(target);
+    if (busyTimer || pending > 1) return;
+    busyTimer = setTimeout(function () {
+      var bar = document.getElementById("busy");
+      if (!pending || !bar) return;
+      bar.classList.add("on");
+      bar.firstElementChild.textContent = bar.dataset.text || "";
+      busyOn.forEach(function (el) { if (el.isConnected) el.setAttribute("aria-busy", "true"); });
+    }, 150);
+  }
+  function idle() {
+    pending = Math.max(0, pending - 1);
+    if (pending) return;
+    clearTimeout(busyTimer);
+    busyTimer = null;
+    var bar = document.getElementById("busy");
+    if (bar) { bar.classList.remove("on"); bar.firstElementChild.textContent = ""; }
+    busyOn.forEach(function (el) { el.removeAttribute("aria-busy"); });
+    busyOn = [];
+  }
+  window.lowriseBusy = { start: busy, end: idle };
+  document.addEventListener("htmx:beforeSend", function (e) {
+    var xhr = e.detail.xhr;
+    if (!xhr) return;
+    busy(e.detail.target);
+    xhr.addEventListener("loadend", idle);  /* answered, failed or cancelled */
+  });
   document.addEventListener("htmx:responseError", function (e) {
     failed("failed", e.detail.xhr.status);
   });
@@ -140,6 +173,29 @@
       table.querySelectorAll("tbody input[name=ids]").forEach(function (c) { c.checked = t.checked; });
     }
     updateBulk(table);
+  });
+
+  /* ---- a form's errors: the list above the form links to each field; the first field in
+     error gets the focus when the page comes back, and a link focuses its field ---- */
+  function focusField(target) {
+    if (!target) return;
+    var control = target.matches("input, select, textarea") ? target
+      : target.querySelector("input:not([type=hidden]), select, textarea");
+    (control || target).focus({ preventScroll: true });
+    (target.closest(".field") || target).scrollIntoView({ block: "center" });
+  }
+  function focusFirstError() {
+    var list = document.getElementById("form-errors");
+    var first = list && list.querySelector("a[href^='#']");
+    if (first) focusField(document.getElementById(first.getAttribute("href").slice(1)));
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusFirstError);
+  else focusFirstError();
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("#form-errors a[href^='#']");
+    if (!link) return;
+    e.preventDefault();
+    focusField(document.getElementById(link.getAttribute("href").slice(1)));
   });
 
   /* ---- kanban: drag a card to another column ----
@@ -329,6 +385,9 @@
     body.set("id", card.dataset.id);
     body.set("version", card.dataset.version);
     body.set("to", to.dataset.value);
+    var settled = false;
+    function settle() { if (!settled) { settled = true; idle(); } }
+    busy(card);
     fetch(board.dataset.moveUrl, {
       method: "POST",
       headers: { "X-CSRFToken": csrf(), "Accept": "application/json",
@@ -339,6 +398,7 @@
       return r.json().then(function (data) { return { ok: r.ok, data: data }; },
                            function () { return { ok: false, status: r.status, data: {} }; });
     }).then(function (res) {
+      settle();
       if (!res.ok || !res.data.ok) {
         var refused = new Error(res.data.message || "");
         refused.status = res.status || 0;
@@ -357,6 +417,7 @@
       placeholder.remove();
       toast(res.data.message, false);
     }).catch(function (err) {
+      settle();
       /* snap back to where it was */
       placeholder.parentNode.insertBefore(card, placeholder);
       placeholder.remove();
