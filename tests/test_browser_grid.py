@@ -193,3 +193,34 @@ def test_a_slow_request_shows_the_one_loading_indicator(server, browser, module_
     assert page.locator("[aria-busy]").count() == 0
     assert errors == []
     page.close()
+
+
+def test_the_table_keeps_its_header_and_first_column_in_place(server, browser, module_db):  # noqa: F811
+    """On a phone (390 px) the cases table scrolls inside its card, no taller than the window,
+    so its sideways scrollbar is in reach; scrolled either way, the header row and the first
+    column (a case's number, with its checkbox) stay where they were; the page itself does not
+    scroll sideways."""
+    _app, base = server
+    page, errors = open_page(browser, base, "/r/case/", width=390)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator(".table-wrap").scroll_into_view_if_needed()
+    where = """() => {
+        const wrap = document.querySelector('.table-card .table-wrap');
+        const rect = el => el.getBoundingClientRect();
+        const first = document.querySelector('tbody tr[data-id] td.sel + td');
+        const head = document.querySelector('thead th.sel + th');
+        return {first: rect(first).left, sel: rect(document.querySelector('tbody td.sel')).left,
+                head: rect(head).top, wrapTop: rect(wrap).top, wrapBottom: rect(wrap).bottom,
+                wide: wrap.scrollWidth > wrap.clientWidth, tall: wrap.scrollHeight > wrap.clientHeight,
+                page: document.documentElement.scrollWidth};
+    }"""
+    before = page.evaluate(where)
+    assert before["wide"] and before["tall"] and before["page"] <= 400
+    assert before["wrapBottom"] <= 844  # the scrollbar at its bottom is on the screen
+    page.evaluate("document.querySelector('.table-card .table-wrap').scrollBy(400, 300)")
+    after = page.evaluate(where)
+    assert abs(after["first"] - before["first"]) < 1 and abs(after["sel"] - before["sel"]) < 1
+    assert abs(after["head"] - after["wrapTop"]) < 2  # the header row at the top of the table
+    shot(page, "phone-table-scrolled", backend_of(module_db))
+    assert errors == []
+    page.close()
