@@ -40,6 +40,10 @@ def test_board_columns_in_option_order_with_counts_and_sums(client, signed_in, d
     assert lead.index(">A2<") < lead.index(">A1<")  # the view's sort: -amount
     assert 'draggable="true"' in lead and 'data-version="1"' in lead
     assert 'data-move-url="/r/deal/kanban/board/move"' in html
+    # in English: each card's move button, the page's hint, the loading indicator's words
+    assert lead.count('aria-haspopup="menu">Move to…</button>') == 2
+    assert "or use its “Move to…” button, to change its Stage." in html
+    assert 'id="busy" class="busy" role="status" data-text="Loading…"' in html
 
 
 def test_move_allowed(client, signed_in, run, deals):
