@@ -213,7 +213,7 @@ class DecimalField(Number):
         number = _bounded(field, {"type": "number", "exclusiveMinimum": -top,
                                   "exclusiveMaximum": top})
         return _or_text(number, f"a number with at most {scale} decimal places, as text to "
-                                "keep it exact (1,200.50 and ¥1,200.50 are read too)")
+                                "keep it exact (1,200.50, ¥1,200.50 and 325万 are read too)")
 
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
