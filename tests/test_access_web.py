@@ -669,6 +669,12 @@ def test_duplicate_starts_a_form_with_what_the_person_may_copy(world):
     zh.get("/locale/zh")
     assert "复制记录" in zh.get(f"/r/case/{w.k_amy['id']}").text
     assert "复制自" in zh.get(f"/r/case/new?copy={w.k_amy['id']}").text
+    # the same Duplicate beside each row's record link in the table, for those who may create
+    table = zh.get("/r/case/").text
+    assert f'href="/r/case/new?copy={w.k_amy["id"]}"' in table
+    assert f'aria-label="复制记录 #{w.k_amy["id"]}"' in table
+    reader = w.client("legal")[0].get("/r/case/").text  # reads cases, creates none
+    assert f'data-id="{w.k_ben["id"]}"' in reader and "?copy=" not in reader
 
 
 def test_the_sidebar_leads_to_the_apps_own_screens(world):

@@ -41,7 +41,7 @@ def _numeric(f: Field) -> bool:
     """Whether the field's values are numbers (a formula's by its result)."""
     return f.kind.value_type(f).family == "number"
 FIELD_LISTS = ("columns", "card_fields", "sort")
-FIELD_SETTINGS = ("group_by", "sum", "date_field", "end_field", "title_field")
+FIELD_SETTINGS = ("group_by", "sum", "date_field", "end_field", "title_field", "card_title")
 
 
 @dataclass

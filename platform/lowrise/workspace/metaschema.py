@@ -457,6 +457,8 @@ VIEW_OPTIONS: dict[str, dict[str, Any]] = {
     "kanban": {
         "group_by": _doc(dict(REF_NAME), "The select field whose options are the columns."),
         "card_fields": _names("The fields shown on a card."),
+        "card_title": _doc(dict(REF_NAME), "The field a card is titled by (a link field: the "
+                           "linked record's title); the record's title by default."),
         "sum": _doc(dict(REF_NAME), "A number field summed under each column."),
         "sort": {"type": "array", "items": {"type": "string", "pattern": SORT_PATTERN},
                  "description": "Sort keys: field, or -field for descending."},
