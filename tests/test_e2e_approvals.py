@@ -387,15 +387,22 @@ def test_a_signed_contract_is_locked_and_a_buyer_must_be_the_cases(visitor, reco
               f"&unit={case['unit']}")
     page.fill("input[name=amount]", "2900000")
     page.select_option("select[name=payment_method]", "full")
-    page.click("form button[type=submit].btn-primary")
+    with page.expect_response(lambda r: r.request.method == "POST"
+                              and "/r/contract" in r.url) as sent:
+        page.click("form button[type=submit].btn-primary")
+    body = sent.value.text()
+    assert sent.value.status == 422 and "买受人必须是所属销售案件的客户" in body, (
+        sent.value.status, re.findall(r'class="[^"]*error[^"]*"[^>]*>([^<]+)', body))
     page.get_by_text("买受人必须是所属销售案件的客户").first.wait_for()
     assert errors == []
 
 
 def _clients(recs) -> list[dict]:
-    t = recs.schema.table("client")
+    """Clients legal may read: those of contracts (legal reads the clients of every one)."""
+    t = recs.schema.table("contract")
     with recs.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(t.c.id).limit(3)).mappings()]
+        return [{"id": r[0]} for r in conn.execute(
+            sa.select(t.c.client).where(t.c.client.is_not(None)).distinct().limit(3))]
 
 
 def test_the_case_and_its_card_show_the_stages_time_limit(server, records):  # noqa: F811
