@@ -104,3 +104,30 @@ def test_hours_roll_up_from_time_logs_and_a_member_logs_only_their_own(tracker):
     assert member["hours_logged"] == 3.5 * 3600 and member["open_tasks"] == 4
     # others do not see whose rate made the cost
     assert "cost" not in records.get("task", task["id"], actor=_as(who["pm"], "member"))
+
+
+@pytest.mark.parametrize("within", ["1d", None])
+def test_demo_data_sets_only_the_timers_due_within_demo_timers_within(db_url, within):
+    """`demo: {timers_within: 1d}`: a first start on demo data fires no flood of deadlines
+    long past; without it every timer is set, however long ago it was due."""
+    import dataclasses
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from lowrise.seed import seed
+
+    demo = {k: v for k, v in WS.config["demo"].items() if k != "timers_within"}
+    ws = dataclasses.replace(WS, config={**WS.config, "demo": {
+        **demo, **({"timers_within": within} if within else {})}})
+    engine = create_engine(db_url)
+    records = build(engine, ws)
+    start = datetime.now(UTC)
+    seed(records, scale=0.1, seed_value=5)
+    with engine.connect() as conn:
+        t = records.schema.system["lr_timers"]
+        due = list(conn.execute(sa.select(t.c.due_at)).scalars())
+    engine.dispose()
+    assert due
+    old = [d for d in due if d < start - timedelta(days=1, minutes=1)]
+    assert (not old) if within else old

@@ -50,6 +50,14 @@ def demo_counts(ws: Workspace, scale: float) -> dict[str, int]:
             for name in ws.record_types}
 
 
+def timers_within(ws: Workspace) -> timedelta | None:
+    """How far back a demo record's timer may be due and still be set (None: any)."""
+    from lowrise.rules.timing import parse_duration
+
+    raw = (ws.config.get("demo") or {}).get("timers_within")
+    return None if raw is None else timedelta(seconds=parse_duration(raw))
+
+
 class Sampler:
     """Makes one value for one field."""
 
@@ -130,11 +138,14 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
          progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Fill every record type with demo data; returns how many records each got. No rule runs
     on it, but time rules set their timers (a viewing requested yesterday and not arranged
-    comes due, as it would had people typed it in)."""
+    comes due, as it would had people typed it in); with `demo: {timers_within: 1d}`, only
+    those due at most that long ago: the older past of the demo data has happened, and would
+    otherwise all fire at the first start (thousands of notices and e-mails about moments
+    long gone)."""
     from lowrise.org import demo as org_demo
     from lowrise.rules.engine import timers_only
 
-    records = timers_only(records)
+    records = timers_only(records, recent=timers_within(records.schema.workspace))
     ws = records.schema.workspace
     now = datetime.now(UTC).replace(microsecond=0)
     actor = actor or Actor(name=msg("demo data"), clock=lambda: now, system=True)
