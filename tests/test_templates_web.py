@@ -77,6 +77,10 @@ def test_the_ticket_board_and_its_rules_in_the_app(tmp_path, db_url):
                                            "required_skill": "water"}, desk)
         ticket = records.get("ticket", ticket["id"])  # the rules ran in the same transaction
         assert ticket["technician"] == tech["id"] and ticket["stage"] == "assigned"
-        assert ticket["first_response_at"] is not None
+        assert ticket["first_response_at"] is None  # the dispatch is no response
+        ticket = records.update("ticket", ticket["id"], {"stage": "in_progress"},
+                                Actor(user=tech["id"], name="王师傅",
+                                      roles=frozenset({"technician"})))
+        assert ticket["first_response_at"] is not None  # the technician's first step is
     finally:
         app.extensions["lowrise"].engine.dispose()
