@@ -123,11 +123,16 @@ def test_demo_data_sets_only_the_timers_due_within_demo_timers_within(db_url, wi
     engine = create_engine(db_url)
     records = build(engine, ws)
     start = datetime.now(UTC)
-    seed(records, scale=0.1, seed_value=5)
+    seed(records, scale=0.3, seed_value=5)
     with engine.connect() as conn:
         t = records.schema.system["lr_timers"]
         due = list(conn.execute(sa.select(t.c.due_at)).scalars())
+        role = dict(conn.execute(sa.select(records.schema.table("member").c["id", "role"])).all())
+        projects = conn.execute(sa.select(records.schema.table("project"))).mappings().all()
     engine.dispose()
+    # sample: {where: ...}: client contacts are guests, owners project managers
+    assert {role[p["owner"]] for p in projects} == {"project_manager"}
+    assert {role[p["client_contact"]] for p in projects if p["client_contact"]} == {"guest"}
     assert due
     old = [d for d in due if d < start - timedelta(days=1, minutes=1)]
     assert (not old) if within else old

@@ -9,7 +9,7 @@ from the field type. Runs are deterministic for a given `--seed`.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -69,6 +69,8 @@ class Sampler:
         self.now = now
         self.ids: dict[str, list[int]] = {}
         self.self_ids: list[int] = []
+        #: (type, where) -> the ids of that type's demo records whose fields hold those values
+        self.matching: Callable[[str, Mapping[str, Any]], list[int]] = lambda t, w: []
 
     def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict]) -> Any:
         hint = f.sample
@@ -79,6 +81,11 @@ class Sampler:
                 return None if target_id is None else linked(link, target_id).get(name)
             if "after" in hint:
                 return self._after(f, record.get(str(hint["after"])), hint)
+            if "where" in hint and f.kind.links and isinstance(hint["where"], Mapping):
+                # a link to one of the records whose fields hold these values (a project's
+                # client contact among the members whose role is guest)
+                ids = self.matching(f.target, hint["where"])
+                return self.rng.choice(ids) if ids else None
             if "choices" in hint:
                 return self.rng.choice(list(hint["choices"]))
             if "past_days" in hint:
@@ -154,6 +161,19 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
     cache: dict[tuple[str, int], dict] = {}
     made: dict[str, int] = {}
     org = org_demo.org_of(ws) if org_demo.declared(ws) is not None else None
+
+    chosen: dict[tuple[str, str], list[int]] = {}
+
+    def matching(target: str, where: Mapping[str, Any]) -> list[int]:
+        key = (target, repr(sorted(where.items())))
+        if key not in chosen:
+            wanted = {k: set(v) if isinstance(v, list) else {v} for k, v in where.items()}
+            chosen[key] = [r["id"] for r in (records.get(target, i)
+                                             for i in sampler.ids.get(target, []))
+                           if all(r.get(k) in vs for k, vs in wanted.items())]
+        return chosen[key]
+
+    sampler.matching = matching
 
     def linked_for(rt: RecordType):
         def linked(link: str, target_id: int) -> dict:
