@@ -73,6 +73,25 @@ def test_a_guest_sees_their_own_projects_tasks_and_the_team_only(tracker):
         records.get("project", who["other"]["id"], actor=guest)
 
 
+def test_plan_checks_refuse_in_the_readers_language(tracker):
+    """A block message given per locale (docs/automations.md) is read in each reader's own."""
+    from lowrise.i18n import tr_all
+
+    records, who = tracker
+    with records.engine.connect() as conn:
+        theirs = Q.list_records(conn, records.schema, "milestone", filter={
+            "field": "project", "op": "eq", "value": who["other"]["id"]}, limit=1).rows[0]
+    with pytest.raises(LowriseError) as info:
+        records.create("task", {"title": "Stray", "project": who["mine"]["id"],
+                                "milestone": theirs["id"]}, _as(who["pm"], "project_manager"))
+    errors = info.value.errors
+    assert tr_all(errors, "zh") == {"milestone": "该里程碑属于其他项目，请选择本项目的里程碑"}
+    assert tr_all(errors, "en")["milestone"].startswith("This milestone belongs to another")
+    with records.engine.connect() as conn:  # nothing was written
+        assert Q.count(conn, records.schema, "task", {"field": "title", "op": "eq",
+                                                      "value": "Stray"}) == 0
+
+
 def test_only_project_managers_name_the_client_contact(tracker):
     records, who = tracker
     with pytest.raises(LowriseError):

@@ -234,7 +234,8 @@ class Comment:
 
 @dataclass(frozen=True)
 class Block:
-    message: Template
+    #: the message, or one per locale ({"en": ..., "zh": ...}: each reader reads theirs)
+    message: Template | Mapping[str, Template]
     field: str = ""
     kind: Literal["block"] = "block"
 

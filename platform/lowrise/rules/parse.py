@@ -532,18 +532,9 @@ class _Parser:
             self.fail((*path, "secret_env"), "a WeCom robot signs nothing: its URL's key is "
                       "the secret (leave secret_env out)")
             return None
-        text = raw.get("text")
-        texts = text if isinstance(text, Mapping) else {"": text}
-        compiled = {}
-        for locale, source in texts.items():
-            if locale and locale not in self.ws.locales:
-                self.fail((*path, "text", locale), f"'{locale}' is not one of the workspace's "
-                          f"locales ({', '.join(self.ws.locales)})")
-                return None
-            t = self.template(source, (*path, "text", locale) if locale else (*path, "text"))
-            if t is None:
-                return None
-            compiled[str(locale)] = t
+        compiled = self.per_locale(raw.get("text"), (*path, "text"))
+        if compiled is None:
+            return None
         timeout = raw.get("timeout", DEFAULT_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or \
                 not 0 < timeout <= MAX_WEBHOOK_TIMEOUT:
@@ -558,10 +549,28 @@ class _Parser:
         t = self.template(text, path)
         return Comment(t) if t else None
 
+    def per_locale(self, text: Any, path: Path) -> dict[str, Template] | None:
+        """A template, or one per locale of the workspace: {locale or "": template}."""
+        texts = text if isinstance(text, Mapping) else {"": text}
+        compiled = {}
+        for locale, source in texts.items():
+            if locale and locale not in self.ws.locales:
+                self.fail((*path, locale), f"'{locale}' is not one of the workspace's "
+                          f"locales ({', '.join(self.ws.locales)})")
+                return None
+            t = self.template(source, (*path, locale) if locale else path)
+            if t is None:
+                return None
+            compiled[str(locale)] = t
+        return compiled
+
     def act_block(self, raw, rt, path):
         text = raw.get("message") if isinstance(raw, Mapping) else raw
-        t = self.template(text, path)
         field = raw.get("field", "") if isinstance(raw, Mapping) else ""
+        if isinstance(text, Mapping):  # one per locale
+            t = self.per_locale(text, (*path, "message"))
+        else:
+            t = self.template(text, path)
         if field and self.field(rt, field, (*path, "field")) is None:
             return None
         return Block(t, field) if t else None

@@ -211,7 +211,12 @@ def _actions() -> dict[str, dict[str, Any]]:
                                       ["text"])]},
         "block": {"description": "Refuse the change with a message (a template).",
                   "anyOf": [_text("The message."),
-                            _object({"message": _text("The message."),
+                            _object({"message": {
+                                "description": "The message (a template), or one per "
+                                "locale: each person reads the one of their language.",
+                                "anyOf": [_text("The message."), {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"}}]},
                                      "field": _doc(dict(REF_NAME), "The field it is about.")},
                                     "A refusal.", ["message"])]},
     }
