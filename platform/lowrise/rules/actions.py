@@ -17,7 +17,7 @@ from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, ValidationError
 from lowrise.expr import ExpressionError
-from lowrise.i18n import load, msg
+from lowrise.i18n import Texts, msg
 from lowrise.live import feed as live_feed
 from lowrise.storage.values import to_json_values
 
@@ -499,7 +499,7 @@ def comment(run: Run, spec: Comment, index: int) -> None:
 
 def block(run: Run, spec: Block, index: int) -> None:
     if isinstance(spec.message, Mapping):  # each reader reads the one of their language
-        message = load({"$texts": {k: render(run, t) for k, t in spec.message.items()}})
+        message = Texts({k: render(run, t) for k, t in spec.message.items()})
     else:
         message = render(run, spec.message)
     run.note("block", msg("refused: %(message)s", message=message), index)
