@@ -109,6 +109,12 @@ def test_a_preview_lists_record_types_fields_views_rules_and_demo_sizes(signed_i
             assert shown(v.label.get(locale)) in block
     for rule in ws.rules.values():
         assert rule.name in html
+    for role in ws.roles.values():  # each role with what it does
+        item = html.split(f'id="role-{role.name}"', 1)[1].split("</li>", 1)[0]
+        assert shown(role.label.get(locale)) in item
+        said = role.config.get("description")
+        if said:
+            assert shown(said[locale] if isinstance(said, dict) else said) in item
     assert f"{sum(counts.values()):,}" in html
     words = {"en": ("Record types", "Views", "Automations", "Demo data", "Boards"),
              "zh": ("记录类型", "视图", "自动化", "演示数据", "看板")}[locale]

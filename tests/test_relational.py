@@ -395,6 +395,8 @@ def test_check_refuses_a_lookup_that_cannot_work(change, words):
     ("cases: {type: count, from: case, via: consultant}", "'consultant' of case does not link"),
     ("cases: {type: rollup, from: case, via: client, aggregate: sum, field: title}",
      "'title' is text: sum takes a number"),
+    ("cases: {type: rollup, from: case, via: client, aggregate: sum, field: won_on}",
+     "'won_on' is date: sum takes a number"),
     ("cases: {type: rollup, from: case, via: client, aggregate: sum}", "needs 'field'"),
     ("cases: {type: count, from: case, via: client, filter: {field: consultant, op: eq, "
      "value: me}}", "'me' is whoever reads"),
@@ -405,6 +407,22 @@ def test_check_refuses_a_rollup_that_cannot_work(change, words):
     files["schemas/client.yaml"] = CLIENT.replace(
         "cases: {type: count, from: case, via: client}", change)
     assert words in _problems(files)
+
+
+def test_a_rollup_sums_durations_formulas_and_other_rollups_by_their_value_type():
+    files = dict(FILES)
+    files["schemas/case.yaml"] = CASE.replace(
+        "amount: {type: currency}",
+        "amount: {type: currency}\n  spent: {type: duration, unit: hours}\n"
+        "  double: {type: formula, expression: amount * 2, result: decimal}")
+    files["schemas/client.yaml"] = CLIENT.replace(
+        "cases: {type: count, from: case, via: client}",
+        "cases: {type: count, from: case, via: client}\n"
+        "  hours: {type: rollup, from: case, via: client, aggregate: sum, field: spent}\n"
+        "  doubled: {type: rollup, from: case, via: client, aggregate: max, field: double}")
+    client = load_workspace_from_texts(files).record_types["client"].fields
+    assert client["hours"].kind.value_type(client["hours"]).name == "duration"
+    assert client["doubled"].kind.value_type(client["doubled"]).name == "decimal"
 
 
 def test_check_refuses_a_cycle_across_types_with_the_loop_spelt_out():

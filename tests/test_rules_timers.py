@@ -326,3 +326,34 @@ actions:
     env.advance(days=2)
     assert env.worker().fire_due_timers() == 2
     assert env.get("ticket", t["id"])["priority"] == "high"
+
+
+REMIND_2H_BEFORE = """
+record_type: ticket
+trigger:
+  kind: time
+  field: requested_at
+  after: -2h
+actions:
+  - notify: {to: [owner], title: "{{ title }} in 2 hours"}
+"""
+
+
+def test_a_reminder_of_a_moment_that_has_passed_is_neither_set_nor_sent_late(engine):
+    env = make_env(engine, {"remind": REMIND_2H_BEFORE})
+    p = staff(env)
+    # the moment has passed: no "in 2 hours" reminder about it
+    env.create("ticket", title="Gone", owner=p["ann"], requested_at=T0 - timedelta(hours=1))
+    assert timers(env) == []
+    # an hour to go: the reminder is late but its moment is still to come, so it goes now
+    env.create("ticket", title="Soon", owner=p["ann"], requested_at=T0 + timedelta(hours=1))
+    assert env.worker().run_once()["timers"] == 1
+    assert [n["title"] for n in env.rows("lr_notifications")] == ["Soon in 2 hours"]
+    # a worker down past the moment itself drops the reminder instead of sending it late
+    later = env.create("ticket", title="Later", owner=p["ann"],
+                       requested_at=T0 + timedelta(hours=5))
+    env.advance(hours=6)
+    env.worker().run_once()
+    assert len(env.rows("lr_notifications")) == 1
+    [row] = [t for t in env.rows("lr_timers") if t["record_id"] == later["id"]]
+    assert row["status"] == "cancelled" and "passed" in row["error"]

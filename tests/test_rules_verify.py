@@ -94,6 +94,8 @@ BAD = [
      "'closed' is not an option of status"),
     ("record_type: ticket\nstages:\n  field: status\n  roles: {open: [king]}\n",
      "'king' is not a role"),
+    ("record_type: ticket\ntrigger: {kind: created}\nactions:\n"
+     "  - block: {message: {fr: non}}\n", "'fr' is not one of the workspace's locales"),
 ]
 
 

@@ -317,7 +317,12 @@ def test_lowrise_new_and_lowrise_templates(tmp_path):
     for name in NAMES:
         assert name in listed.output
     assert "After-sales service desk" in listed.output
-    assert "售后服务工单" in runner.invoke(main, ["templates", "--locale", "zh"]).output
+    # what each template does, and who does what in it
+    assert "the resolution clock stops while the ticket waits" in listed.output
+    assert "Guest: A client or stakeholder who follows the projects" in listed.output
+    in_zh = runner.invoke(main, ["templates", "--locale", "zh"]).output
+    assert "售后服务工单" in in_zh and "等待客户或配件期间解决时限暂停" in in_zh
+    assert "维修工程师: 上门安装、检测和维修" in in_zh
     made = runner.invoke(main, ["new", str(tmp_path / "tasks"), "--template",
                                 "project_tracker"])
     assert made.exit_code == 0, made.output

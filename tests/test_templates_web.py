@@ -77,6 +77,40 @@ def test_the_ticket_board_and_its_rules_in_the_app(tmp_path, db_url):
                                            "required_skill": "water"}, desk)
         ticket = records.get("ticket", ticket["id"])  # the rules ran in the same transaction
         assert ticket["technician"] == tech["id"] and ticket["stage"] == "assigned"
-        assert ticket["first_response_at"] is not None
+        assert ticket["first_response_at"] is None  # the dispatch is no response
+        ticket = records.update("ticket", ticket["id"], {"stage": "in_progress"},
+                                Actor(user=tech["id"], name="王师傅",
+                                      roles=frozenset({"technician"})))
+        assert ticket["first_response_at"] is not None  # the technician's first step is
+    finally:
+        app.extensions["lowrise"].engine.dispose()
+
+
+@pytest.mark.parametrize(("locale", "words"), [("zh", "该里程碑属于其他项目"),
+                                               ("en", "This milestone belongs to another")])
+def test_a_plan_check_refuses_in_the_readers_language(tmp_path, db_url, locale, words):
+    """A rule's refusal written per locale: the form says it in the reader's language, the
+    API (whose messages are English) in English; nothing is written."""
+    ws = load_workspace(gallery()["project_tracker"].path)
+    app = build_app(tmp_path, db_url, ws)
+    try:
+        records = app.extensions["lowrise"].records
+        pm = records.create("member", {"name": "Grace", "role": "project_manager"}, SYSTEM)
+        p1, p2 = (records.create("project", {"name": n, "owner": pm["id"]}, SYSTEM)
+                  for n in ("Portal", "Shop"))
+        theirs = records.create("milestone", {"name": "Beta", "project": p2["id"],
+                                              "due_date": "2030-01-01"}, SYSTEM)
+        auth = AuthActions(app.test_client())
+        auth.login()
+        auth.client.get(f"/locale/{locale}")
+        values = {"title": "Stray", "project": p1["id"], "milestone": theirs["id"]}
+        form = auth.client.post("/r/task/new", data={**values, "csrf_token": auth.token})
+        assert words in form.text, form.status_code
+        resp = auth.client.post("/api/v1/task", json=values,
+                                headers={"X-CSRFToken": auth.token})
+        assert resp.status_code == 422, resp.text
+        assert "This milestone belongs to another project" in resp.json["errors"][0]["detail"]
+        with records.engine.connect() as conn:
+            assert conn.execute(records.schema.table("task").select()).first() is None
     finally:
         app.extensions["lowrise"].engine.dispose()

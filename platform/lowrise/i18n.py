@@ -87,9 +87,28 @@ class Lazy:
         return self.render(SOURCE_LOCALE)
 
 
+class Texts(str):
+    """Words written per locale by the workspace ({"en": ..., "zh": ...}: a rule's refusal);
+    as a `str`, those of the locale it was made for (English unless told), like a Msg;
+    `render(locale)` gives each reader theirs."""
+
+    __slots__ = ("texts",)
+
+    texts: dict[str, str]
+
+    def __new__(cls, texts: dict[str, str], locale: str | None = None) -> Texts:
+        """`locale`: whose words the plain string holds (English by default)."""
+        self = super().__new__(cls, _pick(texts, locale or SOURCE_LOCALE))
+        self.texts = dict(texts)
+        return self
+
+    def render(self, locale: str | None) -> str:
+        return _pick(self.texts, locale)
+
+
 def tr(text: Any, locale: str | None) -> str:
     """`text` in `locale`: a Msg translated, a Label in that locale, anything else as str()."""
-    if isinstance(text, (Msg, Lazy)):
+    if isinstance(text, (Msg, Lazy, Texts)):
         return text.render(locale)
     if text is None:
         return ""
@@ -160,8 +179,8 @@ def dump(text: Any, locales: Any = (SOURCE_LOCALE,)) -> Any:
     if isinstance(text, Lazy):
         return {"$texts": {loc: text.render(loc) for loc in dict.fromkeys(
             [*locales, SOURCE_LOCALE])}}
-    if hasattr(text, "texts") and hasattr(text, "get"):  # a workspace Label
-        return {"$texts": dict(text.texts)}
+    if isinstance(text, Texts) or (hasattr(text, "texts") and hasattr(text, "get")):
+        return {"$texts": dict(text.texts)}  # words per locale, or a workspace Label
     if text is None or isinstance(text, (str, int, float, bool)):
         return text
     return str(text)

@@ -9,7 +9,7 @@ from the field type. Runs are deterministic for a given `--seed`.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,15 @@ def demo_counts(ws: Workspace, scale: float) -> dict[str, int]:
             for name in ws.record_types}
 
 
+def timers_within(ws: Workspace) -> timedelta:
+    """How far back a demo record's timer may be due and still be set (`demo:
+    timers_within`; none by default: demo data's past has happened)."""
+    from lowrise.rules.timing import parse_duration
+
+    raw = (ws.config.get("demo") or {}).get("timers_within")
+    return timedelta(0) if raw is None else timedelta(seconds=parse_duration(raw))
+
+
 class Sampler:
     """Makes one value for one field."""
 
@@ -62,6 +71,8 @@ class Sampler:
         self.now = now
         self.ids: dict[str, list[int]] = {}
         self.self_ids: list[int] = []
+        #: (type, where) -> the ids of that type's demo records whose fields hold those values
+        self.matching: Callable[[str, Mapping[str, Any]], list[int]] = lambda t, w: []
 
     def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict],
               index: int = 0) -> Any:
@@ -81,6 +92,11 @@ class Sampler:
                 return None if target_id is None else linked(link, target_id).get(name)
             if "after" in hint:
                 return self._after(f, record.get(str(hint["after"])), hint)
+            if "where" in hint and f.kind.links and isinstance(hint["where"], Mapping):
+                # a link to one of the records whose fields hold these values (a project's
+                # client contact among the members whose role is guest)
+                ids = self.matching(f.target, hint["where"])
+                return self.rng.choice(ids) if ids else None
             if "choices" in hint:
                 return self.rng.choice(list(hint["choices"]))
             if "past_days" in hint:
@@ -171,14 +187,15 @@ class Sampler:
 def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Actor | None = None,
          progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Fill every record type with demo data; returns how many records each got. No rule runs
-    on it, but time rules set their timers for what is still to come (a viewing requested
-    an hour ago and not arranged comes due tomorrow, as it would had people typed it in);
-    a moment already past reminds nobody, so a first start does not fill every inbox with
-    notices about the demo's past."""
+    on it, but time rules set their timers for what is still to come (a viewing requested an
+    hour ago and not arranged comes due tomorrow, as it would had people typed it in), and
+    with `demo: {timers_within: 1d}` for what came due at most that long ago: the older past
+    of the demo data has happened, and would otherwise all fire at the first start
+    (thousands of notices and e-mails about moments long gone)."""
     from lowrise.org import demo as org_demo
     from lowrise.rules.engine import timers_only
 
-    records = timers_only(records, skip_past=True)
+    records = timers_only(records, recent=timers_within(records.schema.workspace))
     ws = records.schema.workspace
     now = datetime.now(UTC).replace(microsecond=0)
     actor = actor or Actor(name=msg("demo data"), clock=lambda: now, system=True)
@@ -187,6 +204,19 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
     cache: dict[tuple[str, int], dict] = {}
     made: dict[str, int] = {}
     org = org_demo.org_of(ws) if org_demo.declared(ws) is not None else None
+
+    chosen: dict[tuple[str, str], list[int]] = {}
+
+    def matching(target: str, where: Mapping[str, Any]) -> list[int]:
+        key = (target, repr(sorted(where.items())))
+        if key not in chosen:
+            wanted = {k: set(v) if isinstance(v, list) else {v} for k, v in where.items()}
+            chosen[key] = [r["id"] for r in (records.get(target, i)
+                                             for i in sampler.ids.get(target, []))
+                           if all(r.get(k) in vs for k, vs in wanted.items())]
+        return chosen[key]
+
+    sampler.matching = matching
 
     def linked_for(rt: RecordType):
         def linked(link: str, target_id: int) -> dict:

@@ -290,3 +290,20 @@ def iter_summary(t: Template, locale: str = "en") -> Iterator[str]:
     types = ", ".join(rt.label.get(locale) for rt in ws.record_types.values())
     yield f"{len(ws.record_types)} record types ({types}), {len(ws.views)} views, " \
           f"{len(ws.rules)} automations"
+    roles = role_lines(ws, locale)
+    if roles:
+        yield "Roles:"
+        yield from (f"  {line}" for line in roles)
+
+
+def role_lines(ws, locale: str = "en") -> list[str]:
+    """Each role of the workspace with what it does (its `description`), as the gallery and
+    `lowrise templates` show them."""
+    from lowrise.workspace.model import Label
+
+    out = []
+    for role in ws.roles.values():
+        raw = role.config.get("description")
+        said = Label.of(raw, "").get(locale) if isinstance(raw, (str, dict)) and raw else ""
+        out.append(f"{role.label.get(locale)}: {said}" if said else role.label.get(locale))
+    return out

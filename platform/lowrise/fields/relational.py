@@ -26,6 +26,8 @@ from .base import FieldType, registry
 AGGREGATES = ("count", "sum", "avg", "min", "max")
 #: the aggregates each family of the aggregated field takes
 AGGREGATES_OF = {"number": AGGREGATES, "time": ("count", "min", "max")}
+#: durations add up (hours logged, time spent), though dates do not
+AGGREGATES_OF_TYPE = {"duration": ("count", "sum", "min", "max")}
 #: engine-kept keys a resolved derived field carries in its config
 VALUE_TYPE = "value_type"
 SOURCE = "source"
@@ -178,6 +180,16 @@ def aggregate_of(field) -> str:
     if isinstance(getattr(field.kind, "outer", None), Count):
         return "count"
     return str(field.config.get("aggregate", "count"))
+
+
+def aggregates_of(f) -> tuple[str, ...]:
+    """The aggregates a rollup of field `f` may take, by the type of its values (a formula's
+    result, a rollup's or a lookup's value type)."""
+    plain = _plain_type(f)
+    if plain in AGGREGATES_OF_TYPE:
+        return AGGREGATES_OF_TYPE[plain]
+    kind = registry.get(plain) if plain in registry else None
+    return AGGREGATES_OF.get(getattr(kind, "family", None), ("count",))
 
 
 def _plain_type(f) -> str:

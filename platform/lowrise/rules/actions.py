@@ -17,7 +17,7 @@ from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, ValidationError
 from lowrise.expr import ExpressionError
-from lowrise.i18n import Lazy, msg, to_text
+from lowrise.i18n import Lazy, Texts, msg, to_text
 from lowrise.live import feed as live_feed
 from lowrise.storage.values import to_json_values
 
@@ -635,7 +635,12 @@ def comment(run: Run, spec: Comment, index: int) -> None:
 
 
 def block(run: Run, spec: Block, index: int) -> None:
-    message = render(run, spec.message)
+    by_locale = spec.message.by_locale
+    if set(by_locale) - {""}:  # one per locale: each reader reads the one of their language
+        message = Texts({k: render(run, t, locale=k or None) for k, t in by_locale.items()},
+                        locale=run.actor.locale)  # as a plain string: the changer's
+    else:
+        message = render(run, spec.message)
     run.note("block", msg("refused: %(message)s", message=message), index)
     raise Blocked({spec.field: message}, rule=run.rule.name)
 

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -280,7 +281,7 @@ class RuleEngine:
             chain.pop()
 
     def _sync_timers(self, conn, records, tables, change: Change, actor: Actor, timed,
-                     run: Run | None, *, skip_past: bool = False) -> None:
+                     run: Run | None, not_before: datetime | None = None) -> None:
         now = actor.now()
         if change.action == "delete":
             timers.cancel_all(conn, tables, change.record_type, change.record_id, now)
@@ -298,7 +299,7 @@ class RuleEngine:
             # a new record has no timer yet, unless a rule that ran on its creation wrote it
             # again (and that write set one)
             timers.sync(conn, tables, rule, change.record_id, want, now, self.tz,
-                        new=change.action == "create" and run is None, skip_past=skip_past)
+                        new=change.action == "create" and run is None, not_before=not_before)
 
     # -- failures ------------------------------------------------------------------------------
     def _remember(self, row: dict[str, Any]) -> None:
@@ -347,29 +348,29 @@ class RuleEngine:
 
 class TimerHook:
     """A hook that only sets the timers of time rules, and runs no rule: for records written
-    as they are (demo data) that should still come due like any other. With `skip_past`, a
-    moment that has already passed gets no timer: records that tell what happened before
-    now (demo data) do not remind anyone of it."""
+    as they are (demo data) that should still come due like any other. `recent`: how far
+    back a timer may be due and still be set (the older past of demo data has happened: it
+    would all fire at the first start, a flood of notices about moments long gone)."""
 
-    def __init__(self, engine: RuleEngine, skip_past: bool = False):
-        self.engine = engine
-        self.skip_past = skip_past
+    def __init__(self, engine: RuleEngine, recent: timedelta | None = None):
+        self.engine, self.recent = engine, recent
 
     def __call__(self, conn: sa.Connection, change: Change, actor: Actor,
                  records: Records) -> None:
         timed = self.engine.rules.timed.get(change.record_type)
         if timed:
+            not_before = None if self.recent is None else actor.now() - self.recent
             self.engine._sync_timers(conn, records, RuleTables(records.schema.system), change,
-                                     actor, timed, None, skip_past=self.skip_past)
+                                     actor, timed, None, not_before)
 
 
-def timers_only(records: Records, *, skip_past: bool = False) -> Records:
-    """The same Records service, whose writes set time rules' timers and run no rule
-    (`skip_past`: only timers due after the write's moment)."""
+def timers_only(records: Records, *, recent: timedelta | None = None) -> Records:
+    """The same Records service, whose writes set time rules' timers and run no rule (none
+    due more than `recent` ago, when given)."""
     import dataclasses
 
     engine = RuleEngine(records.schema.workspace)
-    return dataclasses.replace(records, hooks=[TimerHook(engine, skip_past)])
+    return dataclasses.replace(records, hooks=[TimerHook(engine, recent)])
 
 
 def install(records: Records, *, max_depth: int | None = None) -> RuleEngine:

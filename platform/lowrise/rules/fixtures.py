@@ -200,10 +200,15 @@ class _Runner:
 
     @staticmethod
     def expected(f: Field, want: Any, where: str) -> Any:
-        """An expected value as the field holds it (a formula's, as its result type)."""
+        """An expected value as the field holds it (a formula's, as its result type; a
+        lookup's, rollup's or count's, as its value type)."""
+        from lowrise.fields.relational import is_derived
+
         if want is None or f.system:
             return want
         try:
+            if is_derived(f):
+                return f.kind.value_type(f).parse(f, want)
             if f.kind.has_expression:
                 return f.kind.coerce(f, f.kind.value_type(f).parse(f, want))
             return f.kind.parse(f, want)

@@ -1,6 +1,10 @@
 """Durable time triggers: which timer a record should have for a time rule, and setting or
 cancelling it inside the write's transaction. A timer fires once: a record that already had
-a timer for the same moment does not get another."""
+a timer for the same moment does not get another.
+
+A reminder is a timer due before the moment it counts from (`after: -1d` of a due date): it
+is about that moment, so none is set once the moment has passed, and one whose moment passed
+before it fired (a worker that was down) is dropped, not sent late (`stale`)."""
 
 from __future__ import annotations
 
@@ -88,6 +92,11 @@ def desired(rule: Rule, before: Mapping[str, Any] | None, after: Mapping[str, An
     return Want(ctx.now(), seconds)
 
 
+def stale(due: datetime, since: datetime | None, now: datetime) -> bool:
+    """A reminder (due before its moment) whose moment has passed."""
+    return since is not None and due < since <= now
+
+
 def due_at(rule: Rule, since: datetime, seconds: float, tz: str) -> datetime:
     trig: TimeTrigger = rule.trigger  # type: ignore[assignment]
     if trig.working_hours:
@@ -128,10 +137,10 @@ def deadline(rule: Rule, rt, record: Mapping[str, Any], ctx: filters.FilterConte
 
 def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
          want: Want | None | object, now: datetime, tz: str, *, new: bool = False,
-         skip_past: bool = False) -> str | None:
+         not_before: datetime | None = None) -> str | None:
     """Make the stored timer match `want`; returns what changed ("set ...", "cancelled").
     `new`: the record was just created, so it has no timer yet (nothing to read).
-    `skip_past`: a moment at or before `now` gets no timer (demo data's past)."""
+    `not_before`: set no timer due before this (demo data: its older past has happened)."""
     if want is KEEP or (new and want is None):
         return None
     t = tables.timers
@@ -155,7 +164,7 @@ def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
                 return None
             since = last.since
         due = due_at(rule, since, want.seconds, tz)
-        if skip_past and due <= now:
+        if stale(due, since, now) or (not_before is not None and due < not_before):
             due = None
     if last is not None and due is not None and last.due_at == due and \
             last.status in ("pending", "fired", "failed"):

@@ -152,6 +152,8 @@ class Worker:
             rule = rules.get(row["rule"])
             if rule is None or not rule.enabled:
                 end(row, "cancelled", "the rule no longer exists or is disabled")
+            elif timers.stale(row["due_at"], row["since"], now):
+                end(row, "cancelled", "a reminder of a moment that has passed: not sent late")
             else:
                 live.append((row, rule))
         # marked first, so that the actions' own changes see them fired, not pending

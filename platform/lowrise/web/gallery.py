@@ -114,6 +114,8 @@ def words():
                        "user": _("add the first administrator (asks for a password)"),
                        "serve": _("run the web app on http://127.0.0.1:5000")},
         "rule_label": lambda r: label(Label.of(r.config.get("label"), r.name)),
+        "role_description": lambda r: label(Label.of(r.config.get("description"), ""))
+        if isinstance(r.config.get("description"), (str, dict)) else "",
     }
 
 

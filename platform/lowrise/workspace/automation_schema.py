@@ -217,8 +217,8 @@ def _actions() -> dict[str, dict[str, Any]]:
                                       ["text"])]},
         "block": {"description": "Refuse the change with a message (a template).",
                   "anyOf": [_text("The message."),
-                            _object({"message": _per_locale("The message, in the locale of "
-                                                            "whoever made the change."),
+                            _object({"message": _per_locale("The message; given per locale, "
+                                                            "each reader reads theirs."),
                                      "field": _doc(dict(REF_NAME), "The field it is about.")},
                                     "A refusal.", ["message"])]},
     }

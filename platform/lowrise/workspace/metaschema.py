@@ -317,6 +317,12 @@ def workspace_schema() -> dict[str, Any]:
                     "type": "object", "propertyNames": REF_NAME,
                     "additionalProperties": {"type": "integer", "minimum": 0},
                     "description": "How many records of each type at --scale 1 (default 50).",
+                }, "timers_within": {
+                    "type": "string", "pattern": "^([0-9]+[dhm])+$",
+                    "description": "Set the timers of time rules on demo records only when "
+                    "due at most this long ago (like 1d): the older past of the demo data has "
+                    "happened, and would otherwise all fire at the first start. Default: "
+                    "every timer, however long ago it was due.",
                 }, "org": {
                     "type": "array", "description": "The demo's departments (with `org:`; "
                     "see docs/org.md): each made by name, its people chosen by their "

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from lowrise.errors import LowriseError
 from lowrise.expr import Expression, ExpressionError
 from lowrise.fields.relational import (
-    AGGREGATES_OF,
     aggregate_of,
+    aggregates_of,
     expression_of,
     is_derived,
     is_lookup,
@@ -81,9 +81,9 @@ def check_derived(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
         elif of is None:
             if not ctx.field_known(source, name):
                 ctx.report(file, (*at, "field"), _not_a_field(ctx, source, name))
-        elif agg not in AGGREGATES_OF.get(of.kind.family, ("count",)):
+        elif agg not in aggregates_of(of):
             fit = ", ".join(g.name for g in source.user_fields
-                            if agg in AGGREGATES_OF.get(g.kind.family, ())) or "none"
+                            if agg in aggregates_of(g)) or "none"
             ctx.report(file, (*at, "field"), f"'{name}' is {of.type}: {agg} takes a number"
                        f"{'' if agg in ('sum', 'avg') else ' or a date'} (fields of "
                        f"{source.name} that fit: {fit})")
