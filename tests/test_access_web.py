@@ -193,20 +193,28 @@ def test_reveal_is_audited_and_shown_in_history(world):
     c, auth = w.client("legal")
     rid = w.c_ben["id"]
     page = c.get(f"/r/client/{rid}").text
-    assert "Reveal masked fields" in page
-    shown = auth.post(f"/r/client/{rid}/reveal")
+    assert "Reveal masked fields" in page and 'name="reason"' in page  # legal says why
+    a = w.run.schema.audit
+
+    def reveals():
+        with w.run.engine.connect() as conn:
+            return conn.execute(sa.select(a).where(a.c.action == "reveal")).mappings().all()
+
+    refused = auth.post(f"/r/client/{rid}/reveal", data={"reason": "  "})
+    assert refused.status_code == 422 and BEN_PHONE not in refused.text
+    assert "say why you need to see these values" in refused.text and reveals() == []
+    shown = auth.post(f"/r/client/{rid}/reveal", data={"reason": "合同 CT-1 needs the ID"})
     assert shown.status_code == 200 and BEN_PHONE in shown.text and BEN_ID in shown.text
     assert "Shown in full: Mobile, ID card no." in shown.text  # labels, not field names
-    a = w.run.schema.audit
-    with w.run.engine.connect() as conn:
-        rows = conn.execute(sa.select(a).where(a.c.action == "reveal")).mappings().all()
-    assert [(r["record_id"], r["actor"], r["note"]) for r in rows] == [
-        (rid, w.lea["id"], "phone, id_number")]
-    assert "revealed" in c.get(f"/r/client/{rid}").text
+    assert [(r["record_id"], r["actor"], r["note"], r["reason"]) for r in reveals()] == [
+        (rid, w.lea["id"], "phone, id_number", "合同 CT-1 needs the ID")]
+    history = c.get(f"/r/client/{rid}").text
+    assert "revealed" in history and "(reason: 合同 CT-1 needs the ID)" in history
     # a consultant may not reveal; nobody reveals out of their rows
     cc, cauth = w.client("consultant")
     assert cauth.post(f"/r/client/{w.c_shared['id']}/reveal").status_code == 403
-    assert auth.post(f"/r/client/{w.c_amy['id']}/reveal").status_code == 404
+    assert auth.post(f"/r/client/{w.c_amy['id']}/reveal",
+                     data={"reason": "x"}).status_code == 404
 
 
 def test_writes_follow_the_scope(world):
