@@ -46,9 +46,9 @@ def export(type_name: str, fmt: str, view_name: str | None = None):
     if state.group:  # the table lists a grouped view group by group
         sort = [state.group, *[s for s in sort if s.lstrip("-") != state.group]]
     locale = current_locale()
-    shown = exporter.exported_columns(run.schema, type_name,
-                                      shown_fields(rtype, columns(rtype, view)), actor())
-    lines = exporter.rows(run.engine, run.schema, type_name, shown, actor=actor(), via=fmt,
+    seen = shown_fields(rtype, columns(rtype, view))
+    shown = exporter.exported_columns(run.schema, type_name, seen, actor())
+    lines = exporter.rows(run.engine, run.schema, type_name, seen, actor=actor(), via=fmt,
                           filter=flt, sort=sort, q=state.q or None,
                           locale=locale, style="text" if fmt == "csv" else "typed")
     lines = exporter.started(lines)

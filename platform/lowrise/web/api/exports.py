@@ -48,11 +48,11 @@ def export(type_name: str):
         raise FilterError(f"'{unknown[0]}' is not a field of {type_name}"
                           f"{filters.did_you_mean(unknown[0], rtype.fields)}")
     hidden = pol.hidden_fields(type_name)
-    shown = [rtype.fields[n] for n in names if n not in hidden]
-    shown = exporter.exported_columns(run.schema, type_name, shown, actor)
+    seen = [rtype.fields[n] for n in names if n not in hidden]
+    shown = exporter.exported_columns(run.schema, type_name, seen, actor)
     locale = actor.locale if actor.locale in run.workspace.locales else \
         run.workspace.default_locale
-    lines = exporter.rows(run.engine, run.schema, type_name, shown, actor=actor,
+    lines = exporter.rows(run.engine, run.schema, type_name, seen, actor=actor,
                           via=f"api-{fmt}", filter=flt, sort=_names("sort") or ["id"],
                           q=request.args.get("q") or None, locale=locale,
                           style="text" if fmt == "csv" else "typed")
