@@ -176,9 +176,11 @@ roles:
     with pytest.raises(WorkspaceError) as exc:
         load_workspace_from_texts(bad)
     text = str(exc.value)
-    assert "'everything' is not how a field is exported; use full, masked or none" in text
-    assert "budget is a currency field; only text fields can be exported masked" in text
-    assert "reveal_reason" in text
+    # each at its line: the editor's schema refuses the unknown words, the loader the mask
+    assert "workspace.yaml:9:18: roles.agent.permissions.buyer.fields.phone" in text
+    assert "workspace.yaml:10:44: roles.agent.permissions.buyer.fields.budget.export: budget " \
+        "is a currency field; only text fields can be exported masked" in text
+    assert "workspace.yaml:11:21: roles.agent.permissions.buyer.fields.passport" in text
 
 
 # -- exporting -------------------------------------------------------------------------------
