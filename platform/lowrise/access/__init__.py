@@ -8,6 +8,7 @@ gets it; an internal read passes no actor, or `lowrise.actor.SYSTEM`, on purpose
 
 from __future__ import annotations
 
+from . import trail
 from .model import (
     ACTIONS,
     AccessModel,
@@ -32,7 +33,6 @@ from .policy import (
     mask_value,
     policy,
 )
-from . import trail
 from .reveal import ReasonRequired, reason_fields, reveal
 
 __all__ = [

@@ -58,8 +58,11 @@ def index():
                   bad=bad, limit=trail.LIMIT)
 
 
-HOW = {"full": lambda: _("in full"), "masked": lambda: _("masked"),
-       "none": lambda: _("left out")}
+def _how(word: str) -> str:
+    """full, masked or none, in the reader's words."""
+    return {"full": _("in full"), "masked": _("masked"), "none": _("left out")}.get(word, word)
+
+
 VIA = {"csv": "CSV", "xlsx": "Excel", "api-csv": "API · CSV", "api-xlsx": "API · Excel"}
 
 
@@ -76,7 +79,7 @@ def _row(ws, e: trail.TrailEntry, locale: str) -> dict:
     if e.kind == "export":
         out["via"] = VIA.get(e.via or "", _("share link") if e.via == "share" else e.via)
         out["confidential"] = ", ".join(
-            f"{field_label(n)} ({HOW.get(how, lambda: how)()})"
+            f"{field_label(n)} ({_how(how)})"
             for n, how in (e.confidential or {}).items())
     return out
 
