@@ -89,3 +89,28 @@ def test_a_lead_given_by_hand_to_an_untrained_consultant_is_refused(office):
     moved = o.records.update("case", case["id"], {"consultant": o.new}, o.manager,
                              expected_version=case["version"])
     assert moved["consultant"] == o.new
+
+
+def test_demo_data_has_everyone_through_onboarding(engine):
+    """`sample: {in_turn: true}` links every staff member to training records, and
+    `{first_per: staff, value: ...}` makes the first of each a passed onboarding."""
+    from lowrise.seed import seed
+
+    schema = build_schema(load_workspace(ROOT))
+    with engine.connect() as conn:
+        plan = mig.plan(conn, schema)
+    mig.apply(engine, plan)
+    records = Records(engine, schema)
+    made = seed(records, scale=0.2, seed_value=3)
+    assert made["staff"] == 5 and made["training"] == 12
+    from lowrise.storage import query
+
+    with engine.connect() as conn:
+        trainings = query.list_records(conn, schema, "training", sort=["id"], limit=100).rows
+    firsts: dict[int, dict] = {}
+    for t in trainings:
+        firsts.setdefault(t["staff"], t)
+    assert len(firsts) == 5  # everyone, in turn
+    assert all(t["kind"] == "onboarding" and t["passed"] is True for t in firsts.values())
+    assert any(t["kind"] != "onboarding" for t in trainings)  # the others: `then`
+    assert all(records.get("staff", sid)["onboarding_passed"] >= 1 for sid in firsts)

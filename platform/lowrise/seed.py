@@ -2,7 +2,8 @@
 
 Nothing here knows a template: counts come from `demo:` in workspace.yaml (or a default),
 values from `sample:` (a Faker provider, `{choices: [...]}`, `{min:, max:}`, `{from: link.field}`,
-`{past_days: N}` / `{future_days: N}`, `{after: field, hours: [lo, hi]}`) or, without a hint,
+`{past_days: N}` / `{future_days: N}`, `{after: field, hours: [lo, hi]}`, `{in_turn: true}` for
+a link, `{first_per: link, value: v, then: <hint>}`) or, without a hint,
 from the field type. Runs are deterministic for a given `--seed`.
 """
 
@@ -61,10 +62,25 @@ class Sampler:
         self.now = now
         self.ids: dict[str, list[int]] = {}
         self.self_ids: list[int] = []
+        self.turns: dict[int, int] = {}  # {in_turn: true}: how many a field has linked
+        self.firsts: dict[int, set] = {}  # {first_per: link}: the records already given
 
-    def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict]) -> Any:
-        hint = f.sample
+    def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict],
+              hint: Any = None) -> Any:
+        hint = f.sample if hint is None else hint
         if isinstance(hint, dict):
+            if hint.get("in_turn"):  # every record of the target in turn, then again
+                pool = self.ids.get(f.target or "", [])
+                n = self.turns.get(id(f), 0)
+                self.turns[id(f)] = n + 1
+                return pool[n % len(pool)] if pool else None
+            if "first_per" in hint:  # the first record of each linked one gets `value`
+                target = record.get(str(hint["first_per"]))
+                seen = self.firsts.setdefault(id(f), set())
+                if target is not None and target not in seen:
+                    seen.add(target)
+                    return hint.get("value")
+                return self.value(f, record, linked, hint.get("then") or "")
             if "from" in hint:
                 link, _, name = str(hint["from"]).partition(".")
                 target_id = record.get(link)
@@ -82,7 +98,7 @@ class Sampler:
             if "provider" in hint:
                 args = {k: v for k, v in hint.items() if k not in ("provider", "empty")}
                 return self._provider(f, hint["provider"], args)
-        if isinstance(hint, str):
+        if isinstance(hint, str) and hint:
             return self._provider(f, hint, {})
         return self.by_type(f)
 
@@ -164,7 +180,8 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
         # Fields that copy from a linked record come after the link is chosen, and fields
         # timed after another field come after that one.
         fields.sort(key=lambda f: 0 if not isinstance(f.sample, dict)
-                    else 2 if "after" in f.sample else 1 if "from" in f.sample else 0)
+                    else 2 if "after" in f.sample
+                    else 1 if "from" in f.sample or "first_per" in f.sample else 0)
         rows = []
         for _ in range(n):
             row: dict[str, Any] = {}
