@@ -130,3 +130,33 @@ def test_a_reveal_asks_why_and_the_log_shows_reveals_and_exports(server, records
     manager = Http(server, role="manager", locale="zh")
     mine = manager.send("GET", "/audit?kind=export", htmx=False)
     assert mine.status == 200 and "导出了" in mine.body and "合同审核核对身份" not in mine.body
+
+
+def test_a_lead_for_an_untrained_consultant_is_refused_in_chinese(server, records):  # noqa: F811
+    """Through the real server's API, in the workspace's language: giving a case by hand to
+    a consultant without a passed onboarding training is refused with the reason."""
+    from datetime import date
+
+    from lowrise.accounts import Accounts
+
+    tag = uuid.uuid4().hex[:6]
+    rookie = records.create("staff", {"name": f"新人{tag}", "role": "consultant",
+                                      "email": f"rookie{tag}@example.com"}, SYSTEM)
+    client = records.create("client", {"name": f"客户{tag}", "source": "walk_in",
+                                       "phone": "1370" + str(uuid.uuid4().int)[:7]}, SYSTEM)
+    case = records.create("case", {"client": client["id"], "opened_on": date(2026, 12, 1)},
+                          SYSTEM)
+    accounts = Accounts(records.engine)
+    token, _ = accounts.create_token(accounts.by_email("admin@example.com").id, "e2e")
+    req = urllib.request.Request(
+        server.base + f"/api/v1/case/{case['id']}", method="PATCH",
+        data=json.dumps({"consultant": rookie["id"]}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                 "If-Match": f'"{records.get("case", case["id"])["version"]}"'})
+    try:
+        urllib.request.urlopen(req, timeout=30)
+        raise AssertionError("the assignment went through")
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read().decode()
+    assert status == 422 and "该置业顾问尚未通过岗前培训，暂不能分配客户线索" in body
+    assert records.get("case", case["id"])["consultant"] != rookie["id"]
