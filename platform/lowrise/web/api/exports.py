@@ -4,8 +4,8 @@ The same export as a table page's (lowrise.exporter): the caller's role must be 
 `export`; confidential fields go in as the role may export them (full, masked, or left out);
 the export is logged (who, which type, which columns, how many rows) before its first row
 leaves. Columns: `fields` (comma-separated), else every field the caller sees; `filter`,
-`sort` and `q` as the list takes them. Labels, option labels and formats follow the
-caller's locale (`Accept-Language`, else the workspace's).
+`sort` and `q` as the list takes them. Labels, option labels and formats are in the
+caller's language (with an API token: the workspace's default language).
 """
 
 from __future__ import annotations
