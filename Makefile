@@ -3,7 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode is written (every test server and `lowrise` command a test runs would otherwise
+# compile the package again) but kept out of the tree, under .venv.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-sqlite test-pg lint security bench clean install browser-deps
 
@@ -25,13 +28,15 @@ run: $(STAMP)
 ## PostgreSQL, then benchmarks at smoke size.
 test: $(STAMP)
 	bash .ci/ensure-services
-	$(BIN)/ruff check platform tests bench
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory security
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 	$(BIN)/python -m bench --smoke
 
+## make lint: ruff, then the layers declared in pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check platform tests bench
+	$(BIN)/lint-imports --no-cache
 
 ## make security: bandit over the code (fails on a finding), then pip-audit over the installed
 ## packages (fails on a known vulnerability; says so when it cannot reach the database).

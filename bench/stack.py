@@ -66,8 +66,7 @@ def running_stack(url: str, folder: Path, *, processes: int | None = None,
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "LOWRISE_WORKSPACE": str(ROOT),
            "LOWRISE_INSTANCE": str(folder / "instance"), "LOWRISE_WATCH": "0",
-           "LOWRISE_LOGIN_PER_CLIENT": "1000000", "LOWRISE_LOGIN_PER_EMAIL": "1000000",
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "LOWRISE_LOGIN_PER_CLIENT": "1000000", "LOWRISE_LOGIN_PER_EMAIL": "1000000"}
     if processes:
         env["LOWRISE_WEB_PROCESSES"] = str(processes)
     if threads:

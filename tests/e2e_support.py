@@ -66,7 +66,7 @@ class Instance:
         return {**os.environ, "LOWRISE_WORKSPACE": str(self.workspace),
                 "LOWRISE_INSTANCE": str(self.folder), "DATABASE_URL": self.db_url,
                 "LOWRISE_PASSWORD_HASHING": "test-only-cheapest",
-                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+                "PYTHONUNBUFFERED": "1"}
 
     def lowrise(self, *args: str) -> str:
         """Run a `lowrise` command on this instance; its output (fails the test if it fails)."""
@@ -89,8 +89,15 @@ class Instance:
 
 
 def make_instance(base: Path, db_url: str, *, scale: float = 0.05, seed: int = 5) -> Instance:
-    """A copy of the flagship under `base`, migrated and seeded small by the `lowrise` command."""
+    """A copy of the flagship under `base`, migrated and seeded small by the `lowrise` command.
+
+    The commands run once per test process, backend and size; later instances start from a
+    copy of what they made (the SQLite file and instance folder, or a PostgreSQL database
+    made from it as a template), as minutes of a run went to seeding the same data again."""
     inst = Instance(copy_workspace(base / "workspace"), base / "instance", db_url)
+    key = (db_url.split(":", 1)[0], scale, seed)
+    if key in _SEEDED:
+        return _copy_seeded(_SEEDED[key], inst)
     inst.folder.mkdir()
     # every sign-in of a module comes from 127.0.0.1: more than the default 30 in 15 minutes
     (inst.folder / "config.py").write_text("LOWRISE_LOGIN_PER_CLIENT = 1000\n")
@@ -99,7 +106,61 @@ def make_instance(base: Path, db_url: str, *, scale: float = 0.05, seed: int = 5
     inst.passwords = dict(re.findall(r"^\s+(\w+)\s+\S+@example\.com\s+password (\S+)", out,
                                      re.M))
     assert "admin" in inst.passwords, out
+    _SEEDED[key] = _keep_seeded(inst, base / "seeded")
     return inst
+
+
+#: (backend, scale, seed) -> a seeded instance kept aside (its database a template)
+_SEEDED: dict[tuple, Instance] = {}
+
+
+def _keep_seeded(inst: Instance, aside: Path) -> Instance:
+    """A copy of a just-seeded instance that no test touches, to start later ones from."""
+    shutil.copytree(inst.folder, aside / "instance")
+    if inst.db_url.startswith("sqlite"):
+        db = Path(inst.db_url.split("///", 1)[1])
+        for part in (db, db.with_name(db.name + "-wal")):  # a WAL left behind goes too
+            if part.exists():
+                shutil.copy2(part, aside / part.name)
+        url = f"sqlite:///{aside / db.name}"
+    else:
+        from conftest import _MADE, _pg_url
+
+        name = f"lr_test_{int(time.time())}_seeded{os.getpid()}"
+        _clone_pg(inst.db_url.rsplit("/", 1)[1], name)
+        _MADE.add(name)  # dropped with the process's other databases
+        url = _pg_url(name)
+    return Instance(inst.workspace, aside / "instance", url, dict(inst.passwords))
+
+
+def _copy_seeded(seeded: Instance, inst: Instance) -> Instance:
+    shutil.copytree(seeded.folder, inst.folder)
+    if inst.db_url.startswith("sqlite"):
+        src = Path(seeded.db_url.split("///", 1)[1])
+        db = Path(inst.db_url.split("///", 1)[1])
+        db.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal"):
+            if src.with_name(src.name + suffix).exists():
+                shutil.copy2(src.with_name(src.name + suffix), db.with_name(db.name + suffix))
+    else:
+        name = inst.db_url.rsplit("/", 1)[1]
+        _clone_pg(seeded.db_url.rsplit("/", 1)[1], name, replace=True)
+    inst.passwords = dict(seeded.passwords)
+    return inst
+
+
+def _clone_pg(source: str, name: str, replace: bool = False) -> None:
+    """Database `name` made as a copy of `source` (nobody may be connected to `source`)."""
+    from conftest import _pg_admin_engine
+
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as conn:
+            if replace:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    finally:
+        admin.dispose()
 
 
 def say(msgid: str, locale: str, **params) -> str:

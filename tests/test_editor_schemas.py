@@ -99,3 +99,33 @@ def test_lowrise_schema_repoints_old_hints(tmp_path):
     assert stale_hints(root) == [] and _errors(view) == []
     again = runner.invoke(main, ["-w", str(root), "schema"])
     assert "0 file(s)" in again.output
+
+
+def test_dashboard_widgets_know_their_types_fields(tmp_path):
+    """A widget completes and checks what it groups by, measures and dates by, from its own
+    record type; every dashboard the templates ship passes its schema."""
+    runner = CliRunner()
+    made = runner.invoke(main, ["new", str(tmp_path / "office"), "--template", "real_estate"])
+    assert made.exit_code == 0, made.output
+    root = tmp_path / "office"
+    board = root / "views" / "dashboard.yaml"
+    assert _errors(board) == []
+    widget = _schema_of(board)["$defs"]["widget"]
+    case = next(a["then"]["properties"] for a in widget["allOf"]
+                if a.get("if", {}).get("properties", {}).get("record_type", {})
+                .get("const") == "case")
+    assert {"stage", "opened_on:month", "client.source"} <= set(case["group_by"]["enum"])
+    assert "sum:amount" in case["measure"]["anyOf"][0]["enum"]
+    assert "sum:stage" not in case["measure"]["anyOf"][0]["enum"]
+    assert "contracted_on" in case["date_field"]["enum"]
+    text = board.read_text(encoding="utf-8")
+    for good, bad in (("measure: sum:amount", "measure: sum:amont"),
+                      ("date_field: opened_on", "date_field: opened_onn"),
+                      ("record_type: case", "record_type: cases")):
+        assert good in text, good
+        board.write_text(text.replace(good, bad, 1), encoding="utf-8")
+        assert _errors(board), bad
+    board.write_text(text, encoding="utf-8")
+    for template in ("service_desk", "project_tracker"):
+        runner.invoke(main, ["new", str(tmp_path / template), "--template", template])
+        assert _errors(tmp_path / template / "views" / "dashboard.yaml") == [], template

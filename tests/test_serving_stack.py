@@ -59,8 +59,7 @@ class Stack:
                     "LOWRISE_INSTANCE": str(tmp / "instance"), "DATABASE_URL": db_url,
                     "LOWRISE_LOG_FORMAT": "json", "LOWRISE_WORKER_STALE": str(STALE),
                     "LOWRISE_WEB_PROCESSES": "2", "LOWRISE_WEB_THREADS": "2",
-                    "LOWRISE_PASSWORD_HASHING": "test-only-cheapest",
-                    "PYTHONDONTWRITEBYTECODE": "1"}
+                    "LOWRISE_PASSWORD_HASHING": "test-only-cheapest"}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "lowrise"), "serve", "--production", "--port", str(self.port)],

@@ -78,6 +78,31 @@ def test_load_more_is_keyset_and_htmx_gets_only_rows(client, signed_in, deals):
     assert "<html" in full.text and titles_in(full.text) == ["West loft", "North flat"]
 
 
+def test_a_page_number_jumps_to_its_rows_in_each_language(client, signed_in, deals):
+    first = client.get("/r/deal/").text
+    view = "/r/deal/table/deals?sort=-amount"
+    assert f'rel="next" href="{view}&amp;page=2"' in first and 'rel="prev"' not in first
+    second = client.get("/r/deal/?page=2").text  # -amount, 3 a page: the 4th and 5th
+    assert titles_in(second) == ["West loft", "North flat"]
+    assert f'rel="prev" href="{view}"' in second and 'rel="next"' not in second
+    assert 'name="page" type="number" min="1" max="3334" value="2"' in second
+    ascending = client.get("/r/deal/?page=2&sort=amount").text
+    assert titles_in(ascending) == ["Central unit", "South villa"]
+    # a page number keeps the filter and search, and a new sort starts at the first page
+    lead = client.get("/r/deal/?f0=stage&o0=in&v0=lead&v0=won&page=2").text
+    assert titles_in(lead) == ["North flat"]
+    assert re.search(r'href="/r/deal/table/deals\?f0=stage&amp;o0=in&amp;v0=lead&amp;v0=won'
+                     r'&amp;sort=amount"', lead)
+    assert "No records match." in client.get("/r/deal/?page=3").text  # past the end
+    far = client.get("/r/deal/?page=5000").text  # beyond the bound: said, first page shown
+    assert "Page numbers go up to 3334 here" in far
+    assert titles_in(far) == ["South villa", "Central unit", "East shop"]
+    client.get("/locale/zh")
+    zh = client.get("/r/deal/?page=2").text
+    assert "上一页" in zh and "页码" in zh
+    assert "页码最多到 3334" in client.get("/r/deal/?page=9999").text
+
+
 def test_filter_in_the_url(client, signed_in, deals):
     html = client.get("/r/deal/?f0=stage&o0=eq&v0=lead").text
     assert sorted(titles_in(html)) == ["East shop", "North flat"]

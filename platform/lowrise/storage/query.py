@@ -329,6 +329,31 @@ def list_records(conn: sa.Connection, schema: Schema, type_name: str, *,
     return Page(out, cursor)
 
 
+#: the furthest an offset jumps (a small jump where people expect one); further: cursors
+MAX_OFFSET = 10_000
+#: `skip`'s answer when fewer records match than it was asked to pass
+PAST_END = "past-end"
+
+
+def skip(conn: sa.Connection, schema: Schema, type_name: str, offset: int, *,
+         filter: FilterArg = None, sort: Sequence[str] = DEFAULT_SORT, ctx: Ctx = None,
+         q: str | None = None) -> str | None:
+    """The cursor after the first `offset` matching records (their sort keys read a
+    thousand at a time, at most MAX_OFFSET), None for none, or PAST_END when fewer match."""
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset {offset} is beyond 0..{MAX_OFFSET}")
+    after, left = None, offset
+    while left > 0:
+        page = list_records(conn, schema, type_name, filter=filter, sort=sort,
+                            limit=min(left, MAX_LIMIT), after=after, fields=["id"], ctx=ctx,
+                            q=q)
+        left -= len(page.rows)
+        after = page.next_cursor
+        if after is None:  # no record after these: the page is empty
+            return PAST_END
+    return after
+
+
 Fetch = Callable[[sa.ColumnElement, int, Sequence[_Key]], list]
 
 

@@ -19,6 +19,8 @@ from .guard import may, policy, shown_fields
 from .i18n import label
 from .runtime import rt
 
+MAX_OFFSET = query.MAX_OFFSET  # the furthest a table jumps by page number
+
 
 def title_of(rtype: RecordType, record: Mapping[str, Any], locale: str = "en") -> str:
     """A record's name: its title field as text, else its type and id."""
@@ -124,17 +126,24 @@ def numeric(fields: Iterable[Field]) -> list[Field]:
 
 def table_page(rtype: RecordType, flt: filters.Node | None, *, sort: list[str], limit: int,
                after: str | None, q: str | None, actor: Actor, show: list[Field],
-               group: str | None = None, with_total: bool = True) -> TableData:
+               group: str | None = None, with_total: bool = True,
+               offset: int = 0) -> TableData:
     """One keyset page of a table view, with its group subtotals (unless `with_total` is
     false) and its total count when it comes free: a first page that holds every match.
     Otherwise `total` is None and the page asks for it afterwards (`count_rows`), so that
-    counting hundreds of thousands of matches never holds up the rows."""
+    counting hundreds of thousands of matches never holds up the rows. `offset`: the page
+    starts after that many matches (a jump by page number, up to query.MAX_OFFSET)."""
     run = rt()
     if group:
         sort = [group, *[s for s in sort if s.lstrip("-") != group]]
     wanted = list(dict.fromkeys([*(f.name for f in show), "version", rtype.title_field]))
     wanted = [n for n in wanted if n in rtype.fields and n != "id"]
     with run.engine.connect() as conn:
+        if offset and not after:
+            after = query.skip(conn, run.schema, rtype.name, offset, filter=flt, sort=sort,
+                               ctx=actor, q=q)
+            if after == query.PAST_END:
+                return TableData([], None, None, {})
         page = query.list_records(conn, run.schema, rtype.name, filter=flt, sort=sort,
                                   limit=limit, after=after, fields=wanted, ctx=actor, q=q)
         total = len(page.rows) if with_total and not after and not page.next_cursor else None

@@ -106,10 +106,16 @@ def table(type_name: str, view_name: str | None = None):
     locale = current_locale()
     limit = int(view.config.get("page_size") or current_app.config["LOWRISE_PAGE_SIZE"])
     appending = bool(state.after) and is_htmx()
+    last_page = data.MAX_OFFSET // limit + 1  # the furthest a page number jumps
+    if state.page > last_page:
+        problems.append(_("Page numbers go up to %(last)s here; a filter, a search or another "
+                          "sort reaches the records further on.", last=last_page))
+        state.page = 1
     try:
         page = data.table_page(rtype, flt, sort=state.sort, limit=limit, after=state.after,
                                q=state.q or None, actor=actor(), show=cols, group=state.group,
-                               with_total=not appending)
+                               with_total=not appending,
+                               offset=0 if state.after else (state.page - 1) * limit)
     except FilterError as exc:  # a damaged cursor, an unsearchable query, or a filter, sort
         problems.append(say(exc))  # or group on a field hidden from this person: the view
         state.sort, state.group = list(view.sort) or ["-updated_at"], None  # as it is made
@@ -134,7 +140,7 @@ def table(type_name: str, view_name: str | None = None):
                      if view.filter else ""),
         numeric=data.numeric(cols), current_type=type_name, current_view=view,
         base_url=view_url(view), title=label(view.label, locale), op_label=op_label,
-        locale=locale, count_url=count_url, **bulk_context(rtype))
+        locale=locale, count_url=count_url, last_page=last_page, **bulk_context(rtype))
     if appending:
         return render("table.html", "rows", **ctx)
     return render("table.html", "table", **ctx)

@@ -58,6 +58,8 @@ class TableState:
     group: str | None
     after: str | None
     problems: list[str]
+    page: int = 1  # `page=`: a small jump by page number, beside the cursors
+
 
     def user_filter(self) -> dict[str, Any] | None:
         good = [c.data() for c in self.conds if not c.problem]
@@ -77,6 +79,8 @@ class TableState:
                 value = ",".join(value) if value else None
             if value:
                 out.add(key, value)
+        if (changes.get("page") or 1) > 1:  # any other change starts again at the first page
+            out.add("page", str(changes["page"]))
         return out
 
 
@@ -139,5 +143,6 @@ def parse_state(args: MultiDict, ws: Workspace, rt: RecordType, view: View) -> T
                               or not (rt.fields[group].kind.stages
                                       or rt.fields[group].kind.links)):
         group = None
+    page = args.get("page", type=int) or 1
     return TableState(conds, sort, (args.get("q") or "").strip(), group or None,
-                      args.get("after") or None, problems)
+                      args.get("after") or None, problems, page if page > 1 else 1)

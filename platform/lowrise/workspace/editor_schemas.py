@@ -2,7 +2,8 @@
 
 The shipped schemas (lowrise.workspace.metaschema) know the keys of every file but not the
 workspace's own names. These add them: in a view, `columns`, `sort`, `group_by`,
-`card_fields` and `date_field` offer the fields of the view's record type; an automation's
+`card_fields` and `date_field` offer the fields of the view's record type, and a dashboard
+widget's groupings, measures and date field those of the widget's type; an automation's
 `record_type` offers the types; a rule fixture (automations/fixtures/*.yaml) gets a schema
 of its own, with the types and their fields under `given`. They are written into the
 workspace, in `json-schemas/`, and each YAML file's first line names its schema by a
@@ -17,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lowrise.filters import flavor as _flavor
+from lowrise.workspace.checks import _numeric
 from lowrise.workspace.metaschema import KINDS, schema_for
 from lowrise.workspace.model import Workspace
 
@@ -50,7 +53,58 @@ def view_schema(ws: Workspace) -> dict[str, Any]:
     base.setdefault("allOf", []).extend(arms)
     base["properties"]["record_type"] = {**base["properties"].get("record_type", {}),
                                          "enum": list(ws.record_types)}
+    widget = base.get("$defs", {}).get("widget")
+    if isinstance(widget, dict):
+        widget["properties"]["record_type"] = {**widget["properties"]["record_type"],
+                                               "enum": list(ws.record_types)}
+        widget.setdefault("allOf", []).extend(widget_arms(ws))
     return base
+
+
+def _groups(rt, ws: Workspace) -> list[str]:
+    """What a dashboard widget of `rt` may group by: its groupable fields, a date field by
+    day, week, month or year, and a groupable field of a linked record (`client.source`)."""
+    out = []
+    for name, f in rt.fields.items():
+        if f.kind.groupable:
+            out.append(name)
+        if _flavor(f) in ("date", "datetime"):
+            out += [f"{name}:{b}" for b in ("day", "week", "month", "year")]
+        target = ws.record_types.get(f.target) if f.kind.links else None
+        if target is not None:
+            out += [f"{name}.{n}" for n, g in target.fields.items() if g.kind.groupable]
+    return out
+
+
+def _measures(rt) -> list[str]:
+    out = ["count"]
+    for name, f in rt.fields.items():
+        if _numeric(f):
+            out += [f"{fn}:{name}" for fn in ("sum", "avg", "min", "max")]
+        elif _flavor(f) in ("date", "datetime"):
+            out += [f"{fn}:{name}" for fn in ("min", "max")]
+    return out
+
+
+def widget_arms(ws: Workspace) -> list[dict[str, Any]]:
+    """A dashboard widget's names from its record type: the date field its range applies to,
+    what it groups by (group_by, series, a pivot's rows and columns) and what it measures."""
+    arms = []
+    for rt in ws.record_types.values():
+        group = {"enum": _groups(rt, ws)}
+        measure = {"anyOf": [{"enum": _measures(rt)}, {"type": "object"}]}
+        dates = [n for n, f in rt.fields.items() if _flavor(f) in ("date", "datetime")]
+        arms.append({
+            "if": {"properties": {"record_type": {"const": rt.name}},
+                   "required": ["record_type"]},
+            "then": {"properties": {
+                "date_field": {"enum": dates}, "group_by": group, "series": group,
+                "rows": group,
+                "columns": {"anyOf": [group, {"type": "array",
+                                              "items": {"enum": list(rt.fields)}}]},
+                "measure": measure, "measures": {"items": measure}}},
+        })
+    return arms
 
 
 def automation_schema(ws: Workspace) -> dict[str, Any]:

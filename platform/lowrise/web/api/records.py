@@ -52,8 +52,7 @@ def _etag(record: Mapping[str, Any]) -> str:
 
 
 LIST_PARAMS = ("filter", "sort", "fields", "limit", "after", "q", "count", "expand", "offset")
-#: the furthest an `offset` jumps (a small jump where people expect one); further: cursors
-MAX_OFFSET = 10_000
+MAX_OFFSET = query.MAX_OFFSET
 
 
 def _only(*allowed: str) -> None:
@@ -256,8 +255,9 @@ def list_(type_name: str):
     with run.engine.connect() as conn:
         after = args.get("after") or None
         if offset:
-            after = skip(conn, type_name, flt, sort, offset, args.get("q") or None)
-        page = query.Page([], None) if after is _PAST_END else query.list_records(
+            after = query.skip(conn, run.schema, type_name, offset, filter=flt, sort=sort,
+                               ctx=_actor(), q=args.get("q") or None)
+        page = query.Page([], None) if after == query.PAST_END else query.list_records(
             conn, run.schema, type_name, filter=flt, sort=sort, limit=limit, after=after,
             fields=fields, ctx=_actor(), q=args.get("q") or None)
         rows = [to_json_values(rtype, r) for r in page.rows]
@@ -267,9 +267,6 @@ def list_(type_name: str):
             body["total"] = query.count(conn, run.schema, type_name, flt, _actor(),
                                         q=args.get("q") or None)
     return _json(body)
-
-
-_PAST_END = object()
 
 
 def _offset(args) -> int:
@@ -282,21 +279,6 @@ def _offset(args) -> int:
         raise FilterError(f"offset must be a whole number from 0 to {MAX_OFFSET:,}; further, "
                           "follow the `next` cursors")
     return int(raw)
-
-
-def skip(conn, type_name: str, flt, sort: list[str], offset: int, q: str | None) -> Any:
-    """The cursor after the first `offset` matching records (their sort keys read a
-    thousand at a time), or _PAST_END when there are fewer."""
-    after, left = None, offset
-    while left > 0:
-        page = query.list_records(conn, rt().schema, type_name, filter=flt, sort=sort,
-                                  limit=min(left, query.MAX_LIMIT), after=after, fields=["id"],
-                                  ctx=_actor(), q=q)
-        left -= len(page.rows)
-        after = page.next_cursor
-        if after is None:  # no record after these: the page is empty
-            return _PAST_END
-    return after
 
 
 @bp.get("/<type_name>/<int:record_id>")
