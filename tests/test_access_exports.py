@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from lowrise import access, exporter
-from lowrise.access import trail
+from lowrise import access, exporter, trail
 from lowrise.access.reveal import ReasonRequired
 from lowrise.actor import SYSTEM, Actor
 from lowrise.errors import Forbidden

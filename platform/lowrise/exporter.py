@@ -11,7 +11,7 @@ someone who may not see what the reader of the export sees) never becomes one: i
 starts with an apostrophe, in the XLSX it is written as a string cell.
 
 Confidential fields go into a file only as the exporter's role may export them (full, masked
-or not at all: lowrise.access.exports), and every export is logged (lowrise.access.trail)
+or not at all: lowrise.access.exports), and every export is logged (lowrise.trail)
 before its first row leaves, with its row count once it is written.
 """
 
@@ -27,7 +27,8 @@ from typing import IO, Any, Literal
 
 import sqlalchemy as sa
 
-from lowrise.access import Masked, Policy, mask_value, trail
+from lowrise import trail
+from lowrise.access import Masked, Policy, mask_value
 from lowrise.access.exports import export_plan
 from lowrise.actor import Actor
 from lowrise.filters import Node

@@ -8,7 +8,6 @@ gets it; an internal read passes no actor, or `lowrise.actor.SYSTEM`, on purpose
 
 from __future__ import annotations
 
-from . import trail
 from .model import (
     ACTIONS,
     AccessModel,
@@ -39,5 +38,5 @@ __all__ = [
     "ACTIONS", "FLAG", "READ_ONLY", "AccessModel", "FieldRule", "Mask", "Masked", "PermissionProblem", "Policy",
     "RoleAccess", "Scope", "Shown", "Teams", "TypeGrant", "mask_value", "model_of", "policy",
     "problems", "reveal", "confidential_fields", "mask_record", "ReasonRequired",
-    "reason_fields", "trail",
+    "reason_fields",
 ]

@@ -89,7 +89,7 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("field", sa.String(63), nullable=False),
         sa.Index("ix_lr_value_clashes_who", "who", "at"),
     )
-    # Every export of records (lowrise.access.trail): who, which type, which columns (and how
+    # Every export of records (lowrise.trail): who, which type, which columns (and how
     # each confidential one went), how many rows (set when the file is complete), when.
     exports = sa.Table(
         "lr_exports", metadata,

@@ -1,4 +1,4 @@
-"""/audit: the reveals and exports across records (lowrise.access.trail), for the roles the
+"""/audit: the reveals and exports across records (lowrise.trail), for the roles the
 workspace flags `audit: true` and administrators; filtered by person, kind and dates (in the
 workspace's time zone, `to` included)."""
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, abort, request
 from flask_babel import gettext as _
 
-from lowrise.access import trail
+from lowrise import trail
 
 from .guard import policy
 from .i18n import current_locale, label

@@ -19,10 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lowrise.access.policy import Policy
 from lowrise.actor import Actor
 from lowrise.storage.db import write_transaction
-
-from .policy import Policy
 
 #: the most entries a page of the log shows
 LIMIT = 200
