@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .inherit import sources
 from .model import Mask
 from .policy import Policy, confidential_fields
 
@@ -58,8 +59,6 @@ def _how(pol: Policy, type_name: str, name: str, seen: frozenset) -> str:
     declared = [g.exports[name] for g in pol.grants(type_name, "export") if name in g.exports]
     if declared:
         return max(declared, key=OPENNESS.__getitem__)
-    from .inherit import sources
-
     key = (type_name, name)
     followed = [
         _how(pol, other, source, seen | {key})

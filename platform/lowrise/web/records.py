@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from lowrise.access import reason_fields
+from lowrise.access import ReasonRequired, reason_fields
 from lowrise.errors import ConflictError, NotFound, ValidationError
 
 from . import data, history
@@ -92,7 +92,6 @@ def show(type_name: str, record_id: int, revealed: dict | None = None,
 def reveal(type_name: str, record_id: int):
     """Show the values behind the masks of one record; written to its history (with the
     reason given, which the workspace may ask for)."""
-    from lowrise.access import ReasonRequired
     from lowrise.access import reveal as reveal_values
 
     run = rt()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, request
+from flask import Blueprint, Flask, abort, g, request
 from flask_babel import gettext as _
 
 from lowrise import trail
@@ -23,8 +23,7 @@ KINDS = ("reveal", "export")
 
 
 def may_read_trail() -> bool:
-    from flask import g
-
+    """Whether the signed-in person reads the log (the sidebar's link, the page)."""
     return g.get("actor") is not None and trail.may_read(policy())
 
 
