@@ -144,8 +144,8 @@ class TableData:
     def input_rows(self, n: int, *, first_unique: int = 10**9) -> list[dict[str, Any]]:
         """`n` new records as an import would give them to `Records.bulk_create`."""
         rng = self.rng
-        fields = [f for f in self.rt.user_fields
-                  if not f.kind.generated and f.type != "attachment"]
+        fields = [f for f in self.rt.user_fields  # read-only fields: nobody imports them
+                  if not f.kind.generated and f.type != "attachment" and not f.read_only]
         out = []
         for i in range(n):
             row: dict[str, Any] = {}
@@ -224,7 +224,7 @@ class TableData:
         if name == "updated_at":
             created = py.get("created_at") or self._special(self.rt.fields["created_at"], ids, py)
             return [min(c + timedelta(seconds=rng.randrange(30 * 86400)), now) for c in created]
-        if f.type in ("link", "user"):
+        if f.type in ("link", "user", "created_by", "updated_by"):  # the stamps: a person
             return self._links(f, ids, py)
         if f.type == "autonumber":
             pattern = f.config.get("pattern") or "{0000}"
@@ -237,7 +237,7 @@ class TableData:
 
     def _links(self, f: Field, ids: range, py: dict[str, list[Any]]) -> list[Any]:
         rng = self.rng
-        target = f.target or (self.ws.users_type if f.type == "user" else "") or ""
+        target = f.target or (self.ws.users_type if f.type != "link" else "") or ""
         if self.rt.name == "contract" and f.name in ("case", "client", "unit"):
             return self._contract_link(f.name, ids)
         count = self.gen.counts.get(target, 0)

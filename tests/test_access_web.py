@@ -486,12 +486,44 @@ def _urls(w, rule) -> list[str]:
     return [rule.build({k: fill[k] for k in args}, append_unknown=False)[1]]
 
 
+def send_to_review(w) -> dict:
+    """Approvals waiting (the approvals installed if the app's rules are off): Ben's
+    contract, with no manager nor department head, for the administrators; a refund of its
+    deposit asked by Lea for her department's head, Boss. The payment is returned."""
+    from lowrise.approvals.engine import install
+
+    records = w.run.records
+    install(records)
+    ben = Actor(user=w.ben["id"], name=w.ben["name"], roles=frozenset({"consultant"}))
+    records.update("contract", w.contract["id"], {"status": "in_review"}, ben)
+    deposit = records.create("payment", dict(
+        contract=w.contract["id"], label="Deposit", kind="deposit", amount="20",
+        due_on=date(2026, 3, 2), status="paid"), SYSTEM_ACTOR)
+    lea = Actor(user=w.lea["id"], name=w.lea["name"], roles=frozenset({"legal"}))
+    return records.update("payment", deposit["id"], {"status": "refund_requested"}, lea)
+
+
+def organise(w) -> None:
+    """The world's people in departments: 销售中心 over 案场一组 (headed by Boss; Amy, and
+    Lea who handles its contracts) and 案场二组 (Ben; no head), so that the managers'
+    department scopes take part in every read (each role still sees what SEES says)."""
+    mk = lambda t, **v: w.run.records.create(t, v, SYSTEM_ACTOR)["id"]  # noqa: E731
+    centre = mk("department", name="销售中心")
+    one = mk("department", name="案场一组", parent=centre, head=w.boss["id"])
+    two = mk("department", name="案场二组", parent=centre)
+    for person, dept in ((w.amy, one), (w.lea, one), (w.ben, two)):
+        w.run.records.update("staff", person["id"], {"department": dept}, SYSTEM_ACTOR)
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_route_for_every_role(world, role):
     """Every GET route of the app, with every id the world has, for one role (a test a role,
-    so that test workers share them out): no error, no text the role may not see."""
+    so that test workers share them out), with the people in departments and contracts
+    waiting for approval: no error, no text the role may not see."""
     w = world
     app = w.app
+    organise(w)
+    review = send_to_review(w)
     rules = [r for r in app.url_map.iter_rules() if "GET" in r.methods
              and r.endpoint not in ("static", "auth.login", "locale")]
     urls = sorted({u for r in rules for u in _urls(w, r)})
@@ -502,7 +534,8 @@ def test_every_route_for_every_role(world, role):
                      "gallery.preview", "gallery.use", "gallery.import_archive",
                      "comments.section", "comments.mentions", "sharing.account",
                      "sharing.share", "sharing.link_visits", "public_forms.index",
-                     "public_forms.manage", "shared.page", "shared.feed", "trail.index",
+                     "public_forms.manage", "shared.page", "shared.feed",
+                     "approvals.queue_page", "api.approval_queue", "trail.index",
                      "api.export"):
         assert endpoint in covered, endpoint
     c, _ = w.client(role)
@@ -522,6 +555,14 @@ def test_every_route_for_every_role(world, role):
             assert secret not in body, (role, url, secret)
         if resp.status_code == 200 and resp.mimetype == "text/html":
             assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    # the approval queues: the refund waits for Boss, Ben's contract for the administrators
+    queue = c.get("/approvals").get_data(as_text=True)
+    api = c.get("/api/v1/approvals", headers=token).get_json()["tasks"]
+    for type_name, rid, whose in (("payment", review["id"], "manager"),
+                                  ("contract", w.contract["id"], "admin")):
+        assert (f'href="/r/{type_name}/{rid}#approvals"' in queue) == (role == whose), role
+        assert ((type_name, rid) in {(t["record_type"], t["record_id"]) for t in api}) == \
+            (role == whose), (role, type_name)
     # the log of reveals and exports: for managers (audit: true) and admins
     assert c.get("/audit").status_code == (200 if role in ("manager", "admin") else 403), role
     # the types a role may not read are 403, in pages and in the API
@@ -719,6 +760,12 @@ def test_duplicate_starts_a_form_with_what_the_person_may_copy(world):
     zh.get("/locale/zh")
     assert "复制记录" in zh.get(f"/r/case/{w.k_amy['id']}").text
     assert "复制自" in zh.get(f"/r/case/new?copy={w.k_amy['id']}").text
+    # the same Duplicate beside each row's record link in the table, for those who may create
+    table = zh.get("/r/case/").text
+    assert f'href="/r/case/new?copy={w.k_amy["id"]}"' in table
+    assert f'aria-label="复制记录 #{w.k_amy["id"]}"' in table
+    reader = w.client("legal")[0].get("/r/case/").text  # reads cases, creates none
+    assert f'data-id="{w.k_ben["id"]}"' in reader and "?copy=" not in reader
 
 
 def test_the_sidebar_leads_to_the_apps_own_screens(world):

@@ -159,6 +159,9 @@ def test_create_update_with_if_match_and_delete(api, run, deals):
     assert resp.headers["Location"].endswith(f"/api/v1/deal/{rec['id']}")
     url = f"/api/v1/deal/{rec['id']}"
 
+    typed = api.post("/api/v1/deal", json={"title": "Typed", "client": client_id,
+                                           "amount": "325万"})  # read as a form reads it
+    assert typed.status_code == 201 and typed.json["amount"] == "3250000.00"
     ok = api.patch(url, json={"stage": "won"}, headers={"If-Match": '"1"'})
     assert ok.status_code == 200 and ok.json["version"] == 2 and ok.headers["ETag"] == '"2"'
     stale = api.patch(url, json={"stage": "lost"}, headers={"If-Match": '"1"'})

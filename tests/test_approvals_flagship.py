@@ -102,6 +102,31 @@ def test_standard_text_is_approved_by_the_consultants_manager(office):
                           office.li_)
 
 
+def test_without_a_manager_the_department_head_approves_and_the_one_above_after(office):
+    """直属上级 first, else 部门负责人: a consultant of 案场一组 with no manager of her own goes
+    to 一组's head; the director step ({manager: 2}) to the head of 销售中心 above it, as
+    the head of 一组 has no manager of his own either."""
+    centre = office.mk("department", name="销售中心", head=office.director)["id"]
+    one = office.mk("department", name="案场一组", parent=centre, head=office.boss)["id"]
+    office.records.update("staff", office.boss, {"manager": None, "department": one}, SYSTEM)
+    office.records.update("staff", office.li, {"manager": None, "department": one}, SYSTEM)
+    rid = office.contract(discount=8)
+    office.submit(rid)
+    assert [r["step"] for r in q.queue(office.records, office.boss_)] == [0]
+    office.decide(office.boss_)
+    director = office.person(office.director, "赵总", "manager")
+    assert [r["step"] for r in q.queue(office.records, director)] == [2]
+    office.decide(director)
+    assert office.get("contract", rid)["status"] == "approved"
+    # an explicit manager (直属上级) comes before the department's head
+    lead = office.mk("staff", name="组长", role="manager")["id"]
+    office.records.update("staff", office.li, {"manager": lead}, SYSTEM)
+    rid = office.contract()
+    office.submit(rid)
+    assert q.count(office.records, office.boss_) == 0
+    assert q.count(office.records, office.person(lead, "组长", "manager")) == 1
+
+
 def test_a_consultant_cannot_mark_a_contract_approved_by_hand(office):
     rid = office.contract()
     office.submit(rid)
@@ -144,6 +169,36 @@ def test_terms_locked_in_review_and_a_change_after_approval_reviews_again(office
     rounds = q.rounds(office.records, "contract", rid)
     assert [r["status"] for r in rounds] == ["running", "restarted"]
     assert q.changes_since_last_round(rounds)["amount"] == ("3250000.00", "3100000.00")
+
+
+@pytest.mark.parametrize("terms", [
+    {"amount": "3100000"}, {"discount": 2}, {"payment_method": "full"},
+    {"custom_clauses": "赠送车位一个"}, {"down_payment": "1000000"}])
+def test_each_approved_term_changed_sends_it_back_with_only_that_diff(office, terms):
+    rid = office.contract()
+    office.submit(rid)
+    office.decide(office.boss_)
+    office.records.update("contract", rid, terms, office.li_)
+    assert office.get("contract", rid)["status"] == "in_review"
+    rounds = q.rounds(office.records, "contract", rid)
+    # the reviewer sees what changed in the terms, not who approved last time or when
+    assert set(q.changes_since_last_round(rounds)) == set(terms)
+    waiting = q.queue(office.records, office.boss_)
+    assert q.changes_for(office.records, waiting) == {waiting[0]["approval_id"]: list(terms)}
+
+
+def test_the_buyer_or_unit_of_an_approved_contract_changes_only_with_its_case(office):
+    rid = office.contract()
+    office.submit(rid)
+    office.decide(office.boss_)
+    unit = office.mk("property", project="锦绣花园", building="3栋", unit_no="1902",
+                     list_price="3400000", status="available", layout="3br",
+                     gross_area="125.00")["id"]
+    office.records.update("case", office.case, {"unit": unit}, office.boss_)
+    office.records.update("contract", rid, {"unit": unit}, office.li_)
+    rounds = q.rounds(office.records, "contract", rid)
+    assert rounds[0]["status"] == "running"
+    assert set(q.changes_since_last_round(rounds)) == {"unit"}
 
 
 def test_sent_back_to_the_consultant_goes_back_to_draft_and_unlocks(office):

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from test_browser_flows import backend_of, browser, serving, shot, sign_in  # noqa: F401 (a fixture)
+from test_browser_flows import backend_of, browser, open_page, serving, shot  # noqa: F401 (a fixture)
 from test_web_boards import FLOW
 from test_web_support import SMALL, SYSTEM_ACTOR, build_app, make_workspace
 
@@ -36,16 +36,6 @@ def served(tmp_path, db_url):
                                 ("B1", "won", "1000", "2026-03-20")]}
     with serving(app) as base:
         yield app, base, deals
-
-
-def open_page(browser, base: str, path: str):  # noqa: F811 (the fixture's value)
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.set_default_timeout(15000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, base, path)
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-    return page, errors
 
 
 def test_filter_the_board(served, browser, db_url):  # noqa: F811

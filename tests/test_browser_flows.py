@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import threading
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
@@ -95,6 +96,17 @@ def sign_in(page, base: str, next_path: str = "/", locale: str = "zh") -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/auth/login" not in url)
+
+
+def open_page(browser, base: str, path: str, width: int = 1366):
+    """A new tab signed in (in Chinese) on `path`, and the list its page errors go to."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, base, path)
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    return page, errors
 
 
 def backend_of(db_url: str) -> str:
@@ -233,10 +245,62 @@ def test_sales_flow(server, browser, module_db):
     assert not errors, errors
 
 
+def _lead_case(run, tag: str) -> int:
+    """A new case at 线索 (lead) of a client of its own, found on the board by `tag`."""
+    from test_web_support import SYSTEM_ACTOR
+
+    client = run.records.create("client", {"name": f"客户{tag}",
+                                           "phone": "139" + str(uuid.uuid4().int)[:8],
+                                           "source": "walk_in"}, SYSTEM_ACTOR)
+    return run.records.create("case", {"client": client["id"], "stage": "lead",
+                                       "opened_on": "2026-12-01", "next_action": tag},
+                              SYSTEM_ACTOR)["id"]
+
+
+def test_a_card_moves_by_keyboard_with_its_move_menu(server, browser, module_db):
+    """A card's "Move to…" opens a menu of the other columns: arrows move, Enter moves the
+    card with a drag's toast and the focus stays on the card; a column the stage rules refuse
+    is listed greyed with the reason and, chosen, says it without moving; Esc closes."""
+    app, base = server
+    run = app.extensions["lowrise"]
+    tag = "kb" + uuid.uuid4().hex[:8]
+    case_id = _lead_case(run, tag)
+    page, errors = open_page(browser, base, f"/r/case/kanban/cases_board?q={tag}")
+    card = page.locator(f".kcard[data-id='{case_id}']")
+    assert card.locator(".kcard-title").inner_text() == f"客户{tag}"  # card_title: client
+    card.locator(".kcard-move").focus()
+    page.keyboard.press("Enter")
+    menu = page.locator(".kmenu[role=menu]")
+    menu.wait_for()
+    assert page.evaluate("document.activeElement.textContent") == "接待"  # the first allowed
+    viewing = menu.locator("[role=menuitem][data-value=viewing]")
+    assert viewing.get_attribute("aria-disabled") == "true"  # lead → viewing skips stages
+    assert "阶段调整原因" in viewing.get_attribute("data-reason")
+    page.keyboard.press("Escape")
+    assert menu.count() == 0
+    assert page.evaluate("document.activeElement.classList.contains('kcard-move')")
+    page.keyboard.press("Enter")  # a refused column: the reason, nothing moved
+    while page.evaluate("document.activeElement.dataset.value") != "viewing":
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.locator("#toast.error").filter(has_text="阶段调整原因").wait_for()
+    assert run.records.get("case", case_id)["stage"] == "lead"
+    page.keyboard.press("Enter")  # the focus is back on the card's button
+    page.keyboard.press("Home")
+    page.keyboard.press("Enter")
+    page.locator("#toast:not(.error)").filter(has_text="已移至 接待。").wait_for()
+    page.locator(f"section.column[data-value='reception'] .kcard[data-id='{case_id}']"
+                 ":not([data-version='1'])").wait_for()
+    assert run.records.get("case", case_id)["stage"] == "reception"
+    assert page.evaluate("document.activeElement.closest('.kcard').dataset.id") == str(case_id)
+    assert errors == []
+    page.close()
+
+
 def test_pages_at_phone_width(server, browser, module_db):
-    _app, base = server
+    app, base = server
     tag = backend_of(module_db)
-    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True)
     sign_in(page, base, "/r/case/")
     page.wait_for_url(re.compile(r"/r/case/$"))
     assert page.locator(".sidebar").is_hidden()
@@ -251,6 +315,22 @@ def test_pages_at_phone_width(server, browser, module_db):
         page.goto(base + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 400, path
         shot(page, name, tag)
+    # a card moves by a tap on its "Move to…" and one on a column in its menu
+    run = app.extensions["lowrise"]
+    word = "ph" + uuid.uuid4().hex[:8]
+    case_id = _lead_case(run, word)
+    page.goto(f"{base}/r/case/kanban/cases_board?q={word}")
+    page.locator(f".kcard[data-id='{case_id}'] .kcard-move").tap()
+    item = page.locator(".kmenu [role=menuitem][data-value=reception]")
+    item.wait_for()
+    box = page.locator(".kmenu").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # the menu is all on the screen
+    shot(page, "phone-kanban-move", tag)
+    item.tap()
+    page.locator("#toast:not(.error)").filter(has_text="已移至 接待。").wait_for()
+    page.locator(f"section.column[data-value='reception'] .kcard[data-id='{case_id}']"
+                 ).wait_for()
+    assert run.records.get("case", case_id)["stage"] == "reception"
 
 
 def test_reading_works_without_javascript(server, browser, module_db):
@@ -264,7 +344,9 @@ def test_reading_works_without_javascript(server, browser, module_db):
     page.wait_for_url(re.compile(r"sort="))
     page.goto(f"{base}/r/case/kanban/cases_board")
     assert page.locator(".kcard").count() > 0
-    assert page.locator(".kcard .move").first.is_visible()  # a form moves cards instead
+    page.locator(".kcard .kcard-move").first.click()  # a page with a form moves it instead
+    page.wait_for_url(re.compile(r"/kanban/cases_board/move\?id=\d+"))
+    assert page.locator("form.move select[name=to]").is_visible()
     page.goto(f"{base}/r/case/calendar/viewings_calendar")
     assert page.locator(".cal-day").count() >= 28
     ctx.close()

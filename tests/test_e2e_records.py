@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from e2e_support import (  # noqa: F401 (instance ... visitor: fixtures)
     Http,
@@ -29,7 +30,10 @@ from e2e_support import (  # noqa: F401 (instance ... visitor: fixtures)
     server_stays_clean,
     visitor,
 )
+from lowrise.accounts import Accounts
 from lowrise.actor import SYSTEM
+from lowrise.rules.engine import install
+from lowrise.rules.worker import Worker
 from test_browser_flows import browser  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("e2e_records")]
@@ -278,3 +282,42 @@ def test_htmx_answers_carry_headers_a_server_can_send(server, records, locale): 
     disposition = exported.header("Content-Disposition")
     assert unquote(disposition.split("filename*=UTF-8''")[1]).endswith(".csv")
     assert f"回访 {tag}" in exported.body
+
+
+def test_a_rules_notice_reads_in_the_readers_language(visitor, instance, locale):  # noqa: F811
+    """A rule's notice in the inbox, as the consultant reads it in their language: the rule's
+    words in that language, the consultant named (not #id), the request's time in the
+    locale's format, the record linked by its name."""
+    recs = instance.records()  # its own, with the rules: the fixture's writes run none
+    try:
+        install(recs)
+        me = Accounts(recs.engine).by_email("consultant@example.com").staff_id
+        name = recs.get("staff", me)["name"]
+        asked = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai
+        client = recs.create("client", {"name": f"客户{token()}", "phone": phone(),
+                                         "source": "walk_in"}, SYSTEM)
+        case = recs.create("case", {"client": client["id"], "consultant": me,
+                                    "stage": "presentation", "opened_on": date(2026, 11, 30),
+                                    "viewing_requested_at": asked}, SYSTEM)
+        Worker(recs, senders={}).fire_due_timers()  # (or the server's worker fires it)
+        notes = recs.schema.system["lr_notifications"]
+        with recs.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).where(
+                notes.c.record_id == case["id"], notes.c.user_id == me)).scalar_one() == 1
+    finally:
+        recs.engine.dispose()
+    page, errors = visitor.open("/inbox", role="consultant", locale=locale)
+    item = page.locator("ul.inbox li").filter(has_text=case["case_no"]).first
+    text = item.inner_text()
+    if locale == "zh":
+        assert f"看房超时未安排：{case['case_no']}" in text
+        assert "客户于 2026/12/1 10:30 提出看房" in text and f"顾问：{name}。" in text
+        assert "Viewing" not in text
+    else:
+        assert f"Viewing not arranged within 24h: {case['case_no']}" in text
+        assert "12/1/26, 10:30" in text and f"Consultant: {name}." in text
+        assert "看房" not in text
+    assert f"#{me}" not in text and f"#{case['id']}" not in text
+    link = item.locator(f"a[href='/r/case/{case['id']}']")
+    assert link.inner_text() == case["case_no"]  # the record by its name
+    assert errors == []

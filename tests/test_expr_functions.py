@@ -88,3 +88,15 @@ def test_a_formula_calling_year_on_text_is_empty_not_a_crash(engine):
     env = make_env(engine, {}, extra=files)
     t = env.create("ticket", title="2026")
     assert env.get("ticket", t["id"])["opened_year"] is None
+
+
+def test_sha256_of_a_text_and_of_stored_files():
+    import hashlib
+
+    assert ev("sha256(s)", s="合同") == hashlib.sha256("合同".encode()).hexdigest()
+    assert ev("sha256(s)", s=None) is None and ev("sha256(s)", s=[]) is None
+    files = [{"name": "a.pdf", "key": "a" * 64}, {"name": "b.pdf", "key": "b" * 64}]
+    assert ev("sha256(f)", f=files[:1]) == "a" * 64
+    assert ev("sha256(f)", f=files) == f"{'a' * 64}, {'b' * 64}"
+    with pytest.raises(ExpressionError):
+        ev("sha256(f)", f=[{"name": "x"}])

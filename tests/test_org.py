@@ -250,6 +250,8 @@ def test_heads_and_chain(world):
         # Ben heads 二组 himself: his head is the one above
         assert heads("ben") == [w.p["hua"]]
         assert heads("hua") == []          # the top has nobody above
+        # Ann heads 一组 without being a member of any: her head is the one above it
+        assert heads("ann") == [w.p["hua"]]
         assert heads("lee") == []          # 法务 has no head
         chain = org.chain(c, w.schema, w.ws, w.p["amy"])
         assert chain == [[org.Level(w.one, w.p["ann"]), org.Level(w.centre, w.p["hua"])]]

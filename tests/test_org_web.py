@@ -135,6 +135,57 @@ def test_department_scopes_on_every_route(world, who):
         assert name not in dash
 
 
+#: whose contracts in review wait for each person: Amy, Cal and Ben have no manager of
+#: their own, so their department's head approves (Cal asks for a discount above his limit:
+#: the head above, Dora, after Boss)
+WAITS = {"amy": set(), "boss": {"amy", "cal"}, "mo": {"ben"}, "dora": set()}
+
+
+def _send_to_review(w) -> dict[str, dict]:
+    from lowrise.actor import Actor
+    from lowrise.approvals.engine import install
+
+    install(w.run.records)  # the app's rules are off here; the approvals run
+    unit = w.run.records.create("property", dict(
+        project="锦绣花园", building="1栋", unit_no="101", layout="2br", gross_area="88",
+        list_price="3000000", status="available"), SYSTEM_ACTOR)
+    out = {}
+    for who in ("amy", "cal", "ben"):
+        person = getattr(w, who)
+        me = Actor(user=person["id"], name=person["name"], roles=frozenset({"consultant"}))
+        contract = w.run.records.create("contract", dict(
+            kind="sale", case=w.cases[who], client=w.clients[who], unit=unit["id"],
+            amount="100", payment_method="full", discount=8 if who == "cal" else None), me)
+        out[who] = w.run.records.update("contract", contract["id"], {"status": "in_review"}, me)
+    return out
+
+
+@pytest.mark.parametrize("who", list(SEES))
+def test_approvals_wait_for_the_department_head(world, who):
+    """The queue page, the navigation's count and the API's queue of each person: a
+    contract waits for its consultant's department head (部门负责人), and for nobody else."""
+    w = world
+    contracts = _send_to_review(w)
+    c, _ = w.client(who)
+    c.get("/locale/zh")
+    page = c.get("/approvals").text
+    assert "我的审批" in page
+    badge = re.search(r'id="approvals-badge">(\d+)<', page)
+    assert (int(badge.group(1)) if badge else 0) == len(WAITS[who])
+    for p, contract in contracts.items():
+        assert (contract["contract_no"] in page) == (p in WAITS[who]), (who, p)
+    api = c.get("/api/v1/approvals", headers={"Authorization": f"Bearer {w.tokens[who]}"}).json
+    assert {t["record_id"] for t in api["tasks"]} == {contracts[p]["id"] for p in WAITS[who]}
+    assert api["waiting"] == len(WAITS[who])
+    if who == "boss":  # he approves Cal's discount: it goes on to the head above
+        task = next(t["task"] for t in api["tasks"] if t["record_id"] == contracts["cal"]["id"])
+        done = c.post(f"/api/v1/approvals/tasks/{task}", json={"decision": "approve"},
+                      headers={"Authorization": f"Bearer {w.tokens[who]}"})
+        assert done.status_code == 200 and done.json["step"] == 2
+        dora, _ = w.client("dora")
+        assert contracts["cal"]["contract_no"] in dora.get("/approvals").text
+
+
 def test_the_org_chart_is_the_administrators(world):
     w = world
     c, auth = w.client("boss")

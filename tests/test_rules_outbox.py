@@ -260,7 +260,10 @@ class FakeSmtp:
         self.server.server_close()
 
 
-def test_email_is_sent_over_smtp(engine):
+def test_email_is_sent_over_smtp_with_date_id_and_link(engine):
+    from email import message_from_bytes
+    from email.utils import parsedate_to_datetime
+
     from lowrise.rules.outbox import default_senders
 
     smtp = FakeSmtp()
@@ -272,18 +275,25 @@ actions:
   - notify: {to: [owner], title: "New {{ title }}", body: "Hello {{ record.title }}", email: true}
 """})
         boss = env.create("person", name="Boss", email="boss@example.com")
-        env.create("ticket", title="Tap", owner=boss["id"])
-        senders = default_senders({"LOWRISE_SMTP_HOST": "127.0.0.1",
-                                   "LOWRISE_SMTP_PORT": str(smtp.port),
-                                   "LOWRISE_SMTP_STARTTLS": "0",
-                                   "LOWRISE_SMTP_FROM": "desk@example.com"})
+        tap = env.create("ticket", title="Tap", owner=boss["id"])
+        settings = {"LOWRISE_SMTP_HOST": "127.0.0.1", "LOWRISE_SMTP_PORT": str(smtp.port),
+                    "LOWRISE_SMTP_STARTTLS": "0", "LOWRISE_SMTP_FROM": "desk@example.com"}
+        senders = default_senders({**settings, "LOWRISE_BASE_URL": "https://crm.example.com/"})
         assert env.worker(senders=senders).deliver_outbox() == 1
         (mail,) = smtp.mails
         assert "boss@example.com" in mail["rcpt"][0]
-        text = mail["data"].decode()
+        got = message_from_bytes(mail["data"])
         key = env.rows("lr_outbox")[0]["key"]
-        assert "Subject: New Tap" in text and f"Message-ID: <{key}@lowrise>" in text
-        assert "Hello Tap" in text
+        assert got["Subject"] == "New Tap" and got["Message-ID"] == f"<{key}@example.com>"
+        assert parsedate_to_datetime(got["Date"]).tzinfo is not None  # RFC 5322 requires it
+        text = got.get_payload(decode=True).decode()
+        assert text.startswith("Hello Tap")
+        assert f"Open it: https://crm.example.com/r/ticket/{tap['id']}" in text
+        # without a base URL the e-mail has no link
+        env.create("ticket", title="Sink", owner=boss["id"])
+        assert env.worker(senders=default_senders(settings)).deliver_outbox() == 1
+        text = message_from_bytes(smtp.mails[1]["data"]).get_payload(decode=True).decode()
+        assert text.strip() == "Hello Sink" and "http" not in text
     finally:
         smtp.close()
 

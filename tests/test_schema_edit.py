@@ -248,6 +248,19 @@ def test_changes_that_name_nothing_are_errors(shop, engine):
             preview(shop, [bad])
 
 
+def test_a_lock_follows_its_fields_renamed_and_removed(shop, engine):
+    path = shop / "schemas" / "client.yaml"
+    path.write_text(read(shop, "schemas/client.yaml") + "locked:\n  field: grade\n  stages:\n"
+                    "    a: {open: [note, phone]}\n", encoding="utf-8")
+    change(shop, engine, RenameField("client", "grade", "tier"))
+    change(shop, engine, RenameField("client", "note", "remark"))
+    text = read(shop, "schemas/client.yaml")
+    assert "  field: tier\n" in text and "a: {open: [remark, phone]}" in text
+    change(shop, engine, RemoveField("client", "phone"))
+    assert "a: {open: [remark]}" in read(shop, "schemas/client.yaml")
+    assert load_workspace(shop).type("client").locked.stages["a"].open == {"remark"}
+
+
 def test_removing_a_field_keeps_its_column_and_data(shop, engine):
     proposal, steps = change(shop, engine, RemoveField("client", "note"))
     assert steps == []

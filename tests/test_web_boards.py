@@ -40,6 +40,10 @@ def test_board_columns_in_option_order_with_counts_and_sums(client, signed_in, d
     assert lead.index(">A2<") < lead.index(">A1<")  # the view's sort: -amount
     assert 'draggable="true"' in lead and 'data-version="1"' in lead
     assert 'data-move-url="/r/deal/kanban/board/move"' in html
+    # in English: each card's move button, the page's hint, the loading indicator's words
+    assert lead.count('aria-haspopup="menu">Move to…</button>') == 2
+    assert "or use its “Move to…” button, to change its Stage." in html
+    assert 'id="busy" class="busy" role="status" data-text="Loading…"' in html
 
 
 def test_move_allowed(client, signed_in, run, deals):
@@ -230,10 +234,16 @@ def test_moves_the_rules_forbid_are_marked_on_each_card(flow_app):
     assert auth.login().status_code == 302
     html = client.get("/r/deal/kanban/board").text
 
+    # each card names its refusals; the list of cards says once what the names stand for
+    said = [json.loads(unescape(r)) for r in re.findall(r'<li hidden data-reasons="([^"]*)"', html)]
+
     def refused(rec_id):
         m = re.search(rf'<li class="kcard"[^>]*data-id="{rec_id}"[^>]*>', html).group(0)
         found = re.search(r'data-refused="([^"]*)"', m)
-        return json.loads(unescape(found.group(1))) if found else {}
+        if not found:
+            return {}
+        known = next(k for k in said if found.group(1) in k["names"])
+        return {col: known["why"][i] for col, i in known["names"][found.group(1)].items()}
 
     # admin is not manager: lead -> won is the manager's; lost needs the closing date
     assert set(refused(dated["id"])) == {"won"}
@@ -242,10 +252,18 @@ def test_moves_the_rules_forbid_are_marked_on_each_card(flow_app):
     assert "fill in Closes on" in refused(undated["id"])["lost"]
     done = refused(won["id"])  # nowhere to go from Won
     assert set(done) == {"lead", "lost"} and "cannot go from Won to Lead" in done["lead"]
-    # without JavaScript: the move form offers the allowed columns only
-    form = html[html.index(f'id="move-{undated["id"]}"'):]
+    assert len(said) == 2  # one list of reasons a column (lead, won), not one a card
+    assert "<form" not in html[html.index('<div class="board"'):]  # no move form a card
+    # without JavaScript a card's "Move to…" opens a page whose form offers the allowed
+    # columns only, and says why not the others
+    assert f'form="kmove" name="id" value="{undated["id"]}"' in html
+    page = client.get(f"/r/deal/kanban/board/move?id={undated['id']}").text
+    form = page[page.index('id="move-to"'):]
     form = form[:form.index("</select>")]
     assert '<option value="won" disabled' in form and '<option value="lost" disabled' in form
+    assert "fill in Closes on" in form and '<option value="lead" selected' in form
+    assert client.get("/r/deal/kanban/board/move?id=99999").status_code == 404
+    assert client.get("/r/deal/kanban/board/move").status_code == 404
     # the server stays the judge of a move made anyway
     resp = auth.post("/r/deal/kanban/board/move",
                      data={"id": dated["id"], "version": "1", "to": "won"},
@@ -256,3 +274,7 @@ def test_moves_the_rules_forbid_are_marked_on_each_card(flow_app):
                    data={"id": dated["id"], "version": "1", "to": "lost"},
                    headers={"Accept": "application/json"})
     assert ok.status_code == 200 and ok.get_json()["ok"]
+    card = ok.get_json()["card"]  # a moved card carries what its refusals' name stands for
+    name = re.search(r'data-refused="([^"]*)"', card).group(1)
+    whole = json.loads(unescape(re.search(r'data-reasons="([^"]*)"', card).group(1)))
+    assert set(whole["names"][name]) == {"won"}  # from Lost only back to Lead

@@ -47,3 +47,29 @@ def test_every_page_of_the_flagship_renders(flagship):
     assert 'data-value="lead"' in html and 'data-value="handover"' in html
     zh = client.get("/locale/zh") and client.get("/r/case/").text
     assert "销售案件" in zh
+
+
+def test_a_case_card_is_titled_by_its_client_and_the_board_stays_small(flagship):
+    """The pipeline's cards are titled by the client's name (`card_title: client`), the case
+    number under it; a card carries no move form of its own (one form for the board) and names
+    its refusals, whose words come once a column: a card is well under 1 KB."""
+    import re
+
+    from test_web_support import AuthActions
+
+    client = flagship.test_client()
+    assert AuthActions(client).login().status_code == 302
+    run = flagship.extensions["lowrise"]
+    html = client.get("/r/case/kanban/cases_board").text
+    board = html[html.index('<div class="board"'):]
+    cards = re.findall(r'<li class="kcard".*?</li>', board, re.S)
+    assert len(cards) > 20
+    for card in cards[:5]:
+        case = run.records.get("case", int(re.search(r'data-id="(\d+)"', card).group(1)))
+        name = run.records.get("client", case["client"])["name"]
+        assert re.search(r'class="kcard-title"[^>]*>([^<]*)<', card).group(1) == name
+        assert f'<span class="kcard-sub">{case["case_no"]}</span>' in card
+    assert "<form" not in board and board.count('form="kmove"') == len(cards)
+    said = re.findall(r'<li hidden data-reasons=.*?</li>', board)
+    size = sum(len(c.encode()) for c in cards + said) / len(cards)
+    assert size < 900, size  # a card and its share of the reasons (was 2.5 KB)

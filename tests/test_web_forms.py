@@ -24,9 +24,9 @@ GOOD = {
 
 WIDGETS = {
     "name": 'type="text"', "phone": 'type="tel"', "email": 'type="email"',
-    "website": 'type="url"', "budget": 'type="number"', "born_on": 'type="date"',
+    "website": 'type="url"', "budget": 'inputmode="decimal"', "born_on": 'type="date"',
     "next_call": 'type="datetime-local"', "notes": "<textarea", "vip": 'type="checkbox"',
-    "photo": 'type="file"', "visits": 'type="number"',
+    "photo": 'type="file"', "visits": 'inputmode="numeric"',
 }
 
 
@@ -116,6 +116,35 @@ def test_bad_input_comes_back_with_the_field_named_and_data_kept(client, signed_
     # nothing typed is lost
     assert f'value="{data["name"]}"' in html and "line one\nline two" in html
     assert '<option selected value="referral">' in html or field == "source"
+
+
+@pytest.mark.parametrize("typed", ["3,250,000", "￥3,250,000.00", "325万", "RMB 3,250,000",
+                                   "３２５万", "0.0325亿"])
+def test_amounts_and_numbers_as_people_type_them(client, signed_in, run, typed):
+    """The record form reads an amount as it is typed (the fields' one parser, as.typed) and
+    shows it back grouped; a whole number takes its thousands separator too."""
+    resp = signed_in.post("/r/client/new", data={**GOOD, "budget": typed, "visits": "1,200"})
+    assert resp.status_code == 302, resp.text
+    rid = int(resp.headers["Location"].rsplit("/", 1)[1])
+    rec = run.records.get("client", rid)
+    assert rec["budget"] == Decimal("3250000") and rec["visits"] == 1200
+    edit = client.get(f"/r/client/{rid}/edit").text
+    assert 'value="3,250,000.00"' in _field_html(edit, "budget")
+    assert 'value="1,200"' in _field_html(edit, "visits")
+
+
+def test_the_errors_at_the_top_link_to_their_fields(client, signed_in):
+    """The list of errors above the form names each field with its error, in the form's
+    order, each a link to its field (the page puts the focus in the first: lowrise.js)."""
+    resp = signed_in.post("/r/client/new", data={**GOOD, "email": "nobody", "budget": "lots",
+                                                  "tags": "gold"})
+    assert resp.status_code == 422
+    top = resp.text[resp.text.index('id="form-errors"'):]
+    top = top[:top.index("</div>")]
+    links = re.findall(r'<a href="#([\w-]+)">([^<]*)</a>', top)
+    assert [href for href, _text in links] == ["email", "tags", "budget"]
+    assert "is not an e-mail address" in links[0][1].replace("&#39;", "'")
+    assert links[2][1].startswith("Budget")
 
 
 def test_required_field_missing(client, signed_in, run):

@@ -179,6 +179,13 @@ def test_inline_edit_cell(client, signed_in, run, deals):
     assert saved.status_code == 200 and saved.text.lstrip().startswith("<tr")
     assert 'data-version="2"' in saved.text and "777.00" in saved.text
     assert str(run.records.get("deal", d["id"])["amount"]) == "777.00"
+    # an amount as people type it, and the editor shows it back grouped
+    typed = signed_in.hx("POST", f"/r/deal/{d['id']}/cell/amount?view=deals",
+                         data={"amount": "￥325万", "_version": "2"})
+    assert typed.status_code == 200 and "3,250,000.00" in typed.text
+    assert str(run.records.get("deal", d["id"])["amount"]) == "3250000.00"
+    editor = signed_in.hx("GET", f"/r/deal/{d['id']}/cell/amount?view=deals&v=3")
+    assert 'value="3,250,000.00"' in editor.text and 'inputmode="decimal"' in editor.text
 
 
 def test_inline_edit_invalid_value(client, signed_in, run, deals):
@@ -283,7 +290,7 @@ def test_bulk_edit_inputs_are_typed(client, signed_in, run, deals):
     closes = signed_in.hx("GET", "/r/deal/bulk-input?field=closes_on").text
     assert 'type="date"' in closes and 'name="bulk-closes_on"' in closes
     amount = signed_in.hx("GET", "/r/deal/bulk-input?field=amount").text
-    assert 'type="number"' in amount and 'min="0"' in amount
+    assert 'type="text"' in amount and 'inputmode="decimal"' in amount  # 3,250,000 and 325万
     link = signed_in.hx("GET", "/r/deal/bulk-input?field=client").text
     assert "data-picker" in link and 'name="bulk-client"' in link and "/r/client/pick" in link
     vip = signed_in.hx("GET", "/r/client/bulk-input?field=vip").text

@@ -307,7 +307,7 @@ def test_unknown_option_points_at_the_key():
     assert thing_problems("lable: Thing\nfields:\n  a: {type: text}\n") == [
         "schemas/thing.yaml:1:1: lable: 'lable' is not a setting of a record type; did you "
         "mean 'label'? (settings: label, label_plural, description, icon, title, search, indexes, "
-        "fields)"]
+        "fields, locked)"]
 
 
 def test_missing_required_option_points_at_the_parent():
@@ -619,10 +619,10 @@ def test_view_schema_messages():
     assert problems(base(views__board=view)) == [
         "views/board.yaml:4:1: card_feilds: 'card_feilds' is not a setting of a kanban view; "
         "did you mean 'card_fields'? (settings: type, record_type, label, description, default, group_by, "
-        "card_fields, sum, sort, filter, share)",
+        "card_fields, card_title, sum, sort, filter, share)",
         "views/board.yaml:5:1: page_size: 'page_size' is not a setting of a kanban view "
         "(settings: type, record_type, label, description, default, group_by, card_fields, "
-        "sum, sort, filter, share)",
+        "card_title, sum, sort, filter, share)",
     ]
     assert problems(base(views__clients="type: table\ncolumns: name\n")) == [
         "views/clients.yaml:1:1: a table view needs 'record_type' (the record type it shows)",
@@ -776,3 +776,14 @@ def test_filter_values_are_checked_where_they_are_written():
         "(negotiation, won)",
         "views/v.yaml:6:33: filter.all[1].value: n: 'abc' is not a whole number",
     ]
+
+
+def test_a_kanban_card_title_names_a_field_of_its_record_type():
+    board = OTHER_VIEWS["views/board.yaml"]
+    ws = load_workspace_from_texts(base(views__board=board + "card_title: client\n"))
+    assert ws.views["board"].config["card_title"] == "client"
+    assert problems(base(views__board=board + "card_title: cleint\n")) == [
+        "views/board.yaml:6:13: card_title: 'cleint' is not a field of case; did you mean "
+        "'client'?"]
+    assert problems(base(views__board=board + "card_title: [client]\n"))[0].startswith(
+        "views/board.yaml:6:13: card_title:")  # the shipped schema: one name

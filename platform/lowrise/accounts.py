@@ -78,6 +78,9 @@ def users_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("last_login_at", UTCDateTime()),
+        # added later (ensure_table adds it to an older table): the language the person
+        # chose (notifications and e-mails are written in it); None: the workspace's
+        sa.Column("locale", sa.String(16)),
     )
 
 
@@ -169,13 +172,16 @@ class User:
     active: bool
     #: changes with the password: a session carries it, so a new password ends the others
     session_stamp: str = ""
+    #: the language the person chose (None: the workspace's)
+    locale: str | None = None
 
 
 def _user(row) -> User:
     stamp = hashlib.sha256(("lowrise-session:" + row["password_hash"]).encode()).hexdigest()
     return User(id=row["id"], email=row["email"], name=row["name"] or row["email"],
                 staff_id=row["staff_id"], roles=tuple(row["roles"] or ()),
-                active=bool(row["active"]), session_stamp=stamp[:16])
+                active=bool(row["active"]), session_stamp=stamp[:16],
+                locale=row.get("locale"))
 
 
 def normalise_email(email: str) -> str:
@@ -204,6 +210,7 @@ class Accounts:
         they do not exist."""
         if not self._ready:
             self.table.create(self.engine, checkfirst=True)
+            _add_missing_columns(self.engine, self.table)
             self.tokens.create(self.engine, checkfirst=True)
             _add_missing_columns(self.engine, self.tokens)
             self.attempts.create(self.engine, checkfirst=True)
@@ -289,6 +296,10 @@ class Accounts:
 
     def set_roles(self, user_id: int, roles: Iterable[str]) -> None:
         self._set(user_id, roles=sorted(set(roles)))
+
+    def set_locale(self, user_id: int, locale: str | None) -> None:
+        """The language the person chose: their notifications and e-mails are in it."""
+        self._set(user_id, locale=locale)
 
     def link_staff(self, user_id: int, staff_id: int | None) -> None:
         self._set(user_id, staff_id=staff_id)

@@ -11,6 +11,7 @@ are capped in length.
 from __future__ import annotations
 
 import ast
+import hashlib
 import operator
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -152,6 +153,19 @@ def _date_of(fn: str, d: Any) -> date:
     return d
 
 
+def _sha256(x):
+    """The SHA-256 (hex) of a text, or of the files of an attachment field: the key each file
+    is stored under is the SHA-256 of its bytes (several files: their hashes, comma-joined)."""
+    if x is None or x == "" or x == []:
+        return None
+    if isinstance(x, (list, tuple)):
+        keys = [f.get("key") for f in x if isinstance(f, dict)]
+        if not keys or not all(isinstance(k, str) for k in keys):
+            raise ExpressionError(msg("sha256() needs a text or stored files"))
+        return ", ".join(keys)
+    return hashlib.sha256(str(x).encode("utf-8")).hexdigest()
+
+
 def _coalesce(*xs):
     return next((x for x in xs if x is not None and x != ""), None)
 
@@ -178,6 +192,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "month": lambda d: None if d is None else _date_of("month", d).month,
     "date": lambda d: None if d is None else _to_date(d),
     "is_empty": lambda x: x is None or x == "" or x == [],
+    "sha256": _sha256,
 }
 
 # Functions that read the clock get it from the evaluation context, so tests can fix time.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import gettext
 import json
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,15 @@ def tr_all(texts: Any, locale: str | None) -> Any:
 def language(locale: str | None) -> str:
     """The catalogue's language of a locale code: zh_CN, zh-Hans, zh → zh."""
     return (locale or SOURCE_LOCALE).replace("-", "_").split("_")[0].lower()
+
+
+def _join(items: tuple[Any, ...], locale: str) -> str:
+    return ("、" if language(locale) == "zh" else ", ").join(tr(i, locale) for i in items)
+
+
+def joined(items) -> Lazy:
+    """A list (labels, messages) as one parameter, joined as the reader's language does."""
+    return Lazy(partial(_join, tuple(items)))
 
 
 @lru_cache(maxsize=16)

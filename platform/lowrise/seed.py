@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,9 +67,16 @@ class Sampler:
         self.firsts: dict[int, set] = {}  # {first_per: link}: the records already given
 
     def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict],
-              hint: Any = None) -> Any:
-        hint = f.sample if hint is None else hint
+              index: int = 0, hint: Any = None) -> Any:
+        """The value of field `f` for the `index`-th record made of its type (by `hint`
+        instead of the field's own when given)."""
+        hint = self.hint(f, record) if hint is None else hint
         if isinstance(hint, dict):
+            if not self.applies(hint, record):
+                return None
+            if "cycle" in hint:  # the list in turn: values that go together across fields
+                items = list(hint["cycle"])
+                return items[index % len(items)] if items else None
             if hint.get("in_turn"):  # every record of the target in turn, then again
                 pool = self.ids.get(f.target or "", [])
                 n = self.turns.get(id(f), 0)
@@ -80,7 +88,9 @@ class Sampler:
                 if target is not None and target not in seen:
                     seen.add(target)
                     return hint.get("value")
-                return self.value(f, record, linked, hint.get("then") or "")
+                return self.value(f, record, linked, index, hint.get("then") or "")
+            if "of" in hint:
+                return self._share(f, record.get(str(hint["of"])), hint)
             if "from" in hint:
                 link, _, name = str(hint["from"]).partition(".")
                 target_id = record.get(link)
@@ -102,11 +112,41 @@ class Sampler:
             return self._provider(f, hint, {})
         return self.by_type(f)
 
-    def maybe_empty(self, f: Field) -> bool:
+    @staticmethod
+    def applies(hint: dict, record: dict[str, Any]) -> bool:
+        """`when: {stage: [contracted, handover]}`: the field has a value only on records
+        whose fields (made before it) hold one of those values."""
+        when = hint.get("when")
+        if not isinstance(when, dict):
+            return True
+        for name, wanted in when.items():
+            if record.get(name) not in (wanted if isinstance(wanted, list) else [wanted]):
+                return False
+        return True
+
+    def _share(self, f: Field, base: Any, hint: dict) -> Any:
+        """A share of another number of the same record (`{of: list_price, times: [0.88,
+        0.97]}`: a floor price under the list price); None when that one is empty."""
+        if not isinstance(base, (int, float, Decimal)) or isinstance(base, bool):
+            return None
+        lo, hi = (list(hint.get("times") or [1, 1]) + [1, 1])[:2]
+        return f.kind.sample_number(f, self.rng, float(base) * float(lo),
+                                    float(base) * float(hi))
+
+    def hint(self, f: Field, record: dict[str, Any]) -> Any:
+        """The field's sample hint for this record: a list of hints gives the first whose
+        `when` holds (a lead opened days ago, a contracted case months ago)."""
         hint = f.sample
+        if isinstance(hint, list) and all(isinstance(h, dict) for h in hint):
+            return next((h for h in hint if self.applies(h, record)), None)
+        return hint
+
+    def maybe_empty(self, f: Field, record: dict[str, Any] | None = None) -> bool:
+        hint = self.hint(f, record or {})
         rate = hint.get("empty") if isinstance(hint, dict) else None
-        if rate is None:
-            rate = 0 if f.required or f.kind.links else 0.05
+        if rate is None:  # a list in turn is filled in full: its values go together
+            rate = 0 if f.required or f.kind.links or (
+                isinstance(hint, dict) and "cycle" in hint) else 0.05
         return self.rng.random() < float(rate)
 
     def _provider(self, f: Field, name: str, args: dict) -> Any:
@@ -132,6 +172,8 @@ class Sampler:
         if not isinstance(base, datetime) and f.kind.instant:
             base = datetime.combine(base, time(9), tzinfo=UTC)
         when = base + timedelta(**{unit: self.rng.uniform(float(lo), float(hi))})
+        if hint.get("past"):  # something that has happened: never later than now
+            when = min(when, self.now if isinstance(when, datetime) else self.now.date())
         return f.kind.moment(f, when)
 
     def _number(self, f: Field, lo, hi) -> Any:
@@ -145,12 +187,14 @@ class Sampler:
 def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Actor | None = None,
          progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Fill every record type with demo data; returns how many records each got. No rule runs
-    on it, but time rules set their timers (a viewing requested yesterday and not arranged
-    comes due, as it would had people typed it in)."""
+    on it, but time rules set their timers for what is still to come (a viewing requested
+    an hour ago and not arranged comes due tomorrow, as it would had people typed it in);
+    a moment already past reminds nobody, so a first start does not fill every inbox with
+    notices about the demo's past."""
     from lowrise.org import demo as org_demo
     from lowrise.rules.engine import timers_only
 
-    records = timers_only(records)
+    records = timers_only(records, skip_past=True)
     ws = records.schema.workspace
     now = datetime.now(UTC).replace(microsecond=0)
     actor = actor or Actor(name=msg("demo data"), clock=lambda: now, system=True)
@@ -179,16 +223,14 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
                   and not (org is not None and rt.name == org.users and f.name in org.members)]
         # Fields that copy from a linked record come after the link is chosen, and fields
         # timed after another field come after that one.
-        fields.sort(key=lambda f: 0 if not isinstance(f.sample, dict)
-                    else 2 if "after" in f.sample
-                    else 1 if "from" in f.sample or "first_per" in f.sample else 0)
+        fields.sort(key=_order)
         rows = []
-        for _ in range(n):
+        for i in range(n):
             row: dict[str, Any] = {}
             for f in fields:
-                if sampler.maybe_empty(f) and not f.required:
+                if sampler.maybe_empty(f, row) and not f.required:
                     continue
-                value = sampler.value(f, row, linked_for(rt))
+                value = sampler.value(f, row, linked_for(rt), i)
                 if value is None and f.required:  # copied from an empty linked field
                     value = sampler.by_type(f)
                 if value is not None:
@@ -203,13 +245,25 @@ def seed(records: Records, *, scale: float = 1.0, seed_value: int = 1, actor: Ac
         made[rt.name] = len(created)
         _link_within(records, rt, sampler, actor)
     if org is not None:  # people placed by their field values, once they all exist
+        from lowrise.access import model_of
+
         org_demo.place_people(records, actor, sampler.ids[org.departments])
+        # who reports to whom follows the departments and their heads
+        org_demo.set_managers(records, actor, model_of(ws).teams.manager)
     if ws.approvals:  # rounds in progress for the records that wait for one
         from lowrise.approvals.seeding import seed_rounds
 
         seed_rounds(records, now)
     refresh_statistics(records.engine)
     return made
+
+
+def _order(f: Field) -> int:
+    """When a field's value is made: plain ones first, then those copied from a link or a
+    share of another field, then those timed after another field."""
+    hints = f.sample if isinstance(f.sample, list) else [f.sample]
+    keys = {k for h in hints if isinstance(h, dict) for k in h}
+    return 2 if "after" in keys else 1 if keys & {"from", "of", "first_per"} else 0
 
 
 def _link_within(records: Records, rt: RecordType, sampler: Sampler, actor: Actor) -> None:

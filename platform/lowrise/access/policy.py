@@ -9,8 +9,10 @@ shows as the most open of their roles shows it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -482,12 +484,29 @@ def mask_value(f, value: Any, mask: Mask | None) -> Any:
     return Masked((mask or Mask()).apply(text))
 
 
-def confidential_fields(workspace: Workspace, type_name: str, _seen: frozenset = frozenset()
-                        ) -> dict[str, Mask]:
+_CONFIDENTIAL: dict[tuple[int, str], tuple[weakref.ref, Mapping[str, Mask]]] = {}
+
+
+def confidential_fields(workspace: Workspace, type_name: str) -> Mapping[str, Mask]:
     """The fields of a type that some role which reads it sees masked or hidden (on some
     rows), with the mask to show them with where nobody in particular reads: notification
     and comment texts, webhook bodies. Empty in an open workspace. A lookup or formula
-    computed from a confidential field of a linked record is confidential too."""
+    computed from a confidential field of a linked record is confidential too. Worked out
+    once per workspace and type (every rule's message asks)."""
+    key = (id(workspace), type_name)
+    hit = _CONFIDENTIAL.get(key)
+    if hit is not None and hit[0]() is workspace:
+        return hit[1]
+    found = MappingProxyType(_confidential(workspace, type_name))
+    _CONFIDENTIAL[key] = (weakref.ref(workspace), found)
+    if len(_CONFIDENTIAL) > 1024:  # forget workspaces that are gone
+        for k in [k for k, (ref, _) in _CONFIDENTIAL.items() if ref() is None]:
+            del _CONFIDENTIAL[k]
+    return found
+
+
+def _confidential(workspace: Workspace, type_name: str, _seen: frozenset = frozenset()
+                  ) -> dict[str, Mask]:
     model = model_of(workspace)
     if not model.enforced:
         return {}
@@ -499,9 +518,8 @@ def confidential_fields(workspace: Workspace, type_name: str, _seen: frozenset =
         for f in rt.user_fields:
             for other, name in sources(workspace, rt, f)[1]:
                 if other != type_name and name and other in workspace.record_types and \
-                        name in confidential_fields(workspace, other, _seen | {type_name}):
-                    out[f.name] = confidential_fields(workspace, other,
-                                                      _seen | {type_name})[name]
+                        name in _confidential(workspace, other, _seen | {type_name}):
+                    out[f.name] = _confidential(workspace, other, _seen | {type_name})[name]
     for role in model.roles.values():
         grant = role.grant(type_name)
         if role.admin or "read" not in grant.actions:

@@ -1,7 +1,8 @@
 """Who an approver spec names, on one record: a person, a role, the requester's managers.
 
-`manager_of` is the one place a person's manager is found (today: the users type's link named
-by workspace.yaml's `teams: manager:`); a department head can take its place later.
+`manager_of` is the one place a person's manager is found: their 直属上级 (the users type's link
+named by workspace.yaml's `teams: manager:`) when it is filled, else their 部门负责人 (the head of
+their department in the org chart, lowrise.org). Going up a level asks the same of that manager.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lowrise import org
 from lowrise.errors import NotFound
 from lowrise.storage.records import Records
 
@@ -35,14 +37,22 @@ def _get(records: Records, conn: sa.Connection, type_name: str, rid: int
 
 
 def manager_of(records: Records, conn: sa.Connection, person: int | None) -> int | None:
-    """The person's manager (the users type's manager link), or None."""
+    """The person's manager: their own manager link (直属上级) when it names someone, else
+    the head of their (first) department, or of the one above where they head it themselves
+    (部门负责人); None when neither names anyone."""
     ws = records.schema.workspace
-    field = (ws.config.get("teams") or {}).get("manager")
-    if person is None or not field or not ws.users_type:
+    if person is None or not ws.users_type:
         return None
-    row = _get(records, conn, ws.users_type, person)
-    value = row.get(field) if row else None
-    return value if isinstance(value, int) else None
+    field = (ws.config.get("teams") or {}).get("manager")
+    if field:
+        row = _get(records, conn, ws.users_type, person)
+        value = row.get(field) if row else None
+        if isinstance(value, int) and value != person:
+            return value
+    if org.org_of(ws) is None:
+        return None
+    heads = org.heads_of(conn, records.schema, ws, person)
+    return heads[0] if heads else None
 
 
 def managers_of(records: Records, conn: sa.Connection, person: int | None, level: int

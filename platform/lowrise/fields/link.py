@@ -32,6 +32,10 @@ class Link(FieldType):
         "target": {"$ref": "#/$defs/name"},
         "related_label": {"$ref": "#/$defs/label"},
         "on_delete": ON_DELETE,
+        "same_as": {"type": "string", "pattern": "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$",
+                    "description": "link.field: the record another link of this type points "
+                                   "at names the same record here (a contract's buyer is "
+                                   "its case's client), on every write"},
     }
     required_options = ("target",)
 

@@ -39,10 +39,27 @@ def _or_text(number: dict, words: str) -> dict:
     return {"anyOf": [number, {"type": "string", "description": words}]}
 
 
-_CHINESE_AMOUNT = re.compile(r"[¥$]?\s*(?P<n>-?[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>万|亿)?")
+_IN_UNITS = re.compile(r"(?P<n>-?[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>万|亿)")
 #: full-width digits and marks as Chinese input methods type them
-_WIDE = str.maketrans("０１２３４５６７８９，．￥－", "0123456789,.¥-")
+_WIDE = str.maketrans("０１２３４５６７８９，．￥－＄", "0123456789,.¥-$")
 _CHINESE_UNITS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
+#: what may stand around an amount: currency words and signs
+_MONEY_MARKS = ("人民币", "RMB", "CNY", "元", "¥", "$", "€", "£")
+
+
+def as_typed(raw: Any) -> str:
+    """A number as people type, paste or write it in a sheet (`3,250,000`, `￥3,250,000.00`,
+    `325万`, `1.2亿元`, `RMB 1,000`, full-width digits) as plain decimal text; anything else
+    comes back as it was, for the parser to refuse in its own words. The one reading of typed
+    numbers: forms, inline edits, the API and imports go through it."""
+    text = str(raw).translate(_WIDE).strip()
+    for mark in _MONEY_MARKS:
+        text = text.replace(mark, "")
+    text = text.replace(",", "").replace("_", "").strip()
+    m = _IN_UNITS.fullmatch(text)
+    if m:
+        return format(Decimal(m["n"]) * _CHINESE_UNITS[m["unit"]], "f")
+    return text
 
 
 def _babel_locale(locale: str) -> str:
@@ -71,18 +88,19 @@ class Number(FieldType):
     def html(self, field, value, page):
         return number(self.display(field, value, page.locale))
 
-    def step(self, field) -> Any:
-        """The step of the number input: 1, 0.01, or any (more than six decimal places)."""
-        return 1
+    #: the keyboard a phone shows for it
+    input_mode = "decimal"
 
     def form_input(self, field):
-        attrs = {"type": "number", "step": self.step(field), "inputmode": "decimal"}
-        for key in ("min", "max"):
-            if field.config.get(key) is not None:
-                attrs[key] = field.config[key]
-        return Input("text", attrs)
+        # a text input: a number input refuses 3,250,000, ￥3,250,000.00 and 325万 as people
+        # type them, which `as_typed` reads
+        return Input("text", {"inputmode": self.input_mode, "autocomplete": "off"})
 
     def form_value(self, field, value):
+        """The value as a form shows it: grouped as it is typed (3,250,000.00), read back."""
+        return self.plain(field, value)
+
+    def plain(self, field, value) -> str:
         return str(value)
 
 
@@ -118,7 +136,7 @@ class Integer(Number):
                 raise FieldError(msg("'%(value)s' is too large", value=raw))
             return raw
         try:
-            d = Decimal(str(raw).strip().replace(",", "").replace("_", ""))
+            d = Decimal(as_typed(raw))
         except InvalidOperation:
             raise FieldError(msg("'%(value)s' is not a whole number", value=raw)) from None
         if not d.is_finite():
@@ -139,6 +157,11 @@ class Integer(Number):
             return ""
         loc = babel_locale(locale)
         return loc.decimal_formats[None].apply(value, loc)
+
+    input_mode = "numeric"
+
+    def plain(self, field, value) -> str:
+        return Integer.display(self, field, value)
 
     def sample(self, field, sampler):
         return self.sample_number(field, sampler.rng, field.config.get("min", 0),
@@ -175,10 +198,6 @@ class DecimalField(Number):
     def scale(self, field) -> int:
         return int(field.config.get("scale", self.default_scale))
 
-    def step(self, field):
-        scale = self.scale(field)
-        return "any" if scale > 6 else format(Decimal(1).scaleb(-scale), "f")
-
     def precision(self, field) -> int:
         return int(field.config.get("precision", 18))
 
@@ -194,18 +213,15 @@ class DecimalField(Number):
         number = _bounded(field, {"type": "number", "exclusiveMinimum": -top,
                                   "exclusiveMaximum": top})
         return _or_text(number, f"a number with at most {scale} decimal places, as text to "
-                                "keep it exact (1,200.50 and ¥1,200.50 are read too)")
+                                "keep it exact (1,200.50, ¥1,200.50 and 325万 are read too)")
 
     def parse(self, field, raw):
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, bool):
             raise FieldError(msg("must be a number, not true/false"))
-        text = str(raw).strip().replace(",", "").replace("_", "")
-        for sym in ("¥", "￥", "$", "€", "£", "%"):
-            text = text.replace(sym, "")
         try:
-            d = Decimal(text)
+            d = Decimal(as_typed(str(raw).replace("%", "")))
         except InvalidOperation:
             raise FieldError(msg("'%(value)s' is not a number", value=raw)) from None
         if not d.is_finite():
@@ -225,20 +241,6 @@ class DecimalField(Number):
     def to_json(self, field, value):
         return None if value is None else str(value)
 
-    def import_cell(self, field, value):
-        """Amounts as Chinese sheets write them: 300万, 1.2亿, 3,250,000元, RMB 3,250,000,
-        full-width digits (a number cell, or any other text, as it is: `parse` judges)."""
-        if not isinstance(value, str):
-            return value
-        text = value.translate(_WIDE).strip()
-        for word in ("人民币", "RMB", "CNY", "元"):
-            text = text.replace(word, "")
-        m = _CHINESE_AMOUNT.fullmatch(text.replace(",", "").strip())
-        if not m or (m["unit"] is None and text == value.strip()):
-            return value
-        number = Decimal(m["n"]) * _CHINESE_UNITS.get(m["unit"], Decimal(1))
-        return format(number.normalize() if number == number.to_integral() else number, "f")
-
     def sample(self, field, sampler):
         return self.sample_number(field, sampler.rng, field.config.get("min", 0),
                                   field.config.get("max", 10000))
@@ -255,6 +257,9 @@ class DecimalField(Number):
         scale = self.scale(field)
         return number_pattern("#,##0." + "0" * scale if scale else "#,##0").apply(
             value, babel_locale(locale))
+
+    def plain(self, field, value) -> str:
+        return DecimalField.display(self, field, value)  # no currency sign, no percent
 
 
 @registry.register

@@ -84,3 +84,48 @@ def place_people(records: Records, actor: Actor, departments: list[int]) -> None
     if heads:
         records.bulk_update(org.departments, [(d, {org.head: h}) for d, h in heads.items()],
                             actor)
+
+
+def set_managers(records: Records, actor: Actor, field: str | None) -> None:
+    """Each person's manager (`field`, the users type's link to itself) as the org chart
+    says: the head of their department; a head's, the head of the department above; the
+    head at the top and people in no department report to nobody."""
+    ws = records.schema.workspace
+    org: Org = org_of(ws)
+    users = ws.record_types[org.users]
+    if not field or field not in users.fields or not org.head or \
+            users.fields[field].target != org.users:
+        return
+    d, u = records.schema.table(org.departments), records.schema.table(org.users)
+    member = org.members[0]
+    with records.engine.connect() as c:
+        depts = {r.id: (r.parent, r.head) for r in c.execute(sa.select(
+            d.c.id, (d.c[org.parent] if org.parent else sa.null()).label("parent"),
+            d.c[org.head].label("head")).order_by(d.c.id))}
+        people = list(c.execute(sa.select(u.c.id, u.c[member].label("dept"), u.c[field]
+                                          .label("manager")).order_by(u.c.id)))
+
+    def lead(dept: int | None, skip: int) -> int | None:
+        seen: set[int] = set()
+        while dept is not None and dept in depts and dept not in seen:
+            seen.add(dept)
+            parent, head = depts[dept]
+            if head is not None and head != skip:
+                return head
+            dept = parent
+        return None
+
+    headed: dict[int, int] = {}
+    for dept, (parent, head) in depts.items():
+        # someone heading two departments reports from the higher one
+        if head is not None and (head not in headed or depts[headed[head]][0] is not None
+                                 and parent is None):
+            headed[head] = dept
+    updates = []
+    for p in people:
+        start = depts[headed[p.id]][0] if p.id in headed else p.dept
+        boss = lead(start, p.id)
+        if boss != p.manager:
+            updates.append((p.id, {field: boss}))
+    if updates:
+        records.bulk_update(org.users, updates, actor)

@@ -147,15 +147,20 @@ def departments_of(conn: sa.Connection, schema, ws: Workspace, person: int) -> l
 
 def chain(conn: sa.Connection, schema, ws: Workspace, person: int,
           levels: int | None = None) -> list[list[Level]]:
-    """For each department the person is a member of: that department and those above it,
-    bottom up, with their heads (at most `levels` of them, and DEPTH+1 at most). A
-    department the person heads themselves is left out: their approver is above them."""
+    """For each department the person is a member of (or, a member of none, each one they
+    head): that department and those above it, bottom up, with their heads (at most `levels`
+    of them, and DEPTH+1 at most). A department the person heads themselves is left out:
+    their approver is above them."""
     org = _need(ws)
     d = schema.table(org.departments)
     cols = [d.c.id, d.c[org.parent] if org.parent else sa.null(),
             d.c[org.head] if org.head else sa.null()]
+    starts = departments_of(conn, schema, ws, person)
+    if not starts and org.head:
+        starts = [int(i) for i in conn.execute(sa.select(d.c.id).where(
+            d.c[org.head] == person).order_by(d.c.id)).scalars()]
     out = []
-    for start in departments_of(conn, schema, ws, person):
+    for start in starts:
         seen: set[int] = set()
         steps: list[Level] = []
         here: int | None = start

@@ -17,7 +17,7 @@ from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, ValidationError
 from lowrise.expr import ExpressionError
-from lowrise.i18n import msg
+from lowrise.i18n import Lazy, msg, to_text
 from lowrise.live import feed as live_feed
 from lowrise.storage.values import to_json_values
 
@@ -34,7 +34,7 @@ from .model import (
     UpdateLinked,
     Values,
 )
-from .templates import Template
+from .templates import Localized, Template
 
 
 def expr_names(run: Run, record: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -95,19 +95,28 @@ def _short(v: Any) -> str:
 
 
 class _Shown(Mapping):
-    """The record's values as people read them, computed only for the fields a template uses."""
+    """The record's values as people read them in `locale`, computed only for the fields a
+    template uses: options by their labels, dates in the locale's words and the workspace's
+    time zone, linked records and people by their names (as `names` gives them)."""
 
-    def __init__(self, run: Run, record: Mapping[str, Any] | None = None):
-        self.rt, self.locale = run.rt, run.actor.locale
+    def __init__(self, run: Run, record: Mapping[str, Any] | None = None,
+                 locale: str | None = None, names: Names | None = None):
+        self.rt, self.locale = run.rt, locale or run.actor.locale
+        self.ws = run.records.schema.workspace
         self.record = run.record or {} if record is None else record
+        self.names = names
         self.cache: dict[str, str] = {}
 
     def __getitem__(self, name: str) -> str:
         if name not in self.cache:
             f = self.rt.fields[name]
             v = self.record.get(name)
+            target = filters.link_target(f, self.ws) if self.names else None
             try:
-                self.cache[name] = "" if v is None else f.kind.display(f, v, self.locale)
+                if target and isinstance(v, int) and not isinstance(v, bool):
+                    self.cache[name] = self.names.title(target, v, self.locale)
+                else:
+                    self.cache[name] = "" if v is None else f.kind.display(f, v, self.locale)
             except (TypeError, ValueError, AttributeError, KeyError):
                 self.cache[name] = str(v)
         return self.cache[name]
@@ -119,27 +128,95 @@ class _Shown(Mapping):
         return len(self.rt.fields)
 
 
-def template_context(run: Run, reader: Reader | None = None) -> dict[str, Any]:
-    """What a message template sees: the record as `reader` sees it (masked and hidden fields
-    masked), or, without a reader, with every field some role sees masked or hidden masked
-    (comments and webhook bodies cannot tell who will read them)."""
+def title_text(rt: Any, record: Mapping[str, Any], locale: str) -> str:
+    """A record's name: its title field as its reader reads it, else #id."""
+    f = rt.fields.get(rt.title_field)
+    value = record.get(rt.title_field) if f is not None else None
+    if value in (None, "", []) or f.kind.links:
+        return f"#{record.get('id')}"
+    return f.kind.display(f, value, locale)
+
+
+class Names:
+    """The names of linked records and people as one reader may read them: a record outside
+    their rows, or of a type they may not read, is #id; a title field they see masked is
+    masked. `policy` None reads every name; `strict` masks what some role sees masked."""
+
+    def __init__(self, run: Run, policy: access.Policy | None, strict: bool = False):
+        self.run, self.policy, self.strict = run, policy, strict
+        self.cache: dict[tuple[str, int, str], str] = {}
+
+    def title(self, target: str, rid: int, locale: str) -> str:
+        key = (target, rid, locale)
+        if key not in self.cache:
+            self.cache[key] = self._title(target, rid, locale)
+        return self.cache[key]
+
+    def _title(self, target: str, rid: int, locale: str) -> str:
+        run = self.run
+        schema = run.records.schema
+        trt = schema.workspace.record_types.get(target)
+        record = run.resolver(target, rid) if trt is not None else None
+        if record is None:
+            return f"#{rid}"
+        pol = self.policy
+        if pol is not None:
+            if not pol.may("read", target) or not pol.ids_in_scope(run.conn, schema, target,
+                                                                   [rid]):
+                return f"#{rid}"
+            flags = pol.row_flags(run.conn, schema, target, [rid]).get(rid, {})
+            shown = pol.finish(target, {**record, **flags})
+            if shown.access.get(trt.title_field) in ("masked", "hidden"):
+                return str(shown.get(trt.title_field) or f"#{rid}")
+        elif self.strict:
+            record = access.mask_record(schema.workspace, target, record)
+        return title_text(trt, record, locale)
+
+
+def template_context(run: Run, reader: Reader | None = None,
+                     locale: str | None = None) -> dict[str, Any]:
+    """What a message template sees, in `locale` (the triggering person's by default): the
+    record as `reader` sees it (masked and hidden fields masked, linked records named as
+    they may read them), or, without a reader, with every field some role sees masked or
+    hidden masked and linked records as #id (comments and webhook bodies cannot tell who
+    will read them)."""
+    return in_locale(run, seen(run, reader), reader, locale)
+
+
+def seen(run: Run, reader: Reader | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record and its state before the change as `reader` sees them (see
+    template_context): worked out once for a reader, whatever the locales."""
     ws = run.records.schema.workspace
     rt = run.rt
     view = reader.view if reader is not None else (
         lambda r: access.mask_record(ws, rt.name, r))
-    record = view(run.record)
-    before = view(run.change.before) if run.change and run.change.before else {}
-    shown = _Shown(run, record)
+    return view(run.record), (view(run.change.before) if run.change and run.change.before
+                              else {})
+
+
+def in_locale(run: Run, records: tuple[dict[str, Any], dict[str, Any]],
+              reader: Reader | None, locale: str | None) -> dict[str, Any]:
+    """The template context of a record as seen (`seen`), in `locale`."""
+    rt = run.rt
+    locale = locale or run.actor.locale
+    record, before = records
+    shown = _Shown(run, record, locale, reader.names if reader is not None else None)
     title = (shown[rt.title_field] if rt.title_field in rt.fields else "") or \
         f"#{record.get('id')}"
     return {"record": record, "before": before, "shown": shown, "title": title,
-            "type_label": rt.label.get(run.actor.locale), "rule": run.rule.label.get(
-                run.actor.locale), "actor": run.actor.name, "now": run.now,
-            "payload": dict(run.payload or {})}
+            "type_label": rt.label.get(locale), "rule": run.rule.label.get(locale),
+            "actor": run.actor.name, "now": run.now, "payload": dict(run.payload or {})}
 
 
-def render(run: Run, t: Template | None, reader: Reader | None = None) -> str:
-    return "" if t is None else t.render(template_context(run, reader))
+def render(run: Run, t: Template | Localized | None, reader: Reader | None = None,
+           locale: str | None = None) -> str:
+    """A message in `locale` (the triggering person's by default)."""
+    if t is None:
+        return ""
+    locale = locale or run.actor.locale
+    if isinstance(t, Localized):
+        t = t.pick(locale)
+    return t.render(template_context(run, reader, locale))
 
 
 class Reader:
@@ -147,10 +224,15 @@ class Reader:
     with what they see masked or hidden masked; `key` is the same for readers who see the
     record alike (their message is rendered once)."""
 
-    def __init__(self, run: Run, policy: access.Policy | None, strict: bool = False):
+    def __init__(self, run: Run, policy: access.Policy | None, strict: bool = False,
+                 scope: access.Policy | None = None):
         self.run, self.policy, self.strict = run, policy, strict
         self.flags: dict[str, Any] | None = None
         self.key: Any = "strict" if strict else "all" if policy is None else None
+        #: linked records' names as they may read them (`scope`: all their access rules)
+        self.names = Names(run, scope, strict)
+        if scope is not None:  # names depend on their rows: rendered for them alone
+            self.key = ("reader", id(self))
 
     def view(self, record: Mapping[str, Any] | None) -> dict[str, Any]:
         run = self.run
@@ -201,7 +283,7 @@ def readers(run: Run, ids: list[int]) -> dict[int, Reader]:
                 run.record_id is not None and not pol.ids_in_scope(
                     run.conn, schema, run.rt.name, [run.record_id]))):
             continue
-        out[uid] = Reader(run, pol if masks else None)
+        out[uid] = Reader(run, pol if masks else None, scope=pol)
     return out
 
 
@@ -411,6 +493,47 @@ def queue(run: Run, kind: str, target: str, payload: dict[str, Any], *,
     return key
 
 
+def _locales(run: Run, ids: list[int]) -> dict[int, str]:
+    """Each person's language: the one they chose (their sign-in account's), else the
+    workspace's."""
+    ws = run.records.schema.workspace
+    found: dict[int, str] = {}
+    if ids and _has_accounts(run.conn) and _chosen_locales(run.conn):
+        u = sa.table("lr_users", sa.column("staff_id"), sa.column("locale"))
+        found = {i: loc for i, loc in run.conn.execute(sa.select(u.c.staff_id, u.c.locale)
+                                                       .where(u.c.staff_id.in_(ids))).all()
+                 if loc in ws.locales}
+    return {i: found.get(i, ws.default_locale) for i in ids}
+
+
+_LOCALES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # databases whose accounts have it
+
+
+def _chosen_locales(conn: sa.Connection) -> bool:
+    """Whether the accounts keep the language each person chose (an older lr_users does
+    not until the app adds the column)."""
+    if conn.engine not in _LOCALES and "locale" in {
+            c["name"] for c in sa.inspect(conn).get_columns("lr_users")}:
+        _LOCALES.add(conn.engine)
+    return conn.engine in _LOCALES
+
+
+def kept(texts: Mapping[str, str], default: str, limit: int | None = None) -> str:
+    """A text in each locale as one column's value: the words themselves when every locale
+    reads the same, else kept as a message (i18n.to_text) that each reader reads in their
+    own locale. Within `limit` characters, each locale's words cut alike if need be."""
+    if len(set(texts.values())) <= 1:
+        return next(iter(texts.values()), "")[:limit]
+    longest = max(len(t) for t in texts.values())
+    while longest > 0:
+        cut = {k: v[:longest] for k, v in texts.items()}
+        stored = to_text(Lazy(lambda loc, cut=cut: cut.get(loc, cut[default])), list(cut))
+        if limit is None or len(stored) <= limit:
+            return stored
+        longest -= max(1, (len(stored) - limit + len(cut) - 1) // len(cut))
+    return texts[default][:limit]
+
+
 def notify(run: Run, spec: Notify, index: int) -> None:
     ids = recipients(run, spec)
     if not ids:
@@ -424,26 +547,40 @@ def notify(run: Run, spec: Notify, index: int) -> None:
     if not ids:
         run.note("notify", msg("nobody to notify; %(why)s", why=unread), index)
         return
-    # each recipient's text masks what their roles see masked: rendered once per way of seeing
-    texts: dict[Any, tuple[str, str]] = {}
-    mine: dict[int, tuple[str, str]] = {}
+    ws = run.records.schema.workspace
+    locales = list(dict.fromkeys([ws.default_locale, *ws.locales]))
+    # each recipient's text masks what their roles see masked and names the records they
+    # may read, in every locale (the inbox shows theirs): rendered once per way of seeing
+    texts: dict[Any, tuple[dict[str, str], dict[str, str]]] = {}
+    mine: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
     for uid, reader in allowed.items():
-        context = template_context(run, reader)  # (sets the reader's key)
+        # a reader whose key depends on what they see gets it from seeing the record
+        looked = seen(run, reader) if reader.key is None else None
         if reader.key not in texts:
-            texts[reader.key] = (spec.title.render(context)[:255],
-                                 spec.body.render(context) if spec.body else "")
+            looked = looked or seen(run, reader)
+            contexts = {loc: in_locale(run, looked, reader, loc) for loc in locales}
+            texts[reader.key] = (
+                {loc: spec.title.pick(loc).render(c)[:255] for loc, c in contexts.items()},
+                {loc: spec.body.pick(loc).render(c) if spec.body else ""
+                 for loc, c in contexts.items()})
         mine[uid] = texts[reader.key]
+    default = ws.default_locale
     live_feed.note_notices(run.conn, ids)  # their inbox badges, live
     insert(run.conn, run.tables.notifications, [
         dict(user_id=uid, rule=run.rule.name, record_type=run.rt.name, record_id=run.record_id,
-             title=mine[uid][0], body=mine[uid][1], created_at=run.now) for uid in ids])
-    text = msg("notified %(ids)s: %(title)s", ids=_ids(ids), title=mine[ids[0]][0])
+             title=kept(mine[uid][0], default, 255), body=kept(mine[uid][1], default),
+             created_at=run.now) for uid in ids])
+    text = msg("notified %(ids)s: %(title)s", ids=_ids(ids), title=mine[ids[0]][0][default])
     if spec.email:
         addresses = _emails(run, ids)
+        languages = _locales(run, [i for i in ids if i in addresses])
         for uid in ids:
             if uid in addresses:
-                queue(run, "email", addresses[uid], {"subject": mine[uid][0],
-                                                     "body": mine[uid][1], "user_id": uid})
+                loc = languages[uid]
+                queue(run, "email", addresses[uid], {
+                    "subject": mine[uid][0][loc], "body": mine[uid][1][loc], "user_id": uid,
+                    "locale": loc, "path": f"/r/{run.rt.name}/{run.record_id}"
+                    if run.record_id is not None else None})
         text = msg("%(done)s; e-mail queued to %(to)s", done=text, to=", ".join(
             addresses.values()) or msg("nobody (no address)"))
     run.note("notify", msg("%(done)s; %(why)s", done=text, why=unread) if unread else text,
@@ -453,9 +590,10 @@ def notify(run: Run, spec: Notify, index: int) -> None:
 def webhook(run: Run, spec: CallWebhook, index: int) -> None:
     reader = None
     if spec.as_role:  # configured: the receiver sees what this role sees
-        reader = Reader(run, access.policy(run.records.schema.workspace, Actor(
+        pol = access.policy(run.records.schema.workspace, Actor(
             name=f"webhook as {spec.as_role}", roles=frozenset([spec.as_role]),
-            locale=run.actor.locale, clock=run.actor.clock)))
+            locale=run.actor.locale, clock=run.actor.clock))
+        reader = Reader(run, pol, scope=pol)
     if spec.body is not None:
         body = render(run, spec.body, reader)
         json.loads(body)  # a body template must render JSON; fails the run otherwise
@@ -478,9 +616,7 @@ def chat(run: Run, spec: ChatBot, index: int) -> None:
     """Queue a text for a group chat's robot (sent and signed by the worker: bots.py), in
     the workspace's language, masking what some role sees masked."""
     ws = run.records.schema.workspace
-    template = spec.text.get(ws.default_locale) or spec.text.get("") or \
-        next(iter(spec.text.values()))
-    text = render(run, template)
+    text = render(run, spec.text, locale=ws.default_locale)
     target = spec.url or f"${spec.url_env}"
     key = queue(run, "chat", target, {"bot": spec.bot, "text": text, "url_env": spec.url_env,
                                       "secret_env": spec.secret_env, "timeout": spec.timeout},
@@ -489,7 +625,8 @@ def chat(run: Run, spec: ChatBot, index: int) -> None:
 
 
 def comment(run: Run, spec: Comment, index: int) -> None:
-    text = render(run, spec.text)
+    # one text for everyone who reads the record: the workspace's language
+    text = render(run, spec.text, locale=run.records.schema.workspace.default_locale)
     insert(run.conn, run.tables.comments, [dict(
         record_type=run.rt.name, record_id=run.record_id, body=text, author=None,
         author_name=run.writer.name, rule=run.rule.name, created_at=run.now)])

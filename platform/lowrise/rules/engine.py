@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lowrise import filters
 from lowrise.actor import Actor
 from lowrise.errors import LowriseError, NotFound, ValidationError
 from lowrise.storage import query
@@ -65,6 +66,26 @@ class RuleSet:
                 events[r.record_type].append(r)
         reads = {r.name: frozenset(conds.fields_of(r.conditions)) for r in rules.values()}
         return cls(ws, rules, dict(events), dict(timed), dict(stages), reads)
+
+    def deadline_rules(self, type_name: str) -> list[Rule]:
+        """The enabled time rules of the type whose limit is shown (`deadline:`)."""
+        return [r for r, _ in self.timed.get(type_name, ()) if r.deadline is not None]
+
+    def deadline_fields(self, type_name: str) -> list[str]:
+        """The fields a record must be read with to tell its deadlines."""
+        return sorted({n for r, names in self.timed.get(type_name, ()) if r.deadline is not None
+                       for n in names})
+
+    def deadlines(self, type_name: str, record: Mapping[str, Any], actor: Actor
+                  ) -> list[timers.Deadline]:
+        """The record's time limits (due or overdue), the soonest first (no I/O: a condition
+        that reads a linked record is not known here and holds)."""
+        rt = self.workspace.type(type_name)
+        ctx = filters.FilterContext(user=actor.user, clock=actor.clock)
+        tz = self.workspace.config.get("timezone") or "UTC"
+        found = [d for r in self.deadline_rules(type_name)
+                 if (d := timers.deadline(r, rt, record, ctx, tz)) is not None]
+        return sorted(found, key=lambda d: d.due)
 
     def get(self, name: str) -> Rule:
         try:
@@ -259,7 +280,7 @@ class RuleEngine:
             chain.pop()
 
     def _sync_timers(self, conn, records, tables, change: Change, actor: Actor, timed,
-                     run: Run | None) -> None:
+                     run: Run | None, *, skip_past: bool = False) -> None:
         now = actor.now()
         if change.action == "delete":
             timers.cancel_all(conn, tables, change.record_type, change.record_id, now)
@@ -277,7 +298,7 @@ class RuleEngine:
             # a new record has no timer yet, unless a rule that ran on its creation wrote it
             # again (and that write set one)
             timers.sync(conn, tables, rule, change.record_id, want, now, self.tz,
-                        new=change.action == "create" and run is None)
+                        new=change.action == "create" and run is None, skip_past=skip_past)
 
     # -- failures ------------------------------------------------------------------------------
     def _remember(self, row: dict[str, Any]) -> None:
@@ -326,25 +347,29 @@ class RuleEngine:
 
 class TimerHook:
     """A hook that only sets the timers of time rules, and runs no rule: for records written
-    as they are (demo data) that should still come due like any other."""
+    as they are (demo data) that should still come due like any other. With `skip_past`, a
+    moment that has already passed gets no timer: records that tell what happened before
+    now (demo data) do not remind anyone of it."""
 
-    def __init__(self, engine: RuleEngine):
+    def __init__(self, engine: RuleEngine, skip_past: bool = False):
         self.engine = engine
+        self.skip_past = skip_past
 
     def __call__(self, conn: sa.Connection, change: Change, actor: Actor,
                  records: Records) -> None:
         timed = self.engine.rules.timed.get(change.record_type)
         if timed:
             self.engine._sync_timers(conn, records, RuleTables(records.schema.system), change,
-                                     actor, timed, None)
+                                     actor, timed, None, skip_past=self.skip_past)
 
 
-def timers_only(records: Records) -> Records:
-    """The same Records service, whose writes set time rules' timers and run no rule."""
+def timers_only(records: Records, *, skip_past: bool = False) -> Records:
+    """The same Records service, whose writes set time rules' timers and run no rule
+    (`skip_past`: only timers due after the write's moment)."""
     import dataclasses
 
     engine = RuleEngine(records.schema.workspace)
-    return dataclasses.replace(records, hooks=[TimerHook(engine)])
+    return dataclasses.replace(records, hooks=[TimerHook(engine, skip_past)])
 
 
 def install(records: Records, *, max_depth: int | None = None) -> RuleEngine:

@@ -13,7 +13,7 @@ from lowrise.filters import Node
 from lowrise.workspace.model import Label, Loc
 
 from .conditions import Condition
-from .templates import Template
+from .templates import Localized, Template
 
 # -- values an action writes ----------------------------------------------------------------
 
@@ -189,9 +189,12 @@ class Recipients:
 
 @dataclass(frozen=True)
 class Notify:
+    """Tell people in their inbox (and by e-mail); title and body per locale, each reader
+    reads theirs."""
+
     to: Recipients
-    title: Template
-    body: Template | None = None
+    title: Localized
+    body: Localized | None = None
     email: bool = False
     kind: Literal["notify"] = "notify"
 
@@ -214,8 +217,8 @@ class ChatBot:
     """A text posted to a group chat's robot (lowrise.rules.bots): WeCom, DingTalk, Feishu."""
 
     bot: str
-    #: the text per locale ("" for a plain string); the workspace's locale is used
-    text: Mapping[str, Template]
+    #: the text (per locale, or one for all); the workspace's locale is used
+    text: Localized
     url: str | None = None
     #: the environment variable holding the URL instead (the URL holds the robot's token)
     url_env: str | None = None
@@ -228,13 +231,13 @@ class ChatBot:
 
 @dataclass(frozen=True)
 class Comment:
-    text: Template
+    text: Localized  # the workspace's locale is used
     kind: Literal["comment"] = "comment"
 
 
 @dataclass(frozen=True)
 class Block:
-    message: Template
+    message: Localized  # in the locale of whoever made the change
     field: str = ""
     kind: Literal["block"] = "block"
 
@@ -308,6 +311,8 @@ class Rule:
     stages: StageRules | None = None
     enabled: bool = True
     loc: Loc = Loc("")
+    #: a time trigger's limit shown on the record and the board as due or overdue, by name
+    deadline: Label | None = None
 
     @property
     def is_stage_rule(self) -> bool:

@@ -24,7 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import formatdate
 from typing import Any
+
+from lowrise.i18n import msg, tr
 
 from .signing import signed_headers
 
@@ -52,10 +55,13 @@ class SmtpSettings:
     password: str | None = None
     sender: str = "lowrise@localhost"
     starttls: bool = True
+    #: the address people open the app at: an e-mail about a record links to it there
+    base_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpSettings | None:
-        """LOWRISE_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM, _STARTTLS=0), or None."""
+        """LOWRISE_SMTP_HOST (and _PORT, _USER, _PASSWORD, _FROM, _STARTTLS=0, and
+        LOWRISE_BASE_URL for links), or None."""
         env = os.environ if env is None else env
         host = env.get("LOWRISE_SMTP_HOST")
         if not host:
@@ -63,7 +69,8 @@ class SmtpSettings:
         return cls(host, int(env.get("LOWRISE_SMTP_PORT", "587")), env.get("LOWRISE_SMTP_USER"),
                    env.get("LOWRISE_SMTP_PASSWORD"), env.get("LOWRISE_SMTP_FROM",
                                                              "lowrise@localhost"),
-                   env.get("LOWRISE_SMTP_STARTTLS", "1") not in ("0", "false", "no"))
+                   env.get("LOWRISE_SMTP_STARTTLS", "1") not in ("0", "false", "no"),
+                   (env.get("LOWRISE_BASE_URL") or "").rstrip("/") or None)
 
 
 # -- where webhooks may go --------------------------------------------------------------------
@@ -198,6 +205,21 @@ def send_webhook(message: Mapping[str, Any]) -> str:
         raise DeliveryError(f"{message['target']}: {reason}") from None
 
 
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip("<> ") or "lowrise"
+
+
+def email_text(payload: Mapping[str, Any], base_url: str | None) -> str:
+    """An e-mail's text: its body (or subject), then, with a base URL, the address of its
+    record, introduced in the recipient's language."""
+    text = payload.get("body") or payload.get("subject", "")
+    path = payload.get("path")
+    if base_url and path:
+        text += "\n\n" + tr(msg("Open it: %(url)s", url=base_url + path),
+                             payload.get("locale"))
+    return text
+
+
 def smtp_sender(settings: SmtpSettings) -> Callable[[Mapping[str, Any]], str]:
     def send(message: Mapping[str, Any]) -> str:
         payload = message["payload"]
@@ -205,8 +227,10 @@ def smtp_sender(settings: SmtpSettings) -> Callable[[Mapping[str, Any]], str]:
         mail["From"] = settings.sender
         mail["To"] = message["target"]
         mail["Subject"] = payload.get("subject", "")
-        mail["Message-ID"] = f"<{message['key']}@lowrise>"
-        mail.set_content(payload.get("body") or payload.get("subject", ""))
+        mail["Date"] = formatdate(localtime=False, usegmt=True)
+        # the same id on every attempt: a receiver can tell a message sent twice
+        mail["Message-ID"] = f"<{message['key']}@{_domain(settings.sender)}>"
+        mail.set_content(email_text(payload, settings.base_url))
         try:
             with smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT) as smtp:
                 if settings.starttls:

@@ -57,14 +57,14 @@ from .model import (
     WorkingHours,
 )
 from .outbox import DEFAULT_TIMEOUT
-from .templates import Template, TemplateProblem
+from .templates import Localized, Template, TemplateProblem
 from .timing import DAY_NAMES, TimingError, check_cron, parse_duration
 
 #: names an action's expression may read besides the record's fields
 EXTRA_NAMES = {"actor", "record_id"}
 #: what a rule file holds
 RULE_SETTINGS = ("record_type", "label", "description", "enabled", "trigger", "conditions",
-                 "actions", "stages")
+                 "actions", "stages", "deadline")
 Path = tuple[Any, ...]
 
 
@@ -173,6 +173,24 @@ class _Parser:
         except TemplateProblem as exc:
             self.fail(path, str(exc))
             return None
+
+    def localized(self, raw: Any, path: Path) -> Localized | None:
+        """A message template, or one per locale ({en: ..., zh: ...}) as labels are."""
+        texts = raw if isinstance(raw, Mapping) else {"": raw}
+        if not texts:
+            self.fail(path, "a message needs its text, or one per locale ({en: ..., zh: ...})")
+            return None
+        compiled = {}
+        for locale, source in texts.items():
+            if locale and locale not in self.ws.locales:
+                self.fail((*path, locale), f"'{locale}' is not one of the workspace's "
+                          f"locales ({', '.join(self.ws.locales)})")
+                return None
+            t = self.template(source, (*path, locale) if locale else path)
+            if t is None:
+                return None
+            compiled[str(locale)] = t
+        return Localized(compiled)
 
     def duration(self, raw: Any, path: Path) -> float | None:
         try:
@@ -462,8 +480,8 @@ class _Parser:
             else:
                 self.fail((*path, "to", i), "a recipient is a user field (consultant), a path "
                           "(consultant.manager) or {users: filter}")
-        title = self.template(raw["title"], (*path, "title"))
-        body = self.template(raw["body"], (*path, "body")) if raw.get("body") else None
+        title = self.localized(raw["title"], (*path, "title"))
+        body = self.localized(raw["body"], (*path, "body")) if raw.get("body") else None
         if title is None:
             return None
         return Notify(Recipients(tuple(paths), users), title, body, bool(raw.get("email")))
@@ -532,18 +550,9 @@ class _Parser:
             self.fail((*path, "secret_env"), "a WeCom robot signs nothing: its URL's key is "
                       "the secret (leave secret_env out)")
             return None
-        text = raw.get("text")
-        texts = text if isinstance(text, Mapping) else {"": text}
-        compiled = {}
-        for locale, source in texts.items():
-            if locale and locale not in self.ws.locales:
-                self.fail((*path, "text", locale), f"'{locale}' is not one of the workspace's "
-                          f"locales ({', '.join(self.ws.locales)})")
-                return None
-            t = self.template(source, (*path, "text", locale) if locale else (*path, "text"))
-            if t is None:
-                return None
-            compiled[str(locale)] = t
+        compiled = self.localized(raw.get("text"), (*path, "text"))
+        if compiled is None:
+            return None
         timeout = raw.get("timeout", DEFAULT_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or \
                 not 0 < timeout <= MAX_WEBHOOK_TIMEOUT:
@@ -554,13 +563,14 @@ class _Parser:
                        int(raw.get("retries", 5)))
 
     def act_comment(self, raw, rt, path):
+        # the text itself, or {text: ...}: a plain string or one per locale
         text = raw.get("text") if isinstance(raw, Mapping) else raw
-        t = self.template(text, path)
+        t = self.localized(text, (*path, "text") if isinstance(raw, Mapping) else path)
         return Comment(t) if t else None
 
     def act_block(self, raw, rt, path):
         text = raw.get("message") if isinstance(raw, Mapping) else raw
-        t = self.template(text, path)
+        t = self.localized(text, (*path, "message") if isinstance(raw, Mapping) else path)
         field = raw.get("field", "") if isinstance(raw, Mapping) else ""
         if field and self.field(rt, field, (*path, "field")) is None:
             return None
@@ -709,8 +719,15 @@ def _parse(ws: Workspace, config: RuleConfig) -> tuple[Rule | None, list[tuple[P
         p.fail(("actions",), "a deleted record cannot be changed; use notify, webhook, "
                              "create_record or update_linked")
         return None, p.problems
+    deadline = None
+    if raw.get("deadline") not in (None, False):
+        if trigger.kind != "time" or not trigger.from_field:
+            p.fail(("deadline",), "a deadline is the time limit of a time trigger that counts "
+                                  "from a field (trigger: {kind: time, field: ..., after: ...})")
+            return None, p.problems
+        deadline = label if raw["deadline"] is True else Label.of(raw["deadline"], config.name)
     return Rule(config.name, rt.name, label, trigger, cond, actions, enabled=enabled,
-                loc=config.loc), p.problems
+                loc=config.loc, deadline=deadline), p.problems
 
 
 def rule_problems(ws: Workspace, config: RuleConfig) -> list[tuple[Path, str]]:

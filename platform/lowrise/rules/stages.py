@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from lowrise.actor import Actor
-from lowrise.i18n import Lazy, Msg, language, msg, tr
+from lowrise.i18n import Lazy, Msg, joined, language, msg, tr
 from lowrise.workspace.model import RecordType
 
 from .model import LinkedNeed, StageRules
@@ -55,15 +55,6 @@ class StageMove:
     old: Any
     new: Any
     verdict: Verdict = field(default_factory=lambda: Verdict(True))
-
-
-def _join(items: tuple[Any, ...], locale: str) -> str:
-    return ("、" if language(locale) == "zh" else ", ").join(tr(i, locale) for i in items)
-
-
-def joined(items) -> Lazy:
-    """A list (labels, messages) as one parameter, joined as the reader's language does."""
-    return Lazy(partial(_join, tuple(items)))
 
 
 def _label(rt: RecordType, name: str, value: Any) -> Any:

@@ -13,11 +13,11 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SecurityError
 
 from lowrise.errors import LowriseError
-from lowrise.i18n import msg
+from lowrise.i18n import language, msg
 
 from .sandbox import MAX_OUTPUT, Sandbox, render_bounded
 
-__all__ = ["MAX_OUTPUT", "Template", "TemplateProblem"]
+__all__ = ["MAX_OUTPUT", "Localized", "Template", "TemplateProblem"]
 
 
 class TemplateProblem(LowriseError):
@@ -57,6 +57,21 @@ class Template:
         except (TypeError, ValueError, ArithmeticError, LookupError, AssertionError,
                 RecursionError, MemoryError) as exc:
             raise TemplateProblem(f"the template failed: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A message written once per locale ({en: ..., zh: ...}, as labels are), or once for
+    every locale (a plain string, kept under ""): `pick` gives a reader's."""
+
+    by_locale: Mapping[str, Template]
+
+    def pick(self, locale: str | None) -> Template:
+        """The template of `locale` (zh_CN finds zh), else the plain one, else the first."""
+        for key in (locale, language(locale), ""):
+            if key is not None and key in self.by_locale:
+                return self.by_locale[key]
+        return next(iter(self.by_locale.values()))
 
 
 def _not_allowed(exc: SecurityError) -> TemplateProblem:

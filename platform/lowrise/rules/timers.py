@@ -95,11 +95,43 @@ def due_at(rule: Rule, since: datetime, seconds: float, tz: str) -> datetime:
     return since + timedelta(seconds=seconds)
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """A rule's time limit on one record: its name, when it is due, whether that is past."""
+
+    label: Any
+    due: datetime
+    overdue: bool
+
+
+def own_marks(rule: Rule) -> frozenset[str]:
+    """The fields the rule's own actions set (a stale flag): what it does when the limit
+    passes must not hide the limit."""
+    return frozenset(name for a in rule.actions if a.kind == "set_fields"
+                     for name in a.spec.values)
+
+
+def deadline(rule: Rule, rt, record: Mapping[str, Any], ctx: filters.FilterContext,
+             tz: str) -> Deadline | None:
+    """The time limit a `deadline:` rule sets on `record` (None: none runs): its timer as
+    the record's values give it, read as if the rule had not acted on it yet."""
+    if rule.deadline is None:
+        return None
+    as_before = {**record, **{n: rt.fields[n].default for n in own_marks(rule)
+                              if n in rt.fields}}
+    want = desired(rule, None, as_before, ctx, tz)
+    if not isinstance(want, Want) or want.since is None:
+        return None
+    due = due_at(rule, want.since, want.seconds, tz)
+    return Deadline(rule.deadline, due, ctx.now() >= due)
+
+
 def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
-         want: Want | None | object, now: datetime, tz: str, *, new: bool = False
-         ) -> str | None:
+         want: Want | None | object, now: datetime, tz: str, *, new: bool = False,
+         skip_past: bool = False) -> str | None:
     """Make the stored timer match `want`; returns what changed ("set ...", "cancelled").
-    `new`: the record was just created, so it has no timer yet (nothing to read)."""
+    `new`: the record was just created, so it has no timer yet (nothing to read).
+    `skip_past`: a moment at or before `now` gets no timer (demo data's past)."""
     if want is KEEP or (new and want is None):
         return None
     t = tables.timers
@@ -123,6 +155,8 @@ def sync(conn: sa.Connection, tables: RuleTables, rule: Rule, record_id: int,
                 return None
             since = last.since
         due = due_at(rule, since, want.seconds, tz)
+        if skip_past and due <= now:
+            due = None
     if last is not None and due is not None and last.due_at == due and \
             last.status in ("pending", "fired", "failed"):
         return None  # this moment has its timer already: it fires once

@@ -200,6 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("LOWRISE_SMTP_PASSWORD", None, "its password", scope=WORKER),
     S("LOWRISE_SMTP_FROM", "lowrise@localhost", "the sender address", scope=WORKER),
     S("LOWRISE_SMTP_STARTTLS", "1", "0: no STARTTLS", scope=WORKER),
+    S("LOWRISE_BASE_URL", None, "the address people open the app at "
+      "(`https://crm.example.com`): an e-mail about a record ends with a link to it there "
+      "(without it, no link)", scope=WORKER),
     S("LOWRISE_WEBHOOK_ALLOW", None, "private hosts or networks webhooks may call "
       "(comma-separated, `*` for any); public addresses always", scope=WORKER),
 )

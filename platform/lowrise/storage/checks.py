@@ -54,6 +54,75 @@ def check_links(records, conn: sa.Connection, rt: RecordType,
                                                        type=target_label, id=v)
 
 
+def _same_as_fields(rt: RecordType):
+    for f in rt.user_fields:
+        spec = f.config.get("same_as") if f.kind.links else None
+        if isinstance(spec, str):
+            link, _, other = spec.partition(".")
+            yield f, rt.fields[link], other
+
+
+def _named(conn: sa.Connection, schema, via, other: str, ids) -> dict[int, Any]:
+    """{id: its `other`} of the records of `via`'s target among `ids`."""
+    t, ids, out = schema.table(via.target), sorted(set(ids)), {}
+    for j in range(0, len(ids), 900):
+        out.update(conn.execute(sa.select(t.c.id, t.c[other]).where(
+            t.c.id.in_(ids[j:j + 900]))).all())
+    return out
+
+
+def fill_same_as(conn: sa.Connection, schema, rt: RecordType, rows: list[dict[str, Any]],
+                 errors: dict[int, dict[str, str]],
+                 given: Sequence[Mapping[str, Any]]) -> None:
+    """New rows that do not give a `same_as` field take it from their link's record (a
+    contract made with its case takes the case's client): its "is required" is answered."""
+    for f, via, other in _same_as_fields(rt):
+        wanted = {i: r[via.name] for i, r in enumerate(rows)
+                  if r.get(f.name) is None and r.get(via.name) is not None
+                  and given[i].get(f.name) in (None, "", [])
+                  and via.name not in errors.get(i, {})}
+        if not wanted:
+            continue
+        named = _named(conn, schema, via, other, wanted.values())
+        for i, rid in wanted.items():
+            if named.get(rid) is not None:
+                rows[i][f.name] = named[rid]
+                if i in errors:
+                    errors[i].pop(f.name, None)
+                    if not errors[i]:
+                        del errors[i]
+
+
+def check_same_as(conn: sa.Connection, schema, rt: RecordType,
+                  rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, str]],
+                  befores: Sequence[Mapping[str, Any] | None] | None = None) -> None:
+    """Link fields declared `same_as: link.field` must name the record that `link`'s record
+    names in `field` (a contract's buyer is its case's client); one query a field. `rows`
+    are the values written (on an update, only the changes, `befores` the records as they
+    were). A record whose `link` names no such record yet may name any. The refusal names
+    the fields, never a record."""
+    for f, via, other in _same_as_fields(rt):
+        link = via.name
+        pairs = {}
+        for i, r in enumerate(rows):
+            if f.name not in r and link not in r:
+                continue
+            was = (befores[i] if befores else None) or {}
+            mine, theirs = r.get(f.name, was.get(f.name)), r.get(link, was.get(link))
+            if mine is not None and theirs is not None:
+                pairs[i] = (mine, theirs)
+        if not pairs:
+            continue
+        named = _named(conn, schema, via, other, (p[1] for p in pairs.values()))
+        target = schema.workspace.record_types[via.target]
+        for i, (mine, theirs) in pairs.items():
+            expected = named.get(theirs)
+            if expected is not None and expected != mine:
+                errors.setdefault(i, {}).setdefault(f.name, msg(
+                    "%(field)s must be the %(other)s of the %(link)s it belongs to",
+                    field=f.label, other=target.fields[other].label, link=via.label))
+
+
 def check_unique(records, conn: sa.Connection, rt: RecordType,
                  rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, str]], *,
                  exclude_ids: Sequence[int | None], actor: Actor | None = None) -> None:

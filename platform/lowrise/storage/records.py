@@ -33,7 +33,7 @@ from lowrise.i18n import msg
 from lowrise.live import feed as live_feed
 from lowrise.workspace.model import RecordType
 
-from . import checks, derived, ondelete
+from . import checks, derived, locks, ondelete
 from .db import write_transaction
 from .files import FileStore
 from .search import batch_index
@@ -473,19 +473,23 @@ class Records:
         if conn is None:
             try:
                 with self.engine.connect() as c:
-                    self._check_new(c, rt, parsed, errors, actor)
+                    self._check_new(c, rt, parsed, errors, actor, rows)
             except Undisclosed as exc:
                 self._note(exc)
                 raise
         else:
-            self._check_new(conn, rt, parsed, errors, actor)
+            self._check_new(conn, rt, parsed, errors, actor, rows)
         return parsed, errors
 
     def _check_new(self, conn, rt: RecordType, parsed: list[dict[str, Any]],
-                   errors: dict[int, dict[str, str]], actor: Actor) -> None:
+                   errors: dict[int, dict[str, str]], actor: Actor,
+                   given: Sequence[Mapping[str, Any]]) -> None:
         """The database checks of new rows (links as the actor sees them, unique values):
-        one piece, so that an import preview refuses exactly what the write refuses."""
+        one piece, so that an import preview refuses exactly what the write refuses. A
+        `same_as` field the row does not give takes its value from the link's record."""
         self._check_links(conn, rt, parsed, errors, actor=actor)
+        checks.fill_same_as(conn, self.schema, rt, parsed, errors, given)
+        checks.check_same_as(conn, self.schema, rt, parsed, errors)
         self._check_unique(conn, rt, parsed, errors, exclude_ids=[None] * len(parsed),
                            actor=actor)
 
@@ -513,7 +517,7 @@ class Records:
                 if refused := pol.write_errors(type_name, raw, creating=True):
                     errors.setdefault(i, {}).update(refused)
         with self.transaction(conn) as c:
-            self._check_new(c, rt, parsed, errors, actor)
+            self._check_new(c, rt, parsed, errors, actor, rows)
             if errors:
                 if _single:
                     raise ValidationError(errors[0])
@@ -632,7 +636,10 @@ class Records:
             errors = {0: errs} if errs else {}
             # only what changes is checked: a value the record keeps is its own
             changes = {k: v for k, v in parsed.items() if before.get(k) != v}
+            if refused := locks.refused(self.schema.workspace, rt, before, changes, actor):
+                raise ValidationError(refused)
             self._check_links(c, rt, [changes], errors, actor=actor)
+            checks.check_same_as(c, self.schema, rt, [changes], errors, [before])
             self._check_unique(c, rt, [changes], errors, exclude_ids=[record_id], actor=actor)
             if errors:
                 raise ValidationError(errors[0])
@@ -711,7 +718,13 @@ class Records:
                     errors.setdefault(i, {}).update(refused)
             changes = [{k: v for k, v in p.items() if (befores.get(rid) or {}).get(k) != v}
                        for (rid, _), p in zip(updates, parsed, strict=True)]
+            for i, ((rid, _), ch) in enumerate(zip(updates, changes, strict=True)):
+                if refused := locks.refused(self.schema.workspace, rt, befores.get(rid), ch,
+                                            actor):
+                    errors.setdefault(i, {}).update(refused)
             self._check_links(c, rt, changes, errors)
+            checks.check_same_as(c, self.schema, rt, changes, errors,
+                                 [befores.get(rid) for rid, _ in updates])
             self._check_unique(c, rt, changes, errors,
                                exclude_ids=[rid for rid, _ in updates], actor=actor)
             if errors:
@@ -835,6 +848,8 @@ class Records:
         with self.transaction(conn) as c:
             before = self.get(type_name, record_id, conn=c, for_update=True)
             self._in_scope(c, pol, rt, record_id, "delete")
+            if why := locks.refused_delete(self.schema.workspace, rt, before, actor):
+                raise ValidationError({"": why})
             if expected_version is not None and expected_version != before["version"]:
                 raise ConflictError(msg("%(type)s #%(id)s was changed by someone else; reload "
                                         "before deleting", type=rt.label, id=record_id),

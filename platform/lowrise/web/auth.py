@@ -66,6 +66,9 @@ def login():
             limiter().succeeded(client, email)
             locale = session.get("locale")
             session.clear()
+            if locale and locale != user.locale:  # chosen on this page: theirs from now on
+                rt().accounts.set_locale(user.id, locale)
+            locale = locale or user.locale
             if locale:
                 session["locale"] = locale
             session["uid"] = user.id

@@ -69,6 +69,10 @@ class RowKit:
         self.select_label = _("Select")
         self._show = url_pattern("records.show", type_name=rtype.name)
         self._edit = url_pattern("records.edit", type_name=rtype.name)
+        # the record page's Duplicate, beside each row's record link
+        self.may_create = self._policy.may("create", rtype.name)
+        self._copy = url_for("records.new", type_name=rtype.name) + "?copy={id}"
+        self.copy_label = _("Duplicate")
 
     def show_url(self, rec) -> str:
         return self._show.format(id=rec["id"])
@@ -96,6 +100,11 @@ class RowKit:
             shown = text(f, v, self.locale) or f"#{rid}"
             inner = Markup(f'<a class="row-link" href="{escape(self.show_url(rec))}">'  # nosec B704 - every value in it is escaped
                            f'{escape(shown)}</a>')
+        if first and self.may_create:
+            inner += Markup(  # nosec B704 - every value in it is escaped
+                f' <a class="row-copy" href="{escape(self._copy.format(id=rid))}" '
+                f'title="{escape(self.copy_label)}" '
+                f'aria-label="{escape(self.copy_label)} #{rid}">⧉</a>')
         if message:
             inner += Markup(f'<p class="cell-error" role="alert">{escape(message)}</p>')  # nosec B704 - every value in it is escaped
         if self.editable(col, rec):

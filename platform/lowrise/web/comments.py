@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, abort, flash, redirect, request, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from lowrise.comments import Comment, CommentError, Comments, Posted, segments
 from lowrise.errors import Forbidden, NotFound
+from lowrise.i18n import Lazy, msg, to_text, tr
 from lowrise.rules import history
 
 from . import data
@@ -111,14 +111,15 @@ def section(type_name: str, record_id: int):
 
 
 def _notice(rtype, record) -> Callable[[Comment], str]:
-    """The inbox title of a mention, in the workspace's own language (it is stored)."""
+    """The inbox title of a mention, kept as a message: each person reads it in their own
+    language (as a rule's notice)."""
     ws = rt().workspace
-    locale = ws.default_locale or "en"
 
     def word(comment: Comment) -> str:
-        with force_locale(locale):
-            return _("%(who)s mentioned you on %(type)s %(title)s", who=comment.author_name,
-                     type=label(rtype.label, locale), title=data.title_of(rtype, record, locale))
+        title = msg("%(who)s mentioned you on %(type)s %(title)s", who=comment.author_name,
+                    type=rtype.label, title=Lazy(lambda loc: data.title_of(rtype, record, loc)))
+        kept = to_text(title, ws.locales)
+        return kept if len(kept) <= 255 else tr(title, ws.default_locale)[:255]
     return word
 
 

@@ -177,9 +177,11 @@ class RelatedList:
     all_url: str
 
 
-def related_lists(rtype: RecordType, record_id: int, locale: str, *,
-                  limit: int = 5) -> list[RelatedList]:
-    """For each link on another type pointing here, the first records pointing at this one."""
+def related_lists(rtype: RecordType, record_id: int, locale: str, *, limit: int = 5,
+                  record: Mapping[str, Any] | None = None) -> list[RelatedList]:
+    """For each link on another type pointing here, the first records pointing at this one.
+    Its "new" link fills the link, and the fields declared `same_as` it (a contract made from
+    a case takes the case's client and unit) from `record` as the reader sees it."""
     from flask import url_for
 
     from .viewdefs import columns, table_views
@@ -208,10 +210,23 @@ def related_lists(rtype: RecordType, record_id: int, locale: str, *,
                      else label(other.label_plural, locale))
             out.append(RelatedList(
                 other, f, title, cols, page.rows, total, {},
-                url_for("records.new", type_name=other.name, **{f.name: record_id}),
+                url_for("records.new", type_name=other.name,
+                        **_same_as(other, f.name, record), **{f.name: record_id}),
                 url_for("pages.table", type_name=other.name, f0=f.name, o0="eq", v0=record_id)))
     for item in out:
         item.titles = titles_for(item.columns, item.rows, locale)
+    return out
+
+
+def _same_as(other: RecordType, link: str, record: Mapping[str, Any] | None) -> dict:
+    """{field: value} of `other`'s fields declared `same_as: <link>.<field>`, from `record`."""
+    out = {}
+    for f in other.user_fields:
+        spec = f.config.get("same_as") if f.kind.links else None
+        if isinstance(spec, str) and record is not None:
+            via, _, name = spec.partition(".")
+            if via == link and isinstance(record.get(name), int):
+                out[f.name] = record[name]
     return out
 
 

@@ -4,6 +4,7 @@ the URLs of record pages and files, the titles of linked records)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -86,6 +87,14 @@ def from_json(field: Field, raw: Any) -> Any:
         return raw
 
 
+@functools.lru_cache(maxsize=64)
+def _babel_locale(code: str):
+    """Babel's Locale of a locale code, parsed once (parsing it costs more than formatting)."""
+    from babel import Locale
+
+    return Locale.parse({"zh": "zh_CN", "en": "en_US"}.get(code, code))
+
+
 def when(at: datetime | None, fmt: str = "medium") -> str:
     """A moment in the workspace's time zone, in the current locale."""
     if at is None:
@@ -97,12 +106,45 @@ def when(at: datetime | None, fmt: str = "medium") -> str:
     from .runtime import rt
 
     zone = ZoneInfo(rt().workspace.config.get("timezone") or "UTC")
-    loc = {"zh": "zh_CN", "en": "en_US"}.get(current_locale(), current_locale())
-    return format_datetime(at.astimezone(zone), fmt, locale=loc)
+    return format_datetime(at.astimezone(zone), fmt, locale=_babel_locale(current_locale()))
+
+
+def deadlines(type_name: str, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The record's time limits (a rule's `deadline:`) as the page and the board's cards
+    show them: due, or overdue, with the moment in the reader's locale and time zone."""
+    from flask_babel import gettext as _
+
+    from lowrise.i18n import tr
+    from lowrise.rules.engine import rule_set
+
+    from .auth import actor
+    from .runtime import rt
+
+    out = []
+    for d in rule_set(rt().workspace).deadlines(type_name, record, actor()):
+        name, at = tr(d.label, current_locale()), when(d.due, "short")
+        out.append({"overdue": d.overdue, "due": d.due,
+                    "text": _("%(limit)s: overdue since %(when)s", limit=name, when=at)
+                    if d.overdue else _("%(limit)s: due %(when)s", limit=name, when=at)})
+    return out
+
+
+def lock_note(rtype, record: Mapping[str, Any]) -> str:
+    """What the record page says of a locked record (its `locked:`), or ""."""
+    from lowrise.i18n import tr
+    from lowrise.storage import locks
+
+    from .auth import actor
+    from .runtime import rt
+
+    if rtype.locked is None:
+        return ""
+    return tr(locks.note(rt().workspace, rtype, record, actor()), current_locale())
 
 
 def init_app(app: Flask) -> None:
     from .history import action_label
 
     app.jinja_env.globals.update(value_html=value_html, value_text=text, format_when=when,
-                                 action_label=action_label)
+                                 action_label=action_label, deadlines=deadlines,
+                                 lock_note=lock_note)

@@ -210,11 +210,20 @@ def _offer_held_values(f: WsField, wf: Field) -> None:
 def keep_held_values(values: dict[str, Any], record: dict[str, Any] | None,
                      fields: list[WsField]) -> dict[str, Any]:
     """`values` without the choice fields sent back as the record holds them while that is
-    no longer an option: the record keeps it (the field type would refuse it as new)."""
+    no longer an option: the record keeps it (the field type would refuse it as new); and
+    without a value sent back as the form showed it (a date and time to the minute): the
+    record keeps its own, which the form could not show whole (its seconds), so that an
+    untouched field is no change (a locked record refuses any change)."""
     if not record:
         return values
     out = dict(values)
     for f in fields:
+        if f.name in out and isinstance(out[f.name], str) and not f.kind.has_options and \
+                not f.kind.stores_files and record.get(f.name) is not None:
+            shown = f.kind.form_value(f, record[f.name])
+            if isinstance(shown, str) and shown == out[f.name]:
+                del out[f.name]
+                continue
         if not f.kind.has_options or f.name not in out:
             continue
         held = record.get(f.name)

@@ -72,10 +72,20 @@ def shown_fields(rtype: RecordType, fields: Iterable[Field],
 
 def writable_fields(rtype: RecordType, fields: Iterable[Field],
                     record: Mapping[str, Any] | None = None) -> list[Field]:
-    """The fields the person may set: on `record`, or on a new record when None."""
+    """The fields the person may set: on `record`, or on a new record when None. A locked
+    record's closed fields are not among them (the form shows them as values)."""
+    from lowrise.storage import locks
+
+    from .auth import actor
+
     pol = policy()
-    return [f for f in fields
-            if pol.may_write_field(rtype.name, f.name, record, creating=record is None)]
+    closed: set[str] = set()
+    if record is not None and rtype.locked is not None:
+        who = actor()
+        closed = {f.name for f in fields if f.name in rtype.fields and
+                  locks.refused(rt().workspace, rtype, record, [f.name], who)}
+    return [f for f in fields if f.name not in closed and
+            pol.may_write_field(rtype.name, f.name, record, creating=record is None)]
 
 
 def can_change(rtype: RecordType, record_id: int, action: str = "update") -> bool:

@@ -84,6 +84,9 @@ def switch_locale(code: str):
     """Remember the chosen locale and go back where the person was."""
     if code in rt().workspace.locales:
         session["locale"] = code
+        user = g.get("user")
+        if user is not None and user.locale != code:  # their notices and e-mails follow it
+            rt().accounts.set_locale(user.id, code)
     return redirect(safe_next(request.args.get("next")))
 
 

@@ -16,11 +16,15 @@ runs) decide; a refused move answers with the reason, and the board puts the car
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
 from lowrise import filters
+from lowrise.access import Masked
 from lowrise.errors import ConflictError, FilterError, NotFound, ValidationError
 from lowrise.rules.engine import linked_present, rule_set
 from lowrise.storage import query
@@ -56,9 +60,16 @@ def _setup(type_name: str, view_name: str):
     return rtype, view, group
 
 
+def _card_title(rtype, view):
+    """The field a card is titled by (`card_title`), when it is not the record's title."""
+    f = rtype.fields.get(view.config.get("card_title") or "")
+    return f if f is not None and f.name != rtype.title_field else None
+
+
 def _card_fields(rtype, view):
     names = view.config.get("card_fields") or []
-    return [rtype.fields[n] for n in names if n in rtype.fields and n != rtype.title_field]
+    shown = {rtype.title_field, view.config.get("card_title")}
+    return [rtype.fields[n] for n in names if n in rtype.fields and n not in shown]
 
 
 def _sum_field(rtype, view):
@@ -81,6 +92,7 @@ class Board:
         self.q = self.state.q or None
         self.sum_field = _sum_field(self.rtype, self.view)
         self.card_fields = _card_fields(self.rtype, self.view)
+        self.card_title = _card_title(self.rtype, self.view)
         self.locale = current_locale()
         self.args = self.state.args(sort=[], group=None, after=None)  # the filters, for links
         enforced = current_app.config.get("LOWRISE_RULES", True)
@@ -88,6 +100,8 @@ class Board:
                        if sr.field == self.group.name] if enforced else []
         self._linked: dict = {}  # need -> ids of the cards that have it
         self._asked: set = set()
+        self._refused: dict = {}  # record id -> {column: why not}
+        self._keys: dict = {}  # refused_key -> {column: why not}
 
     def url(self, endpoint: str, after: str | None = None, **values) -> str:
         """A URL of this board (the page, a column, a move) keeping the person's filters."""
@@ -153,11 +167,12 @@ class Board:
     def cards(self, value, after=None):
         run = rt()
         limit = int(current_app.config["LOWRISE_KANBAN_PAGE"])
-        wanted = [f.name for f in self.card_fields] + [self.rtype.title_field, "version",
-                                                        self.group.name]
+        wanted = [f.name for f in self._shown()] + [self.rtype.title_field, "version",
+                                                    self.group.name]
         for sr in self.stages:  # what the stage rules look at to judge a move
             for names in sr.required.values():
                 wanted += list(names)
+        wanted += rule_set(rt().workspace).deadline_fields(self.rtype.name)  # the cards' limits
         wanted = [n for n in dict.fromkeys(wanted) if n in self.rtype.fields and n != "id"]
         with run.engine.connect() as conn:
             page = query.list_records(conn, run.schema, self.rtype.name,
@@ -166,6 +181,24 @@ class Board:
                                       after=after, fields=wanted, ctx=actor(), q=self.q)
             self._look_up_linked(conn, [r["id"] for r in page.rows])
         return page
+
+    def _shown(self) -> list:
+        """The fields a card shows: its title's (when set) and the card's fields."""
+        return ([self.card_title] if self.card_title else []) + self.card_fields
+
+    def title_of(self, rec, titles) -> str:
+        """The card's title from `card_title` (a linked record's title for a link field), or
+        "" when the view titles cards by the record's title or the card's value is empty."""
+        f = self.card_title
+        value = rec.get(f.name) if f else None
+        if value is None or value == "" or value == []:
+            return ""
+        if isinstance(value, Masked):
+            return str(value)
+        if f.kind.links:
+            ids = value if isinstance(value, list) else [value]
+            return ", ".join(titles.get((f.target, i)) or f"#{i}" for i in ids)
+        return text(f, value, self.locale)
 
     def _look_up_linked(self, conn, ids) -> None:
         """Which of these cards have the linked records a stage needs (a signed contract of
@@ -177,12 +210,44 @@ class Board:
                     have |= linked_present(conn, rt().schema, need, ids)
         self._asked.update(ids)
 
+    def _look_up_linked_one(self, rec) -> None:
+        run = rt()
+        with run.engine.connect() as conn:
+            self._look_up_linked(conn, [rec["id"]])
+
     def _linked_check(self, rec):
         if rec.get("id") not in self._asked:
             return None
         return lambda need: rec["id"] in self._linked.get(id(need), ())
 
+    def refused_key(self, rec) -> str:
+        """A short name of this card's refusals (`refused`), the same for every card that is
+        refused the same columns for the same reasons: cards carry the name, and each list
+        of cards carries what its names stand for once (`reasons`), not each card."""
+        out = self.refused(rec)
+        if not out:
+            return ""
+        key = hashlib.blake2s(json.dumps(out, sort_keys=True).encode(), digest_size=5).hexdigest()
+        self._keys[key] = out
+        return key
+
+    def reasons(self, rows) -> str:
+        """What these cards' refusal names stand for, as JSON for an attribute: each reason
+        once ("why") and, for each name, {column: the reason's place in "why"}."""
+        why: dict[str, int] = {}
+        names = {}
+        for key in sorted({self.refused_key(r) for r in rows} - {""}):
+            names[key] = {col: why.setdefault(text, len(why))
+                          for col, text in sorted(self._keys[key].items())}
+        return json.dumps({"why": list(why), "names": names}, ensure_ascii=False) if names else ""
+
     def refused(self, rec) -> dict[str, str]:
+        cached = self._refused.get(rec.get("id"))
+        if cached is None:
+            cached = self._refused[rec.get("id")] = self._work_out_refused(rec)
+        return cached
+
+    def _work_out_refused(self, rec) -> dict[str, str]:
         """{column key: why not} for every column this card may not be moved to by this
         person: the stage rules (transitions, roles, required fields) and the field's rights."""
         current = rec.get(self.group.name)
@@ -218,7 +283,7 @@ class Board:
         """What the board's template needs, with the titles of the cards' linked records."""
         return dict(board=self, rtype=self.rtype, view=self.view, group=self.group,
                     card_fields=self.card_fields, sum_field=self.sum_field, state=self.state,
-                    titles=data.titles_for(self.card_fields, rows, self.locale),
+                    titles=data.titles_for(self._shown(), rows, self.locale),
                     current_type=self.rtype.name, current_view=self.view, **more)
 
 
@@ -268,6 +333,24 @@ def column(type_name: str, view_name: str, key: str):
     return render_block("kanban.html", block, **b.context(page.rows, col=col))
 
 
+@bp.route("/r/<type_name>/kanban/<view_name>/move")
+def move_page(type_name: str, view_name: str):
+    """Where a card's "Move to…" leads without JavaScript: the columns it may go to, in a
+    form that posts the move (with JavaScript the same button opens a menu on the board)."""
+    b = Board(type_name, view_name)
+    record_id = request.args.get("id", type=int)
+    if record_id is None:
+        abort(404)
+    try:
+        rec = rt().records.get(type_name, record_id, actor=actor())
+    except NotFound:
+        abort(404)
+    b._look_up_linked_one(rec)
+    return render("kanban_move.html", rec=rec, refused=b.refused(rec),
+                  move_url=b.url(".move"), back=b.url(".board"),
+                  title=_("Move to"), **b.context([rec]))
+
+
 @bp.route("/r/<type_name>/kanban/<view_name>/move", methods=["POST"])
 def move(type_name: str, view_name: str):
     """Move a card to another column: an update of the group field, with the card's version."""
@@ -303,6 +386,7 @@ def move(type_name: str, view_name: str):
         flash(message, "success")
         return redirect(back)
     totals = b.column_totals(dict.fromkeys([came_from, to]))
-    card = render_block("kanban.html", "card", rec=saved, **b.context([saved]))
+    card = render_block("kanban.html", "card", rec=saved, whole_reasons=True,
+                        **b.context([saved]))
     return jsonify(ok=True, version=saved["version"], card=card, message=message,
                    columns={(EMPTY if v is None else v): t for v, t in totals.items()})

@@ -73,7 +73,7 @@ def show(type_name: str, record_id: int, revealed: dict | None = None,
     sections = _shown_sections(rtype, form_sections(ws, rtype), record)
     titles = data.titles_for(rtype.fields.values(), [record], locale)
     entries = history.entries(rtype, record_id, locale)
-    related = data.related_lists(rtype, record_id, locale)
+    related = data.related_lists(rtype, record_id, locale, record=record)
     masked = [] if revealed else masked_fields(rtype, record)
     return render("record.html", "record", rtype=rtype, record=record, sections=sections,
                   titles=titles, history=entries, related=related,

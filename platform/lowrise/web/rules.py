@@ -29,6 +29,7 @@ from lowrise.rules.tester import (
 )
 
 from .auth import PUBLIC, actor
+from .data import titles
 from .guard import can_change, policy, require_admin
 from .i18n import current_locale, safe_next, say, say_all
 from .render import render
@@ -139,9 +140,15 @@ def inbox():
     user = actor().user
     box = rules_rt().inbox
     locale = current_locale()
-    items = [{**n, "title": from_text(n["title"], locale)}  # a message: in the reader's words
-             for n in box.as_seen(box.list(user, limit=100), rt().schema, policy())]
-    return render("rules/inbox.html", "inbox", items=items, unread=box.unread_count(user))
+    seen = box.as_seen(box.list(user, limit=100), rt().schema, policy())
+    items = [{**n, "title": from_text(n["title"], locale),  # a message: in the reader's words
+              "body": from_text(n["body"], locale)} for n in seen]
+    refs: dict[str, set[int]] = {}
+    for n in items:
+        if n["record_id"] is not None:
+            refs.setdefault(n["record_type"], set()).add(n["record_id"])
+    return render("rules/inbox.html", "inbox", items=items, unread=box.unread_count(user),
+                  names=titles(refs, locale))  # the records by their names
 
 
 @bp.route("/inbox/count")

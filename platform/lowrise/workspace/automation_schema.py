@@ -60,6 +60,14 @@ def _text(description: str) -> dict[str, Any]:
     return {"type": "string", "description": description}
 
 
+def _per_locale(description: str) -> dict[str, Any]:
+    """A message template, or one per locale ({en: ..., zh: ...}) as labels are."""
+    return {"description": f"{description} Or one per locale ({{en: ..., zh: ...}}): each "
+                           "reader gets theirs.",
+            "anyOf": [_text(description),
+                      {"type": "object", "additionalProperties": {"type": "string"}}]}
+
+
 def rule_defs() -> dict[str, Any]:
     """The filter of rule conditions: the filter language plus changed / from / to tests."""
     defs = _defs()
@@ -181,8 +189,8 @@ def _actions() -> dict[str, dict[str, Any]]:
             "to": {"description": "Who: user fields, paths or {users: filter}.",
                    "anyOf": [to_item["anyOf"][0], to_item["anyOf"][1],
                              {"type": "array", "items": to_item}]},
-            "title": _text("The notification's title (a template)."),
-            "body": _text("Its text (a template)."),
+            "title": _per_locale("The notification's title (a template)."),
+            "body": _per_locale("Its text (a template)."),
             "email": {"type": "boolean", "description": "Send it by e-mail too."}},
             "Tell people, in the inbox (and by e-mail).", ["to", "title"]),
         "webhook": {"description": "A POST to a URL: the URL, or its settings.",
@@ -196,10 +204,7 @@ def _actions() -> dict[str, dict[str, Any]]:
                              "holds the robot's token)."),
             "secret_env": _text("dingtalk, feishu: the environment variable holding the "
                                 "signing secret (加签 / 签名校验)."),
-            "text": {"description": "The message (a template), or one per locale; the "
-                                    "workspace's locale is used.",
-                     "anyOf": [_text("The message."),
-                               {"type": "object", "additionalProperties": {"type": "string"}}]},
+            "text": _per_locale("The message (a template); the workspace's locale is used."),
             "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WEBHOOK_TIMEOUT,
                         "description": "Seconds to wait for the robot (default 10)."},
             "retries": {"type": "integer", "minimum": 0, "maximum": 25,
@@ -207,11 +212,13 @@ def _actions() -> dict[str, dict[str, Any]]:
             "A message to a group chat through its robot.", ["bot", "text"]),
         "comment": {"description": "A comment on the record (a template).",
                     "anyOf": [_text("The comment."),
-                              _object({"text": _text("The comment.")}, "A comment.",
+                              _object({"text": _per_locale("The comment, in the workspace's "
+                                                           "locale.")}, "A comment.",
                                       ["text"])]},
         "block": {"description": "Refuse the change with a message (a template).",
                   "anyOf": [_text("The message."),
-                            _object({"message": _text("The message."),
+                            _object({"message": _per_locale("The message, in the locale of "
+                                                            "whoever made the change."),
                                      "field": _doc(dict(REF_NAME), "The field it is about.")},
                                     "A refusal.", ["message"])]},
     }
@@ -276,6 +283,11 @@ def automation_schema() -> dict[str, Any]:
             "actions": {"type": "array", "items": action, "minItems": 1,
                         "description": "What the rule does, in order."},
             "stages": stages,
+            "deadline": {
+                "anyOf": [{"const": True}, dict(REF_LABEL)],
+                "description": "A time trigger's time limit shows on the record page and the "
+                               "board's cards, due or overdue (true: named by the rule's "
+                               "label, or a label of its own)."},
         },
         "additionalProperties": False,
         "oneOf": [{"required": ["trigger", "actions"]}, {"required": ["stages"]}],

@@ -41,7 +41,7 @@ def _numeric(f: Field) -> bool:
     """Whether the field's values are numbers (a formula's by its result)."""
     return f.kind.value_type(f).family == "number"
 FIELD_LISTS = ("columns", "card_fields", "sort")
-FIELD_SETTINGS = ("group_by", "sum", "date_field", "end_field", "title_field")
+FIELD_SETTINGS = ("group_by", "sum", "date_field", "end_field", "title_field", "card_title")
 
 
 @dataclass
@@ -197,6 +197,8 @@ def _check_record_type(ctx: Context, rt: RecordType) -> None:
         _check_options(ctx, file, f, raw_fields[f.name])
         if "timezone" in f.kind.options_schema:
             _check_zone(ctx, file, (*at, "timezone"), raw_fields[f.name].get("timezone"))
+        if isinstance(f.config.get("same_as"), str):
+            _check_same_as(ctx, file, rt, f)
         if "default" in raw_fields[f.name] and f.default is not None:
             _check_default(ctx, file, rt, f)
         if f.kind.has_expression:
@@ -226,6 +228,37 @@ def _check_record_type(ctx: Context, rt: RecordType) -> None:
         if isinstance(name, str) and not ctx.field_known(rt, name):
             ctx.report(file, ("search", i), _not_a_field(ctx, rt, name))
     _check_indexes(ctx, file, rt, raw.get("indexes"))
+    _check_locked(ctx, file, rt, raw.get("locked"))
+
+
+def _check_locked(ctx: Context, file: str, rt: RecordType, raw: Any) -> None:
+    """`locked:` names a select field of the type, its options, its fields and roles."""
+    if not isinstance(raw, dict):
+        return
+    name = raw.get("field")
+    f = rt.fields.get(name) if isinstance(name, str) else None
+    if isinstance(name, str) and not ctx.field_known(rt, name):
+        ctx.report(file, ("locked", "field"), _not_a_field(ctx, rt, name))
+    elif f is not None and not f.kind.stages:
+        ctx.report(file, ("locked", "field"), f"'{name}' is {f.type}; a lock follows the "
+                   "value of a select field")
+    options = {o.value for o in f.options} if f is not None else set()
+    stages = raw.get("stages") if isinstance(raw.get("stages"), dict) else {}
+    for value, spec in stages.items():
+        if options and str(value) not in options:
+            ctx.report(file, ("locked", "stages", value), f"'{value}' is not an option of "
+                       f"{name} ({', '.join(sorted(options))})", key=True)
+        for part in ("open", "sealed"):
+            names = spec.get(part) if isinstance(spec, dict) else None
+            for i, n in enumerate(names if isinstance(names, list) else []):
+                if isinstance(n, str) and not ctx.field_known(rt, n):
+                    ctx.report(file, ("locked", "stages", value, part, i),
+                               _not_a_field(ctx, rt, n))
+    roles = set(ctx.workspace.roles)
+    for i, r in enumerate(raw.get("by") if isinstance(raw.get("by"), list) else []):
+        if isinstance(r, str) and r not in roles:
+            ctx.report(file, ("locked", "by", i), f"'{r}' is not a role of the workspace "
+                       f"({', '.join(sorted(roles))})")
 
 
 def _check_indexes(ctx: Context, file: str, rt: RecordType, raw: Any) -> None:
@@ -248,6 +281,23 @@ def _check_indexes(ctx: Context, file: str, rt: RecordType, raw: Any) -> None:
         if key in seen:
             ctx.report(file, ("indexes", i), "is declared twice")
         seen.add(key)
+
+
+def _check_same_as(ctx: Context, file: str, rt: RecordType, f: Field) -> None:
+    """`same_as: case.client`: a link of this type, and a field of its target that links to
+    what this field links to."""
+    link, _, other = f.config["same_as"].partition(".")
+    path = ("fields", f.name, "same_as")
+    via = rt.fields.get(link)
+    if via is None or via.system or not via.kind.links or via.kind.person or via.name == f.name:
+        ctx.report(file, path, f"'{link}' is not another link field of {rt.name}")
+        return
+    target = ctx.workspace.record_types.get(via.target or "")
+    if target is None:
+        return
+    theirs = target.fields.get(other)
+    if theirs is None or not theirs.kind.links or theirs.target != f.target:
+        ctx.report(file, path, f"'{other}' of {target.name} is not a link to {f.target}")
 
 
 def _check_options(ctx: Context, file: str, f: Field, raw: dict[str, Any]) -> None:

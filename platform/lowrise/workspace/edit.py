@@ -198,6 +198,13 @@ def _rename_field(files: _Files, c: RenameField) -> None:
     if data.get("title") == c.old:
         data["title"] = c.new
     _rename_in_list(data, "search", c.old, c.new)
+    locked = data.get("locked")
+    if isinstance(locked, Mapping):  # the lock's field and each stage's open and sealed ones
+        if locked.get("field") == c.old:
+            locked["field"] = c.new
+        for spec in (locked.get("stages") or {}).values():
+            for key in ("open", "sealed"):
+                _rename_in_list(spec, key, c.old, c.new)
     for rel in files.view_files(c.record_type):
         view = files.doc(rel).data
         for key in VIEW_FIELD_LISTS:
@@ -239,6 +246,12 @@ def _drop_from_lists(files: _Files, type_name: str, name: str) -> None:
     data = files.doc(files.type_file(type_name)).data
     if isinstance(data.get("search"), list) and name in data["search"]:
         data["search"].remove(name)
+    locked = data.get("locked")
+    for spec in ((locked.get("stages") or {}).values() if isinstance(locked, Mapping) else ()):
+        for key in ("open", "sealed"):
+            if isinstance(spec, Mapping) and isinstance(spec.get(key), list) and \
+                    name in spec[key]:
+                spec[key].remove(name)
     for rel in files.view_files(type_name):
         view = files.doc(rel).data
         for key in VIEW_FIELD_LISTS:

@@ -48,7 +48,7 @@ def view_schema(ws: Workspace) -> dict[str, Any]:
             "then": {"properties": {
                 "columns": {"items": field}, "card_fields": {"items": field},
                 "sort": {"items": {"enum": _sorts(sortable)}},
-                "group_by": field, "date_field": field}},
+                "group_by": field, "date_field": field, "card_title": field}},
         })
     base.setdefault("allOf", []).extend(arms)
     base["properties"]["record_type"] = {**base["properties"].get("record_type", {}),

@@ -43,6 +43,8 @@ from .model import (
     Field,
     Label,
     Loc,
+    Locked,
+    LockedStage,
     Option,
     RecordType,
     Related,
@@ -520,7 +522,21 @@ def _record_type(name: str, source: Source, bad: set[tuple], timezone: str,
         indexes=tuple(tuple(c for c in ix if isinstance(c, str))
                       for ix in (raw.get("indexes") if isinstance(raw.get("indexes"), list)
                                  else []) if isinstance(ix, list) and ix),
+        locked=_locked(raw.get("locked")),
     )
+
+
+def _locked(raw: Any) -> Locked | None:
+    """`locked:` as written (checks.py reports what is wrong with it)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("field"), str) or \
+            not isinstance(raw.get("stages"), dict):
+        return None
+    stages = {}
+    for value, spec in raw["stages"].items():
+        spec = spec if isinstance(spec, dict) else {}
+        stages[str(value)] = LockedStage(open=frozenset(_strings(spec.get("open"))),
+                                         sealed=frozenset(_strings(spec.get("sealed"))))
+    return Locked(raw["field"], stages, _strings(raw.get("by")))
 
 
 def _implied_config(kind, config: dict[str, Any], timezone: str,

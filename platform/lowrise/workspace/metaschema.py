@@ -403,6 +403,32 @@ def record_type_schema() -> dict[str, Any]:
             "fields": {"type": "object", "minProperties": 1, "propertyNames": REF_NAME,
                        "additionalProperties": {"$ref": "#/$defs/field"},
                        "description": "Field name to definition; the order is the form's order."},
+            "locked": {
+                "type": "object",
+                "description": "Records that become immutable at some values of a select "
+                               "field (a signed contract): no update on any write path and "
+                               "no delete, but for each value's open fields; the roles in "
+                               "`by` may still change them (not the sealed fields), and "
+                               "their changes are in the history.",
+                "required": ["field", "stages"],
+                "properties": {
+                    "field": _doc(dict(REF_NAME), "The select field whose value locks."),
+                    "stages": {
+                        "type": "object", "minProperties": 1,
+                        "description": "Value of the field to what stays writable there.",
+                        "additionalProperties": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "open": _names("Fields anyone allowed may still change "
+                                               "(the way on, like archiving)."),
+                                "sealed": _names("Fields nobody changes, not even the roles "
+                                                 "in `by`."),
+                            },
+                            "additionalProperties": False}},
+                    "by": {"type": "array", "items": REF_NAME, "minItems": 1,
+                           "description": "Roles that may still change a locked record."},
+                },
+                "additionalProperties": False},
         },
         "additionalProperties": False,
     }, {**_defs(), **_field_defs()})
@@ -441,6 +467,8 @@ VIEW_OPTIONS: dict[str, dict[str, Any]] = {
     "kanban": {
         "group_by": _doc(dict(REF_NAME), "The select field whose options are the columns."),
         "card_fields": _names("The fields shown on a card."),
+        "card_title": _doc(dict(REF_NAME), "The field a card is titled by (a link field: the "
+                           "linked record's title); the record's title by default."),
         "sum": _doc(dict(REF_NAME), "A number field summed under each column."),
         "sort": {"type": "array", "items": {"type": "string", "pattern": SORT_PATTERN},
                  "description": "Sort keys: field, or -field for descending."},

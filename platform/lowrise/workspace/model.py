@@ -103,6 +103,28 @@ class Field:
 
 
 @dataclass(frozen=True)
+class LockedStage:
+    """What stays writable while a record is at one value of its lock field: `open` fields
+    anyone allowed may still change (the way on, like archiving a signed contract); `sealed`
+    fields nobody changes, not even the roles that unlock the rest."""
+
+    open: frozenset[str] = frozenset()
+    sealed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Locked:
+    """A record type's `locked:` setting: once `field` (a select) holds one of the values of
+    `stages`, the record is immutable (no update, no delete) but for that value's open
+    fields; the roles `by` may still change it (not its sealed fields), and every change
+    is in its history like any other."""
+
+    field: str
+    stages: Mapping[str, LockedStage]
+    by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RecordType:
     """A record type: one table, one column per field."""
 
@@ -117,6 +139,8 @@ class RecordType:
     loc: Loc = Loc("")
     #: indexes the type's file declares: each a tuple of field names, `-name` descending
     indexes: tuple[tuple[str, ...], ...] = ()
+    #: the values of a select field that make a record immutable (see Locked)
+    locked: Locked | None = None
 
     @property
     def user_fields(self) -> list[Field]:

@@ -32,6 +32,39 @@
     var text = t && t.dataset[key];
     toast(text ? text.replace("{status}", status) : "HTTP " + status, true);
   }
+  /* One loading indicator for every request (htmx's, a board's moves): after 150 ms it shows
+     a bar along the top, says "Loading…" to screen readers (role=status) and marks what is
+     being loaded aria-busy; a quicker answer shows nothing. */
+  var pending = 0, busyTimer = null, busyOn = [];
+  function busy(target) {
+    pending += 1;
+    if (target && target.setAttribute && busyOn.indexOf(target) < 0) busyOn.push(target);
+    if (busyTimer || pending > 1) return;
+    busyTimer = setTimeout(function () {
+      var bar = document.getElementById("busy");
+      if (!pending || !bar) return;
+      bar.classList.add("on");
+      bar.firstElementChild.textContent = bar.dataset.text || "";
+      busyOn.forEach(function (el) { if (el.isConnected) el.setAttribute("aria-busy", "true"); });
+    }, 150);
+  }
+  function idle() {
+    pending = Math.max(0, pending - 1);
+    if (pending) return;
+    clearTimeout(busyTimer);
+    busyTimer = null;
+    var bar = document.getElementById("busy");
+    if (bar) { bar.classList.remove("on"); bar.firstElementChild.textContent = ""; }
+    busyOn.forEach(function (el) { el.removeAttribute("aria-busy"); });
+    busyOn = [];
+  }
+  window.lowriseBusy = { start: busy, end: idle };
+  document.addEventListener("htmx:beforeSend", function (e) {
+    var xhr = e.detail.xhr;
+    if (!xhr) return;
+    busy(e.detail.target);
+    xhr.addEventListener("loadend", idle);  /* answered, failed or cancelled */
+  });
   document.addEventListener("htmx:responseError", function (e) {
     failed("failed", e.detail.xhr.status);
   });
@@ -142,6 +175,29 @@
     updateBulk(table);
   });
 
+  /* ---- a form's errors: the list above the form links to each field; the first field in
+     error gets the focus when the page comes back, and a link focuses its field ---- */
+  function focusField(target) {
+    if (!target) return;
+    var control = target.matches("input, select, textarea") ? target
+      : target.querySelector("input:not([type=hidden]), select, textarea");
+    (control || target).focus({ preventScroll: true });
+    (target.closest(".field") || target).scrollIntoView({ block: "center" });
+  }
+  function focusFirstError() {
+    var list = document.getElementById("form-errors");
+    var first = list && list.querySelector("a[href^='#']");
+    if (first) focusField(document.getElementById(first.getAttribute("href").slice(1)));
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusFirstError);
+  else focusFirstError();
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("#form-errors a[href^='#']");
+    if (!link) return;
+    e.preventDefault();
+    focusField(document.getElementById(link.getAttribute("href").slice(1)));
+  });
+
   /* ---- kanban: drag a card to another column ----
      A card lists the columns it may not go to, and why (data-refused, from the stage rules
      and the person's rights): while it is dragged those columns are greyed out and say why,
@@ -149,7 +205,23 @@
      judges every move. */
   var dragged = null;
   function refusedOf(card) {
-    try { return JSON.parse(card.dataset.refused || "{}"); } catch (err) { return {}; }
+    /* the card names its refusals; each list of cards says once what its names stand for
+       (a card the server just sent carries that itself) */
+    var name = card.dataset.refused || "";
+    if (!name) return {};
+    var lists = [card].concat(Array.prototype.slice.call(document.querySelectorAll("[data-reasons]")));
+    for (var i = 0; i < lists.length; i++) {
+      var raw = lists[i].dataset.reasons;
+      if (!raw) continue;
+      try {
+        var known = JSON.parse(raw), found = known.names[name];
+        if (!found) continue;
+        var out = {};
+        Object.keys(found).forEach(function (col) { out[col] = known.why[found[col]]; });
+        return out;
+      } catch (err) { /* not JSON: skip */ }
+    }
+    return {};
   }
   function clearMarks() {
     document.querySelectorAll(".column.drop-ok, .column.drop-no").forEach(function (c) {
@@ -220,7 +292,90 @@
     if (s) s.textContent = info.sum || "";
   }
 
-  function moveCard(card, from, to) {
+  /* ---- kanban: the card's "Move to…" button opens a menu of the other columns (keyboard,
+     phone); one menu for the board, built from the columns' heads. A column the card may not
+     go to is listed, marked, and says why when chosen, as a drop there does. Without
+     JavaScript the button opens the move page instead. */
+  var menu = null, menuCard = null, menuButton = null;
+  function closeMenu(refocus) {
+    if (!menu) return;
+    menu.remove();
+    menu = null;
+    if (menuButton) menuButton.setAttribute("aria-expanded", "false");
+    if (refocus && menuButton && menuButton.isConnected) menuButton.focus();
+    menuCard = menuButton = null;
+  }
+  function openMenu(button) {
+    var card = button.closest(".kcard");
+    var from = card.closest(".column");
+    var refused = refusedOf(card);
+    menu = document.createElement("div");
+    menu.className = "kmenu";
+    menu.setAttribute("role", "menu");
+    menu.setAttribute("aria-label", button.textContent.trim());
+    document.querySelectorAll(".column[data-value]").forEach(function (col) {
+      if (col === from || col.hidden) return;
+      var head = col.querySelector(".column-head .chip");
+      var item = document.createElement("button");
+      item.type = "button";
+      item.setAttribute("role", "menuitem");
+      item.dataset.value = col.dataset.value;
+      item.textContent = head ? head.textContent.trim() : col.dataset.value;
+      var why = refused[col.dataset.value];
+      if (why) {
+        item.setAttribute("aria-disabled", "true");
+        item.dataset.reason = why;
+        item.title = why;
+      }
+      menu.appendChild(item);
+    });
+    document.body.appendChild(menu);
+    var r = button.getBoundingClientRect();
+    var left = Math.max(4, Math.min(r.left, window.innerWidth - menu.offsetWidth - 4));
+    var top = r.bottom + 4;
+    if (top + menu.offsetHeight > window.innerHeight - 4) top = Math.max(4, r.top - menu.offsetHeight - 4);
+    menu.style.left = left + "px";
+    menu.style.top = top + "px";
+    menuCard = card;
+    menuButton = button;
+    button.setAttribute("aria-expanded", "true");
+    var first = menu.querySelector("[role=menuitem]:not([aria-disabled])") || menu.querySelector("[role=menuitem]");
+    if (first) first.focus();
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest(".kcard-move");
+    if (button) {
+      e.preventDefault();
+      var again = button === menuButton;
+      closeMenu(false);
+      if (!again) openMenu(button);
+      return;
+    }
+    if (!menu) return;
+    var item = e.target.closest && e.target.closest(".kmenu [role=menuitem]");
+    if (!item) { if (!menu.contains(e.target)) closeMenu(false); return; }
+    var card = menuCard, why = item.dataset.reason;
+    var to = document.querySelector('.column[data-value="' + CSS.escape(item.dataset.value) + '"]');
+    closeMenu(true);
+    if (why) { toast(why, true); return; }
+    if (card && to) moveCard(card, card.closest(".column"), to, true);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (!menu) return;
+    var items = Array.prototype.slice.call(menu.querySelectorAll("[role=menuitem]"));
+    var at = items.indexOf(document.activeElement);
+    if (e.key === "Escape") { e.preventDefault(); closeMenu(true); }
+    else if (e.key === "Tab") { closeMenu(true); }
+    else if (e.key === "ArrowDown" || e.key === "ArrowUp" || e.key === "Home" || e.key === "End") {
+      e.preventDefault();
+      var n = items.length;
+      var next = e.key === "Home" ? 0 : e.key === "End" ? n - 1
+        : (at + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+      if (items[next]) items[next].focus();
+    }
+  });
+
+  function moveCard(card, from, to, keepFocus) {
     var list = to.querySelector(".cards");
     var placeholder = document.createComment("kanban-card");
     card.parentNode.insertBefore(placeholder, card);
@@ -230,6 +385,9 @@
     body.set("id", card.dataset.id);
     body.set("version", card.dataset.version);
     body.set("to", to.dataset.value);
+    var settled = false;
+    function settle() { if (!settled) { settled = true; idle(); } }
+    busy(card);
     fetch(board.dataset.moveUrl, {
       method: "POST",
       headers: { "X-CSRFToken": csrf(), "Accept": "application/json",
@@ -240,6 +398,7 @@
       return r.json().then(function (data) { return { ok: r.ok, data: data }; },
                            function () { return { ok: false, status: r.status, data: {} }; });
     }).then(function (res) {
+      settle();
       if (!res.ok || !res.data.ok) {
         var refused = new Error(res.data.message || "");
         refused.status = res.status || 0;
@@ -252,11 +411,13 @@
         var fresh = tmp.firstElementChild;
         if (fresh) { card.replaceWith(fresh); card = fresh; }
       }
+      if (keepFocus) { var b = card.querySelector(".kcard-move"); if (b) b.focus(); }
       setColumnHead(from, res.data.columns && res.data.columns[from.dataset.value]);
       setColumnHead(to, res.data.columns && res.data.columns[to.dataset.value]);
       placeholder.remove();
       toast(res.data.message, false);
     }).catch(function (err) {
+      settle();
       /* snap back to where it was */
       placeholder.parentNode.insertBefore(card, placeholder);
       placeholder.remove();
