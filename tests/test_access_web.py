@@ -11,6 +11,7 @@ contract, masked. Strings a role must never see are looked for in every response
 from __future__ import annotations
 
 import ast
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -193,20 +194,28 @@ def test_reveal_is_audited_and_shown_in_history(world):
     c, auth = w.client("legal")
     rid = w.c_ben["id"]
     page = c.get(f"/r/client/{rid}").text
-    assert "Reveal masked fields" in page
-    shown = auth.post(f"/r/client/{rid}/reveal")
+    assert "Reveal masked fields" in page and 'name="reason"' in page  # legal says why
+    a = w.run.schema.audit
+
+    def reveals():
+        with w.run.engine.connect() as conn:
+            return conn.execute(sa.select(a).where(a.c.action == "reveal")).mappings().all()
+
+    refused = auth.post(f"/r/client/{rid}/reveal", data={"reason": "  "})
+    assert refused.status_code == 422 and BEN_PHONE not in refused.text
+    assert "say why you need to see these values" in refused.text and reveals() == []
+    shown = auth.post(f"/r/client/{rid}/reveal", data={"reason": "合同 CT-1 needs the ID"})
     assert shown.status_code == 200 and BEN_PHONE in shown.text and BEN_ID in shown.text
     assert "Shown in full: Mobile, ID card no." in shown.text  # labels, not field names
-    a = w.run.schema.audit
-    with w.run.engine.connect() as conn:
-        rows = conn.execute(sa.select(a).where(a.c.action == "reveal")).mappings().all()
-    assert [(r["record_id"], r["actor"], r["note"]) for r in rows] == [
-        (rid, w.lea["id"], "phone, id_number")]
-    assert "revealed" in c.get(f"/r/client/{rid}").text
+    assert [(r["record_id"], r["actor"], r["note"], r["reason"]) for r in reveals()] == [
+        (rid, w.lea["id"], "phone, id_number", "合同 CT-1 needs the ID")]
+    history = c.get(f"/r/client/{rid}").text
+    assert "revealed" in history and "(reason: 合同 CT-1 needs the ID)" in history
     # a consultant may not reveal; nobody reveals out of their rows
     cc, cauth = w.client("consultant")
     assert cauth.post(f"/r/client/{w.c_shared['id']}/reveal").status_code == 403
-    assert auth.post(f"/r/client/{w.c_amy['id']}/reveal").status_code == 404
+    assert auth.post(f"/r/client/{w.c_amy['id']}/reveal",
+                     data={"reason": "x"}).status_code == 404
 
 
 def test_writes_follow_the_scope(world):
@@ -278,6 +287,85 @@ def test_search_pickers_kanban_and_exports_are_scoped(world):
     c, _ = w.client("consultant")
     assert f'/r/client/{w.c_shared["id"]}"' not in c.get(f"/search?q={SHARED_PHONE[-4:]}").text
     assert f'/r/client/{w.c_amy["id"]}"' in c.get(f"/search?q={AMY_PHONE[-4:]}").text
+
+
+def _xlsx_text(data: bytes) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return " ".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+
+
+def test_confidential_fields_leave_in_files_only_as_each_role_may_export_them(world):
+    """The consultant reads her own client's phone and ID number in full, but every file she
+    takes away (CSV, Excel, the API's export, her share link's download) carries them masked
+    (`export: masked`); a manager's carries them in full; each export is logged."""
+    w = world
+    c, auth = w.client("consultant")
+    assert AMY_PHONE in c.get(f"/r/client/{w.c_amy['id']}").text
+    token = {"Authorization": f"Bearer {w.tokens['consultant']}"}
+    link = _new_url(auth.post("/r/client/share/clients",
+                              data={"days": "1", "export": "1"}).text, "new-link")
+    files = {"csv": c.get("/r/client/export.csv").data.decode("utf-8-sig"),
+             "xlsx": _xlsx_text(c.get("/r/client/export.xlsx").data),
+             "api-csv": c.get("/api/v1/client/export", headers=token).data.decode("utf-8-sig"),
+             "api-xlsx": _xlsx_text(c.get("/api/v1/client/export?format=xlsx",
+                                          headers=token).data),
+             "share": w.app.test_client().get(link + "/export.csv").data.decode("utf-8-sig")}
+    for via, text in files.items():
+        assert "Client-Amy-Own" in text, via
+        assert "138****0001" in text and AMY_PHONE not in text and AMY_ID not in text, via
+        if via.startswith("api"):  # every field (the clients view has no ID column)
+            assert "110***********123X" in text, via
+    m, _ = w.client("manager")
+    text = m.get("/r/client/export.csv").data.decode("utf-8-sig")
+    assert AMY_PHONE in text
+    t = w.run.schema.system["lr_exports"]
+    with w.run.engine.connect() as conn:
+        logged = conn.execute(sa.select(t).order_by(t.c.id)).mappings().all()
+    assert [(e["via"], e["actor"], e["record_type"], e["rows"]) for e in logged] == [
+        *[(via, w.amy["id"], "client", 2) for via in files],
+        ("csv", w.boss["id"], "client", 1)]
+    assert logged[0]["confidential"] == {"phone": "masked"}
+    assert logged[2]["confidential"] == {"phone": "masked", "id_number": "masked"}
+    assert logged[-1]["confidential"] == {"phone": "full"}
+    # the API export takes the list's filter and refuses what it does not know
+    one = c.get("/api/v1/client/export?filter=" + '{"field": "name", "op": "eq", "value": '
+                '"Client-Amy-Own"}', headers=token).data.decode("utf-8-sig")
+    assert one.count("\n") == 2
+    assert c.get("/api/v1/client/export?format=pdf", headers=token).status_code == 400
+    assert c.get("/api/v1/client/export?sort=phone", headers=token).status_code == 400
+    assert w.client("legal")[0].get("/api/v1/client/export", headers={
+        "Authorization": f"Bearer {w.tokens['legal']}"}).status_code == 403
+
+
+def test_reveals_and_exports_page_for_managers_and_admins(world):
+    w = world
+    _, lauth = w.client("legal")
+    assert lauth.post(f"/r/client/{w.c_ben['id']}/reveal",
+                      data={"reason": "CT-7 needs the ID"}).status_code == 200
+    c, _ = w.client("consultant")
+    assert c.get("/r/client/export.csv").status_code == 200
+    for role in ("consultant", "legal"):
+        other, _ = w.client(role)
+        assert other.get("/audit").status_code == 403, role
+        assert "Reveals and exports" not in other.get("/trash").text, role
+    a, _ = w.client("admin")
+    page = a.get("/audit").text
+    assert "Reveals and exports" in page
+    assert "Reason: CT-7 needs the ID" in page and "Lea Lu" in page
+    assert f'/r/client/{w.c_ben["id"]}"' in page  # the record revealed
+    assert "Amy An" in page and "2 rows" in page
+    assert "Confidential: Mobile (masked)" in page
+    assert "CT-7" not in a.get(f"/audit?person={w.amy['id']}").text
+    assert "Amy An" not in a.get("/audit?kind=reveal").text.split("<tbody>")[1]
+    assert "No reveal or export matches." in a.get("/audit?from=2000-01-01&to=2000-01-02").text
+    assert "A date reads like" in a.get("/audit?from=yesterday").text
+    # a manager reads every export, and the reveals of the records they may read only
+    m, _ = w.client("manager")
+    page = m.get("/audit").text
+    assert "Amy An" in page and "CT-7" not in page and "Lea Lu" not in page.split("<tbody>")[1]
+    assert "Reveals and exports" in m.get("/trash").text  # in the sidebar
 
 
 def test_dashboard_figures_equal_the_scoped_counts(world):
@@ -447,7 +535,8 @@ def test_every_route_for_every_role(world, role):
                      "comments.section", "comments.mentions", "sharing.account",
                      "sharing.share", "sharing.link_visits", "public_forms.index",
                      "public_forms.manage", "shared.page", "shared.feed",
-                     "approvals.queue_page", "api.approval_queue"):
+                     "approvals.queue_page", "api.approval_queue", "trail.index",
+                     "api.export"):
         assert endpoint in covered, endpoint
     c, _ = w.client(role)
     token = {"Authorization": f"Bearer {w.tokens[role]}"}
@@ -474,6 +563,8 @@ def test_every_route_for_every_role(world, role):
         assert (f'href="/r/{type_name}/{rid}#approvals"' in queue) == (role == whose), role
         assert ((type_name, rid) in {(t["record_type"], t["record_id"]) for t in api}) == \
             (role == whose), (role, type_name)
+    # the log of reveals and exports: for managers (audit: true) and admins
+    assert c.get("/audit").status_code == (200 if role in ("manager", "admin") else 403), role
     # the types a role may not read are 403, in pages and in the API
     if role == "legal":
         assert c.get("/r/follow_up/").status_code == 403

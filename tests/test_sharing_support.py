@@ -33,6 +33,9 @@ class Office:
                       manager=self.boss["id"], employee_no="C-01")
         self.ben = mk("staff", name="Ben Bo", role="consultant", team="team_b",
                       employee_no="C-02")
+        for consultant in (self.amy, self.ben):  # through onboarding: they get leads
+            mk("training", staff=consultant["id"], kind="onboarding", course="楼盘及户型知识",
+               date="2026-11-02", passed=True)
         self.accounts = {"admin": ada}
         for role, staff in (("manager", self.boss), ("consultant", self.amy),
                             ("other", self.ben)):

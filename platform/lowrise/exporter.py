@@ -9,6 +9,10 @@ through `query.list_records` with the actor, like the table page. No Flask here.
 Text that a spreadsheet would run as a formula (a client named `=HYPERLINK(...)`, typed by
 someone who may not see what the reader of the export sees) never becomes one: in the CSV it
 starts with an apostrophe, in the XLSX it is written as a string cell.
+
+Confidential fields go into a file only as the exporter's role may export them (full, masked
+or not at all: lowrise.access.exports), and every export is logged (lowrise.trail)
+before its first row leaves, with its row count once it is written.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from typing import IO, Any, Literal
 
 import sqlalchemy as sa
 
+from lowrise import trail
+from lowrise.access import Masked, Policy, mask_value
+from lowrise.access.exports import export_plan
 from lowrise.actor import Actor
 from lowrise.filters import Node
 from lowrise.storage import query
@@ -92,28 +99,70 @@ def cell(f: Field, value: Any, titles: dict[tuple[str, int], str], locale: str, 
     return kind.export_cell(f, value, locale, tz)
 
 
+def exported_columns(schema: Schema, type_name: str, columns: Sequence[Field],
+                     actor: Actor) -> list[Field]:
+    """The columns an export by `actor` carries: those whose confidential field their role
+    may not export at all are left out."""
+    plan = export_plan(Policy.for_actor(actor, schema.workspace), type_name,
+                       [f.name for f in columns])
+    return [f for f in columns if f.name not in plan or plan[f.name].how != "none"]
+
+
 def rows(engine: sa.Engine, schema: Schema, type_name: str, columns: Sequence[Field], *,
-         actor: Actor, filter: Node | None = None, sort: Sequence[str] = ("-updated_at",),
-         q: str | None = None, locale: str = "en", style: Style = "text",
-         page_size: int = PAGE) -> Iterator[list[Any]]:
-    """The header (labels in the locale), then every matching record's row, page by page."""
+         actor: Actor, via: str, filter: Node | None = None,
+         sort: Sequence[str] = ("-updated_at",), q: str | None = None, locale: str = "en",
+         style: Style = "text", page_size: int = PAGE) -> Iterator[list[Any]]:
+    """The header (labels in the locale), then every matching record's row, page by page;
+    logged as an export `via` (csv, xlsx, api-csv, api-xlsx, share) before the header."""
     ws = schema.workspace
     tz = ws.config.get("timezone") or "UTC"
-    header = [f.label.get(locale, ws.default_locale) for f in columns]
-    yield header if style == "typed" else [defuse(h) for h in header]
+    pol = Policy.for_actor(actor, ws)
+    pol.require("export", type_name)
+    plan = export_plan(pol, type_name, [f.name for f in columns])
+    columns = [f for f in columns if f.name not in plan or plan[f.name].how != "none"]
+    masks = {n: c.mask for n, c in plan.items() if c.how == "masked"}
     names = [f.name for f in columns if f.name != "id"]
-    after = None
-    while True:
+
+    def page_after(after):
         with engine.connect() as conn:
             page = query.list_records(conn, schema, type_name, filter=filter, sort=sort,
                                       limit=page_size, after=after, fields=names, ctx=actor,
                                       q=q)
-            titles = _titles(conn, schema, columns, page.rows, locale, actor)
-        for r in page.rows:
-            yield [cell(f, r.get(f.name), titles, locale, tz, style) for f in columns]
-        after = page.next_cursor
-        if after is None:
-            return
+            return page, _titles(conn, schema, columns, page.rows, locale, actor)
+
+    page, titles = page_after(None)  # a refused sort or filter fails here, before the log
+    logged = trail.export_started(engine, schema, actor, type_name, via,
+                                  [f.name for f in columns],
+                                  {n: c.how for n, c in plan.items()})
+    written = 0
+    try:
+        header = [f.label.get(locale, ws.default_locale) for f in columns]
+        yield header if style == "typed" else [defuse(h) for h in header]
+        while True:
+            for r in page.rows:
+                line = [cell(f, _masked(f, r.get(f.name), masks), titles, locale, tz, style)
+                        for f in columns]
+                written += 1  # counted as it is handed out: a cut-short download had it
+                yield line
+            if page.next_cursor is None:
+                return
+            page, titles = page_after(page.next_cursor)
+    finally:
+        trail.export_finished(engine, schema, logged, written)
+
+
+def started(lines: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    """`lines` with its first page read (and the export logged) now: a refused sort or
+    filter is an error of the request, not of a stream already under way."""
+    first = next(lines)
+    return itertools.chain([first], lines)
+
+
+def _masked(f: Field, value: Any, masks: dict) -> Any:
+    """A confidential value exported masked (one the reader sees masked stays as it is)."""
+    if f.name not in masks or isinstance(value, Masked):
+        return value
+    return mask_value(f, value, masks[f.name])
 
 
 def csv_text(lines: Iterator[list[Any]], *, bom: bool = True) -> Iterator[str]:
@@ -169,6 +218,7 @@ def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str =
     when someone edits it in Excel."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -196,6 +246,8 @@ def write_xlsx(lines: Iterator[list[Any]], out: IO[bytes] | str, *, title: str =
     for line in itertools.chain(ahead, lines):
         out_cells = []
         for i, v in enumerate(line):
+            if isinstance(v, str):  # control characters XML cannot hold are dropped
+                v = ILLEGAL_CHARACTERS_RE.sub("", v)
             fmt = (formats[i] if i < len(formats) else None) or by_type.get(type(v))
             if _formula_like(v):
                 out_cells.append(_text_cell(sheet, v))

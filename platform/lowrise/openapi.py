@@ -301,6 +301,21 @@ def _paths_for(rt: RecordType) -> dict[str, Any]:
                         {"$ref": "#/components/schemas/AggregateResult"})},
                                   **_problems(400, 401, 403)}},
         },
+        f"{API_PREFIX}/{name}/export": {
+            "get": {"operationId": f"export_{name}", "tags": tag,
+                    "summary": f"Export {rt.label_plural} as CSV or Excel (needs the export "
+                               "permission; confidential fields as the role may export "
+                               "them; every export is logged)",
+                    "parameters": [
+                        _param("format", "query", {"enum": ["csv", "xlsx"], "default": "csv"},
+                               "csv (UTF-8 with a BOM) or xlsx"),
+                        list_params[0], list_params[1], list_params[2], list_params[6]],
+                    "responses": {"200": {"description": "the file", "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                            {"schema": {"type": "string", "format": "binary"}}}},
+                                  **_problems(400, 401, 403)}},
+        },
         f"{API_PREFIX}/{name}/bulk": {
             "post": {"operationId": f"bulk_{name}", "tags": tag,
                      "summary": f"Create, update or upsert up to {MAX_BULK} {rt.label_plural} "

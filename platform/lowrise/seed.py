@@ -2,7 +2,8 @@
 
 Nothing here knows a template: counts come from `demo:` in workspace.yaml (or a default),
 values from `sample:` (a Faker provider, `{choices: [...]}`, `{min:, max:}`, `{from: link.field}`,
-`{past_days: N}` / `{future_days: N}`, `{after: field, hours: [lo, hi]}`) or, without a hint,
+`{past_days: N}` / `{future_days: N}`, `{after: field, hours: [lo, hi]}`, `{in_turn: true}` for
+a link, `{first_per: link, value: v, then: <hint>}`) or, without a hint,
 from the field type. Runs are deterministic for a given `--seed`.
 """
 
@@ -73,17 +74,32 @@ class Sampler:
         self.self_ids: list[int] = []
         #: (type, where) -> the ids of that type's demo records whose fields hold those values
         self.matching: Callable[[str, Mapping[str, Any]], list[int]] = lambda t, w: []
+        self.turns: dict[int, int] = {}  # {in_turn: true}: how many a field has linked
+        self.firsts: dict[int, set] = {}  # {first_per: link}: the records already given
 
     def value(self, f: Field, record: dict[str, Any], linked: Callable[[str, int], dict],
-              index: int = 0) -> Any:
-        """The value of field `f` for the `index`-th record made of its type."""
-        hint = self.hint(f, record)
+              index: int = 0, hint: Any = None) -> Any:
+        """The value of field `f` for the `index`-th record made of its type (by `hint`
+        instead of the field's own when given)."""
+        hint = self.hint(f, record) if hint is None else hint
         if isinstance(hint, dict):
             if not self.applies(hint, record):
                 return None
             if "cycle" in hint:  # the list in turn: values that go together across fields
                 items = list(hint["cycle"])
                 return items[index % len(items)] if items else None
+            if hint.get("in_turn"):  # every record of the target in turn, then again
+                pool = self.ids.get(f.target or "", [])
+                n = self.turns.get(id(f), 0)
+                self.turns[id(f)] = n + 1
+                return pool[n % len(pool)] if pool else None
+            if "first_per" in hint:  # the first record of each linked one gets `value`
+                target = record.get(str(hint["first_per"]))
+                seen = self.firsts.setdefault(id(f), set())
+                if target is not None and target not in seen:
+                    seen.add(target)
+                    return hint.get("value")
+                return self.value(f, record, linked, index, hint.get("then") or "")
             if "of" in hint:
                 return self._share(f, record.get(str(hint["of"])), hint)
             if "from" in hint:
@@ -108,7 +124,7 @@ class Sampler:
             if "provider" in hint:
                 args = {k: v for k, v in hint.items() if k not in ("provider", "empty")}
                 return self._provider(f, hint["provider"], args)
-        if isinstance(hint, str):
+        if isinstance(hint, str) and hint:
             return self._provider(f, hint, {})
         return self.by_type(f)
 
@@ -277,7 +293,7 @@ def _order(f: Field) -> int:
     share of another field, then those timed after another field."""
     hints = f.sample if isinstance(f.sample, list) else [f.sample]
     keys = {k for h in hints if isinstance(h, dict) for k in h}
-    return 2 if "after" in keys else 1 if keys & {"from", "of"} else 0
+    return 2 if "after" in keys else 1 if keys & {"from", "of", "first_per"} else 0
 
 
 def _link_within(records: Records, rt: RecordType, sampler: Sampler, actor: Actor) -> None:

@@ -32,10 +32,11 @@ from .policy import (
     mask_value,
     policy,
 )
-from .reveal import reveal
+from .reveal import ReasonRequired, reason_fields, reveal
 
 __all__ = [
     "ACTIONS", "FLAG", "READ_ONLY", "AccessModel", "FieldRule", "Mask", "Masked", "PermissionProblem", "Policy",
     "RoleAccess", "Scope", "Shown", "Teams", "TypeGrant", "mask_value", "model_of", "policy",
-    "problems", "reveal", "confidential_fields", "mask_record",
+    "problems", "reveal", "confidential_fields", "mask_record", "ReasonRequired",
+    "reason_fields",
 ]

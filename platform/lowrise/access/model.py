@@ -32,6 +32,8 @@ from lowrise.org import org_of
 from lowrise.workspace.model import RecordType, Workspace
 
 ACTIONS = ("read", "create", "update", "delete", "export", "manage", "reveal")
+#: how a confidential field goes into a role's exports: as the role reads it, masked, or not
+EXPORTS = ("full", "masked", "none")
 #: how a field shows, from most to least: the rank of each
 ACCESS_RANK = {"visible": 0, "read_only": 1, "masked": 2, "hidden": 3}
 SCOPE_WORDS = ("all", "own", "team", "department", "department_and_below", "none")
@@ -105,6 +107,10 @@ class TypeGrant:
     fields: Mapping[str, FieldRule] = field(default_factory=dict)
     #: fields named `visible` outright: writable even where they decide row scopes
     writable: frozenset[str] = frozenset()
+    #: {field: full | masked | none}: how a confidential field goes into this role's exports
+    exports: Mapping[str, str] = field(default_factory=dict)
+    #: fields whose reveal needs a reason from this role
+    reveal_reasons: frozenset[str] = frozenset()
 
 
 NO_GRANT = TypeGrant(frozenset(), (Scope("none"),))
@@ -115,6 +121,8 @@ class RoleAccess:
     name: str
     admin: bool
     types: Mapping[str, TypeGrant]
+    #: reads the log of reveals and exports across records (`audit: true`)
+    audit: bool = False
 
     def grant(self, type_name: str) -> TypeGrant:
         return self.types.get(type_name, NO_GRANT)
@@ -199,7 +207,7 @@ class _Parser:
             for rt in self.ws.record_types.values():
                 if rt.name not in types:
                     types[rt.name] = self.grant(rt, star, (*path, "permissions", "*"))
-        return RoleAccess(name, admin, types)
+        return RoleAccess(name, admin, types, role.config.get("audit") is True)
 
     def grant(self, rt: RecordType, spec: Any, at: tuple) -> TypeGrant:
         if not isinstance(spec, Mapping):
@@ -215,6 +223,8 @@ class _Parser:
                  if spec.get("write_rows") is not None else None)
         fields: dict[str, FieldRule] = {}
         writable: set[str] = set()
+        exports: dict[str, str] = {}
+        reasons: set[str] = set()
         raw_fields = spec.get("fields") or {}
         if not isinstance(raw_fields, Mapping):
             self.fail((*at, "fields"), "expected {field: hidden | read_only | masked}")
@@ -226,12 +236,35 @@ class _Parser:
                 self.fail(here, f"'{fname}' is not a field of {rt.name}"
                           f"{filters.did_you_mean(str(fname), rt.fields)}")
                 continue
+            written = rule
+            if isinstance(rule, Mapping):
+                if rule.get("export") is not None:
+                    exports[fname] = self.export_word(f, rule["export"], (*here, "export"))
+                if rule.get("reveal_reason") is True:
+                    reasons.add(fname)
+                elif rule.get("reveal_reason") not in (None, False):
+                    self.fail((*here, "reveal_reason"), "reveal_reason is true or false")
+                if "access" not in rule:  # only how it is exported or revealed
+                    rule = {**rule, "access": "visible"}
             parsed = self.field_rule(rt, f, rule, here)
             if parsed is not None:
                 fields[fname] = parsed
-            elif (rule if isinstance(rule, str) else (rule or {}).get("access")) == "visible":
+            elif (written if isinstance(written, str) else (written or {}).get("access")) \
+                    == "visible":
                 writable.add(fname)
-        return TypeGrant(actions, rows, write, fields, frozenset(writable))
+        return TypeGrant(actions, rows, write, fields, frozenset(writable), exports,
+                         frozenset(reasons))
+
+    def export_word(self, f, raw: Any, at: tuple) -> str:
+        if raw not in EXPORTS:
+            self.fail(at, f"'{raw}' is not how a field is exported; use full, masked or none"
+                      f"{filters.did_you_mean(str(raw), EXPORTS)}")
+            return "none"
+        if raw == "masked" and not f.kind.value_type(f).maskable:
+            self.fail(at, f"{f.name} is a {f.type} field; only text fields can be exported "
+                      "masked: export it full or none")
+            return "none"
+        return raw
 
     def actions(self, raw: Any, at: tuple) -> frozenset[str]:
         if not isinstance(raw, list):
@@ -348,8 +381,9 @@ class _Parser:
         if not isinstance(raw, Mapping):
             self.fail(at, "expected hidden, read_only, masked, or {access, mask, unless}")
             return None
-        for key in sorted(set(raw) - {"access", "mask", "unless"}):
-            self.fail((*at, key), f"unknown setting '{key}'; use access, mask, unless")
+        for key in sorted(set(raw) - {"access", "mask", "unless", "export", "reveal_reason"}):
+            self.fail((*at, key), f"unknown setting '{key}'; use access, mask, unless, export, "
+                      "reveal_reason")
         access = raw.get("access")
         if access not in ACCESS_RANK:
             self.fail((*at, "access"), f"'{access}' is not a field access; use visible, "

@@ -249,8 +249,10 @@ def _resolved(f, src):
     if plain not in ("link", "user"):
         base.pop("target", None)
     config = {**base, **own, VALUE_TYPE: plain}
-    if agg == "avg":
-        config[VALUE_TYPE] = "decimal" if plain == "integer" else plain
+    if agg == "avg":  # the average of whole numbers (or of star ratings) has decimals
+        whole = plain in registry and isinstance(registry.get(plain),
+                                                 type(registry.get("integer")))
+        config[VALUE_TYPE] = "decimal" if whole else plain
         config.setdefault("scale", own.get("scale", src.config.get("scale", 2)))
     if f.type == "lookup":
         for key in ("min", "max", "default"):

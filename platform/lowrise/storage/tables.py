@@ -43,6 +43,7 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("version", sa.Integer),
         sa.Column("changes", sa.JSON),  # {field: [before, after]}
         sa.Column("note", sa.Text),
+        sa.Column("reason", sa.Text),  # why a reveal was asked for (reveal_reason)
         sa.Index("ix_lr_audit_record", "record_type", "record_id", "id"),
     )
     trash = sa.Table(
@@ -88,12 +89,28 @@ def system_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("field", sa.String(63), nullable=False),
         sa.Index("ix_lr_value_clashes_who", "who", "at"),
     )
+    # Every export of records (lowrise.trail): who, which type, which columns (and how
+    # each confidential one went), how many rows (set when the file is complete), when.
+    exports = sa.Table(
+        "lr_exports", metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                  autoincrement=True),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.BigInteger),
+        sa.Column("actor_name", sa.String(255)),
+        sa.Column("record_type", sa.String(63), nullable=False),
+        sa.Column("via", sa.String(16), nullable=False),  # csv xlsx api-csv api-xlsx share
+        sa.Column("fields", sa.JSON, nullable=False),  # the columns, by field name
+        sa.Column("confidential", sa.JSON, nullable=False),  # {field: full | masked | none}
+        sa.Column("rows", sa.BigInteger),
+        sa.Index("ix_lr_exports_at", "at"),
+    )
     from lowrise.approvals.tables import approval_tables  # approval rounds, tasks, trail
     from lowrise.live.tables import live_tables  # the change log of live updates
     from lowrise.rules.tables import rules_tables  # timers, outbox, run log, inbox
     from lowrise.sharing.tables import sharing_tables  # public forms, feeds, share links
 
-    return {t.name: t for t in (audit, trash, counters, schema_log, clashes,
+    return {t.name: t for t in (audit, trash, counters, schema_log, clashes, exports,
                                 *rules_tables(metadata), *sharing_tables(metadata),
                                 *live_tables(metadata), *approval_tables(metadata))}
 

@@ -125,6 +125,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import approvals  # approval queues, the record page's approval panel
 
     approvals.init_app(app)
+    from . import trail  # the log of reveals and exports, for those who supervise them
+
+    trail.init_app(app)
     app.config["SIGN_IN_HELP"] = _sign_in_help(app)
     return app
 

@@ -46,10 +46,12 @@ def export(type_name: str, fmt: str, view_name: str | None = None):
     if state.group:  # the table lists a grouped view group by group
         sort = [state.group, *[s for s in sort if s.lstrip("-") != state.group]]
     locale = current_locale()
-    shown = shown_fields(rtype, columns(rtype, view))
-    lines = exporter.rows(run.engine, run.schema, type_name, shown,
-                          actor=actor(), filter=flt, sort=sort, q=state.q or None,
+    seen = shown_fields(rtype, columns(rtype, view))
+    shown = exporter.exported_columns(run.schema, type_name, seen, actor())
+    lines = exporter.rows(run.engine, run.schema, type_name, seen, actor=actor(), via=fmt,
+                          filter=flt, sort=sort, q=state.q or None,
                           locale=locale, style="text" if fmt == "csv" else "typed")
+    lines = exporter.started(lines)
     title = label(view.label, locale)
     stamp = datetime.now().strftime("%Y-%m-%d")
     name = f"{title} {stamp}.{fmt}"

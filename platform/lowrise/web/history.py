@@ -62,8 +62,11 @@ def _note(rtype: RecordType, row, locale: str) -> str | None:
         return history_note(note, locale)
     if note and row.get("action") in ("reveal", "clash"):
         names = [n.strip() for n in note.split(",")]
-        return ", ".join(label(rtype.fields[n].label, locale) if n in rtype.fields else n
-                         for n in names)
+        shown = ", ".join(label(rtype.fields[n].label, locale) if n in rtype.fields else n
+                          for n in names)
+        if row.get("reason"):
+            return _("%(fields)s (reason: %(reason)s)", fields=shown, reason=row["reason"])
+        return shown
     return note
 
 

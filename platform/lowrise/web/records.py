@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from lowrise.access import ReasonRequired, reason_fields
 from lowrise.errors import ConflictError, NotFound, ValidationError
 
 from . import data, history
@@ -58,7 +59,7 @@ def _shown_sections(rtype, sections, record=None) -> list[Section]:
 
 @bp.route("/r/<type_name>/<int:record_id>")
 def show(type_name: str, record_id: int, revealed: dict | None = None,
-         compose: dict | None = None):
+         compose: dict | None = None, reveal_error: str | None = None):
     """The record page; `compose` keeps a refused comment's draft and error on it."""
     from .comments import record_context
 
@@ -80,6 +81,8 @@ def show(type_name: str, record_id: int, revealed: dict | None = None,
                   can_edit=can_change(rtype, record_id, "update"),
                   can_delete=can_change(rtype, record_id, "delete"),
                   masked=masked, can_reveal=bool(masked) and may("reveal", type_name),
+                  reveal_reason=bool(set(masked) & reason_fields(policy(), type_name)),
+                  reveal_error=reveal_error,
                   revealed=[label(f.label, locale) for f in rtype.user_fields
                             if f.name in (revealed or ())],
                   **record_context(rtype, record_id, **(compose or {})))
@@ -87,16 +90,20 @@ def show(type_name: str, record_id: int, revealed: dict | None = None,
 
 @bp.route("/r/<type_name>/<int:record_id>/reveal", methods=["POST"])
 def reveal(type_name: str, record_id: int):
-    """Show the values behind the masks of one record; written to its history."""
+    """Show the values behind the masks of one record; written to its history (with the
+    reason given, which the workspace may ask for)."""
     from lowrise.access import reveal as reveal_values
 
     run = rt()
     record_type_or_404(run.workspace, type_name)
     require("reveal", type_name)
     try:
-        values = reveal_values(run.records, type_name, record_id, actor())
+        values = reveal_values(run.records, type_name, record_id, actor(),
+                               reason=request.form.get("reason"))
     except NotFound:
         abort(404)
+    except ReasonRequired as exc:
+        return show(type_name, record_id, reveal_error=say(exc.errors["reason"])), 422
     return show(type_name, record_id, revealed=values)
 
 

@@ -111,6 +111,7 @@ def export(token: str):
                                                         request.remote_addr or "", "export")
     cols = reading.table_page(run.engine, run.schema, view, opened.actor, limit=1).columns
     lines = exporter.rows(run.engine, run.schema, view.record_type, cols, actor=opened.actor,
+                          via="share",
                           filter=reading.view_filter(run.schema, view),
                           sort=view.sort or ["-updated_at"], locale=current_locale())
     name = quote(f"{label(view.label)}.csv")

@@ -193,14 +193,22 @@ def _permissions_schema() -> dict[str, Any]:
     }
     field_rule = {
         "description": "How the field shows: visible, read_only, masked or hidden; or "
-                       "{access, mask: {keep_start, keep_end, char}, unless: <rows>}. "
-                       "visible, written out, also makes a field that decides who sees "
-                       "which records (a teams: field, a field a filter scope reads through "
-                       "a link) writable for this role.",
+                       "{access, mask: {keep_start, keep_end, char}, unless: <rows>, export, "
+                       "reveal_reason}. visible, written out, also makes a field that decides "
+                       "who sees which records (a teams: field, a field a filter scope reads "
+                       "through a link) writable for this role.",
         "anyOf": [
             {"enum": ["visible", "read_only", "masked", "hidden"]},
-            {"type": "object", "required": ["access"], "additionalProperties": False,
+            {"type": "object", "minProperties": 1, "additionalProperties": False,
              "properties": {
+                 "export": {"enum": ["full", "masked", "none"],
+                            "description": "How this confidential field goes into the "
+                                           "role's exports: as the role reads it (full), "
+                                           "masked, or left out (none). Default: masked "
+                                           "for text, else left out."},
+                 "reveal_reason": {"type": "boolean",
+                                   "description": "Revealing this field needs a reason, "
+                                                  "kept in the audit log."},
                  "access": {"enum": ["visible", "read_only", "masked", "hidden"]},
                  "mask": {"type": "object", "additionalProperties": False,
                           "description": "What a masked value keeps (default: the first 3 and "
@@ -243,6 +251,8 @@ def workspace_schema() -> dict[str, Any]:
             "description": _doc(dict(REF_LABEL), "What the role is for."),
             "admin": {"type": "boolean", "description": "Sees and does everything (and "
                       "manages accounts)."},
+            "audit": {"type": "boolean", "description": "Reads the log of reveals and "
+                      "exports across records (/audit)."},
             "permissions": {"type": "object", "description": "What the role may see and do, "
                             "per record type (`*`: every type not listed); see "
                             "docs/permissions.md.",

@@ -195,6 +195,7 @@ def init_app(app: Flask) -> None:
         approvals,
         docs,
         documents,
+        exports,
         files,
         pages,
         records,
