@@ -67,13 +67,25 @@ def move(http: Http, case: dict, to: str) -> tuple[int, dict]:
         return resp.status, json.loads(resp.read().decode())
 
 
+def refusals(page, key: str) -> dict[str, str]:
+    """{column: why not} of the cards whose refusals the board names `key`: a card carries
+    the name, its column the reasons once (data-reasons: {"why": [...], "names": {key:
+    {column: place in why}}})."""
+    for raw in page.eval_on_selector_all("[data-reasons]",
+                                         "els => els.map(e => e.dataset.reasons)"):
+        data = json.loads(raw)
+        if key in data["names"]:
+            return {col: data["why"][i] for col, i in data["names"][key].items()}
+    raise AssertionError(f"no reasons on the board for {key!r}")
+
+
 def test_the_board_says_why_before_and_on_a_refused_drop(visitor, records, locale):  # noqa: F811
     case, tag = make_case(records)
     stage = records.schema.workspace.type("case").fields["stage"]
     page, errors = visitor.open(f"{BOARD}?q={tag}", role="consultant", locale=locale)
     card = page.locator(f".kcard[data-id='{case['id']}']")
     card.wait_for()
-    refused = json.loads(card.get_attribute("data-refused"))
+    refused = refusals(page, card.get_attribute("data-refused"))
     # the next step and lost are offered; a skip is refused with the reason, in the locale
     assert "reception" not in refused and "lost" in refused  # lost needs its reason first
     lost_label = stage.option("lost").label.get(locale)

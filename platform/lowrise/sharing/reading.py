@@ -140,8 +140,9 @@ def board(engine: sa.Engine, schema: Schema, view: View, actor: Actor, *,
     """A kanban view as `actor` sees it: each option's count and first cards."""
     rt = schema.workspace.type(view.record_type)
     group = rt.fields[view.config["group_by"]]
-    cards = _shown(schema, rt, [n for n in view.config.get("card_fields") or []
-                                if n != rt.title_field], actor)
+    cards = _shown(schema, rt, [n for n in dict.fromkeys(  # the card's title field first
+        [view.config.get("card_title") or "", *(view.config.get("card_fields") or [])])
+        if n and n != rt.title_field], actor)
     wanted = [n for n in dict.fromkeys([rt.title_field, *(f.name for f in cards)]) if n != "id"]
     base = view_filter(schema, view)
     columns = []

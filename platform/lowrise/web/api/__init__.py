@@ -24,6 +24,7 @@ from lowrise.errors import (
     NotFound,
     ValidationError,
 )
+from lowrise.i18n import SOURCE_LOCALE, tr
 from lowrise.openapi import API_PREFIX, PROBLEM
 
 from ..runtime import rt
@@ -56,7 +57,7 @@ def field_errors(errors: dict[str, str], *, index: int | None = None,
     out = []
     for name, msg in errors.items():
         item: dict[str, Any] = {"field": name, "pointer": f"{prefix}/{name}" if name else prefix,
-                                "detail": msg}
+                                "detail": tr(msg, SOURCE_LOCALE)}  # the API speaks English
         if index is not None:
             item["index"] = index
         out.append(item)
