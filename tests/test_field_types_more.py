@@ -230,7 +230,7 @@ def test_export_writes_a_time_cell_and_the_texts(records, actor):
                             "place": "x @ 1, 2"}, actor)
     ws = records.schema.workspace
     cols = [ws.type("unit").fields[n] for n in ("any_time", "about", "place")]
-    rows = list(exporter.rows(records.engine, records.schema, "unit", cols, actor=actor,
+    rows = list(exporter.rows(records.engine, records.schema, "unit", cols, actor=actor, via="csv",
                               locale="zh", style="typed"))
     assert rows[1] == [time(14, 30), "Hi x", "x @ 1, 2"]
 

@@ -89,10 +89,11 @@ def test_the_gallery_shows_a_card_per_template_in_each_locale(signed_in):
 def test_a_preview_lists_record_types_fields_views_rules_and_demo_sizes(signed_in, name,
                                                                        locale):
     client = signed_in.client
-    client.get(f"/locale/{locale}")
+    assert client.get(f"/locale/{locale}").status_code == 302
     resp = client.get(f"/templates/{name}")
     assert resp.status_code == 200
     html = resp.text
+    assert f'<html lang="{locale}"' in html, html[:300]  # the page is in the chosen language
     ws = load_workspace(gallery()[name].path)
     assert shown(gallery()[name].title.get(locale)) in html
     counts = demo_counts(ws, 1.0)

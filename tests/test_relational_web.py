@@ -107,7 +107,7 @@ def test_export_and_dashboard_use_the_stored_values(office):
     ws = run.workspace
     rt = ws.record_types["case"]
     cols = [rt.fields[n] for n in ("title", "client_source", "client_budget")]
-    rows = list(exporter.rows(run.engine, run.records.schema, "case", cols, actor=SYSTEM,
+    rows = list(exporter.rows(run.engine, run.records.schema, "case", cols, actor=SYSTEM, via="csv",
                               locale="zh", style="typed"))
     assert rows[1][1] == "到访"  # the option's label, as in the table
     assert rows[1][2] == Decimal("2000000.00")  # a number cell, as the budget's own

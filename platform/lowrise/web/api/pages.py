@@ -50,6 +50,8 @@ OPERATIONS = {
     "download": msg("Download a file of a %(type)s"),
     "remove": msg("Remove a file from a %(type)s"),
     "aggregate": msg("Count, sum, average, minimum and maximum of %(types)s per group"),
+    "export": msg("Export %(types)s as CSV or Excel (needs the export permission; "
+                  "confidential fields as the role may export them; every export is logged)"),
 }
 
 
