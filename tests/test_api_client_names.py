@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,16 +22,22 @@ from lowrise.workspace.model import Label
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@contextmanager
 def _zh_only(ws):
-    """The workspace with every label that has a Chinese text left with that text only."""
+    """The workspace with every label that has a Chinese text left with that text only, as
+    long as the `with` lasts: the loader hands the same objects to every load of the same
+    files (and shares system fields' labels), so the labels are given back afterwards, or
+    other tests' English pages would read Chinese."""
     seen: set[int] = set()
+    changed: list[tuple[Label, dict]] = []
 
     def walk(obj, depth=0):
         if id(obj) in seen or depth > 8:
             return
         seen.add(id(obj))
         if isinstance(obj, Label):
-            if "zh" in obj.texts:  # a new dict: the loader shares some (system fields')
+            if "zh" in obj.texts:
+                changed.append((obj, obj.texts))
                 object.__setattr__(obj, "texts", {"zh": obj.texts["zh"]})
             return
         if isinstance(obj, dict):
@@ -42,8 +49,12 @@ def _zh_only(ws):
         elif hasattr(obj, "__dict__") or hasattr(obj, "__dataclass_fields__"):
             for name in getattr(obj, "__dataclass_fields__", None) or vars(obj):
                 walk(getattr(obj, name, None), depth + 1)
-    walk(ws)
-    return ws
+    try:
+        walk(ws)
+        yield ws
+    finally:
+        for obj, texts in reversed(changed):
+            object.__setattr__(obj, "texts", texts)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +96,8 @@ def test_names_come_from_types_and_fields_not_labels(flagship):
 
 def test_chinese_only_labels_change_no_name(flagship):
     before = openapi.document(flagship)
-    zh = openapi.document(_zh_only(load_workspace(ROOT)))
+    with _zh_only(load_workspace(ROOT)) as ws:
+        zh = openapi.document(ws)
     assert zh["components"]["schemas"]["Case"]["description"] != \
         before["components"]["schemas"]["Case"]["description"]  # the labels did change
     assert list(zh["components"]["schemas"]) == list(before["components"]["schemas"])
@@ -97,7 +109,8 @@ def test_chinese_only_labels_change_no_name(flagship):
 
 def test_the_flagship_client_generates_and_passes_ruff(tmp_path):
     pytest.importorskip("openapi_python_client")
-    doc = openapi.document(_zh_only(load_workspace(ROOT)))
+    with _zh_only(load_workspace(ROOT)) as ws:
+        doc = openapi.document(ws)
     spec = tmp_path / "openapi.json"
     spec.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     bindir = Path(sys.executable).parent
