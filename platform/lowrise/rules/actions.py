@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lowrise import access, filters
 from lowrise.actor import Actor
 from lowrise.errors import BulkValidationError, ValidationError
+from lowrise.exporter import title_text
 from lowrise.expr import ExpressionError
 from lowrise.i18n import Lazy, Texts, msg, to_text
 from lowrise.live import feed as live_feed
@@ -126,15 +127,6 @@ class _Shown(Mapping):
 
     def __len__(self) -> int:
         return len(self.rt.fields)
-
-
-def title_text(rt: Any, record: Mapping[str, Any], locale: str) -> str:
-    """A record's name: its title field as its reader reads it, else #id."""
-    f = rt.fields.get(rt.title_field)
-    value = record.get(rt.title_field) if f is not None else None
-    if value in (None, "", []) or f.kind.links:
-        return f"#{record.get('id')}"
-    return f.kind.display(f, value, locale)
 
 
 class Names:
